@@ -1,0 +1,230 @@
+package retry
+
+import (
+	"math"
+	"time"
+)
+
+// Backoff chooses the wait before each retry. It is a pure function, so one
+// value is safe to share between goroutines and calls:
+//
+//   - attempt is the number of the attempt that just failed, from 1;
+//   - prev is the wait chosen before the previous retry (0 before the first);
+//     only DecorrelatedJitter uses it;
+//   - u is a uniform random number in [0, 1) for jitter, drawn from
+//     Policy.Rand.
+//
+// The result must not be negative; the policy stops with ErrInvalid if it is.
+type Backoff interface {
+	Delay(attempt int, prev time.Duration, u float64) time.Duration
+}
+
+// BackoffFunc adapts a function to the Backoff interface.
+type BackoffFunc func(attempt int, prev time.Duration, u float64) time.Duration
+
+// Delay returns f(attempt, prev, u).
+func (f BackoffFunc) Delay(attempt int, prev time.Duration, u float64) time.Duration {
+	return f(attempt, prev, u)
+}
+
+// Defaults for zero fields of the backoff strategies.
+const (
+	DefaultBase     = 100 * time.Millisecond // first wait of Linear, Exponential and DecorrelatedJitter
+	DefaultMaxDelay = 10 * time.Second       // cap of Linear, Exponential and DecorrelatedJitter
+)
+
+const maxDuration = time.Duration(math.MaxInt64)
+
+// Constant waits the same time before every retry. The zero value retries
+// at once. With Spread jitter the wait varies around Interval, up to
+// Interval·(1+spread).
+type Constant struct {
+	Interval time.Duration
+	Jitter   Jitter
+}
+
+// Delay returns the jittered c.Interval.
+func (c Constant) Delay(_ int, _ time.Duration, u float64) time.Duration {
+	return c.Jitter.apply(max(c.Interval, 0), u, maxDuration)
+}
+
+// Validate reports a negative delay or a bad jitter.
+func (c Constant) Validate() error {
+	if c.Interval < 0 {
+		return invalid("Constant.Interval is negative (%v)", c.Interval)
+	}
+	return c.Jitter.validate()
+}
+
+// Linear waits Step after the first failure, 2·Step after the second, and so
+// on: the wait grows by a constant step, up to Max, then jitter is applied
+// within [0, Max].
+type Linear struct {
+	Step   time.Duration // zero means DefaultBase
+	Max    time.Duration // zero means DefaultMaxDelay; never below Step
+	Jitter Jitter
+}
+
+// Delay returns min(attempt·Step, Max), jittered.
+func (l Linear) Delay(attempt int, _ time.Duration, u float64) time.Duration {
+	step := orDefault(l.Step, DefaultBase)
+	hi := orDefault(l.Max, DefaultMaxDelay)
+	d := capped(float64(step)*float64(max(attempt, 1)), hi)
+	return l.Jitter.apply(d, u, hi)
+}
+
+// Validate reports negative durations, Step above Max, or a bad jitter.
+func (l Linear) Validate() error {
+	return validateRange("Linear", "Step", l.Step, l.Max, l.Jitter)
+}
+
+// Exponential waits Base after the first failure and multiplies the wait by
+// Multiplier after each further one, up to Max; then jitter is applied
+// within [0, Max]. The seed's "exponential backoff with jitter" is
+// Exponential with FullJitter, EqualJitter or Spread.
+type Exponential struct {
+	Base       time.Duration // zero means DefaultBase
+	Max        time.Duration // zero means DefaultMaxDelay; never below Base
+	Multiplier float64       // zero means 2; otherwise at least 1
+	Jitter     Jitter
+}
+
+// Delay returns min(Base·Multiplier^(attempt-1), Max), jittered.
+func (e Exponential) Delay(attempt int, _ time.Duration, u float64) time.Duration {
+	base := orDefault(e.Base, DefaultBase)
+	hi := orDefault(e.Max, DefaultMaxDelay)
+	m := e.Multiplier
+	if !(m >= 1) { // zero, NaN or invalid: the default
+		m = 2
+	}
+	// Computed in float64 and capped before converting back, so that no
+	// attempt number can overflow into a negative or zero wait.
+	d := capped(float64(base)*math.Pow(m, float64(max(attempt, 1)-1)), hi)
+	return e.Jitter.apply(d, u, hi)
+}
+
+// Validate reports negative durations, Base above Max, a Multiplier below 1
+// or not finite, or a bad jitter.
+func (e Exponential) Validate() error {
+	if e.Multiplier != 0 && !(e.Multiplier >= 1 && !math.IsInf(e.Multiplier, 1)) {
+		return invalid("Exponential.Multiplier must be at least 1 and finite, not %v", e.Multiplier)
+	}
+	return validateRange("Exponential", "Base", e.Base, e.Max, e.Jitter)
+}
+
+// DecorrelatedJitter is the "decorrelated jitter" of the AWS analysis
+// "Exponential Backoff and Jitter": each wait is drawn uniformly from
+// [Base, 3·previous wait], capped at Max. It grows about as fast as
+// Exponential but spreads retries of many clients apart.
+type DecorrelatedJitter struct {
+	Base time.Duration // zero means DefaultBase
+	Max  time.Duration // zero means DefaultMaxDelay; never below Base
+}
+
+// Delay returns a wait in [Base, min(3·prev, Max)].
+func (dj DecorrelatedJitter) Delay(_ int, prev time.Duration, u float64) time.Duration {
+	base := orDefault(dj.Base, DefaultBase)
+	hi := orDefault(dj.Max, DefaultMaxDelay)
+	base = min(base, hi)
+	top := capped(3*float64(max(prev, base)), hi)
+	return capped(float64(base)+unit(u)*float64(top-base), hi)
+}
+
+// Validate reports negative durations or Base above Max.
+func (dj DecorrelatedJitter) Validate() error {
+	return validateRange("DecorrelatedJitter", "Base", dj.Base, dj.Max, Jitter{})
+}
+
+// Jitter randomizes a wait so that clients that failed together do not
+// retry together. The zero value, NoJitter, leaves waits as they are.
+type Jitter struct {
+	kind   jitterKind
+	spread float64
+}
+
+type jitterKind uint8
+
+const (
+	noJitter jitterKind = iota
+	fullJitter
+	equalJitter
+	spreadJitter
+)
+
+var (
+	// NoJitter keeps the wait d as it is.
+	NoJitter = Jitter{}
+	// FullJitter draws the wait uniformly from [0, d] (AWS "full jitter").
+	FullJitter = Jitter{kind: fullJitter}
+	// EqualJitter draws the wait uniformly from [d/2, d] (AWS "equal jitter").
+	EqualJitter = Jitter{kind: equalJitter}
+)
+
+// Spread returns a jitter that draws the wait uniformly from
+// [d·(1-f), d·(1+f)], capped at the strategy's Max: the seed article's
+// "fluctuate by a percentage". f must be within [0, 1].
+func Spread(f float64) Jitter { return Jitter{kind: spreadJitter, spread: f} }
+
+func (j Jitter) validate() error {
+	if j.kind == spreadJitter && !(j.spread >= 0 && j.spread <= 1) {
+		return invalid("Spread(%v): the fraction must be within [0, 1]", j.spread)
+	}
+	return nil
+}
+
+// apply jitters d with u and keeps the result within [0, hi].
+func (j Jitter) apply(d time.Duration, u float64, hi time.Duration) time.Duration {
+	u = unit(u)
+	switch j.kind {
+	case fullJitter: // float rounding must not lift the result above d
+		return capped(float64(d)*u, min(d, hi))
+	case equalJitter:
+		return capped(float64(d)/2*(1+u), min(d, hi))
+	case spreadJitter:
+		f := min(max(j.spread, 0), 1) // NaN becomes 0
+		return capped(float64(d)*(1-f+2*f*u), hi)
+	}
+	return min(d, hi)
+}
+
+// capped converts f to a Duration within [0, hi] without overflow.
+func capped(f float64, hi time.Duration) time.Duration {
+	if !(f < float64(hi)) { // also catches NaN and +Inf
+		if f != f {
+			return 0
+		}
+		return hi
+	}
+	if f <= 0 {
+		return 0
+	}
+	return time.Duration(f)
+}
+
+// unit clamps u into [0, 1]; NaN becomes 0.
+func unit(u float64) float64 {
+	if u >= 0 {
+		return min(u, 1)
+	}
+	return 0
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func validateRange(typ, baseName string, base, hi time.Duration, j Jitter) error {
+	switch {
+	case base < 0:
+		return invalid("%s.%s is negative (%v)", typ, baseName, base)
+	case hi < 0:
+		return invalid("%s.Max is negative (%v)", typ, hi)
+	case orDefault(base, DefaultBase) > orDefault(hi, DefaultMaxDelay):
+		return invalid("%s.%s (%v) is above Max (%v; zero means %v)", typ, baseName,
+			orDefault(base, DefaultBase), orDefault(hi, DefaultMaxDelay), DefaultMaxDelay)
+	}
+	return j.validate()
+}

@@ -1,0 +1,162 @@
+package retry_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+// strategies builds each strategy of the package from raw fuzz input.
+func strategies(base, hi time.Duration, mult, spread float64) []struct {
+	b   retry.Backoff
+	cap time.Duration
+} {
+	orDef := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	c := orDef(hi, retry.DefaultMaxDelay)
+	jitters := []retry.Jitter{retry.NoJitter, retry.FullJitter, retry.EqualJitter, retry.Spread(spread)}
+	var out []struct {
+		b   retry.Backoff
+		cap time.Duration
+	}
+	add := func(b retry.Backoff, cap time.Duration) {
+		out = append(out, struct {
+			b   retry.Backoff
+			cap time.Duration
+		}{b, cap})
+	}
+	for _, j := range jitters {
+		add(retry.Exponential{Base: base, Max: hi, Multiplier: mult, Jitter: j}, c)
+		add(retry.Linear{Step: base, Max: hi, Jitter: j}, c)
+		cc := time.Duration(math.MaxInt64)
+		if j == retry.NoJitter || j == retry.FullJitter || j == retry.EqualJitter {
+			cc = max(base, 0)
+		}
+		add(retry.Constant{Interval: base, Jitter: j}, cc)
+	}
+	add(retry.DecorrelatedJitter{Base: base, Max: hi}, c)
+	return out
+}
+
+// FuzzBackoff: for every attempt, input and random draw, no panic and
+// 0 ≤ delay ≤ cap; without jitter the delay never decreases.
+func FuzzBackoff(f *testing.F) {
+	for _, attempt := range []int{0, -1, 1, 2, 62, 63, 64, 84, math.MaxInt} {
+		f.Add(attempt, int64(time.Millisecond), int64(time.Second), 2.0, 0.5, 0.2, int64(0))
+	}
+	f.Add(84, int64(1), int64(math.MaxInt64), 2.0, 0.999, 1.0, int64(math.MaxInt64))
+	f.Add(math.MaxInt, int64(math.MaxInt64), int64(math.MaxInt64), 1e308, 0.5, 0.5, int64(math.MaxInt64))
+	f.Add(10, int64(0), int64(0), math.NaN(), math.NaN(), math.NaN(), int64(-1))
+	f.Add(10, int64(-5), int64(-5), math.Inf(1), math.Inf(-1), math.Inf(1), int64(math.MinInt64))
+	f.Add(3, int64(time.Second), int64(time.Millisecond), 0.5, 2.0, -1.0, int64(time.Hour))
+	f.Fuzz(func(t *testing.T, attempt int, base, hi int64, mult, u, spread float64, prev int64) {
+		for _, s := range strategies(time.Duration(base), time.Duration(hi), mult, spread) {
+			d := s.b.Delay(attempt, time.Duration(prev), u)
+			if d < 0 {
+				t.Fatalf("%#v.Delay(%d, %d, %v) = %v < 0", s.b, attempt, prev, u, d)
+			}
+			valid := s.b.(interface{ Validate() error }).Validate() == nil
+			if valid && d > s.cap {
+				t.Fatalf("%#v.Delay(%d, %d, %v) = %v > cap %v", s.b, attempt, prev, u, d, s.cap)
+			}
+		}
+		// Monotonic before jitter.
+		if attempt < math.MaxInt && attempt > 0 {
+			for _, b := range []retry.Backoff{
+				retry.Exponential{Base: time.Duration(base), Max: time.Duration(hi), Multiplier: mult},
+				retry.Linear{Step: time.Duration(base), Max: time.Duration(hi)},
+			} {
+				if a, c := b.Delay(attempt, 0, u), b.Delay(attempt+1, 0, u); c < a {
+					t.Fatalf("%#v: delay fell from %v to %v at attempt %d", b, a, c, attempt+1)
+				}
+			}
+		}
+	})
+}
+
+// Every attempt number up to MaxInt stays within [0, cap]: the overflows
+// seen in the wild (negative at attempt 84, zero at 64) cannot happen.
+func TestBackoffHugeAttempts(t *testing.T) {
+	e := retry.Exponential{Base: time.Second, Max: time.Hour}
+	prev := time.Duration(0)
+	for _, n := range []int{1, 10, 30, 62, 63, 64, 84, 1000, math.MaxInt32, math.MaxInt - 1, math.MaxInt} {
+		d := e.Delay(n, 0, 0)
+		if d < prev || d > time.Hour {
+			t.Fatalf("attempt %d: %v (previous %v)", n, d, prev)
+		}
+		prev = d
+	}
+	if d := e.Delay(math.MaxInt, 0, 0); d != time.Hour {
+		t.Errorf("attempt MaxInt: %v, want the cap", d)
+	}
+	l := retry.Linear{Step: time.Duration(math.MaxInt64 / 2), Max: time.Duration(math.MaxInt64)}
+	if d := l.Delay(math.MaxInt, 0, 0); d != time.Duration(math.MaxInt64) {
+		t.Errorf("linear at MaxInt: %v", d)
+	}
+}
+
+func TestJitterBounds(t *testing.T) {
+	const d = 8 * time.Second
+	b := func(j retry.Jitter) retry.Backoff { return retry.Constant{Interval: d, Jitter: j} }
+	tests := []struct {
+		j      retry.Jitter
+		lo, hi time.Duration
+	}{
+		{retry.NoJitter, d, d},
+		{retry.FullJitter, 0, d},
+		{retry.EqualJitter, d / 2, d},
+		{retry.Spread(0.25), 6 * time.Second, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		for _, u := range []float64{0, 0.1, 0.5, 0.999999, 1} {
+			if got := b(tt.j).Delay(1, 0, u); got < tt.lo || got > tt.hi {
+				t.Errorf("%+v at u=%v: %v not in [%v, %v]", tt.j, u, got, tt.lo, tt.hi)
+			}
+		}
+		if got := b(tt.j).Delay(1, 0, 0); got != tt.lo {
+			t.Errorf("%+v at u=0: %v, want %v", tt.j, got, tt.lo)
+		}
+	}
+}
+
+func TestDecorrelatedJitter(t *testing.T) {
+	dj := retry.DecorrelatedJitter{Base: time.Second, Max: 10 * time.Second}
+	tests := []struct {
+		prev time.Duration
+		u    float64
+		want time.Duration
+	}{
+		{0, 0, time.Second},
+		{0, 1, 3 * time.Second},
+		{2 * time.Second, 0.5, 3500 * time.Millisecond},
+		{5 * time.Second, 1, 10 * time.Second}, // capped
+		{time.Hour, 0, time.Second},
+	}
+	for _, tt := range tests {
+		if got := dj.Delay(7, tt.prev, tt.u); got != tt.want {
+			t.Errorf("Delay(prev %v, u %v) = %v, want %v", tt.prev, tt.u, got, tt.want)
+		}
+	}
+}
+
+// The zero values are usable and documented.
+func TestBackoffZeroValues(t *testing.T) {
+	if d := (retry.Constant{}).Delay(3, 0, 0.5); d != 0 {
+		t.Errorf("Constant{}: %v, want 0", d)
+	}
+	if d := (retry.Linear{}).Delay(3, 0, 0.5); d != 3*retry.DefaultBase {
+		t.Errorf("Linear{}: %v", d)
+	}
+	if d := (retry.Exponential{}).Delay(3, 0, 0.5); d != 4*retry.DefaultBase {
+		t.Errorf("Exponential{}: %v", d)
+	}
+	if d := (retry.Exponential{}).Delay(100, 0, 0.5); d != retry.DefaultMaxDelay {
+		t.Errorf("Exponential{} at 100: %v", d)
+	}
+}

@@ -1,0 +1,148 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error that reports bad input: a nil
+// function or context, a negative duration or count, a NaN multiplier. Such
+// an error comes back from the call (or from Validate) before anything runs.
+var ErrInvalid = errors.New("retry: invalid argument")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// Reasons a call gives up, found in Error.Reason and with errors.Is.
+var (
+	// ErrExhausted: every allowed attempt failed.
+	ErrExhausted = errors.New("retry: attempts exhausted")
+	// ErrNotRetryable: the last error was marked with Permanent, or
+	// Policy.Retryable refused it, or a server asked not to retry (After with
+	// a negative delay).
+	ErrNotRetryable = errors.New("retry: error is not retryable")
+	// ErrElapsed: the next wait would end past Policy.MaxElapsed.
+	ErrElapsed = errors.New("retry: max elapsed time reached")
+	// ErrDeadline: the next wait would end at or past the context's
+	// deadline, so it was not started. It matches
+	// context.DeadlineExceeded too.
+	ErrDeadline error = deadlineError{}
+)
+
+type deadlineError struct{}
+
+func (deadlineError) Error() string {
+	return "retry: next wait would pass the context deadline"
+}
+func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Error is the error of a call that gave up. Reason says why (one of the
+// Err* reasons of this package, a context error, or a *PushbackError) and
+// Last is the error of the last attempt; errors.Is and errors.As reach both.
+type Error struct {
+	Attempts int   // attempts started, the first included
+	Reason   error // why no further attempt was made; never nil
+	Last     error // error of the last attempt; nil if none finished
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("retry: gave up after ")
+	b.WriteString(strconv.Itoa(e.Attempts))
+	if e.Attempts == 1 {
+		b.WriteString(" attempt (")
+	} else {
+		b.WriteString(" attempts (")
+	}
+	b.WriteString(strings.TrimPrefix(e.Reason.Error(), "retry: "))
+	b.WriteString(")")
+	if e.Last != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Last.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the reason and the last attempt's error.
+func (e *Error) Unwrap() []error {
+	if e.Last == nil {
+		return []error{e.Reason}
+	}
+	return []error{e.Reason, e.Last}
+}
+
+// ctxReason is the reason to report when ctx is done: its error, and the
+// cause given to cancel when that says more.
+func ctxReason(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
+}
+
+// Permanent marks err as not worth retrying: Retry and Hedge stop at once
+// and return it inside their *Error. The mark changes nothing else: the
+// message is err's and errors.Is and errors.As still reach err.
+// Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func isPermanent(err error) bool {
+	_, ok := errors.AsType[*permanentError](err)
+	return ok
+}
+
+// After marks err with the delay that the server asked for before the next
+// attempt, such as an HTTP Retry-After or a gRPC pushback. That delay is
+// used instead of the backoff for that one wait, within Policy.MaxAfter. A
+// negative d means the server asked not to be retried at all, and the call
+// stops with ErrNotRetryable. After(nil, d) is nil.
+func After(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &afterError{err, d}
+}
+
+type afterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *afterError) Error() string { return e.err.Error() }
+func (e *afterError) Unwrap() error { return e.err }
+
+// RequestedDelay reports the delay that After attached to err, if any.
+func RequestedDelay(err error) (time.Duration, bool) {
+	if a, ok := errors.AsType[*afterError](err); ok {
+		return a.delay, true
+	}
+	return 0, false
+}
+
+// PushbackError is the Reason of a call that stopped because the server
+// asked for a longer wait than the policy allows (Policy.MaxAfter). It
+// stops at once rather than stall for a server-chosen time.
+type PushbackError struct {
+	Requested time.Duration // what the server asked for
+	Limit     time.Duration // Policy.MaxAfter
+}
+
+func (e *PushbackError) Error() string {
+	return fmt.Sprintf("retry: server asked to wait %v, more than the limit of %v", e.Requested, e.Limit)
+}

@@ -1,0 +1,8 @@
+module github.com/retrykit/retry
+
+go 1.26
+
+require (
+	github.com/benbjohnson/clock v1.3.5
+	go.uber.org/goleak v1.3.0
+)

@@ -1,0 +1,325 @@
+package retry
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// DefaultMaxAttempts is the number of attempts of a Policy whose
+// MaxAttempts is zero, the first included.
+const DefaultMaxAttempts = 3
+
+// DefaultMaxAfter is the longest server-requested wait (see After) that a
+// Policy with a zero MaxAfter honours.
+const DefaultMaxAfter = time.Minute
+
+// defaultBackoff is the Backoff of a Policy whose Backoff is nil.
+var defaultBackoff Backoff = Exponential{Jitter: FullJitter}
+
+// Policy says how Retry and Do retry a failing call. The zero value (and a
+// nil *Policy) makes DefaultMaxAttempts attempts with exponential backoff
+// and full jitter: waits drawn from [0, 100ms], [0, 200ms], ... up to 10s.
+//
+// A Policy is read-only once in use: build it once, for instance as a
+// package-level variable, and share it between any number of goroutines.
+// It holds no per-call state.
+type Policy struct {
+	// MaxAttempts caps the attempts of one call, the first included. Zero
+	// means DefaultMaxAttempts; 1 disables retries; negative is invalid.
+	MaxAttempts int
+
+	// Backoff chooses the wait before each retry. Nil means
+	// Exponential{Jitter: FullJitter}.
+	Backoff Backoff
+
+	// MaxElapsed, if positive, bounds the time from the start of the call:
+	// a wait that would end later is not started and the call stops with
+	// ErrElapsed. The context's deadline is always honoured the same way.
+	MaxElapsed time.Duration
+
+	// AttemptTimeout, if positive, gives each attempt a context that
+	// expires after that long. An attempt that runs out of time is retried;
+	// the caller's own deadline is not.
+	AttemptTimeout time.Duration
+
+	// MaxAfter caps a wait that the server asked for through After. A longer
+	// request stops the call at once with a *PushbackError as its Reason.
+	// Zero means DefaultMaxAfter.
+	MaxAfter time.Duration
+
+	// Retryable, if set, says whether an error is worth another attempt.
+	// Errors marked with Permanent, and any error once the caller's context
+	// is done, are never retried, whatever it says. Nil means retry every
+	// other error.
+	Retryable func(error) bool
+
+	// OnRetry, if set, is called before each wait, on the caller's
+	// goroutine, with the failed attempt and the wait chosen. Use it for
+	// logging and metrics.
+	OnRetry func(Event)
+
+	// Clock is the source of time; nil means real time. With a Clock set,
+	// AttemptTimeout needs one that also has
+	// WithTimeout(context.Context, time.Duration) (context.Context, context.CancelFunc),
+	// as the clocks of github.com/benbjohnson/clock do.
+	Clock Clock
+
+	// Rand returns uniform random numbers in [0, 1) for jitter. Nil means
+	// math/rand/v2's Float64. It must be safe for concurrent use.
+	Rand func() float64
+}
+
+// Event describes a failed attempt that is about to be retried.
+type Event struct {
+	Attempt int           // number of the failed attempt, from 1
+	Err     error         // its error
+	Delay   time.Duration // the wait before the next attempt
+}
+
+// Validate reports the first invalid setting of p, wrapped around
+// ErrInvalid. A nil *Policy is valid.
+//
+// Retry and Do check p as they go, so that a call that succeeds at once
+// costs next to nothing: the settings that the first attempt needs before
+// it, the Backoff before the first wait; either way the call returns the
+// error and makes no further attempt. Call Validate yourself to fail
+// earlier, for instance at start-up or in a test.
+func (p *Policy) Validate() error {
+	if err := p.validateSettings(); err != nil || p == nil {
+		return err
+	}
+	return validateBackoff(p.Backoff)
+}
+
+func (p *Policy) validateSettings() error {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case p.MaxAttempts < 0:
+		return invalid("Policy.MaxAttempts is negative (%d)", p.MaxAttempts)
+	case p.MaxElapsed < 0:
+		return invalid("Policy.MaxElapsed is negative (%v)", p.MaxElapsed)
+	case p.AttemptTimeout < 0:
+		return invalid("Policy.AttemptTimeout is negative (%v)", p.AttemptTimeout)
+	case p.MaxAfter < 0:
+		return invalid("Policy.MaxAfter is negative (%v)", p.MaxAfter)
+	}
+	if p.AttemptTimeout > 0 && p.Clock != nil {
+		if _, ok := p.Clock.(timeoutClock); !ok {
+			return invalid("Policy.AttemptTimeout needs a Clock with a WithTimeout method, and %T has none", p.Clock)
+		}
+	}
+	return nil
+}
+
+// validateBackoff validates the strategies of this package without an
+// interface lookup, which keeps the fast path of a call fast.
+func validateBackoff(b Backoff) error {
+	switch b := b.(type) {
+	case nil:
+		return nil
+	case Exponential:
+		return b.Validate()
+	case Constant:
+		return b.Validate()
+	case Linear:
+		return b.Validate()
+	case DecorrelatedJitter:
+		return b.Validate()
+	case interface{ Validate() error }:
+		return b.Validate()
+	}
+	return nil
+}
+
+// Retry calls fn until it succeeds or p says to stop, and returns fn's
+// result. A nil p means the zero Policy.
+//
+// On success the error is nil. Otherwise it is a *Error that says why the
+// call stopped and after how many attempts, and wraps the last attempt's
+// error and any context error; the value returned is then the one returned
+// by the last attempt (usually T's zero value). Invalid input (nil ctx or
+// fn, an invalid p) makes Retry return ErrInvalid without calling fn.
+//
+// fn receives ctx, or a child of it when p.AttemptTimeout is set. A panic in
+// fn is not recovered: it reaches the caller unchanged, and nothing retries
+// it.
+func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *Policy) (T, error) {
+	var v T
+	if err := p.check(ctx, fn == nil); err != nil {
+		return v, err
+	}
+	if p == nil {
+		p = &zeroPolicy
+	}
+	start := p.start()
+	var err error
+	if p.AttemptTimeout <= 0 {
+		v, err = fn(ctx)
+		if err == nil {
+			return v, nil // the fast path: nothing else to do
+		}
+	}
+	// The closure is made only here, off the fast path.
+	call := func(ctx context.Context) (err error) {
+		v, err = fn(ctx)
+		return err
+	}
+	if p.AttemptTimeout > 0 {
+		if err = p.attempt(ctx, call); err == nil {
+			return v, nil
+		}
+	}
+	err = p.retry(ctx, call, err, start)
+	return v, err
+}
+
+// Do is Retry for calls that return only an error.
+func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
+	if err := p.check(ctx, fn == nil); err != nil {
+		return err
+	}
+	if p == nil {
+		p = &zeroPolicy
+	}
+	start := p.start()
+	var err error
+	if p.AttemptTimeout <= 0 {
+		err = fn(ctx)
+	} else {
+		err = p.attempt(ctx, fn)
+	}
+	if err == nil {
+		return nil
+	}
+	return p.retry(ctx, fn, err, start)
+}
+
+var zeroPolicy Policy
+
+// check validates the arguments of a call and the settings that its
+// first attempt needs. The Backoff is validated before the first wait.
+// The common case is one branch, so that check inlines.
+func (p *Policy) check(ctx context.Context, nilFn bool) error {
+	if nilFn || ctx == nil || p != nil && (int64(p.MaxAttempts)|int64(p.MaxElapsed)|
+		int64(p.AttemptTimeout)|int64(p.MaxAfter) < 0 || p.AttemptTimeout > 0 && p.Clock != nil) {
+		return p.checkSlow(ctx, nilFn)
+	}
+	return nil
+}
+
+func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
+	switch {
+	case nilFn:
+		return invalid("nil function")
+	case ctx == nil:
+		return invalid("nil Context")
+	}
+	return p.validateSettings()
+}
+
+// start returns the time the call starts, if MaxElapsed needs it.
+func (p *Policy) start() time.Time {
+	if p.MaxElapsed > 0 {
+		return now(p.Clock)
+	}
+	return time.Time{}
+}
+
+// attempt makes one attempt, within AttemptTimeout if one is set.
+func (p *Policy) attempt(ctx context.Context, call func(context.Context) error) error {
+	if p.AttemptTimeout <= 0 {
+		return call(ctx)
+	}
+	actx, cancel := withTimeout(ctx, p.Clock, p.AttemptTimeout)
+	defer cancel()
+	return call(actx)
+}
+
+// retry goes on after the first attempt failed with err.
+func (p *Policy) retry(ctx context.Context, call func(context.Context) error, err error, start time.Time) error {
+	maxAttempts := p.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	var prev time.Duration
+	for n := 1; ; n++ {
+		delay, reason := p.next(ctx, n, err, prev, start, maxAttempts)
+		if reason != nil {
+			return &Error{Attempts: n, Reason: reason, Last: err}
+		}
+		if p.OnRetry != nil {
+			p.OnRetry(Event{Attempt: n, Err: err, Delay: delay})
+		}
+		if sleep(ctx, p.Clock, delay) != nil {
+			return &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
+		}
+		prev = delay
+		if err = p.attempt(ctx, call); err == nil {
+			return nil
+		}
+	}
+}
+
+// next decides what follows failed attempt n: the wait before attempt n+1,
+// or the reason to stop.
+func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration, start time.Time, maxAttempts int) (time.Duration, error) {
+	if ctx.Err() != nil {
+		return 0, ctxReason(ctx)
+	}
+	if isPermanent(err) || (p.Retryable != nil && !p.Retryable(err)) {
+		return 0, ErrNotRetryable
+	}
+	if n >= maxAttempts {
+		return 0, ErrExhausted
+	}
+	var delay time.Duration
+	if d, ok := RequestedDelay(err); ok {
+		limit := p.MaxAfter
+		if limit == 0 {
+			limit = DefaultMaxAfter
+		}
+		switch {
+		case d < 0:
+			return 0, ErrNotRetryable
+		case d > limit:
+			return 0, &PushbackError{Requested: d, Limit: limit}
+		}
+		delay = d
+	} else {
+		b := p.Backoff
+		if b == nil {
+			b = defaultBackoff
+		} else if err := validateBackoff(b); err != nil {
+			return 0, err
+		}
+		delay = b.Delay(n, prev, p.random())
+		if delay < 0 {
+			return 0, invalid("%T returned a negative delay (%v) for attempt %d", b, delay, n)
+		}
+	}
+	if p.MaxElapsed > 0 || hasDeadline(ctx) {
+		t := now(p.Clock)
+		if p.MaxElapsed > 0 && delay > p.MaxElapsed-t.Sub(start) {
+			return 0, ErrElapsed
+		}
+		if dl, ok := ctx.Deadline(); ok && delay >= dl.Sub(t) {
+			return 0, ErrDeadline
+		}
+	}
+	return delay, nil
+}
+
+func hasDeadline(ctx context.Context) bool {
+	_, ok := ctx.Deadline()
+	return ok
+}
+
+func (p *Policy) random() float64 {
+	if p.Rand != nil {
+		return p.Rand()
+	}
+	return rand.Float64()
+}

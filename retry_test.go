@@ -1,0 +1,230 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+var instant = &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}
+
+func TestSuccessFirstTry(t *testing.T) {
+	calls := 0
+	v, err := retry.Retry(context.Background(), func(context.Context) (int, error) { calls++; return 7, nil }, nil)
+	if v != 7 || err != nil || calls != 1 {
+		t.Fatalf("got %d, %v after %d calls", v, err, calls)
+	}
+}
+
+func TestRetryUntilSuccess(t *testing.T) {
+	fn, calls := failing(3, errTransient)
+	if err := retry.Do(context.Background(), fn, instant); err != nil || *calls != 4 {
+		t.Fatalf("err = %v after %d calls", err, *calls)
+	}
+}
+
+// Exhaustion must never look like success (the seed's retryDo returned
+// req.Context().Err(), usually nil), and the last error must be reachable.
+func TestExhaustedError(t *testing.T) {
+	calls := 0
+	fn := func(context.Context) (string, error) {
+		calls++
+		return fmt.Sprint("partial ", calls), fmt.Errorf("attempt %d: %w", calls, errTransient)
+	}
+	v, err := retry.Retry(context.Background(), fn, instant)
+	var re *retry.Error
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want *retry.Error", err)
+	}
+	if re.Attempts != 4 || !errors.Is(err, retry.ErrExhausted) || !errors.Is(err, errTransient) {
+		t.Errorf("err = %#v", re)
+	}
+	if !strings.Contains(err.Error(), "attempt 4: transient") || !strings.Contains(err.Error(), "after 4 attempts") {
+		t.Errorf("message %q lacks the count or the last error", err)
+	}
+	if v != "partial 4" {
+		t.Errorf("value = %q, want the last attempt's", v)
+	}
+}
+
+func TestPermanentStops(t *testing.T) {
+	errNotFound := errors.New("not found")
+	fn, calls := failing(10, retry.Permanent(fmt.Errorf("lookup: %w", errNotFound)))
+	err := retry.Do(context.Background(), fn, instant)
+	if *calls != 1 || !errors.Is(err, retry.ErrNotRetryable) || !errors.Is(err, errNotFound) {
+		t.Fatalf("err = %v after %d calls", err, *calls)
+	}
+	if retry.Permanent(nil) != nil || retry.After(nil, time.Second) != nil {
+		t.Error("Permanent(nil) and After(nil, d) must be nil")
+	}
+	if got := retry.Permanent(errNotFound).Error(); got != "not found" {
+		t.Errorf("Permanent changed the message: %q", got)
+	}
+}
+
+func TestRetryablePredicate(t *testing.T) {
+	errFatal := errors.New("fatal")
+	calls := 0
+	fn := func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errTransient
+		}
+		return errFatal
+	}
+	p := &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{},
+		Retryable: func(err error) bool { return !errors.Is(err, errFatal) }}
+	err := retry.Do(context.Background(), fn, p)
+	if calls != 3 || !errors.Is(err, retry.ErrNotRetryable) || !errors.Is(err, errFatal) {
+		t.Fatalf("err = %v after %d calls", err, calls)
+	}
+}
+
+// The caller's cancellation is never retried, whatever Retryable says.
+func TestCallerCancelNotRetried(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	fn := func(ctx context.Context) error {
+		calls++
+		cancel()
+		return ctx.Err()
+	}
+	p := &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{}, Retryable: func(error) bool { return true }}
+	err := retry.Do(ctx, fn, p)
+	if calls != 1 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v after %d calls", err, calls)
+	}
+}
+
+func TestOnRetry(t *testing.T) {
+	var events []retry.Event
+	fn, _ := failing(2, errTransient)
+	p := &retry.Policy{Backoff: retry.Constant{Interval: time.Second}, Clock: newStepClock(),
+		OnRetry: func(e retry.Event) { events = append(events, e) }}
+	if err := retry.Do(context.Background(), fn, p); err != nil {
+		t.Fatal(err)
+	}
+	want := []retry.Event{{1, errTransient, time.Second}, {2, errTransient, time.Second}}
+	if len(events) != 2 || events[0] != want[0] || events[1] != want[1] {
+		t.Errorf("events = %v, want %v", events, want)
+	}
+}
+
+// A panic in fn reaches the caller unchanged and is not retried.
+func TestPanicPropagates(t *testing.T) {
+	calls := 0
+	defer func() {
+		if r := recover(); r != "boom" || calls != 1 {
+			t.Errorf("recovered %v after %d calls, want boom after 1", r, calls)
+		}
+	}()
+	_ = retry.Do(context.Background(), func(context.Context) error { calls++; panic("boom") }, instant)
+	t.Error("no panic")
+}
+
+func TestBadInput(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	bad := func(context.Context) error { return errTransient }
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		err  func() error
+		want string
+	}{
+		{"nil fn", func() error { return retry.Do(context.Background(), nil, nil) }, "nil function"},
+		{"nil generic fn", func() error {
+			_, err := retry.Retry[int](context.Background(), nil, nil)
+			return err
+		}, "nil function"},
+		//lint:ignore SA1012 testing the nil check
+		{"nil ctx", func() error { return retry.Do(nil, ok, nil) }, "nil Context"}, //nolint:staticcheck
+		{"negative attempts", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxAttempts: -1}) }, "MaxAttempts"},
+		{"negative elapsed", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxElapsed: -1}) }, "MaxElapsed"},
+		{"negative attempt timeout", func() error { return retry.Do(context.Background(), ok, &retry.Policy{AttemptTimeout: -1}) }, "AttemptTimeout"},
+		{"negative max after", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxAfter: -1}) }, "MaxAfter"},
+		{"timeout needs WithTimeout", func() error {
+			return retry.Do(context.Background(), ok, &retry.Policy{AttemptTimeout: time.Second, Clock: newStepClock()})
+		}, "WithTimeout"},
+		{"NaN multiplier", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: nan}})
+		}, "Multiplier"},
+		{"Inf multiplier", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: math.Inf(1)}})
+		}, "Multiplier"},
+		{"shrinking multiplier", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: 0.5}})
+		}, "Multiplier"},
+		{"cap below base", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Base: time.Minute, Max: time.Second}})
+		}, "above Max"},
+		{"base above default cap", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Linear{Step: time.Minute}})
+		}, "zero means"},
+		{"negative constant", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
+		}, "Interval"},
+		{"negative decorrelated", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.DecorrelatedJitter{Max: -1}})
+		}, "Max is negative"},
+		{"spread out of range", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Constant{Jitter: retry.Spread(1.5)}})
+		}, "Spread"},
+		{"backoff returns negative", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.BackoffFunc(
+				func(int, time.Duration, float64) time.Duration { return -time.Second })})
+		}, "negative delay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			if !errors.Is(err, retry.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (*retry.Policy)(nil).Validate(); err != nil {
+		t.Errorf("nil policy: %v", err)
+	}
+	if err := (&retry.Policy{}).Validate(); err != nil {
+		t.Errorf("zero policy: %v", err)
+	}
+	err := (&retry.Policy{Backoff: retry.Exponential{Base: -1}}).Validate()
+	if !errors.Is(err, retry.ErrInvalid) {
+		t.Errorf("negative base: %v", err)
+	}
+}
+
+// An invalid Backoff found at the first wait stops the call with the
+// error instead of guessing a delay, and says what failed before.
+func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
+	fn, calls := failing(5, errTransient)
+	err := retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Exponential{Base: -time.Second}})
+	if *calls != 1 || !errors.Is(err, retry.ErrInvalid) || !errors.Is(err, errTransient) {
+		t.Fatalf("err = %v after %d calls", err, *calls)
+	}
+}
+
+// One Policy shared by many goroutines: run with -race.
+func TestSharedPolicyConcurrent(t *testing.T) {
+	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Exponential{Base: time.Microsecond, Max: 10 * time.Microsecond, Jitter: retry.FullJitter}}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			fn, calls := failing(i%4, errTransient)
+			if err := retry.Do(context.Background(), fn, p); err != nil || *calls != i%4+1 {
+				t.Errorf("goroutine %d: err = %v after %d calls", i, err, *calls)
+			}
+		})
+	}
+	wg.Wait()
+}
