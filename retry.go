@@ -59,6 +59,17 @@ type Policy struct {
 	// logging and metrics.
 	OnRetry func(Event)
 
+	// Budget, if set, is asked before every retry, and a refusal stops the
+	// call at once with ErrBudgetExhausted. Share one Budget between the
+	// policies that call the same dependency. See TokenBucket and
+	// RatioBudget.
+	Budget Budget
+
+	// MarkAttempts makes each attempt's context carry its Attempt, which
+	// fn reads with AttemptFrom (to send an attempt header, say). It costs
+	// one small allocation per attempt, so it is off by default.
+	MarkAttempts bool
+
 	// Clock is the source of time; nil means real time. With a Clock set,
 	// AttemptTimeout needs one that also has
 	// WithTimeout(context.Context, time.Duration) (context.Context, context.CancelFunc),
@@ -156,7 +167,7 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 	}
 	start := p.start()
 	var err error
-	if p.AttemptTimeout <= 0 {
+	if p.plain() {
 		v, err = fn(ctx)
 		if err == nil {
 			return v, nil // the fast path: nothing else to do
@@ -167,8 +178,8 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 		v, err = fn(ctx)
 		return err
 	}
-	if p.AttemptTimeout > 0 {
-		if err = p.attempt(ctx, call); err == nil {
+	if !p.plain() {
+		if err = p.first(ctx, call); err == nil {
 			return v, nil
 		}
 	}
@@ -186,10 +197,10 @@ func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 	}
 	start := p.start()
 	var err error
-	if p.AttemptTimeout <= 0 {
+	if p.plain() {
 		err = fn(ctx)
 	} else {
-		err = p.attempt(ctx, fn)
+		err = p.first(ctx, fn)
 	}
 	if err == nil {
 		return nil
@@ -228,14 +239,38 @@ func (p *Policy) start() time.Time {
 	return time.Time{}
 }
 
-// attempt makes one attempt, within AttemptTimeout if one is set.
-func (p *Policy) attempt(ctx context.Context, call func(context.Context) error) error {
-	if p.AttemptTimeout <= 0 {
-		return call(ctx)
+// plain reports whether an attempt is a bare call of fn.
+func (p *Policy) plain() bool {
+	return p.AttemptTimeout <= 0 && p.Budget == nil && !p.MarkAttempts
+}
+
+// first makes the first attempt of a call that is not plain.
+func (p *Policy) first(ctx context.Context, call func(context.Context) error) error {
+	if p.Budget != nil {
+		p.Budget.First()
 	}
-	actx, cancel := withTimeout(ctx, p.Clock, p.AttemptTimeout)
-	defer cancel()
-	return call(actx)
+	return p.attempt(ctx, 1, call)
+}
+
+// attempt makes attempt n: marked, within AttemptTimeout, and counted by
+// the Budget as a success if it is one. Failures are counted by next, which
+// knows whether they were retryable.
+func (p *Policy) attempt(ctx context.Context, n int, call func(context.Context) error) error {
+	if p.MarkAttempts {
+		ctx = withAttempt(ctx, Attempt{Number: n})
+	}
+	var err error
+	if p.AttemptTimeout > 0 {
+		actx, cancel := withTimeout(ctx, p.Clock, p.AttemptTimeout)
+		defer cancel()
+		err = call(actx)
+	} else {
+		err = call(ctx)
+	}
+	if err == nil && p.Budget != nil {
+		p.Budget.Result(true)
+	}
+	return err
 }
 
 // retry goes on after the first attempt failed with err.
@@ -257,7 +292,7 @@ func (p *Policy) retry(ctx context.Context, call func(context.Context) error, er
 			return &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
 		}
 		prev = delay
-		if err = p.attempt(ctx, call); err == nil {
+		if err = p.attempt(ctx, n+1, call); err == nil {
 			return nil
 		}
 	}
@@ -271,6 +306,9 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	}
 	if isPermanent(err) || (p.Retryable != nil && !p.Retryable(err)) {
 		return 0, ErrNotRetryable
+	}
+	if p.Budget != nil {
+		p.Budget.Result(false)
 	}
 	if n >= maxAttempts {
 		return 0, ErrExhausted
@@ -308,6 +346,9 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 		if dl, ok := ctx.Deadline(); ok && delay >= dl.Sub(t) {
 			return 0, ErrDeadline
 		}
+	}
+	if p.Budget != nil && !p.Budget.Extra() {
+		return 0, ErrBudgetExhausted
 	}
 	return delay, nil
 }

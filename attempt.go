@@ -1,0 +1,24 @@
+package retry
+
+import "context"
+
+// Attempt describes the attempt of a call that a context was made for, so
+// that fn can tell the callee (an attempt header, a log field).
+type Attempt struct {
+	Number int  // from 1
+	Hedge  bool // started by Hedge while an earlier attempt was still running
+}
+
+type attemptKey struct{}
+
+// AttemptFrom returns the Attempt that ctx was made for, and false if ctx
+// carries none: Retry and Do mark the contexts of their attempts only when
+// Policy.MarkAttempts is set; Hedge always marks them.
+func AttemptFrom(ctx context.Context) (Attempt, bool) {
+	a, ok := ctx.Value(attemptKey{}).(Attempt)
+	return a, ok
+}
+
+func withAttempt(ctx context.Context, a Attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, a)
+}
