@@ -48,6 +48,13 @@ func (c *stepClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// Add moves the clock forward by d, as time passing between calls.
+func (c *stepClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func (c *stepClock) Waits() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()

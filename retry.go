@@ -43,6 +43,13 @@ type Policy struct {
 	// the caller's own deadline is not.
 	AttemptTimeout time.Duration
 
+	// SplitDeadline, if set, gives each attempt at most an equal share of
+	// the time left before the context's deadline, so that a hanging first
+	// attempt cannot use up the time of the later ones: with 9s left and
+	// three attempts to go, the next attempt gets 3s. AttemptTimeout, if
+	// also set, still caps each share.
+	SplitDeadline bool
+
 	// MaxAfter caps a wait that the server asked for through After. A longer
 	// request stops the call at once with a *PushbackError as its Reason.
 	// Zero means DefaultMaxAfter.
@@ -117,9 +124,9 @@ func (p *Policy) validateSettings() error {
 	case p.MaxAfter < 0:
 		return invalid("Policy.MaxAfter is negative (%v)", p.MaxAfter)
 	}
-	if p.AttemptTimeout > 0 && p.Clock != nil {
+	if (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil {
 		if _, ok := p.Clock.(timeoutClock); !ok {
-			return invalid("Policy.AttemptTimeout needs a Clock with a WithTimeout method, and %T has none", p.Clock)
+			return invalid("Policy.AttemptTimeout and SplitDeadline need a Clock with a WithTimeout method, and %T has none", p.Clock)
 		}
 	}
 	return nil
@@ -215,7 +222,7 @@ var zeroPolicy Policy
 // The common case is one branch, so that check inlines.
 func (p *Policy) check(ctx context.Context, nilFn bool) error {
 	if nilFn || ctx == nil || p != nil && (int64(p.MaxAttempts)|int64(p.MaxElapsed)|
-		int64(p.AttemptTimeout)|int64(p.MaxAfter) < 0 || p.AttemptTimeout > 0 && p.Clock != nil) {
+		int64(p.AttemptTimeout)|int64(p.MaxAfter) < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) {
 		return p.checkSlow(ctx, nilFn)
 	}
 	return nil
@@ -241,7 +248,34 @@ func (p *Policy) start() time.Time {
 
 // plain reports whether an attempt is a bare call of fn.
 func (p *Policy) plain() bool {
-	return p.AttemptTimeout <= 0 && p.Budget == nil && !p.MarkAttempts
+	return p.AttemptTimeout <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+}
+
+func (p *Policy) maxAttempts() int {
+	if p.MaxAttempts == 0 {
+		return DefaultMaxAttempts
+	}
+	return p.MaxAttempts
+}
+
+// timeout returns the time limit of attempt n, or 0 for none.
+func (p *Policy) timeout(ctx context.Context, n int) time.Duration {
+	d := p.AttemptTimeout
+	if !p.SplitDeadline {
+		return d
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return d
+	}
+	share := dl.Sub(now(p.Clock)) / time.Duration(max(p.maxAttempts()-n+1, 1))
+	if share <= 0 {
+		share = 1 // the deadline has passed: the context is done anyway
+	}
+	if d > 0 {
+		return min(d, share)
+	}
+	return share
 }
 
 // first makes the first attempt of a call that is not plain.
@@ -260,8 +294,8 @@ func (p *Policy) attempt(ctx context.Context, n int, call func(context.Context) 
 		ctx = withAttempt(ctx, Attempt{Number: n})
 	}
 	var err error
-	if p.AttemptTimeout > 0 {
-		actx, cancel := withTimeout(ctx, p.Clock, p.AttemptTimeout)
+	if d := p.timeout(ctx, n); d > 0 {
+		actx, cancel := withTimeout(ctx, p.Clock, d)
 		defer cancel()
 		err = call(actx)
 	} else {
@@ -275,10 +309,7 @@ func (p *Policy) attempt(ctx context.Context, n int, call func(context.Context) 
 
 // retry goes on after the first attempt failed with err.
 func (p *Policy) retry(ctx context.Context, call func(context.Context) error, err error, start time.Time) error {
-	maxAttempts := p.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = DefaultMaxAttempts
-	}
+	maxAttempts := p.maxAttempts()
 	var prev time.Duration
 	for n := 1; ; n++ {
 		delay, reason := p.next(ctx, n, err, prev, start, maxAttempts)

@@ -1,0 +1,207 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+func TestTokenBucketZeroValue(t *testing.T) {
+	var b retry.TokenBucket
+	if b.Tokens() != retry.DefaultMaxTokens || !b.Extra() {
+		t.Fatalf("zero bucket: %v tokens, Extra %v", b.Tokens(), b.Extra())
+	}
+	for range 4 {
+		b.Result(false)
+	}
+	if !b.Extra() { // 6 > 5
+		t.Fatalf("6 tokens left: Extra refused")
+	}
+	b.Result(false)
+	if b.Extra() { // 5 is not above half of 10
+		t.Fatalf("5 tokens left: Extra allowed")
+	}
+	b.Result(true)
+	if got := b.Tokens(); math.Abs(got-5.1) > 1e-9 || !b.Extra() {
+		t.Fatalf("after a success: %v tokens, Extra %v", got, b.Extra())
+	}
+	for range 100 {
+		b.Result(false)
+	}
+	if b.Tokens() != 0 {
+		t.Fatalf("tokens below zero: %v", b.Tokens())
+	}
+	for range 1000 {
+		b.Result(true)
+	}
+	if b.Tokens() != 10 {
+		t.Fatalf("tokens above max: %v", b.Tokens())
+	}
+}
+
+func TestNewTokenBucket(t *testing.T) {
+	b, err := retry.NewTokenBucket(100, 0.5)
+	if err != nil || b.Tokens() != 100 {
+		t.Fatalf("%v, %v", b, err)
+	}
+	for _, tt := range []struct{ max, ratio float64 }{
+		{0, 0.1}, {-1, 0.1}, {1001, 0.1}, {math.NaN(), 0.1}, {10, 0}, {10, 1.5}, {10, math.Inf(1)}, {10, -0.1},
+	} {
+		if _, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) {
+			t.Errorf("NewTokenBucket(%v, %v): %v, want ErrInvalid", tt.max, tt.ratio, err)
+		}
+	}
+}
+
+func TestRatioBudget(t *testing.T) {
+	mock := newStepClock()
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, Clock: mock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Extra() {
+		t.Fatal("no first attempts yet, but an extra was allowed")
+	}
+	for range 100 {
+		b.First()
+	}
+	for i := range 10 {
+		if !b.Extra() {
+			t.Fatalf("extra %d of 10 refused", i+1)
+		}
+	}
+	if b.Extra() {
+		t.Fatal("an 11th extra for 100 first attempts was allowed")
+	}
+	// The counts roll out of the window a slice at a time.
+	mock.Add(retry.DefaultBudgetWindow)
+	if b.Extra() {
+		t.Fatal("the window has passed, but old first attempts still count")
+	}
+	// A long idle gap: every stale bucket is ignored.
+	mock.Add(1000 * time.Hour)
+	b.First()
+	if b.Extra() {
+		t.Fatal("1 first attempt after an idle gap earns 0.1 extras, not 1")
+	}
+}
+
+func TestRatioBudgetMinPerSecond(t *testing.T) {
+	mock := newStepClock()
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{MinPerSecond: 2, Window: 5 * time.Second, Clock: mock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if !b.Extra() {
+			t.Fatalf("extra %d of the minimum 10 refused", i+1)
+		}
+	}
+	if b.Extra() {
+		t.Fatal("more than MinPerSecond·Window extras allowed")
+	}
+	mock.Add(5 * time.Second)
+	if !b.Extra() {
+		t.Fatal("the minimum did not come back once the window passed")
+	}
+}
+
+func TestNewRatioBudgetBadInput(t *testing.T) {
+	for _, cfg := range []retry.RatioBudgetConfig{
+		{Ratio: -0.1}, {Ratio: 1.1}, {Ratio: math.NaN()}, {MinPerSecond: -1},
+		{MinPerSecond: math.Inf(1)}, {Window: -time.Second}, {Window: 3},
+	} {
+		if _, err := retry.NewRatioBudget(cfg); !errors.Is(err, retry.ErrInvalid) {
+			t.Errorf("NewRatioBudget(%+v): %v, want ErrInvalid", cfg, err)
+		}
+	}
+}
+
+// A refused retry ends the call at once, with the last error and a reason
+// the caller can tell apart.
+func TestBudgetRefusalStopsRetry(t *testing.T) {
+	var b retry.TokenBucket
+	for range 5 {
+		b.Result(false) // at half: no more extras
+	}
+	clk := newStepClock()
+	fn, calls := failing(10, errTransient)
+	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: 4, Budget: &b,
+		Backoff: retry.Constant{Interval: time.Second}, Clock: clk})
+	if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
+		t.Fatalf("err = %v", err)
+	}
+	if *calls != 1 || len(clk.Waits()) != 0 {
+		t.Fatalf("calls = %d, waits = %v; want 1 call and no wait", *calls, clk.Waits())
+	}
+}
+
+// The bucket learns from the calls: failures drain it, successes refill it,
+// and errors that are not retryable count as neither.
+func TestBudgetCountsOutcomes(t *testing.T) {
+	var b retry.TokenBucket
+	p := &retry.Policy{MaxAttempts: 3, Budget: &b, Backoff: retry.Constant{}}
+	fn, _ := failing(2, errTransient)
+	if err := retry.Do(context.Background(), fn, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Tokens(); math.Abs(got-8.1) > 1e-9 {
+		t.Fatalf("after 2 failures and 1 success: %v tokens, want 8.1", got)
+	}
+	_ = retry.Do(context.Background(), func(context.Context) error { return retry.Permanent(errTransient) }, p)
+	if got := b.Tokens(); math.Abs(got-8.1) > 1e-9 {
+		t.Fatalf("a permanent error changed the tokens to %v", got)
+	}
+}
+
+func TestBudgetSharedConcurrent(t *testing.T) {
+	mock := newStepClock()
+	rb, _ := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: mock})
+	for _, b := range []retry.Budget{&retry.TokenBucket{}, rb} {
+		p := &retry.Policy{MaxAttempts: 3, Budget: b, Backoff: retry.Constant{}}
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				fn, _ := failing(i%3, errTransient)
+				err := retry.Do(context.Background(), fn, p)
+				if err != nil && !errors.Is(err, retry.ErrBudgetExhausted) {
+					t.Errorf("goroutine %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+func TestMarkAttempts(t *testing.T) {
+	var seen []retry.Attempt
+	fn := func(ctx context.Context) error {
+		a, ok := retry.AttemptFrom(ctx)
+		if !ok {
+			t.Error("attempt not marked")
+		}
+		seen = append(seen, a)
+		if len(seen) < 3 {
+			return errTransient
+		}
+		return nil
+	}
+	if err := retry.Do(context.Background(), fn, &retry.Policy{MarkAttempts: true, Backoff: retry.Constant{}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []retry.Attempt{{Number: 1}, {Number: 2}, {Number: 3}}
+	if len(seen) != 3 || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] {
+		t.Fatalf("attempts = %v, want %v", seen, want)
+	}
+	_ = retry.Do(context.Background(), func(ctx context.Context) error {
+		if _, ok := retry.AttemptFrom(ctx); ok {
+			t.Error("marked without MarkAttempts")
+		}
+		return nil
+	}, nil)
+}
