@@ -1,0 +1,142 @@
+package httpx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// replay hands each attempt of one request its own, complete body.
+type replay struct {
+	req *http.Request
+	// getBody makes a fresh body; nil when the body is empty or cannot be
+	// replayed.
+	getBody func() (io.ReadCloser, error)
+	// reason says why the body cannot be replayed; empty if it can.
+	reason string
+	// once is the body to send when it cannot be replayed.
+	once io.ReadCloser
+	// length is the length of a body replayed from memory, -1 otherwise.
+	length int64
+	// taken is set when req.Body has been handed to an attempt, which then
+	// owns it (the base transport closes it).
+	taken atomic.Bool
+}
+
+// init prepares the body of req for as many attempts as needed: nil and
+// http.NoBody need nothing; a GetBody is used as it is; any other body is
+// read into memory up to limit bytes. A larger body is sent once, whole, as
+// a concatenation of what was read and the rest.
+func (r *replay) init(req *http.Request, limit int64) error {
+	r.req = req
+	r.length = -1
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	if req.GetBody != nil {
+		r.getBody = req.GetBody
+		return nil
+	}
+	buf, err := readUpTo(req.Body, req.ContentLength, limit+1)
+	if err != nil {
+		req.Body.Close()
+		r.taken.Store(true)
+		return fmt.Errorf("httpx: reading the request body to replay it: %w", err)
+	}
+	if int64(len(buf)) > limit {
+		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
+		r.once = &onceBody{Reader: io.MultiReader(bytes.NewReader(buf), req.Body), closer: req.Body}
+		return nil
+	}
+	req.Body.Close()
+	r.taken.Store(true)
+	r.length = int64(len(buf))
+	r.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	return nil
+}
+
+// readUpTo reads at most n bytes of body, in one allocation when its
+// length is known.
+func readUpTo(body io.Reader, length, n int64) ([]byte, error) {
+	if length <= 0 || length >= n {
+		return io.ReadAll(io.LimitReader(body, n))
+	}
+	buf := make([]byte, length+1) // one more, to see a body longer than it said
+	got, err := io.ReadFull(body, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:got], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(body, n-int64(got)))
+	return append(buf, rest...), err
+}
+
+// replayable reports whether the body can be sent more than once.
+func (r *replay) replayable() bool { return r.reason == "" }
+
+// body returns the body for the next attempt and the GetBody to put on its
+// request. The first caller gets the caller's own body, if that is still
+// usable; every later one gets a fresh copy.
+func (r *replay) body() (io.ReadCloser, func() (io.ReadCloser, error), error) {
+	if r.once != nil {
+		if r.taken.Swap(true) {
+			return nil, nil, errNotReplayable
+		}
+		return r.once, nil, nil
+	}
+	if r.getBody == nil {
+		return r.req.Body, nil, nil // nil or http.NoBody
+	}
+	if !r.taken.Swap(true) {
+		return r.req.Body, r.getBody, nil
+	}
+	b, err := r.getBody()
+	if err != nil {
+		return nil, nil, fmt.Errorf("httpx: GetBody: %w", err)
+	}
+	return b, r.getBody, nil
+}
+
+// release closes the caller's body if no attempt took it, as the
+// RoundTripper contract requires.
+func (r *replay) release() {
+	if b := r.req.Body; b != nil && !r.taken.Swap(true) {
+		b.Close()
+	}
+}
+
+var errNotReplayable = errors.New("httpx: request body cannot be sent twice")
+
+// onceBody is a body read in part, then sent whole: the part read and the
+// rest, closed through the caller's body.
+type onceBody struct {
+	io.Reader
+	closer    io.Closer
+	closeOnce sync.Once
+	err       error
+}
+
+func (b *onceBody) Close() error {
+	b.closeOnce.Do(func() { b.err = b.closer.Close() })
+	return b.err
+}
+
+// NotReplayableError is the error of a request that failed in a way that
+// would have been retried, but whose body could not be sent again (see
+// Config.MaxReplayBytes). Err is the attempt's error.
+type NotReplayableError struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReplayableError) Error() string {
+	return "httpx: not retried, " + e.Reason + ": " + e.Err.Error()
+}
+
+func (e *NotReplayableError) Unwrap() error { return e.Err }

@@ -1,0 +1,209 @@
+package httpx_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+)
+
+// script is a test server whose answers are scripted per request: the
+// handler for request i (from 0) is steps[min(i, len-1)]. It records each
+// request body and counts connections.
+type script struct {
+	*httptest.Server
+	steps  []http.HandlerFunc
+	hits   atomic.Int64
+	conns  atomic.Int64 // connections opened (ConnState StateNew)
+	mu     sync.Mutex
+	bodies []string
+	header []http.Header
+}
+
+func newScript(t *testing.T, h2 bool, steps ...http.HandlerFunc) *script {
+	t.Helper()
+	s := &script{steps: steps}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(s.hits.Add(1)) - 1
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.bodies = append(s.bodies, string(b))
+		s.header = append(s.header, r.Header.Clone())
+		s.mu.Unlock()
+		s.steps[min(i, len(s.steps)-1)](w, r)
+	}))
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // expected TLS handshake failures
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	if h2 {
+		s.EnableHTTP2 = true
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *script) Bodies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.bodies...)
+}
+
+func (s *script) Headers() []http.Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]http.Header(nil), s.header...)
+}
+
+// base returns a fresh transport for s (trusting its certificate, with
+// HTTP/2 when s speaks it), closed when the test ends.
+func (s *script) base(t *testing.T) *http.Transport {
+	tr := s.Client().Transport.(*http.Transport).Clone()
+	if s.TLS == nil {
+		tr.TLSClientConfig = nil
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+func status(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}
+}
+
+func withHeader(h http.HandlerFunc, kv ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			w.Header().Add(kv[i], kv[i+1])
+		}
+		h(w, r)
+	}
+}
+
+// hangup closes the connection without an answer.
+func hangup(w http.ResponseWriter, _ *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// tracker wraps a RoundTripper and counts the response bodies it hands
+// out that are not closed yet.
+type tracker struct {
+	base http.RoundTripper
+	open atomic.Int64
+	sent atomic.Int64
+}
+
+func (tr *tracker) RoundTrip(r *http.Request) (*http.Response, error) {
+	tr.sent.Add(1)
+	resp, err := tr.base.RoundTrip(r)
+	if err == nil {
+		tr.open.Add(1)
+		resp.Body = &trackedBody{ReadCloser: resp.Body, tr: tr}
+	}
+	return resp, err
+}
+
+func (tr *tracker) CloseIdleConnections() {
+	tr.base.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	tr     *tracker
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error {
+	if !b.closed.Swap(true) {
+		b.tr.open.Add(-1)
+	}
+	return b.ReadCloser.Close()
+}
+
+// fastPolicy retries at once, on a clock that does not wait.
+func fastPolicy(attempts int) *retry.Policy {
+	return &retry.Policy{MaxAttempts: attempts, Backoff: retry.Constant{}}
+}
+
+// stepClock is a retry.Clock whose waits end at once, moving its time
+// forward; it records the waits.
+type stepClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+func (c *stepClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.waits...)
+}
+
+func mustNew(t *testing.T, cfg httpx.Config) *http.Client {
+	t.Helper()
+	c, err := httpx.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	return string(b)
+}
+
+var _ = bytes.NewReader
+var _ = context.Background
+var _ = tls.VersionTLS12
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

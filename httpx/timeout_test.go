@@ -1,0 +1,137 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+)
+
+// fakeBase is a RoundTripper for synctest bubbles, where real sockets
+// cannot be used: it waits delays[i] (virtual time) before answering
+// request i, and its body fails once the request's context is done, as a
+// network body would.
+type fakeBase struct {
+	delays []time.Duration
+	body   string
+	n      int
+}
+
+func (f *fakeBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	d := f.delays[min(f.n, len(f.delays)-1)]
+	f.n++
+	select {
+	case <-time.After(d):
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Request: r,
+		Body: &ctxBody{ctx: r.Context(), r: strings.NewReader(f.body)}}, nil
+}
+
+type ctxBody struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (b *ctxBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return b.r.Read(p)
+}
+func (b *ctxBody) Close() error { return nil }
+
+// An attempt that gets no headers within AttemptTimeout is retried.
+func TestAttemptTimeoutRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fakeBase{delays: []time.Duration{time.Hour, time.Hour, 10 * time.Millisecond}, body: "ok"}
+		rt, err := httpx.New(httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "ok" || base.n != 3 {
+			t.Fatalf("body %q after %d attempts", got, base.n)
+		}
+		if took := time.Since(start); took != 2*time.Second+10*time.Millisecond {
+			t.Fatalf("took %v, want 2.01s", took)
+		}
+	})
+}
+
+// The winning response's body is read through a context that lives until
+// the body is closed, however long after the attempt timeout that is.
+func TestBodyOutlivesAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		payload := strings.Repeat("b", 1<<20)
+		base := &fakeBase{delays: []time.Duration{0}, body: payload}
+		rt, _ := httpx.New(httpx.Config{Base: base, AttemptTimeout: time.Second})
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute) // long past the attempt timeout
+		if got := readAll(t, resp); len(got) != len(payload) {
+			t.Fatalf("read %d bytes, want %d", len(got), len(payload))
+		}
+		if err := resp.Request.Context().Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("after Close the attempt's context is %v, want canceled", err)
+		}
+	})
+}
+
+// The caller's deadline is not an attempt timeout: not retried.
+func TestCallerDeadlineNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fakeBase{delays: []time.Duration{time.Hour}}
+		rt, _ := httpx.New(httpx.Config{Base: base, AttemptTimeout: 10 * time.Second, Retry: fastPolicy(5)})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if resp != nil || !errors.Is(err, context.DeadlineExceeded) || base.n != 1 {
+			t.Fatalf("resp %v, err %v after %d attempts", resp, err, base.n)
+		}
+	})
+}
+
+// Through a real server: headers flushed, then the body comes after the
+// attempt timeout has passed; it must still be read in full.
+func TestSlowBodyOverLoopback(t *testing.T) {
+	release := make(chan struct{})
+	payload := strings.Repeat("z", 1<<20)
+	srv := newScript(t, false, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, payload)
+	})
+	client := mustNew(t, httpx.Config{Base: srv.base(t), AttemptTimeout: 3 * time.Millisecond, Retry: &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}}})
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // three attempt timeouts
+	close(release)
+	if got := readAll(t, resp); len(got) != len(payload) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(payload))
+	}
+}

@@ -1,0 +1,403 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+// Defaults of a Config whose fields are zero.
+const (
+	DefaultMaxReplayBytes = 1 << 20  // 1 MiB of request body kept to send again
+	DefaultMaxDrainBytes  = 64 << 10 // 64 KiB read from a discarded response
+	DefaultDrainTimeout   = time.Second
+)
+
+// Config configures a Transport. Zero fields mean the documented defaults;
+// New copies and checks the Config once.
+type Config struct {
+	// Base sends each attempt. Nil means http.DefaultTransport. The
+	// Transport never calls its CloseIdleConnections on its own.
+	Base http.RoundTripper
+
+	// Retry says how many attempts and how long between them. Nil means
+	// retry's zero Policy: 3 attempts, exponential backoff with full
+	// jitter. Its Retryable, AttemptTimeout and SplitDeadline must be unset:
+	// here Config.Retryable classifies and Config.AttemptTimeout bounds an
+	// attempt, since a response's body is read after the attempt returns.
+	// A server's Retry-After on 429 and 503 replaces the backoff for that
+	// wait, within Retry.MaxAfter; a longer one ends the call with that
+	// response.
+	Retry *retry.Policy
+
+	// Retryable says whether an attempt's outcome is worth another attempt:
+	// resp is nil when err is not. Nil means DefaultRetryable. Whatever it
+	// says, a request that is not Idempotent is sent again only when the
+	// outcome shows that the server did not act on it (a failed dial, 429,
+	// 503), unless RetryNonIdempotent is set.
+	Retryable func(resp *http.Response, err error) bool
+
+	// RetryNonIdempotent lets POST and PATCH requests without an
+	// Idempotency-Key be retried like any other.
+	RetryNonIdempotent bool
+
+	// AttemptTimeout, if positive, bounds each attempt's wait for the
+	// response headers. An attempt that runs out of time is retried. The
+	// body of the response returned is not bounded: it is read through the
+	// attempt's context, which lives until the body is closed.
+	AttemptTimeout time.Duration
+
+	// MaxReplayBytes caps the request body kept in memory to send again
+	// when the request has no GetBody. A larger body (or one that has no
+	// GetBody and no length, such as a pipe, past that size) is sent once
+	// and not retried; a failure then is a *NotReplayableError. Zero
+	// means DefaultMaxReplayBytes.
+	MaxReplayBytes int64
+
+	// MaxDrainBytes caps what is read from a response that is discarded
+	// (retried or lost) so its connection can be reused; DrainTimeout caps
+	// the time. Past either the body is closed as it is. Zero means
+	// DefaultMaxDrainBytes and DefaultDrainTimeout.
+	MaxDrainBytes int64
+	DrainTimeout  time.Duration
+
+	// AttemptHeader, if set, names a header that carries the attempt
+	// number (from 1) on every attempt, as gRPC's
+	// grpc-previous-rpc-attempts does. Off by default.
+	AttemptHeader string
+
+	// OnAttempt, if set, is called when each attempt ends, for logging and
+	// metrics. The waits between attempts are reported by Retry.OnRetry.
+	OnAttempt func(AttemptEvent)
+}
+
+// AttemptEvent describes one finished attempt.
+type AttemptEvent struct {
+	Request    *http.Request // the caller's request; read it, do not change it
+	Attempt    int           // from 1
+	StatusCode int           // 0 if Err is set
+	Err        error         // the transport error, if any
+	Duration   time.Duration // time to the response headers or the error
+	// Replayable is false when the request's body could not be sent again,
+	// so no retry was possible.
+	Replayable bool
+}
+
+// Transport is an http.RoundTripper that retries requests, following the
+// rules of net/http itself: every attempt sends the whole body, a request
+// that is not idempotent is not sent twice unless that is safe, the
+// caller's *http.Request is never changed, discarded responses are drained
+// and closed so their connections are reused.
+//
+// When retries run out on a retryable status, RoundTrip returns the last
+// response, body intact, and a nil error, as net/http's contract says; on a
+// transport error it returns only the error (a *retry.Error that wraps the
+// last attempt's error). It never returns both.
+//
+// A Transport is safe for concurrent use. Create it with New.
+//
+// net/http's own Transport may also resend a replayable request once after
+// a kept-alive connection fails before the response (see the
+// http.Transport doc), so a server may see more requests than attempts.
+type Transport struct {
+	cfg    Config
+	policy retry.Policy // cfg.Retry, with OnRetry draining discarded responses
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// ErrInvalid is wrapped by errors that report a bad Config or request.
+var ErrInvalid = errors.New("httpx: invalid argument")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// New checks cfg and returns a Transport that uses a copy of it.
+func New(cfg Config) (*Transport, error) {
+	if cfg.Base == nil {
+		cfg.Base = http.DefaultTransport
+	} else if v := reflect.ValueOf(cfg.Base); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, invalid("Config.Base is a nil %T", cfg.Base)
+	}
+	switch {
+	case cfg.MaxReplayBytes < 0:
+		return nil, invalid("Config.MaxReplayBytes is negative (%d)", cfg.MaxReplayBytes)
+	case cfg.MaxDrainBytes < 0:
+		return nil, invalid("Config.MaxDrainBytes is negative (%d)", cfg.MaxDrainBytes)
+	case cfg.DrainTimeout < 0:
+		return nil, invalid("Config.DrainTimeout is negative (%v)", cfg.DrainTimeout)
+	case cfg.AttemptTimeout < 0:
+		return nil, invalid("Config.AttemptTimeout is negative (%v)", cfg.AttemptTimeout)
+	}
+	if cfg.AttemptHeader != "" && !validHeaderName(cfg.AttemptHeader) {
+		return nil, invalid("Config.AttemptHeader %q is not a valid header name", cfg.AttemptHeader)
+	}
+	cfg.MaxReplayBytes = orDefault(cfg.MaxReplayBytes, DefaultMaxReplayBytes)
+	cfg.MaxDrainBytes = orDefault(cfg.MaxDrainBytes, DefaultMaxDrainBytes)
+	cfg.DrainTimeout = orDefault(cfg.DrainTimeout, DefaultDrainTimeout)
+	if cfg.Retryable == nil {
+		cfg.Retryable = DefaultRetryable
+	}
+	t := &Transport{cfg: cfg}
+	if cfg.Retry != nil {
+		if err := cfg.Retry.Validate(); err != nil {
+			return nil, err
+		}
+		switch {
+		case cfg.Retry.Retryable != nil:
+			return nil, invalid("set Config.Retryable, not Config.Retry.Retryable")
+		case cfg.Retry.AttemptTimeout != 0, cfg.Retry.SplitDeadline:
+			return nil, invalid("set Config.AttemptTimeout, not Config.Retry.AttemptTimeout or SplitDeadline: " +
+				"they would cancel a response before its body is read")
+		}
+		t.policy = *cfg.Retry
+	}
+	onRetry := t.policy.OnRetry
+	t.policy.OnRetry = func(e retry.Event) {
+		// Let the connection go back to the pool before the wait.
+		if se, ok := errors.AsType[*statusError](e.Err); ok {
+			se.discard(&t.cfg)
+		}
+		if onRetry != nil {
+			onRetry(e)
+		}
+	}
+	return t, nil
+}
+
+func (t *Transport) now() time.Time {
+	if t.policy.Clock != nil {
+		return t.policy.Clock.Now()
+	}
+	return time.Now()
+}
+
+// NewClient returns an *http.Client whose Transport is New(cfg).
+func NewClient(cfg Config) (*http.Client, error) {
+	t, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t}, nil
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has that method. http.Client.CloseIdleConnections calls it; the
+// Transport itself never does.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.cfg.Base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RoundTrip sends req, retrying as the Config says. See Transport.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkRequest(req); err != nil {
+		if req != nil && req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	c := &call{t: t, req: req, idempotent: t.cfg.RetryNonIdempotent || Idempotent(req)}
+	if err := c.body.init(req, t.cfg.MaxReplayBytes); err != nil {
+		return nil, err
+	}
+	defer c.body.release()
+	if !c.body.replayable() {
+		return c.once()
+	}
+	resp, err := retry.Retry(req.Context(), c.attempt, &t.policy)
+	if err == nil {
+		return resp, nil
+	}
+	// Out of attempts on a retryable status: the last response is the answer.
+	if se, ok := errors.AsType[*statusError](err); ok {
+		if !se.discarded && req.Context().Err() == nil {
+			return se.resp, nil
+		}
+		se.discard(&t.cfg)
+	}
+	return nil, err
+}
+
+func checkRequest(req *http.Request) error {
+	switch {
+	case req == nil:
+		return invalid("nil Request")
+	case req.URL == nil:
+		return invalid("nil Request.URL")
+	case req.Header == nil:
+		return invalid("nil Request.Header")
+	}
+	return nil
+}
+
+// call is the state of one RoundTrip.
+type call struct {
+	t          *Transport
+	req        *http.Request
+	body       replay
+	idempotent bool
+	n          int // attempts made; attempts of a retry are sequential
+}
+
+// attempt is the function that retry.Retry calls: it sends one attempt and
+// tells the retry loop whether its outcome is worth another.
+func (c *call) attempt(ctx context.Context) (*http.Response, error) {
+	c.n++
+	resp, err := c.send(ctx, c.n)
+	if err != nil {
+		if !c.retryable(nil, err) {
+			return nil, retry.Permanent(err)
+		}
+		return nil, err
+	}
+	if !c.retryable(resp, nil) {
+		return resp, nil // an answer, even if an unhappy one
+	}
+	se := &statusError{resp: resp}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := retryAfter(resp, c.t.now()); ok {
+			return resp, retry.After(se, d)
+		}
+	}
+	return resp, se
+}
+
+func (c *call) retryable(resp *http.Response, err error) bool {
+	if err == nil && resp.StatusCode == http.StatusConflict && hasKey(c.req.Header) {
+		// The request with this key is still being processed: wait, then ask again.
+		return true
+	}
+	if !c.t.cfg.Retryable(resp, err) {
+		return false
+	}
+	return c.idempotent || notProcessed(resp, err)
+}
+
+// send makes attempt n of the request.
+func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
+	body, getBody, err := c.body.body()
+	if err != nil {
+		return nil, err
+	}
+	r := c.req
+	timeout := c.t.cfg.AttemptTimeout
+	if n > 1 || body != c.req.Body || timeout > 0 || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
+		var cancel context.CancelCauseFunc
+		if timeout > 0 {
+			ctx, cancel = context.WithCancelCause(ctx)
+		}
+		r = c.req.WithContext(ctx)
+		r.Body, r.GetBody = body, getBody
+		if c.body.length >= 0 {
+			r.ContentLength = c.body.length
+		}
+		if c.t.cfg.AttemptHeader != "" {
+			r.Header = c.req.Header.Clone()
+			r.Header.Set(c.t.cfg.AttemptHeader, strconv.Itoa(n))
+		}
+		if cancel != nil {
+			return c.sendTimed(r, n, timeout, cancel)
+		}
+	}
+	start := time.Now()
+	resp, err := c.t.cfg.Base.RoundTrip(r)
+	c.report(n, resp, err, start)
+	return resp, err
+}
+
+// sendTimed sends r, cancelling it if its headers take longer than
+// timeout, and otherwise keeping its context until the body is closed.
+func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
+	start := time.Now()
+	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
+	resp, err := c.t.cfg.Base.RoundTrip(r)
+	timer.Stop()
+	if err != nil {
+		cancel(nil)
+		if context.Cause(r.Context()) == errAttemptTimeout && c.req.Context().Err() == nil {
+			err = &attemptTimeoutError{timeout: timeout, err: err}
+		}
+		c.report(n, nil, err, start)
+		return nil, err
+	}
+	resp.Body = wrapBody(resp.Body, func() { cancel(nil) })
+	c.report(n, resp, nil, start)
+	return resp, nil
+}
+
+func (c *call) report(n int, resp *http.Response, err error, start time.Time) {
+	if c.t.cfg.OnAttempt == nil {
+		return
+	}
+	e := AttemptEvent{Request: c.req, Attempt: n, Err: err, Duration: time.Since(start), Replayable: c.body.replayable()}
+	if resp != nil {
+		e.StatusCode = resp.StatusCode
+	}
+	c.t.cfg.OnAttempt(e)
+}
+
+// once sends a request whose body cannot be replayed: one attempt, no
+// retries.
+func (c *call) once() (*http.Response, error) {
+	resp, err := c.send(c.req.Context(), 1)
+	if err != nil && c.retryable(nil, err) {
+		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
+	}
+	return resp, err
+}
+
+// statusError is the error of an attempt answered with a retryable status.
+// It holds the response: discarded before the next attempt, or returned
+// when there is none.
+type statusError struct {
+	resp      *http.Response
+	discarded bool
+}
+
+func (e *statusError) Error() string { return "httpx: " + e.resp.Status }
+
+func (e *statusError) discard(cfg *Config) {
+	if !e.discarded {
+		e.discarded = true
+		discard(e.resp, cfg.MaxDrainBytes, cfg.DrainTimeout)
+	}
+}
+
+var errAttemptTimeout = errors.New("httpx: attempt timed out waiting for response headers")
+
+type attemptTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *attemptTimeoutError) Error() string {
+	return fmt.Sprintf("httpx: no response headers within the attempt timeout of %v: %v", e.timeout, e.err)
+}
+func (e *attemptTimeoutError) Unwrap() error { return e.err }
+func (e *attemptTimeoutError) Timeout() bool { return true }
+
+func orDefault[N int64 | time.Duration](v, def N) N {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func validHeaderName(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return s != ""
+}
