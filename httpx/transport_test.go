@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -442,3 +444,72 @@ type closeSpy struct{ closed *bool }
 
 func (closeSpy) Read([]byte) (int, error) { return 0, io.EOF }
 func (c closeSpy) Close() error           { *c.closed = true; return nil }
+
+// idleSpy counts calls of CloseIdleConnections on the base transport.
+type idleSpy struct {
+	http.RoundTripper
+	calls atomic.Int64
+}
+
+func (s *idleSpy) CloseIdleConnections() { s.calls.Add(1) }
+
+// The Transport never tears down the pool of a transport it was given; it
+// only passes on the caller's own request to do so.
+func TestNeverClosesCallersIdleConnections(t *testing.T) {
+	srv := newScript(t, false, status(503, ""), hangup, status(200, "ok"))
+	spy := &idleSpy{RoundTripper: srv.base(t)}
+	client := mustNew(t, httpx.Config{Base: spy, Retry: fastPolicy(3)})
+	for range 3 {
+		if resp, err := client.Get(srv.URL); err == nil {
+			readAll(t, resp)
+		}
+	}
+	if n := spy.calls.Load(); n != 0 {
+		t.Fatalf("CloseIdleConnections called %d times by the Transport", n)
+	}
+	client.CloseIdleConnections()
+	if n := spy.calls.Load(); n != 1 {
+		t.Fatalf("the caller's CloseIdleConnections reached the base %d times, want 1", n)
+	}
+}
+
+// One Transport shared by 50 goroutines, each retrying its own POST: run
+// with -race. Every body arrives whole and every response is closed.
+func TestConcurrentCallers(t *testing.T) {
+	var srv *script
+	srv = newScript(t, false, func(w http.ResponseWriter, r *http.Request) {
+		if srv.hits.Load()%3 != 0 {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, r.Header.Get("X-Body"))
+	})
+	tr := &tracker{base: srv.base(t)}
+	client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(10)})
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			body := fmt.Sprint("body-", i)
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, io.MultiReader(strings.NewReader(body)))
+			req.Header.Set("X-Body", body)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			if got, _ := io.ReadAll(resp.Body); resp.StatusCode == 200 && string(got) != body {
+				t.Errorf("got %q, want %q", got, body)
+			}
+		})
+	}
+	wg.Wait()
+	for i, b := range srv.Bodies() {
+		if !strings.HasPrefix(b, "body-") {
+			t.Fatalf("request %d had body %q", i, b)
+		}
+	}
+	if tr.open.Load() != 0 {
+		t.Fatalf("%d bodies left open", tr.open.Load())
+	}
+}

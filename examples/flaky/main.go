@@ -1,6 +1,6 @@
 // Command flaky shows retries against a flaky service on loopback: a
-// server that answers 503 to a share of requests, called with and without
-// a retry policy.
+// server that answers 503 to a share of requests, called three ways: a
+// plain http.Client, retry.Do around it, and an httpx client.
 //
 //	go run ./examples/flaky
 //	go run ./examples/flaky -calls 500 -fail 0.5 -attempts 5
@@ -13,18 +13,21 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
 )
 
 func main() {
-	calls := flag.Int("calls", 200, "calls to make")
+	calls := flag.Int("calls", 200, "calls to make each way")
 	failRate := flag.Float64("fail", 0.3, "share of requests the server fails with 503, in [0, 1)")
 	attempts := flag.Int("attempts", 4, "attempts per call, the first included")
 	seed := flag.Uint64("seed", 1, "seed of the server's failures")
@@ -34,11 +37,12 @@ func main() {
 		os.Exit(2)
 	}
 
-	var served atomic.Int64
-	rng := rand.New(rand.NewPCG(*seed, *seed))
+	var served, conns atomic.Int64
 	var mu sync.Mutex // guards rng
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rng := rand.New(rand.NewPCG(*seed, *seed))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
+		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		fail := rng.Float64() < *failRate
 		mu.Unlock()
@@ -46,17 +50,37 @@ func main() {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ok")
+		fmt.Fprintf(w, "stored %d bytes", len(body))
 	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
 	defer srv.Close()
 
+	policy := &retry.Policy{
+		MaxAttempts: *attempts,
+		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 20 * time.Millisecond, Jitter: retry.FullJitter},
+	}
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	plain := &http.Client{Transport: base}
+	resilient, err := httpx.NewClient(httpx.Config{Base: base, Retry: policy})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+
 	errUnavailable := errors.New("503 Service Unavailable")
-	get := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	// post sends a PUT (idempotent, so safe to retry) with a body.
+	post := func(ctx context.Context, c *http.Client) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, strings.NewReader(`{"order":42}`))
 		if err != nil {
 			return retry.Permanent(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			return err
 		}
@@ -68,36 +92,38 @@ func main() {
 		return nil
 	}
 
-	policy := &retry.Policy{
-		MaxAttempts: *attempts,
-		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 20 * time.Millisecond, Jitter: retry.FullJitter},
-	}
 	ctx := context.Background()
 	fmt.Printf("server on %s fails %.0f%% of requests with 503; %d calls each way\n\n", srv.URL, *failRate*100, *calls)
-	fmt.Printf("%-22s %10s %10s %10s\n", "", "succeeded", "failed", "requests")
+	fmt.Printf("%-30s %9s %7s %9s %12s\n", "", "succeeded", "failed", "requests", "connections")
 	for _, run := range []struct {
-		name   string
-		policy *retry.Policy
+		name string
+		call func() error
 	}{
-		{"no retries", &retry.Policy{MaxAttempts: 1}},
-		{fmt.Sprintf("retry.Do, %d attempts", *attempts), policy},
+		{"plain http.Client", func() error { return post(ctx, plain) }},
+		{fmt.Sprintf("retry.Do, %d attempts", *attempts), func() error {
+			return retry.Do(ctx, func(ctx context.Context) error { return post(ctx, plain) }, policy)
+		}},
+		{fmt.Sprintf("httpx client, %d attempts", *attempts), func() error { return post(ctx, resilient) }},
 	} {
+		base.CloseIdleConnections()
 		served.Store(0)
+		conns.Store(0)
 		ok, failed := 0, 0
 		var lastErr error
 		for range *calls {
-			if err := retry.Do(ctx, get, run.policy); err != nil {
+			if err := run.call(); err != nil {
 				failed++
 				lastErr = err
 			} else {
 				ok++
 			}
 		}
-		fmt.Printf("%-22s %10d %10d %10d\n", run.name, ok, failed, served.Load())
+		fmt.Printf("%-30s %9d %7d %9d %12d\n", run.name, ok, failed, served.Load(), conns.Load())
 		if lastErr != nil {
-			fmt.Printf("%-22s last error: %v\n", "", lastErr)
+			fmt.Printf("%-30s last error: %v\n", "", lastErr)
 		}
 	}
-	err := retry.Do(ctx, get, &retry.Policy{MaxAttempts: -1})
-	fmt.Printf("\nbad input gets a clear error, not a panic:\n  %v\n", err)
+	fmt.Println("\nhttpx drains and closes every retried response, so one keep-alive connection serves all attempts.")
+	err = retry.Do(ctx, func(context.Context) error { return nil }, &retry.Policy{MaxAttempts: -1})
+	fmt.Printf("bad input gets a clear error, not a panic:\n  %v\n", err)
 }
