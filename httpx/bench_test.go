@@ -89,3 +89,40 @@ func BenchmarkPost4K(b *testing.B) {
 		})
 	}
 }
+
+// cannedBase answers every request at once from memory, so that the
+// Transport's own cost is measured without the noise of the network.
+type cannedBase struct{}
+
+func (cannedBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+}
+
+// BenchmarkOverhead is the Transport's own cost per request: RoundTrip
+// straight on an in-memory base (the baseline) and through httpx.
+func BenchmarkOverhead(b *testing.B) {
+	rt, err := httpx.New(httpx.Config{Base: cannedBase{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"base", cannedBase{}}, {"httpx", rt}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}

@@ -308,7 +308,7 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 			return c.sendTimed(r, n, timeout, cancel)
 		}
 	}
-	start := time.Now()
+	start := c.start()
 	resp, err := c.t.cfg.Base.RoundTrip(r)
 	c.report(n, resp, err, start)
 	return resp, err
@@ -317,7 +317,7 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 // sendTimed sends r, cancelling it if its headers take longer than
 // timeout, and otherwise keeping its context until the body is closed.
 func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
-	start := time.Now()
+	start := c.start()
 	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
 	resp, err := c.t.cfg.Base.RoundTrip(r)
 	timer.Stop()
@@ -332,6 +332,14 @@ func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel c
 	resp.Body = wrapBody(resp.Body, func() { cancel(nil) })
 	c.report(n, resp, nil, start)
 	return resp, nil
+}
+
+// start returns the time an attempt starts, if OnAttempt needs it.
+func (c *call) start() time.Time {
+	if c.t.cfg.OnAttempt == nil {
+		return time.Time{}
+	}
+	return time.Now()
 }
 
 func (c *call) report(n int, resp *http.Response, err error, start time.Time) {
