@@ -62,6 +62,7 @@ type hedgeCall[T any] struct {
 	running  int
 	errs     []error
 	begin    time.Time // when the call started, if OnHedge or Latency needs it
+	delay    time.Duration
 	timer    *time.Timer
 	tick     <-chan time.Time // the next timed hedge; nil when none is due
 }
@@ -77,10 +78,9 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 		c.begin = now(h.Clock)
 	}
 	c.launch(ctx)
-	var delay time.Duration
 	if c.max > 1 {
-		delay = h.delay()
-		c.arm(delay)
+		c.delay = h.delay()
+		c.arm(c.delay)
 	}
 	defer c.cleanup()
 	for {
@@ -98,7 +98,7 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 				return c.fail(reason)
 			}
 			if c.started < c.max && c.extra(ctx, r.err) && c.started < c.max {
-				c.arm(delay) // the next timed hedge counts from this attempt
+				c.arm(c.delay) // the next timed hedge counts from this attempt
 			}
 			switch {
 			case c.running > 0:
@@ -110,7 +110,7 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 		case <-c.tick:
 			c.tick = nil
 			if c.started < c.max && c.extra(ctx, nil) && c.started < c.max {
-				c.arm(delay)
+				c.arm(c.delay)
 			}
 		case <-ctx.Done():
 			return c.fail(ctxReason(ctx))
@@ -211,11 +211,16 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	if h.Budget != nil {
 		h.Budget.Result(true)
 	}
-	if h.Latency != nil && (r.n == 1 || !c.finished[0]) {
-		// The first attempt's latency or, if it lost while still running,
-		// how long it ran: a lower bound, and a sample above the delay
-		// where it belongs.
-		h.Latency.Record(now(h.Clock).Sub(c.begin))
+	if h.Latency != nil {
+		switch {
+		case r.n == 1:
+			h.Latency.Record(now(h.Clock).Sub(c.begin))
+		case !c.finished[0]:
+			// The first attempt lost while still running, so the first
+			// hedge started on the timer: the first attempt took longer
+			// than the delay. Record that lower bound (see HedgePolicy.Latency).
+			h.Latency.Record(c.delay)
+		}
 	}
 	c.cancelAll(r.n, ErrHedgeLost)
 	if p := c.decide(); p != nil {

@@ -28,8 +28,10 @@ type LatencyConfig struct {
 
 	// MinSamples is the number of recent samples that Delay needs before it
 	// trusts the quantile; until then it returns Fallback. Zero means
-	// ⌈10/(1−Quantile)⌉ (about ten samples above the quantile: 200 for
-	// p95), capped at Window. It may not exceed Window.
+	// ⌈2/(1−Quantile)⌉ (two samples above the quantile: 40 for p95, 200 for
+	// p99), capped at Window: a rough early estimate costs less than a long
+	// warm-up on the fallback, and it sharpens as samples come. It may not
+	// exceed Window.
 	MinSamples int
 
 	// Floor and Ceiling bound the delay that Delay derives from the
@@ -83,7 +85,7 @@ func (c *LatencyConfig) minSamples() int {
 	if c.MinSamples != 0 {
 		return c.MinSamples
 	}
-	return min(int(math.Ceil(10/(1-c.quantile()))), c.window())
+	return min(int(math.Ceil(2/(1-c.quantile()))), c.window())
 }
 
 // LatencyTracker keeps recent latencies of one dependency and answers
