@@ -105,19 +105,19 @@ func (c *LatencyConfig) minSamples() int {
 // count as that). A quantile is reported as the upper edge of the bucket
 // that holds the sample of that rank (nearest-rank method), so it is never
 // below the exact sample quantile and at most 1/32 (3.125%) above it, or
-// 1 ns above it under 64 ns. Memory is fixed (about 28 KiB).
+// 1 ns above it under 64 ns. Memory is fixed: four generations of 1188 counters, about 38 KiB.
 //
-// Recency: the histogram has three generations. Samples go to the current
-// one; when it holds Window samples, the oldest generation is cleared and
-// becomes current. Quantiles read the current and the previous generation,
-// so they cover the last Window to 2·Window−1 samples. Old samples roll
+// Recency: samples go to the current generation of the histogram; when it
+// holds Window samples, a fresh one becomes current. Quantiles read the
+// current and the previous generation, so they cover the last Window to
+// 2·Window−1 samples (a few more when Records race a switch). Old samples roll
 // out with traffic, not with time: a dependency that is called rarely keeps
 // its last estimate until new samples replace it.
 type LatencyTracker struct {
 	cfg      LatencyConfig // read-only after NewLatencyTracker
-	cur      atomic.Uint64 // gens[cur%3] takes new samples
+	cur      atomic.Uint64 // gens[cur%numGens] takes new samples
 	estimate atomic.Int64  // last clamped quantile, in ns; 0 when none yet
-	gens     [3]generation
+	gens     [numGens]generation
 }
 
 // generation is one histogram. groups[g] counts the samples of buckets
@@ -136,6 +136,7 @@ const (
 	numBuckets   = (maxShift + 2) << subBits
 	numGroups    = numBuckets >> subBits
 	refreshEvery = 16 // samples between two updates of the Delay estimate
+	numGens      = 4  // current, previous, next (clean), and one being cleared
 )
 
 // bucketOf maps v to its bucket: v itself below 64, then 32 buckets per
@@ -172,7 +173,7 @@ func (t *LatencyTracker) Record(d time.Duration) {
 	}
 	i := bucketOf(uint64(min(d, maxSample)))
 	c := t.cur.Load()
-	g := &t.gens[c%3]
+	g := &t.gens[c%numGens]
 	g.counts[i].Add(1) // before the group, so a walk never finds a group short of its buckets
 	g.groups[i>>subBits].Add(1)
 	n := g.total.Add(1)
@@ -185,18 +186,22 @@ func (t *LatencyTracker) Record(d time.Duration) {
 }
 
 // rotate retires generation c, which has just reached Window samples:
-// exactly one Record sees that, so rotations never overlap.
+// exactly one Record sees that, so rotations never overlap. Generation
+// c+1 was cleared by the rotation before, so the switch is immediate and
+// no Record lands in a full generation while a clear runs. Then
+// generation c−2 (c+2, modulo 4) is cleared for the rotation after: no
+// quantile reads it, even one that loaded cur just before the switch.
 func (t *LatencyTracker) rotate(c uint64) {
-	next := &t.gens[(c+1)%3] // the oldest: no quantile reads it any more
-	for i := range next.counts {
-		next.counts[i].Store(0)
-	}
-	for i := range next.groups {
-		next.groups[i].Store(0)
-	}
-	next.total.Store(0)
-	t.cur.CompareAndSwap(c, c+1)
+	t.cur.Store(c + 1)
 	t.refresh()
+	old := &t.gens[(c+2)%numGens]
+	for i := range old.counts {
+		old.counts[i].Store(0)
+	}
+	for i := range old.groups {
+		old.groups[i].Store(0)
+	}
+	old.total.Store(0)
 }
 
 // refresh recomputes the estimate that Delay returns.
@@ -228,7 +233,7 @@ func (t *LatencyTracker) Quantile(q float64) (time.Duration, bool) {
 // Samples returns how many samples the quantiles currently cover.
 func (t *LatencyTracker) Samples() int {
 	c := t.cur.Load()
-	return int(t.gens[c%3].total.Load() + t.gens[(c+2)%3].total.Load())
+	return int(t.gens[c%numGens].total.Load() + t.gens[(c+numGens-1)%numGens].total.Load())
 }
 
 // Delay returns the hedge delay that the tracker suggests: the configured
@@ -247,7 +252,7 @@ func (t *LatencyTracker) Delay() time.Duration {
 // and the number of samples they hold.
 func (t *LatencyTracker) quantile(q float64) (time.Duration, uint64) {
 	c := t.cur.Load()
-	a, b := &t.gens[c%3], &t.gens[(c+2)%3]
+	a, b := &t.gens[c%numGens], &t.gens[(c+numGens-1)%numGens]
 	n := a.total.Load() + b.total.Load()
 	if n == 0 {
 		return 0, 0

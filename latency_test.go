@@ -195,8 +195,10 @@ func TestLatencyTrackerConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := tr.Samples(); n < 500 || n >= 1000 {
-		t.Errorf("Samples = %d, want in [Window, 2·Window)", n)
+	// Records that raced a rotation may land in the generation just
+	// retired: at most one per other goroutine.
+	if n := tr.Samples(); n < 500 || n >= 1000+7 {
+		t.Errorf("Samples = %d, want in [Window, 2·Window+7)", n)
 	}
 	if d := tr.Delay(); d < 9*time.Millisecond || d > 11*time.Millisecond {
 		t.Errorf("Delay = %v, want about the p90, 9-10ms", d)
