@@ -90,7 +90,8 @@ type HedgePolicy struct {
 	//
 	// If OnDiscard is nil, a discarded value that implements io.Closer is
 	// closed and any other is dropped, and such a late panic is re-raised
-	// on the goroutine that finds it: as a panic never goes unseen.
+	// on the goroutine that finds it (which may crash the program, as any
+	// unrecovered panic does) rather than be swallowed.
 	OnDiscard func(any)
 
 	// Clock is the source of time; nil means real time, which also works

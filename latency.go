@@ -249,13 +249,27 @@ func (t *LatencyTracker) Delay() time.Duration {
 }
 
 // quantile returns the q-quantile of the current and previous generations
-// and the number of samples they hold.
+// and the number of samples they hold. A walk that a reader started before
+// two switches may have read a generation while it was being cleared (a
+// goroutine descheduled mid-walk): it is detected and done again.
 func (t *LatencyTracker) quantile(q float64) (time.Duration, uint64) {
-	c := t.cur.Load()
+	for try := 0; ; try++ {
+		c := t.cur.Load()
+		d, n, ok := t.walk(c, q)
+		if ok && t.cur.Load()-c < 2 || try == 3 {
+			return d, n
+		}
+	}
+}
+
+// walk computes the q-quantile over generations c and c−1. It reports
+// false if their counters changed under it so that the rank was not
+// reached.
+func (t *LatencyTracker) walk(c uint64, q float64) (time.Duration, uint64, bool) {
 	a, b := &t.gens[c%numGens], &t.gens[(c+numGens-1)%numGens]
 	n := a.total.Load() + b.total.Load()
 	if n == 0 {
-		return 0, 0
+		return 0, 0, true
 	}
 	rank := min(max(uint64(math.Ceil(q*float64(n))), 1), n)
 	var seen uint64
@@ -267,7 +281,6 @@ func (t *LatencyTracker) quantile(q float64) (time.Duration, uint64) {
 		}
 		if seen+in < rank {
 			seen += in
-			last = g<<subBits + 1<<subBits - 1
 			continue
 		}
 		for i := g << subBits; i < (g+1)<<subBits; i++ {
@@ -278,11 +291,9 @@ func (t *LatencyTracker) quantile(q float64) (time.Duration, uint64) {
 			seen += k
 			last = i
 			if seen >= rank {
-				return upperEdge(i), n
+				return upperEdge(i), n, true
 			}
 		}
 	}
-	// Only a generation cleared during the walk gets here: answer with the
-	// largest sample seen.
-	return upperEdge(last), n
+	return upperEdge(last), n, false
 }
