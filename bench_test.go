@@ -3,7 +3,9 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/retrykit/retry"
 )
@@ -68,4 +70,109 @@ func BenchmarkRetryFail3(b *testing.B) {
 	if sinkErr != nil {
 		b.Fatal(sinkErr)
 	}
+}
+
+// ---------------------------------------------------------------------
+// Hedging (issue 3): Hedge and LatencyTracker.
+// ---------------------------------------------------------------------
+
+var (
+	hedgeNever = &retry.HedgePolicy{Delay: time.Hour} // fn always answers first
+	sinkDur    time.Duration
+)
+
+// BenchmarkHedgeNoHedge is a hedged call whose first attempt answers
+// before the delay: the cost of hedging a call that never needs it. Its
+// baselines, in the same run: BenchmarkBareCall, and "goroutine", the
+// least any hedging design pays (fn on its own goroutine, its result back
+// over a channel, a timer armed and stopped).
+func BenchmarkHedgeNoHedge(b *testing.B) {
+	b.Run("goroutine", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ch := make(chan int, 1)
+			t := time.NewTimer(time.Hour)
+			go func() {
+				v, _ := okValCall(benchCtx)
+				ch <- v
+			}()
+			select {
+			case sinkInt = <-ch:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	})
+	b.Run("hedge", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Hedge(benchCtx, okValCall, hedgeNever)
+		}
+	})
+	b.Run("release", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var release func()
+			sinkInt, release, sinkErr = retry.HedgeWithRelease(benchCtx, okValCall, hedgeNever)
+			release()
+		}
+	})
+	b.Run("adaptive", func(b *testing.B) {
+		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{Fallback: time.Hour})
+		p := &retry.HedgePolicy{Latency: tr}
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Hedge(benchCtx, okValCall, p)
+		}
+	})
+}
+
+// BenchmarkLatencyTracker records and reads one tracker from all Ps at
+// once. Its baseline, "atomic-add", is one shared atomic counter: the
+// contention floor of any shared recorder.
+func BenchmarkLatencyTracker(b *testing.B) {
+	b.Run("atomic-add", func(b *testing.B) {
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n.Add(1)
+			}
+		})
+	})
+	b.Run("record", func(b *testing.B) {
+		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			d := time.Duration(0)
+			for pb.Next() {
+				d = (d + 7919*time.Microsecond) % (50 * time.Millisecond)
+				tr.Record(d)
+			}
+		})
+	})
+	b.Run("record+delay", func(b *testing.B) {
+		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			d := time.Duration(0)
+			for pb.Next() {
+				d = (d + 7919*time.Microsecond) % (50 * time.Millisecond)
+				tr.Record(d)
+				sinkDur = tr.Delay()
+			}
+		})
+	})
+	b.Run("quantile", func(b *testing.B) {
+		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		for i := range 1500 {
+			tr.Record(time.Duration(i%97+1) * time.Millisecond)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				sinkDur, _ = tr.Quantile(0.99)
+			}
+		})
+	})
 }

@@ -1,0 +1,221 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Defaults and limits of HedgePolicy.
+const (
+	// DefaultHedgeAttempts is the number of attempts, the first included,
+	// of a HedgePolicy whose MaxAttempts is zero.
+	DefaultHedgeAttempts = 2
+	// MaxHedgeAttempts is the most attempts a HedgePolicy may allow. More
+	// would multiply the load on a slow dependency for little gain; gRPC
+	// caps hedging at 5.
+	MaxHedgeAttempts = 10
+	// DefaultHedgeDelay is the hedge delay of a HedgePolicy with neither a
+	// Delay nor a Latency tracker, and the fallback of a LatencyTracker
+	// that has too few samples. It is deliberately conservative: set Delay
+	// near your dependency's p95, or use a LatencyTracker.
+	DefaultHedgeDelay = 100 * time.Millisecond
+)
+
+// ErrHedgeLost is the cause (see context.Cause) with which Hedge cancels an
+// attempt's context once another attempt has won.
+var ErrHedgeLost = errors.New("retry: lost the hedge race")
+
+// errCallEnded is the cause with which Hedge cancels the attempts still
+// running when a call ends with no winner (a permanent error, a panic).
+var errCallEnded = errors.New("retry: hedged call ended")
+
+// HedgePolicy says how Hedge hedges a call: when the first attempt has not
+// answered within a delay, it starts another copy and takes the first
+// success. Hedge only calls that are safe to repeat (idempotent ones).
+//
+// The zero value (and a nil *HedgePolicy) allows DefaultHedgeAttempts
+// attempts, each DefaultHedgeDelay after the previous one. A HedgePolicy is
+// read-only once in use: build it once and share it between any number of
+// goroutines; it holds no per-call state.
+type HedgePolicy struct {
+	// MaxAttempts caps the attempts of one call, the first included. Zero
+	// means DefaultHedgeAttempts; 1 disables hedging; negative or above
+	// MaxHedgeAttempts is invalid.
+	MaxAttempts int
+
+	// Delay is how long after an attempt starts the next one starts, if no
+	// attempt has succeeded by then. Zero means DefaultHedgeDelay, or the
+	// Latency tracker's delay when Latency is set; there is no instant
+	// fan-out. Negative is invalid, and so is a Delay together with a
+	// Latency tracker.
+	Delay time.Duration
+
+	// Latency, if set, chooses the delay instead: each call hedges after
+	// Latency.Delay(), a quantile of recent latencies (see LatencyTracker).
+	// Each call that succeeds records one sample into it: the first
+	// attempt's latency if it won; if a later attempt won while the first
+	// was still running, the delay, a lower bound of the first attempt's
+	// latency. Recording the winners' latencies instead would leave out the
+	// slow first attempts that hedging cuts short, bias the quantile down
+	// and pull the delay (and the load) along: at p95, towards hedging
+	// about a fifth of the calls instead of a twentieth.
+	Latency *LatencyTracker
+
+	// Retryable, if set, says whether a failed attempt is worth another
+	// one. A retryable failure starts the next attempt at once, without
+	// waiting for the delay. A failure that is not retryable, or that is
+	// marked with Permanent, cancels every attempt and ends the call. Nil
+	// means every other error is retryable.
+	Retryable func(error) bool
+
+	// Budget, if set, limits extra attempts: the call asks Extra before
+	// each attempt after the first, and an attempt that is refused does not
+	// start. Attempts already running are left alone; a refused hedge is
+	// not asked for again by the timer, but a later failure asks again. A
+	// call with nothing left running stops with ErrBudgetExhausted.
+	Budget Budget
+
+	// OnHedge, if set, is called on the caller's goroutine before each
+	// attempt after the first. Use it for metrics and logs.
+	OnHedge func(HedgeEvent)
+
+	// OnDiscard, if set, receives each successful result that lost the race
+	// (it finished after the winner was chosen), exactly once, so that it
+	// can release what it holds: a body, rows, a connection. It also
+	// receives, as a *PanicError, a panic in an attempt that ended after the
+	// call was decided. It runs on the caller's goroutine or on the
+	// attempt's, possibly after Hedge has returned and concurrently with
+	// other calls: it must be safe for concurrent use and should not block.
+	//
+	// If OnDiscard is nil, a discarded value that implements io.Closer is
+	// closed and any other is dropped, and such a late panic is re-raised
+	// on the goroutine that finds it (which may crash the program, as any
+	// unrecovered panic does) rather than be swallowed.
+	OnDiscard func(any)
+
+	// Clock is the source of time; nil means real time, which also works
+	// inside a testing/synctest bubble.
+	Clock Clock
+}
+
+// HedgeEvent describes an attempt that Hedge is about to start, other than
+// the first.
+type HedgeEvent struct {
+	Attempt int           // number of the attempt, from 2
+	Running int           // attempts still running, which it joins
+	Elapsed time.Duration // time since the call started
+	Err     error         // the failure that started it early; nil if the delay passed
+}
+
+// Validate reports the first invalid setting of h, wrapped around
+// ErrInvalid. A nil *HedgePolicy is valid. Hedge checks the same settings
+// on every call, cheaply; call Validate to fail earlier.
+func (h *HedgePolicy) Validate() error {
+	if h == nil {
+		return nil
+	}
+	switch {
+	case h.MaxAttempts < 0:
+		return invalid("HedgePolicy.MaxAttempts is negative (%d)", h.MaxAttempts)
+	case h.MaxAttempts > MaxHedgeAttempts:
+		return invalid("HedgePolicy.MaxAttempts is %d, above the limit of %d", h.MaxAttempts, MaxHedgeAttempts)
+	case h.Delay < 0:
+		return invalid("HedgePolicy.Delay is negative (%v)", h.Delay)
+	case h.Delay > 0 && h.Latency != nil:
+		return invalid("HedgePolicy has both a Delay (%v) and a Latency tracker; set one", h.Delay)
+	}
+	return nil
+}
+
+func (h *HedgePolicy) maxAttempts() int {
+	if h.MaxAttempts == 0 {
+		return DefaultHedgeAttempts
+	}
+	return h.MaxAttempts
+}
+
+// delay is the hedge delay of one call.
+func (h *HedgePolicy) delay() time.Duration {
+	if h.Latency != nil {
+		return h.Latency.Delay()
+	}
+	return orDefault(h.Delay, DefaultHedgeDelay)
+}
+
+// Hedge calls fn and, if no attempt has succeeded within the hedge delay,
+// calls it again concurrently, up to h.MaxAttempts attempts in all, and
+// returns the first success. A nil h means the zero HedgePolicy. Hedge only
+// calls that are safe to repeat.
+//
+// Attempt 1 starts at once; each further attempt starts when the delay has
+// passed since the previous one started, or at once when an attempt fails
+// with a retryable error. Each attempt gets its own child of ctx, marked
+// with its Attempt (see AttemptFrom).
+//
+// Hedge returns as soon as an attempt succeeds. It then cancels every
+// other attempt with the cause ErrHedgeLost and hands any success that
+// comes later to h.OnDiscard; it does not wait for them. The winner's own
+// context is cancelled when Hedge returns, so use Hedge for values that
+// are complete when fn returns; for values still tied to the attempt's
+// context, such as a response body being read, use HedgeWithRelease.
+//
+// On failure the error is a *Error. Its Reason is ErrExhausted when every
+// allowed attempt failed, ErrNotRetryable when one failed permanently
+// (which cancels the others and returns at once), ErrBudgetExhausted, or
+// the context's error when ctx is done (no attempt starts after that, and
+// the running ones are cancelled). Its Last joins the errors of every
+// attempt that failed, so errors.Is reaches each. Invalid input (nil ctx or
+// fn, an invalid h) returns an error wrapping ErrInvalid without calling fn.
+//
+// A panic in fn is recovered in the attempt's goroutine and raised again,
+// with the same value, in the caller's goroutine, after the other attempts
+// have been cancelled. Hedge uses one goroutine per attempt, and none
+// outlives the call by more than fn takes to honour its cancellation.
+func Hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, error) {
+	v, cancel, err := hedge(ctx, fn, h)
+	if cancel != nil {
+		cancel(nil)
+	}
+	return v, err
+}
+
+// HedgeWithRelease is Hedge for results that stay tied to the winning
+// attempt's context after fn returns, such as an HTTP response whose body
+// is read later. The winner's context stays alive until the caller calls
+// release, which it must do once done with v (httpx calls it from the
+// body's Close). release is never nil and may be called any number of
+// times; after an error it does nothing.
+func HedgeWithRelease[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (v T, release func(), err error) {
+	v, cancel, err := hedge(ctx, fn, h)
+	if cancel == nil {
+		return v, noRelease, err
+	}
+	return v, func() { cancel(nil) }, err
+}
+
+func noRelease() {}
+
+// hedge runs the call and returns the result and, on success, the cancel
+// function of the winner's context, which the caller must call.
+func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, context.CancelCauseFunc, error) {
+	var zero T
+	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts|int(h.Delay) < 0 ||
+		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil) {
+		switch {
+		case fn == nil:
+			return zero, nil, invalid("nil function")
+		case ctx == nil:
+			return zero, nil, invalid("nil Context")
+		}
+		return zero, nil, h.Validate()
+	}
+	if h == nil {
+		h = &zeroHedgePolicy
+	}
+	c := &hedgeCall[T]{h: h, fn: fn, max: h.maxAttempts()}
+	c.results = make(chan result[T], c.max) // one result per attempt: a send never blocks
+	return c.run(ctx)
+}
+
+var zeroHedgePolicy HedgePolicy
