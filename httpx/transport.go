@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -67,6 +68,17 @@ type Config struct {
 	MaxDrainBytes int64
 	DrainTimeout  time.Duration
 
+	// Hedge, if set, hedges requests that are Idempotent and whose body can
+	// be replayed (never a plain POST, whatever RetryNonIdempotent says):
+	// each attempt of the retry loop becomes a round of up to
+	// Hedge.MaxAttempts concurrent copies, and the first answer wins. Lost
+	// responses are drained and closed, and the winner's body is read
+	// through a context that lives until it is closed. A 429, a 503 or a
+	// 409 ends the round, so that the retry loop waits before asking
+	// again. Its Retryable and OnDiscard must be unset: the Transport
+	// classifies and discards.
+	Hedge *retry.HedgePolicy
+
 	// AttemptHeader, if set, names a header that carries the attempt
 	// number (from 1) on every attempt, as gRPC's
 	// grpc-previous-rpc-attempts does. Off by default.
@@ -87,6 +99,8 @@ type AttemptEvent struct {
 	// Replayable is false when the request's body could not be sent again,
 	// so no retry was possible.
 	Replayable bool
+	// Hedge is true for an attempt started while another was still running.
+	Hedge bool
 }
 
 // Transport is an http.RoundTripper that retries requests, following the
@@ -107,7 +121,8 @@ type AttemptEvent struct {
 // http.Transport doc), so a server may see more requests than attempts.
 type Transport struct {
 	cfg    Config
-	policy retry.Policy // cfg.Retry, with OnRetry draining discarded responses
+	policy retry.Policy      // cfg.Retry, with OnRetry draining discarded responses
+	hedge  retry.HedgePolicy // cfg.Hedge, with our Retryable and OnDiscard
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -159,10 +174,28 @@ func New(cfg Config) (*Transport, error) {
 		}
 		t.policy = *cfg.Retry
 	}
+	if cfg.Hedge != nil {
+		if err := cfg.Hedge.Validate(); err != nil {
+			return nil, err
+		}
+		if cfg.Hedge.Retryable != nil || cfg.Hedge.OnDiscard != nil {
+			return nil, invalid("Config.Hedge.Retryable and OnDiscard must be unset: the Transport classifies and discards")
+		}
+		t.hedge = *cfg.Hedge
+		t.hedge.Retryable = func(err error) bool { return !pushedBack(err) }
+		t.hedge.OnDiscard = func(v any) {
+			switch v := v.(type) {
+			case *http.Response:
+				discard(v, t.cfg.MaxDrainBytes, t.cfg.DrainTimeout)
+			case *retry.PanicError:
+				panic(v) // a late panic of the base transport: never swallowed
+			}
+		}
+	}
 	onRetry := t.policy.OnRetry
 	t.policy.OnRetry = func(e retry.Event) {
 		// Let the connection go back to the pool before the wait.
-		if se, ok := errors.AsType[*statusError](e.Err); ok {
+		if se := lastStatusError(e.Err); se != nil {
 			se.discard(&t.cfg)
 		}
 		if onRetry != nil {
@@ -213,12 +246,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !c.body.replayable() {
 		return c.once()
 	}
-	resp, err := retry.Retry(req.Context(), c.attempt, &t.policy)
+	attempt := c.attempt
+	if t.cfg.Hedge != nil && Idempotent(req) {
+		attempt = c.hedged
+	}
+	resp, err := retry.Retry(req.Context(), attempt, &t.policy)
 	if err == nil {
 		return resp, nil
 	}
 	// Out of attempts on a retryable status: the last response is the answer.
-	if se, ok := errors.AsType[*statusError](err); ok {
+	if se := lastStatusError(err); se != nil {
 		if !se.discarded && req.Context().Err() == nil {
 			return se.resp, nil
 		}
@@ -245,14 +282,13 @@ type call struct {
 	req        *http.Request
 	body       replay
 	idempotent bool
-	n          int // attempts made; attempts of a retry are sequential
+	attempts   atomic.Int32 // attempts started; hedged ones run at once
 }
 
 // attempt is the function that retry.Retry calls: it sends one attempt and
 // tells the retry loop whether its outcome is worth another.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
-	c.n++
-	resp, err := c.send(ctx, c.n)
+	resp, err := c.send(ctx, int(c.attempts.Add(1)))
 	if err != nil {
 		if !c.retryable(nil, err) {
 			return nil, retry.Permanent(err)
@@ -262,13 +298,19 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	if !c.retryable(resp, nil) {
 		return resp, nil // an answer, even if an unhappy one
 	}
+	return resp, c.statusError(resp)
+}
+
+// statusError is the error for a response with a retryable status: with
+// the server's Retry-After, if it sent one that applies.
+func (c *call) statusError(resp *http.Response) error {
 	se := &statusError{resp: resp}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := retryAfter(resp, c.t.now()); ok {
-			return resp, retry.After(se, d)
+			return retry.After(se, d)
 		}
 	}
-	return resp, se
+	return se
 }
 
 func (c *call) retryable(resp *http.Response, err error) bool {
@@ -310,7 +352,7 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 	}
 	start := c.start()
 	resp, err := c.t.cfg.Base.RoundTrip(r)
-	c.report(n, resp, err, start)
+	c.report(r, n, resp, err, start)
 	return resp, err
 }
 
@@ -326,11 +368,11 @@ func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel c
 		if context.Cause(r.Context()) == errAttemptTimeout && c.req.Context().Err() == nil {
 			err = &attemptTimeoutError{timeout: timeout, err: err}
 		}
-		c.report(n, nil, err, start)
+		c.report(r, n, nil, err, start)
 		return nil, err
 	}
 	resp.Body = wrapBody(resp.Body, func() { cancel(nil) })
-	c.report(n, resp, nil, start)
+	c.report(r, n, resp, nil, start)
 	return resp, nil
 }
 
@@ -342,11 +384,13 @@ func (c *call) start() time.Time {
 	return time.Now()
 }
 
-func (c *call) report(n int, resp *http.Response, err error, start time.Time) {
+func (c *call) report(r *http.Request, n int, resp *http.Response, err error, start time.Time) {
 	if c.t.cfg.OnAttempt == nil {
 		return
 	}
-	e := AttemptEvent{Request: c.req, Attempt: n, Err: err, Duration: time.Since(start), Replayable: c.body.replayable()}
+	a, _ := retry.AttemptFrom(r.Context())
+	hedge := a.Hedge
+	e := AttemptEvent{Request: c.req, Attempt: n, Err: err, Duration: time.Since(start), Replayable: c.body.replayable(), Hedge: hedge}
 	if resp != nil {
 		e.StatusCode = resp.StatusCode
 	}
