@@ -177,7 +177,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			steps: []step{
 				{err: ok, took: 10 * time.Millisecond},
 				{err: ok, took: 20 * time.Millisecond},
-				{err: ok, took: 90 * time.Millisecond}, // average 40ms
+				{err: ok, took: 90 * time.Millisecond},                        // average 40ms
 				{err: ok, took: 90 * time.Millisecond, want: retry.StateOpen}, // average 52.5ms
 			},
 			changes: "[closed>open]",
