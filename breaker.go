@@ -322,9 +322,12 @@ func (b *Breaker) openDuration(cause error) time.Duration {
 	}
 	d := b.s.open
 	for i := 0; i < b.reopens && d < b.s.maxOpen; i++ {
+		if d > b.s.maxOpen/2 {
+			return b.s.maxOpen // doubling would pass the cap, or overflow
+		}
 		d *= 2
 	}
-	return min(d, b.s.maxOpen)
+	return d
 }
 
 // setState starts the next generation in state to and queues the change
