@@ -64,8 +64,6 @@ type Breaker struct {
 	// bit if the breaker needs the clock to admit a call (generations
 	// start at 1, so word is never zero).
 	fastMask uint64
-	// plainFinish: a closed breaker counts a success without the clock.
-	plainFinish bool
 
 	mu        sync.Mutex // guards the fields below and every change of word
 	openUntil time.Time
@@ -87,7 +85,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Breaker{s: s, fastMask: stateMask, plainFinish: !s.timed() && !s.windowed}
+	b := &Breaker{s: s, fastMask: stateMask}
 	if s.timed() || s.adaptive {
 		b.fastMask = ^uint64(0)
 	}
@@ -162,17 +160,16 @@ type ticket struct {
 	word  uint64        // generation and state at admission
 	stats *closedStats  // nil for a half-open probe
 	start time.Duration // since b.base, if the breaker measures durations
-	fast  bool          // a success needs no clock and no lock
 }
 
 // admit lets a call through or rejects it. A closed breaker that needs no
 // clock takes this path: two atomic loads, no lock, no write.
 func (b *Breaker) admit() (ticket, error) {
 	w := b.word.Load()
-	if w&b.fastMask == 0 {
-		return ticket{word: w, stats: b.stats.Load(), fast: b.plainFinish}, nil
+	if w&b.fastMask != 0 {
+		return b.admitSlow(w)
 	}
-	return b.admitSlow(w)
+	return ticket{word: w, stats: b.stats.Load()}, nil
 }
 
 func (b *Breaker) admitSlow(w uint64) (ticket, error) { return b.admitAt(w, b.now()) }
@@ -239,14 +236,14 @@ func (b *Breaker) classifySlow(err error) Outcome {
 func (b *Breaker) finish(t ticket, o Outcome, cause error) {
 	// Stats of a closed period that is over are never read again, so the
 	// generation need not be checked here.
-	if o == Success && t.fast && t.stats.consecutive.Load() == 0 {
+	if o == Success && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
 		return
 	}
 	b.finishSlow(t, o, cause)
 }
 
 func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
-	if o == Success && t.fast {
+	if o == Success && t.stats != nil && t.stats.plain {
 		t.stats.consecutive.Store(0)
 		return
 	}

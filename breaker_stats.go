@@ -15,7 +15,10 @@ import (
 // unless they trip the breaker.
 type closedStats struct {
 	consecutive atomic.Int64
-	_           [56]byte // calls write consecutive; keep it off the read-mostly fields
+	// plain: a success needs neither the clock nor a window, only a look
+	// at consecutive.
+	plain bool
+	_     [48]byte // failures write consecutive; keep it off other fields
 	// lastFailure is the latest period of a time window in which a call
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
@@ -26,7 +29,7 @@ type closedStats struct {
 }
 
 func newClosedStats(s *breakerSettings) *closedStats {
-	st := new(closedStats)
+	st := &closedStats{plain: !s.windowed && !s.timed()}
 	switch {
 	case !s.windowed:
 	case s.calls > 0:
