@@ -243,24 +243,31 @@ func (b *Breaker) finish(t ticket, o Outcome, cause error) {
 }
 
 func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
-	if o == Success && t.stats != nil && t.stats.plain {
+	switch {
+	case t.stats == nil:
+		b.finishProbe(t, o, cause, b.now())
+		return
+	case o == Success && t.stats.plain:
 		t.stats.consecutive.Store(0)
 		return
-	}
-	b.finishAt(t, o, cause, b.now())
-}
-
-// finishAt is finish at time now.
-func (b *Breaker) finishAt(t ticket, o Outcome, cause error, now time.Time) {
-	if t.stats == nil {
-		b.finishProbe(t, o, cause, now)
-		return
-	}
-	if o == Ignored || b.word.Load() != t.word {
+	case o == Ignored || b.word.Load() != t.word:
 		return // not counted, or the breaker left that closed period
 	}
-	elapsed := now.Sub(b.base)
-	if t.stats.record(&b.s, o == Failure, elapsed, elapsed-t.start) {
+	// Read the clock only if the window counts time or the call's duration
+	// matters: a clock read is the dearest part of a call here.
+	var now time.Time
+	var elapsed, d time.Duration
+	if t.stats.times != nil || b.s.timed() {
+		now = b.now()
+		elapsed = now.Sub(b.base)
+		if b.s.timed() {
+			d = elapsed - t.start
+		}
+	}
+	if t.stats.record(&b.s, o == Failure, elapsed, d) {
+		if now.IsZero() {
+			now = b.now()
+		}
 		b.trip(t.word, now, cause)
 	}
 }

@@ -105,7 +105,8 @@ func invalidGuard(nilCtx, nilFn bool) error {
 // including a panic (defer it): until done is called a half-open
 // breaker holds the call's probe slot. Later calls of done are ignored.
 //
-// Allow costs one small allocation (done); Guard costs none.
+// Allow costs two small allocations (done and its once-only flag);
+// Guard costs none.
 func (b *Breaker) Allow() (done func(err error), err error) {
 	t, err := b.admit()
 	if err != nil {
