@@ -30,9 +30,9 @@ var (
 type RejectedError struct {
 	Reason error     // ErrOpen, ErrTooManyProbes or ErrThrottled
 	State  State     // the state that rejected the call
-	Until  time.Time // when the breaker lets a probe through; for ErrTooManyProbes and ErrThrottled, the time of the rejection
-	Wait   time.Duration
-	mark   error // After(Reason, Wait) or Permanent(Reason), for Retry
+	Until  time.Time     // when the breaker lets a probe through; for ErrTooManyProbes and ErrThrottled, the time of the rejection
+	Wait   time.Duration // Until minus the time of the rejection; zero unless open
+	mark   error         // After(Reason, Wait) or Permanent(Reason), for Retry
 }
 
 func (e *RejectedError) Error() string {
