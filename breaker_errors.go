@@ -28,8 +28,8 @@ var (
 // allows); the other rejections are marked Permanent, so the loop stops at
 // once. Either way a rejection is never retried in a tight loop.
 type RejectedError struct {
-	Reason error     // ErrOpen, ErrTooManyProbes or ErrThrottled
-	State  State     // the state that rejected the call
+	Reason error         // ErrOpen, ErrTooManyProbes or ErrThrottled
+	State  State         // the state that rejected the call
 	Until  time.Time     // when the breaker lets a probe through; for ErrTooManyProbes and ErrThrottled, the time of the rejection
 	Wait   time.Duration // Until minus the time of the rejection; zero unless open
 	mark   error         // After(Reason, Wait) or Permanent(Reason), for Retry
