@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,6 +174,102 @@ func BenchmarkLatencyTracker(b *testing.B) {
 			for pb.Next() {
 				sinkDur, _ = tr.Quantile(0.99)
 			}
+		})
+	})
+}
+
+// ---- Circuit breaker ----
+
+// mutexBreaker is the baseline for BenchmarkBreakerParallel: the same
+// consecutive-failures rule behind one mutex taken before and after every
+// call, as most breakers do.
+type mutexBreaker struct {
+	mu          sync.Mutex
+	open        bool
+	gen         uint64
+	consecutive int
+}
+
+func (m *mutexBreaker) call(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
+	m.mu.Lock()
+	if m.open {
+		m.mu.Unlock()
+		return 0, retry.ErrOpen
+	}
+	gen := m.gen
+	m.mu.Unlock()
+	v, err := fn(ctx)
+	m.mu.Lock()
+	if gen == m.gen {
+		if err != nil {
+			m.consecutive++
+			if m.consecutive >= 5 {
+				m.open, m.gen = true, m.gen+1
+			}
+		} else {
+			m.consecutive = 0
+		}
+	}
+	m.mu.Unlock()
+	return v, err
+}
+
+func mustBreaker(b *testing.B, cfg retry.BreakerConfig) *retry.Breaker {
+	br, err := retry.NewBreaker(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return br
+}
+
+// BenchmarkBreakerParallel runs successful calls from every processor
+// through a closed breaker: a bare call, the mutex-per-call baseline, and
+// Guard with each kind of rule.
+func BenchmarkBreakerParallel(b *testing.B) {
+	run := func(b *testing.B, call func() (int, error)) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			v, err := 42, error(nil)
+			for pb.Next() {
+				v, err = call()
+			}
+			if err != nil || v != 42 {
+				b.Error(v, err)
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		run(b, func() (int, error) { return bare(benchCtx) })
+	})
+	b.Run("mutex", func(b *testing.B) {
+		m := new(mutexBreaker)
+		run(b, func() (int, error) { return m.call(benchCtx, bare) })
+	})
+	for _, c := range []struct {
+		name string
+		cfg  retry.BreakerConfig
+	}{
+		{"consecutive", retry.BreakerConfig{}},
+		{"ratio-time", retry.BreakerConfig{FailureRatio: 0.5}},
+		{"ratio-calls", retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 100}},
+		{"slow", retry.BreakerConfig{SlowCallThreshold: time.Second}},
+		{"adaptive", retry.BreakerConfig{Adaptive: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			br := mustBreaker(b, c.cfg)
+			run(b, func() (int, error) { return retry.Guard(benchCtx, bare, br) })
+		})
+	}
+	b.Run("allow", func(b *testing.B) {
+		br := mustBreaker(b, retry.BreakerConfig{})
+		run(b, func() (int, error) {
+			done, err := br.Allow()
+			if err != nil {
+				return 0, err
+			}
+			v, err := bare(benchCtx)
+			done(err)
+			return v, err
 		})
 	})
 }

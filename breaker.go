@@ -1,0 +1,346 @@
+package retry
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is the state of a Breaker.
+type State uint8
+
+const (
+	// StateClosed lets calls through and counts their outcomes.
+	StateClosed State = iota
+	// StateOpen rejects calls with ErrOpen until its time is up.
+	StateOpen
+	// StateHalfOpen lets a few probe calls through to test the dependency.
+	StateHalfOpen
+)
+
+func (s State) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateOpen:
+		return "open"
+	case StateHalfOpen:
+		return "half-open"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Breaker is a circuit breaker: it stops calls to a dependency that keeps
+// failing, so that callers fail fast (or serve a fallback) instead of
+// waiting on it and adding to its load, and it lets a few probe calls
+// through from time to time to find out when the dependency has recovered.
+//
+// Create one Breaker per dependency with NewBreaker and share it between
+// any number of goroutines: it is safe for concurrent use, and one Breaker
+// serves calls of any result type (see Guard, GuardFallback and Allow).
+// While closed, a call takes no lock: the counters are atomic and spread
+// over cache lines.
+//
+// The states: closed lets calls through until a trip rule fires (see
+// BreakerConfig), then the breaker is open and rejects every call with a
+// *RejectedError for the open duration, then half-open: it lets up to
+// HalfOpenProbes calls through at a time, closes after HalfOpenSuccesses
+// of them succeed and reopens on the first failure. Each change of state
+// starts a new generation, and the outcome of a call that started in an
+// earlier generation is ignored.
+type Breaker struct {
+	// word is the generation and the state, gen<<2 | state, read by every
+	// call and written only by a change of state.
+	word  atomic.Uint64
+	stats atomic.Pointer[closedStats] // counts of the current closed period
+	s     breakerSettings
+	base  time.Time // elapsed times are measured from here
+
+	rejected atomic.Uint64
+
+	// fastMask picks the bits of word that must be zero for a call to be
+	// admitted without the clock: the state's (zero is closed), or every
+	// bit if the breaker needs the clock to admit a call (generations
+	// start at 1, so word is never zero).
+	fastMask uint64
+
+	mu        sync.Mutex // guards the fields below and every change of word
+	openUntil time.Time
+	reopens   int // opens since the breaker last closed, the first excluded
+	probes    int // probe calls in flight
+	probeOK   int // successful probes of this half-open period
+	events    []stateChange
+	notifying bool // a goroutine is delivering events
+}
+
+type stateChange struct{ from, to State }
+
+const stateMask = 3
+
+// NewBreaker returns a closed Breaker configured by cfg, or an error
+// wrapping ErrInvalid that names the first bad setting.
+func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	b := &Breaker{s: s, fastMask: stateMask}
+	if s.timed() || s.adaptive {
+		b.fastMask = ^uint64(0)
+	}
+	b.word.Store(1 << 2) // generation 1, closed
+	b.base = now(s.clock)
+	b.stats.Store(newClosedStats(&b.s))
+	return b, nil
+}
+
+// State returns the breaker's state. An open breaker whose time is up
+// reports StateOpen until a call makes it half-open.
+func (b *Breaker) State() State { return State(b.word.Load() & stateMask) }
+
+// BreakerSnapshot is a read-only view of a Breaker for metrics and tests.
+type BreakerSnapshot struct {
+	State      State
+	Generation uint64 // 1 plus the changes of state since NewBreaker
+
+	// Calls, Failures and Slow count the successes and failures, the
+	// failures, and the slow calls in the rolling window of the closed
+	// state (zero without a window); AverageDuration is the average
+	// duration of those calls, if the breaker measures it.
+	Calls, Failures, Slow int64
+	AverageDuration       time.Duration
+	// ConsecutiveFailures is the current run of failures while closed.
+	ConsecutiveFailures int64
+
+	// Probes is the number of probe calls in flight and ProbeSuccesses the
+	// probes that succeeded, while half-open.
+	Probes, ProbeSuccesses int
+	// OpenUntil is when an open breaker lets the next probe through.
+	OpenUntil time.Time
+	// Rejected counts the calls rejected since NewBreaker.
+	Rejected uint64
+}
+
+// Snapshot returns the breaker's state and counts. It may be called from
+// OnStateChange.
+func (b *Breaker) Snapshot() BreakerSnapshot {
+	t := b.now()
+	b.mu.Lock()
+	w := b.word.Load()
+	snap := BreakerSnapshot{
+		State:      State(w & stateMask),
+		Generation: w >> 2,
+		Rejected:   b.rejected.Load(),
+	}
+	switch snap.State {
+	case StateOpen:
+		snap.OpenUntil = b.openUntil
+	case StateHalfOpen:
+		snap.Probes, snap.ProbeSuccesses = b.probes, b.probeOK
+	}
+	st := b.stats.Load()
+	b.mu.Unlock()
+	if snap.State == StateClosed {
+		snap.ConsecutiveFailures = max(st.consecutive.Load(), 0)
+		tot := st.totals(t.Sub(b.base))
+		snap.Calls, snap.Failures, snap.Slow = tot.calls, min(tot.failures, tot.calls), min(tot.slow, tot.calls)
+		if b.s.timed() && tot.calls > 0 {
+			snap.AverageDuration = time.Duration(tot.nanos / tot.calls)
+		}
+	}
+	return snap
+}
+
+func (b *Breaker) now() time.Time { return now(b.s.clock) }
+
+// ticket is what a call admitted by the breaker needs to report its
+// outcome. It is a small value, so that admitting a call allocates nothing.
+type ticket struct {
+	word  uint64        // generation and state at admission
+	stats *closedStats  // nil for a half-open probe
+	start time.Duration // since b.base, if the breaker measures durations
+}
+
+// admit lets a call through or rejects it. A closed breaker that needs no
+// clock takes this path: two atomic loads, no lock, no write.
+func (b *Breaker) admit() (ticket, error) {
+	w := b.word.Load()
+	if w&b.fastMask != 0 {
+		return b.admitSlow(w)
+	}
+	return ticket{word: w, stats: b.stats.Load()}, nil
+}
+
+func (b *Breaker) admitSlow(w uint64) (ticket, error) { return b.admitAt(w, b.now()) }
+
+// admitAt is admit at time now for the cases that need a clock: a closed
+// breaker that measures durations or throttles, and the other states,
+// which take the lock.
+func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
+	elapsed := now.Sub(b.base)
+	if w&stateMask == uint64(StateClosed) {
+		t := ticket{word: w, stats: b.stats.Load(), start: elapsed}
+		if b.s.adaptive && t.stats.throttle(&b.s, elapsed) {
+			b.rejected.Add(1)
+			return ticket{}, rejectThrottled(now)
+		}
+		return t, nil
+	}
+	b.mu.Lock()
+	w = b.word.Load()
+	switch State(w & stateMask) {
+	case StateClosed: // it closed meanwhile
+		b.mu.Unlock()
+		return b.admitAt(w, now)
+	case StateOpen:
+		if now.Before(b.openUntil) {
+			until := b.openUntil
+			b.mu.Unlock()
+			b.rejected.Add(1)
+			return ticket{}, rejectOpen(until, now)
+		}
+		w = b.setState(w, StateHalfOpen)
+		b.probes, b.probeOK = 0, 0
+	}
+	if b.probes >= b.s.probes {
+		b.mu.Unlock()
+		b.rejected.Add(1)
+		return ticket{}, rejectProbes(now)
+	}
+	b.probes++
+	b.mu.Unlock()
+	b.notify()
+	return ticket{word: w, start: elapsed}, nil
+}
+
+// classify sorts a call's error, calling the default classifier directly
+// when there is no other.
+func (b *Breaker) classify(err error) Outcome {
+	if err == nil && b.s.classify == nil {
+		return Success
+	}
+	return b.classifySlow(err)
+}
+
+func (b *Breaker) classifySlow(err error) Outcome {
+	if b.s.classify == nil {
+		return defaultClassify(err)
+	}
+	return b.s.classify(err)
+}
+
+// finish reports the outcome of an admitted call; cause is its error. A
+// success in a closed breaker without a window only reads the failure
+// run, and resets it if it is not zero.
+func (b *Breaker) finish(t ticket, o Outcome, cause error) {
+	// Stats of a closed period that is over are never read again, so the
+	// generation need not be checked here.
+	if o == Success && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
+		return
+	}
+	b.finishSlow(t, o, cause)
+}
+
+func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
+	switch {
+	case t.stats == nil:
+		b.finishProbe(t, o, cause, b.now())
+		return
+	case o == Success && t.stats.plain:
+		t.stats.consecutive.Store(0)
+		return
+	case o == Ignored || b.word.Load() != t.word:
+		return // not counted, or the breaker left that closed period
+	}
+	// Read the clock only if the window counts time or the call's duration
+	// matters: a clock read is the dearest part of a call here.
+	var now time.Time
+	var elapsed, d time.Duration
+	if t.stats.times != nil || b.s.timed() {
+		now = b.now()
+		elapsed = now.Sub(b.base)
+		if b.s.timed() {
+			d = elapsed - t.start
+		}
+	}
+	if t.stats.record(&b.s, o == Failure, elapsed, d) {
+		if now.IsZero() {
+			now = b.now()
+		}
+		b.trip(t.word, now, cause)
+	}
+}
+
+// finishProbe reports the outcome of a half-open probe at time now.
+func (b *Breaker) finishProbe(t ticket, o Outcome, cause error, now time.Time) {
+	b.mu.Lock()
+	w := b.word.Load()
+	if w != t.word {
+		b.mu.Unlock() // the half-open period it probed is over
+		return
+	}
+	b.probes--
+	switch o {
+	case Success:
+		b.probeOK++
+		if b.probeOK >= b.s.successes {
+			b.setState(w, StateClosed)
+			b.reopens = 0
+			b.stats.Store(newClosedStats(&b.s))
+		}
+	case Failure:
+		b.reopens++
+		b.open(w, now, cause)
+	}
+	b.mu.Unlock()
+	b.notify()
+}
+
+// trip opens a closed breaker whose call, admitted in generation and
+// state w, fired a trip rule at time now.
+func (b *Breaker) trip(w uint64, now time.Time, cause error) {
+	b.mu.Lock()
+	if b.word.Load() != w {
+		b.mu.Unlock() // another call tripped it first
+		return
+	}
+	b.open(w, now, cause)
+	b.mu.Unlock()
+	b.notify()
+}
+
+// open moves the breaker from w to open at time now, for the open
+// duration that cause and the number of reopenings ask for. b.mu is held.
+func (b *Breaker) open(w uint64, now time.Time, cause error) {
+	b.setState(w, StateOpen)
+	b.openUntil = now.Add(b.openDuration(cause))
+}
+
+// openDuration is the time to stay open: the delay cause asks for through
+// After, if positive, or OpenDuration doubled for each reopening; capped
+// by MaxOpenDuration either way. b.mu is held.
+func (b *Breaker) openDuration(cause error) time.Duration {
+	if d, ok := RequestedDelay(cause); ok && d > 0 {
+		return min(d, b.s.maxOpen)
+	}
+	d := b.s.open
+	for i := 0; i < b.reopens && d < b.s.maxOpen; i++ {
+		if d > b.s.maxOpen/2 {
+			return b.s.maxOpen // doubling would pass the cap, or overflow
+		}
+		d *= 2
+	}
+	return d
+}
+
+// setState starts the next generation in state to and queues the change
+// for OnStateChange. b.mu is held.
+func (b *Breaker) setState(w uint64, to State) uint64 {
+	next := (w>>2+1)<<2 | uint64(to)
+	b.word.Store(next)
+	if b.s.hook != nil {
+		b.events = append(b.events, stateChange{State(w & stateMask), to})
+	}
+	return next
+}

@@ -1,0 +1,335 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"math"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Defaults of a BreakerConfig whose fields are zero.
+const (
+	// DefaultConsecutiveFailures trips a breaker that has no other trip
+	// rule: five failures in a row.
+	DefaultConsecutiveFailures = 5
+	// DefaultOpenDuration is how long a breaker stays open before it lets
+	// a probe through.
+	DefaultOpenDuration = 30 * time.Second
+	// DefaultWindow is the span of the rolling window of the ratio,
+	// slow-call, average and adaptive rules, cut into DefaultBuckets.
+	DefaultWindow  = 10 * time.Second
+	DefaultBuckets = 10
+	// DefaultMinimumCalls is the number of calls the rolling window must
+	// hold before a ratio or average rule may trip.
+	DefaultMinimumCalls = 10
+	// DefaultAdaptiveK is the K of adaptive throttling: the backend may
+	// refuse up to (K-1)/K of the calls before the client sheds any.
+	DefaultAdaptiveK = 2.0
+)
+
+// maxBuckets bounds the memory of a time window (each bucket takes a cache
+// line per stripe).
+const maxBuckets = 1024
+
+// BreakerConfig configures a Breaker. Every field is optional: a zero field
+// means the documented default, and the zero BreakerConfig trips after
+// DefaultConsecutiveFailures failures in a row, stays open for
+// DefaultOpenDuration, then lets one probe through and closes when it
+// succeeds.
+//
+// NewBreaker copies the config once and validates it; changing it later
+// does not change the breaker.
+type BreakerConfig struct {
+	// ConsecutiveFailures trips the breaker after that many failures in a
+	// row; a success resets the count. Zero disables the rule, unless no
+	// other trip rule is set (then it is DefaultConsecutiveFailures).
+	ConsecutiveFailures int
+
+	// FailureRatio trips the breaker when at least that share of the calls
+	// in the rolling window failed, once the window holds MinimumCalls.
+	// It must be in (0, 1]; zero disables the rule.
+	FailureRatio float64
+
+	// SlowCallThreshold makes a call that takes at least that long count as
+	// slow, whether it succeeds or fails. The breaker trips when at least
+	// SlowCallRatio of the calls in the window were slow, once the window
+	// holds MinimumCalls. Zero disables the rule. SlowCallRatio zero means
+	// 1: every call in the window was slow.
+	SlowCallThreshold time.Duration
+	SlowCallRatio     float64
+
+	// MaxAverageDuration trips the breaker when the average duration of the
+	// calls in the window exceeds it, once the window holds MinimumCalls
+	// (the "average RT" rule). Zero disables the rule.
+	MaxAverageDuration time.Duration
+
+	// MinimumCalls is how many calls (successes and failures; ignored calls
+	// do not count) the window must hold before a ratio or average rule can
+	// trip. Zero means DefaultMinimumCalls, or WindowCalls if that is lower.
+	MinimumCalls int
+
+	// Window and BucketPeriod shape the rolling window of the ratio,
+	// slow-call, average and adaptive rules: the last Window of time, in
+	// buckets of BucketPeriod, which must divide Window. Zero Window means
+	// DefaultWindow; zero BucketPeriod means Window/DefaultBuckets.
+	// A call is counted in the bucket of the time it ends, so a call longer
+	// than the window still counts.
+	Window       time.Duration
+	BucketPeriod time.Duration
+
+	// WindowCalls, if set, makes the rolling window the last WindowCalls
+	// calls instead of a span of time. It excludes Window and BucketPeriod.
+	WindowCalls int
+
+	// Adaptive turns on client-side adaptive throttling (Google SRE book,
+	// "Handling Overload"): while closed, a call is rejected with
+	// ErrThrottled with probability max(0, (requests − K·accepts) /
+	// (requests + 1)), where requests counts the calls in the window that
+	// succeeded or failed and accepts those that succeeded. Calls the
+	// throttle rejects are not counted, so its rejections do not feed back
+	// into its own statistics. AdaptiveK is K: zero means
+	// DefaultAdaptiveK; it must be at least 1. Adaptive may be combined
+	// with the trip rules or used alone.
+	Adaptive  bool
+	AdaptiveK float64
+
+	// OpenDuration is how long the breaker stays open before it lets a
+	// probe through. Zero means DefaultOpenDuration.
+	//
+	// MaxOpenDuration, if longer, makes each reopening from half-open
+	// double the open time, up to MaxOpenDuration; it goes back to
+	// OpenDuration when the breaker closes. A failure that trips the
+	// breaker and carries a delay from After (a Retry-After, say) sets the
+	// open time to that delay instead, capped by MaxOpenDuration (or by
+	// OpenDuration if MaxOpenDuration is zero).
+	OpenDuration    time.Duration
+	MaxOpenDuration time.Duration
+
+	// HalfOpenProbes caps the calls let through at once while half-open;
+	// the others are rejected with ErrTooManyProbes. Zero means 1.
+	// HalfOpenSuccesses is the number of successful probes that close the
+	// breaker; zero means HalfOpenProbes. One failed probe reopens it.
+	HalfOpenProbes    int
+	HalfOpenSuccesses int
+
+	// Classify sorts the error of a call into Success, Failure or Ignored.
+	// Nil means: nil is a Success, an error that matches context.Canceled
+	// (the caller gave up) is Ignored, anything else is a Failure. Use it to
+	// keep errors that say nothing about the dependency's health (not
+	// found, bad request) from tripping the breaker.
+	Classify func(err error) Outcome
+
+	// OnStateChange, if set, is called after every change of state, in the
+	// order of the changes, outside the breaker's lock: it may call State
+	// or Snapshot. It runs on the goroutine whose call caused the change
+	// (or on one that is already delivering earlier changes), so keep it
+	// short. If it panics, the breaker stays consistent, later changes
+	// are still delivered, and the panic is raised again in that goroutine.
+	OnStateChange func(from, to State)
+
+	// Clock is the source of time; nil means real time.
+	Clock Clock
+
+	// Rand returns uniform random numbers in [0, 1) for adaptive
+	// throttling. Nil means math/rand/v2's Float64. It must be safe for
+	// concurrent use.
+	Rand func() float64
+}
+
+// Outcome is how a call counts toward a breaker's statistics.
+type Outcome uint8
+
+const (
+	// Success counts as a healthy call; it closes a half-open breaker
+	// after HalfOpenSuccesses of them.
+	Success Outcome = iota
+	// Failure counts toward the trip rules and reopens a half-open
+	// breaker.
+	Failure
+	// Ignored counts as neither: it releases a probe slot and changes
+	// nothing else.
+	Ignored
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Failure:
+		return "failure"
+	case Ignored:
+		return "ignored"
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// defaultClassify is the Classify of a config that has none.
+func defaultClassify(err error) Outcome {
+	switch {
+	case err == nil:
+		return Success
+	case errors.Is(err, context.Canceled):
+		return Ignored
+	}
+	return Failure
+}
+
+// breakerSettings is a validated BreakerConfig with the defaults filled in.
+type breakerSettings struct {
+	consecutive  int64
+	failureRatio float64
+	slowAt       time.Duration // SlowCallThreshold; 0 = off
+	slowRatio    float64
+	maxAverage   time.Duration
+	minCalls     int64
+
+	windowed bool          // some rule needs the rolling window
+	period   time.Duration // bucket period of a time window
+	buckets  int           // of a time window
+	calls    int           // size of a count window; 0 = time window
+	stripes  int
+
+	adaptive bool
+	k        float64
+
+	open, maxOpen time.Duration
+	probes        int
+	successes     int
+
+	classify func(error) Outcome
+	hook     func(from, to State)
+	clock    Clock
+	rand     func() float64
+}
+
+// timed reports whether a call's duration must be measured.
+func (s *breakerSettings) timed() bool { return s.slowAt > 0 || s.maxAverage > 0 }
+
+func (c *BreakerConfig) settings() (breakerSettings, error) {
+	bad := func(ratio float64) bool { return math.IsNaN(ratio) || ratio < 0 || ratio > 1 }
+	switch {
+	case c.ConsecutiveFailures < 0:
+		return breakerSettings{}, invalid("BreakerConfig.ConsecutiveFailures is negative (%d)", c.ConsecutiveFailures)
+	case bad(c.FailureRatio):
+		return breakerSettings{}, invalid("BreakerConfig.FailureRatio %v is not in (0, 1]", c.FailureRatio)
+	case bad(c.SlowCallRatio):
+		return breakerSettings{}, invalid("BreakerConfig.SlowCallRatio %v is not in (0, 1]", c.SlowCallRatio)
+	case c.SlowCallRatio > 0 && c.SlowCallThreshold == 0:
+		return breakerSettings{}, invalid("BreakerConfig.SlowCallRatio needs a SlowCallThreshold")
+	case c.SlowCallThreshold < 0:
+		return breakerSettings{}, invalid("BreakerConfig.SlowCallThreshold is negative (%v)", c.SlowCallThreshold)
+	case c.MaxAverageDuration < 0:
+		return breakerSettings{}, invalid("BreakerConfig.MaxAverageDuration is negative (%v)", c.MaxAverageDuration)
+	case c.MinimumCalls < 0:
+		return breakerSettings{}, invalid("BreakerConfig.MinimumCalls is negative (%d)", c.MinimumCalls)
+	case c.Window < 0:
+		return breakerSettings{}, invalid("BreakerConfig.Window is negative (%v)", c.Window)
+	case c.BucketPeriod < 0:
+		return breakerSettings{}, invalid("BreakerConfig.BucketPeriod is negative (%v)", c.BucketPeriod)
+	case c.WindowCalls < 0:
+		return breakerSettings{}, invalid("BreakerConfig.WindowCalls is negative (%d)", c.WindowCalls)
+	case c.WindowCalls > 0 && (c.Window != 0 || c.BucketPeriod != 0):
+		return breakerSettings{}, invalid("BreakerConfig.WindowCalls excludes Window and BucketPeriod")
+	case c.WindowCalls > 0 && c.MinimumCalls > c.WindowCalls:
+		return breakerSettings{}, invalid("BreakerConfig.MinimumCalls (%d) exceeds WindowCalls (%d): the rules could never trip", c.MinimumCalls, c.WindowCalls)
+	case math.IsNaN(c.AdaptiveK) || c.AdaptiveK != 0 && c.AdaptiveK < 1 || math.IsInf(c.AdaptiveK, 0):
+		return breakerSettings{}, invalid("BreakerConfig.AdaptiveK %v is less than 1 or not finite", c.AdaptiveK)
+	case c.OpenDuration < 0:
+		return breakerSettings{}, invalid("BreakerConfig.OpenDuration is negative (%v)", c.OpenDuration)
+	case c.MaxOpenDuration < 0:
+		return breakerSettings{}, invalid("BreakerConfig.MaxOpenDuration is negative (%v)", c.MaxOpenDuration)
+	case c.HalfOpenProbes < 0:
+		return breakerSettings{}, invalid("BreakerConfig.HalfOpenProbes is negative (%d)", c.HalfOpenProbes)
+	case c.HalfOpenSuccesses < 0:
+		return breakerSettings{}, invalid("BreakerConfig.HalfOpenSuccesses is negative (%d)", c.HalfOpenSuccesses)
+	}
+	s := breakerSettings{
+		consecutive:  int64(c.ConsecutiveFailures),
+		failureRatio: c.FailureRatio,
+		slowAt:       c.SlowCallThreshold,
+		slowRatio:    c.SlowCallRatio,
+		maxAverage:   c.MaxAverageDuration,
+		minCalls:     int64(c.MinimumCalls),
+		adaptive:     c.Adaptive,
+		k:            c.AdaptiveK,
+		open:         c.OpenDuration,
+		maxOpen:      c.MaxOpenDuration,
+		probes:       c.HalfOpenProbes,
+		successes:    c.HalfOpenSuccesses,
+		classify:     c.Classify,
+		hook:         c.OnStateChange,
+		clock:        c.Clock,
+		rand:         c.Rand,
+	}
+	if s.slowAt > 0 && s.slowRatio == 0 {
+		s.slowRatio = 1
+	}
+	s.windowed = s.failureRatio > 0 || s.slowAt > 0 || s.maxAverage > 0 || s.adaptive
+	if s.consecutive == 0 && !s.windowed {
+		s.consecutive = DefaultConsecutiveFailures
+	}
+	if s.windowed {
+		if err := s.window(c); err != nil {
+			return breakerSettings{}, err
+		}
+	}
+	if s.k == 0 {
+		s.k = DefaultAdaptiveK
+	}
+	if s.open == 0 {
+		s.open = DefaultOpenDuration
+	}
+	switch {
+	case s.maxOpen == 0:
+		s.maxOpen = s.open
+	case s.maxOpen < s.open:
+		return breakerSettings{}, invalid("BreakerConfig.MaxOpenDuration (%v) is shorter than OpenDuration (%v)", s.maxOpen, s.open)
+	}
+	if s.probes == 0 {
+		s.probes = 1
+	}
+	if s.successes == 0 {
+		s.successes = s.probes
+	}
+	return s, nil
+}
+
+// window fills in the shape of the rolling window.
+func (s *breakerSettings) window(c *BreakerConfig) error {
+	if c.WindowCalls > 0 {
+		s.calls = c.WindowCalls
+		if s.minCalls == 0 {
+			s.minCalls = int64(min(DefaultMinimumCalls, c.WindowCalls))
+		}
+		return nil
+	}
+	if s.minCalls == 0 {
+		s.minCalls = DefaultMinimumCalls
+	}
+	w, p := c.Window, c.BucketPeriod
+	if w == 0 {
+		w = DefaultWindow
+	}
+	if p == 0 {
+		if w%DefaultBuckets != 0 {
+			return invalid("BreakerConfig.Window (%v) is not a multiple of %d buckets; set BucketPeriod", w, DefaultBuckets)
+		}
+		p = w / DefaultBuckets
+	}
+	switch {
+	case p > w || w%p != 0:
+		return invalid("BreakerConfig.BucketPeriod (%v) does not divide Window (%v)", p, w)
+	case w/p > maxBuckets:
+		return invalid("BreakerConfig.Window (%v) has %d buckets of %v, more than %d", w, w/p, p, maxBuckets)
+	}
+	s.period, s.buckets = p, int(w/p)
+	// Two stripes per processor, so that parallel calls rarely share a
+	// cache line; a power of two, at most 32.
+	s.stripes = 1
+	for s.stripes < 2*runtime.GOMAXPROCS(0) && s.stripes < 32 {
+		s.stripes *= 2
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package retry
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Guard calls fn through the breaker b and returns its result. If b
+// rejects the call, fn is not called and the error is a *RejectedError
+// (errors.Is matches ErrOpen, ErrTooManyProbes or ErrThrottled). If ctx is
+// already done, fn is not called either and the error is ctx's.
+// Otherwise fn's outcome, sorted by BreakerConfig.Classify, counts toward
+// b's rules; a panic in fn counts as a failure and is raised again.
+//
+// To retry, put the retry loop outside the breaker, so that every attempt
+// asks the breaker:
+//
+//	v, err := retry.Retry(ctx, func(ctx context.Context) (T, error) {
+//		return retry.Guard(ctx, fn, breaker)
+//	}, policy)
+//
+// A rejection then never spins: while open, the loop waits until the next
+// probe may start (a *RejectedError carries that wait as if from After, so
+// Policy.MaxAfter and the context's deadline bound it); the other
+// rejections stop the loop at once.
+func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *Breaker) (T, error) {
+	var zero T
+	if ctx == nil || fn == nil || b == nil {
+		return zero, invalidGuard(ctx == nil, fn == nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err // do not spend a probe on a call that cannot run
+	}
+	t, err := b.admit()
+	if err != nil {
+		return zero, err
+	}
+	finished := false
+	defer func() {
+		if !finished { // fn panicked or called runtime.Goexit
+			b.finish(t, Failure, nil)
+		}
+	}()
+	v, err := fn(ctx)
+	finished = true
+	b.finish(t, b.classify(err), err)
+	return v, err
+}
+
+// GuardFallback is Guard with a fallback ("degradation"): when b rejects
+// the call, or the call fails (its Outcome is Failure), fallback is called
+// with ctx and that error, and its result is returned instead, with
+// fellBack set, so the caller always knows that the value did not come
+// from fn. A fallback that cannot help returns the error it was given (or
+// another). An Ignored outcome, such as the caller's own cancellation,
+// goes to the caller as it is. A nil fallback makes GuardFallback behave
+// as Guard.
+func GuardFallback[T any](ctx context.Context, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error), b *Breaker) (v T, fellBack bool, err error) {
+	if ctx == nil || fn == nil || b == nil {
+		return v, false, invalidGuard(ctx == nil, fn == nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return v, false, err
+	}
+	t, err := b.admit()
+	if err != nil {
+		if fallback == nil {
+			return v, false, err
+		}
+		v, err = fallback(ctx, err)
+		return v, true, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			b.finish(t, Failure, nil)
+		}
+	}()
+	v, err = fn(ctx)
+	finished = true
+	o := b.classify(err)
+	b.finish(t, o, err)
+	if o != Failure || fallback == nil || err == nil {
+		return v, false, err
+	}
+	v, err = fallback(ctx, err)
+	return v, true, err
+}
+
+func invalidGuard(nilCtx, nilFn bool) error {
+	switch {
+	case nilCtx:
+		return invalid("nil Context")
+	case nilFn:
+		return invalid("nil function")
+	}
+	return invalid("nil *Breaker")
+}
+
+// Allow is the two-step form of Guard, for callers that cannot wrap the
+// call in a function, such as HTTP middleware or a stream. If the breaker
+// rejects the call, err is a *RejectedError (see Guard) and done does
+// nothing. Otherwise make the call and then call done with its error,
+// which BreakerConfig.Classify sorts, exactly once whatever happens,
+// including a panic (defer it): until done is called a half-open
+// breaker holds the call's probe slot. Later calls of done are ignored.
+//
+// Allow costs two small allocations (done and its once-only flag);
+// Guard costs none.
+func (b *Breaker) Allow() (done func(err error), err error) {
+	t, err := b.admit()
+	if err != nil {
+		return doneNothing, err
+	}
+	var once atomic.Bool
+	return func(err error) {
+		if !once.Swap(true) {
+			b.finish(t, b.classify(err), err)
+		}
+	}, nil
+}
+
+func doneNothing(error) {}

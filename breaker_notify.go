@@ -1,0 +1,54 @@
+package retry
+
+// notify delivers the queued changes of state to OnStateChange, outside
+// b.mu and in the order they happened. One goroutine delivers at a time:
+// a goroutine that finds another delivering leaves its changes to it, so a
+// hook that calls back into the breaker, even one that changes its state,
+// neither deadlocks nor sees changes out of order.
+//
+// A panicking hook does not stop the delivery: the remaining changes are
+// delivered, and then the first panic is raised again here.
+func (b *Breaker) notify() {
+	if b.s.hook == nil {
+		return
+	}
+	b.mu.Lock()
+	if b.notifying {
+		b.mu.Unlock()
+		return
+	}
+	b.notifying = true
+	var (
+		panicked bool
+		value    any
+	)
+	for len(b.events) > 0 {
+		ev := b.events[0]
+		b.events = b.events[1:]
+		if len(b.events) == 0 {
+			b.events = b.events[:0:0] // let the array go
+		}
+		b.mu.Unlock()
+		if v, ok := b.callHook(ev); ok && !panicked {
+			panicked, value = true, v
+		}
+		b.mu.Lock()
+	}
+	b.notifying = false
+	b.mu.Unlock()
+	if panicked {
+		panic(value)
+	}
+}
+
+// callHook calls OnStateChange and reports a panic instead of raising it.
+func (b *Breaker) callHook(ev stateChange) (value any, panicked bool) {
+	defer func() {
+		if panicked {
+			value = recover()
+		}
+	}()
+	panicked = true
+	b.s.hook(ev.from, ev.to)
+	return nil, false
+}

@@ -1,0 +1,193 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/retrykit/retry"
+)
+
+// breakerModel is the reference model of a Breaker with the
+// consecutive-failures rule and a fixed open time: the rules of the
+// package doc, written as plainly as possible.
+type breakerModel struct {
+	failures, probes, successes int // the config: F, N, M
+	open                        time.Duration
+
+	state    retry.State
+	gen      int
+	run      int // consecutive failures while closed
+	until    time.Time
+	inFlight int // probes in flight
+	probeOK  int
+	changes  []string
+}
+
+// pendingCall is a call that was let through and has not finished.
+type pendingCall struct {
+	gen   int
+	probe bool
+	done  func(error)
+}
+
+func (m *breakerModel) set(to retry.State) {
+	m.changes = append(m.changes, m.state.String()+">"+to.String())
+	m.state = to
+	m.gen++
+}
+
+// admit returns the rejection expected at now, or nil and the call.
+func (m *breakerModel) admit(now time.Time) (error, pendingCall) {
+	switch m.state {
+	case retry.StateClosed:
+		return nil, pendingCall{gen: m.gen}
+	case retry.StateOpen:
+		if now.Before(m.until) {
+			return retry.ErrOpen, pendingCall{}
+		}
+		m.set(retry.StateHalfOpen)
+		m.inFlight, m.probeOK = 0, 0
+	}
+	if m.inFlight >= m.probes {
+		return retry.ErrTooManyProbes, pendingCall{}
+	}
+	m.inFlight++
+	return nil, pendingCall{gen: m.gen, probe: true}
+}
+
+func (m *breakerModel) finish(c pendingCall, o retry.Outcome, now time.Time) {
+	if c.gen != m.gen {
+		return
+	}
+	if !c.probe {
+		switch o {
+		case retry.Success:
+			m.run = 0
+		case retry.Failure:
+			if m.run++; m.run >= m.failures {
+				m.set(retry.StateOpen)
+				m.until = now.Add(m.open)
+			}
+		}
+		return
+	}
+	m.inFlight--
+	switch o {
+	case retry.Success:
+		if m.probeOK++; m.probeOK >= m.successes {
+			m.set(retry.StateClosed)
+			m.run = 0
+		}
+	case retry.Failure:
+		m.set(retry.StateOpen)
+		m.until = now.Add(m.open)
+	}
+}
+
+var outcomeErrs = map[retry.Outcome]error{retry.Success: nil, retry.Failure: errBoom, retry.Ignored: context.Canceled}
+
+// TestBreakerModel drives a Breaker and the model with the same random
+// actions (Allow, finishing a held call with each outcome, a panicking
+// call, the clock moving) and checks after each that they agree: same
+// state and counts, half-open in flight ≤ HalfOpenProbes, open admits
+// nothing before its time, counts ≥ 0, one callback per change, in order.
+func TestBreakerModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		m := &breakerModel{
+			failures:  rapid.IntRange(1, 3).Draw(rt, "ConsecutiveFailures"),
+			probes:    rapid.IntRange(1, 3).Draw(rt, "HalfOpenProbes"),
+			successes: rapid.IntRange(1, 3).Draw(rt, "HalfOpenSuccesses"),
+			open:      time.Duration(rapid.IntRange(1, 5).Draw(rt, "OpenSeconds")) * time.Second,
+		}
+		clk := newManualClock()
+		rec := new(recorder)
+		b, err := retry.NewBreaker(retry.BreakerConfig{
+			ConsecutiveFailures: m.failures, HalfOpenProbes: m.probes, HalfOpenSuccesses: m.successes,
+			OpenDuration: m.open, Clock: clk, OnStateChange: rec.hook,
+		})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		var pending []pendingCall
+
+		checkAdmit := func(got error, want error) bool {
+			if want == nil {
+				if got != nil {
+					rt.Fatalf("rejected with %v, model let it through", got)
+				}
+				return true
+			}
+			if !errors.Is(got, want) {
+				rt.Fatalf("got %v, model says %v", got, want)
+			}
+			return false
+		}
+
+		rt.Repeat(map[string]func(*rapid.T){
+			"allow": func(rt *rapid.T) {
+				done, err := b.Allow()
+				want, c := m.admit(clk.Now())
+				if checkAdmit(err, want) {
+					c.done = done
+					pending = append(pending, c)
+				}
+			},
+			"finish": func(rt *rapid.T) {
+				if len(pending) == 0 {
+					rt.Skip("nothing in flight")
+				}
+				i := rapid.IntRange(0, len(pending)-1).Draw(rt, "call")
+				o := rapid.SampledFrom([]retry.Outcome{retry.Success, retry.Failure, retry.Ignored}).Draw(rt, "outcome")
+				c := pending[i]
+				pending = append(pending[:i], pending[i+1:]...)
+				c.done(outcomeErrs[o])
+				m.finish(c, o, clk.Now())
+			},
+			"panic": func(rt *rapid.T) {
+				var err error
+				func() {
+					defer func() { recover() }()
+					_, err = retry.Guard(context.Background(), func(context.Context) (int, error) { panic("fn") }, b)
+				}()
+				want, c := m.admit(clk.Now())
+				if checkAdmit(err, want) {
+					m.finish(c, retry.Failure, clk.Now())
+				}
+			},
+			"advance": func(rt *rapid.T) {
+				clk.Advance(time.Duration(rapid.IntRange(0, 3000).Draw(rt, "ms")) * time.Millisecond)
+			},
+			"": func(rt *rapid.T) {
+				s := b.Snapshot()
+				if s.State != m.state || int(s.Generation) != m.gen+1 {
+					rt.Fatalf("state %v gen %d, model %v gen %d", s.State, s.Generation, m.state, m.gen+1)
+				}
+				if s.Probes > m.probes || s.Probes < 0 || s.ProbeSuccesses < 0 || s.ConsecutiveFailures < 0 {
+					rt.Fatalf("counts out of range: %+v", s)
+				}
+				switch m.state {
+				case retry.StateClosed:
+					if s.ConsecutiveFailures != int64(m.run) {
+						rt.Fatalf("run %d, model %d", s.ConsecutiveFailures, m.run)
+					}
+				case retry.StateOpen:
+					if !s.OpenUntil.Equal(m.until) {
+						rt.Fatalf("open until %v, model %v", s.OpenUntil, m.until)
+					}
+				case retry.StateHalfOpen:
+					if s.Probes != m.inFlight || s.ProbeSuccesses != m.probeOK {
+						rt.Fatalf("probes %d ok %d, model %d ok %d", s.Probes, s.ProbeSuccesses, m.inFlight, m.probeOK)
+					}
+				}
+				if got, want := rec.String(), fmt.Sprint(m.changes); got != want {
+					rt.Fatalf("changes %s, model %s", got, want)
+				}
+			},
+		})
+	})
+}

@@ -1,0 +1,134 @@
+package retry
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+)
+
+// closedStats are the counts of one closed period of a breaker. A breaker
+// that closes starts a fresh closedStats, so a call admitted in an earlier
+// period can only write to that period's counts, which nobody reads any
+// more.
+//
+// Everything here is atomic: the closed state's calls never take a lock
+// unless they trip the breaker.
+type closedStats struct {
+	consecutive atomic.Int64
+	// plain: a success needs neither the clock nor a window, only a look
+	// at consecutive.
+	plain bool
+	_     [48]byte // failures write consecutive; keep it off other fields
+	// lastFailure is the latest period of a time window in which a call
+	// failed, plus one, so that the throttle skips the window when no
+	// failure is in it.
+	lastFailure atomic.Int64
+	_           [56]byte
+	times       *timeWindow // nil unless the window counts time
+	calls       *countWindow
+}
+
+func newClosedStats(s *breakerSettings) *closedStats {
+	st := &closedStats{plain: !s.windowed && !s.timed()}
+	switch {
+	case !s.windowed:
+	case s.calls > 0:
+		st.calls = newCountWindow(s.calls)
+	default:
+		st.times = newTimeWindow(s.period, s.buckets, s.stripes)
+	}
+	return st
+}
+
+// record counts a call that ended at elapsed (time since the breaker's
+// base) after d, and reports whether a trip rule fires.
+func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.Duration) bool {
+	trip := false
+	if s.consecutive > 0 {
+		if failed {
+			trip = st.consecutive.Add(1) >= s.consecutive
+		} else if st.consecutive.Load() != 0 {
+			st.consecutive.Store(0) // read first: a success must not write a shared line
+		}
+	}
+	if !s.windowed {
+		return trip
+	}
+	slow := s.slowAt > 0 && d >= s.slowAt
+	var t windowTotals
+	// Only a failure, a slow call or one longer than the allowed average
+	// can make a rule fire, so only those read the whole window.
+	check := !trip && (failed || slow || s.maxAverage > 0 && d > s.maxAverage)
+	if st.times != nil {
+		p := st.times.periodOf(elapsed)
+		st.times.add(p, failed, slow, d)
+		if failed && st.lastFailure.Load() != p+1 {
+			st.lastFailure.Store(p + 1)
+		}
+		if check {
+			t = st.times.totals(p)
+		}
+	} else {
+		st.calls.add(failed, slow, d)
+		if check {
+			t = st.calls.totals()
+		}
+	}
+	return trip || check && s.trips(t)
+}
+
+// trips reports whether the window's totals fire a ratio or average rule.
+func (s *breakerSettings) trips(t windowTotals) bool {
+	if t.calls < s.minCalls || t.calls == 0 {
+		return false
+	}
+	n := float64(t.calls)
+	return s.failureRatio > 0 && float64(t.failures) >= s.failureRatio*n ||
+		s.slowAt > 0 && float64(t.slow) >= s.slowRatio*n ||
+		s.maxAverage > 0 && t.nanos/t.calls > int64(s.maxAverage)
+}
+
+// totals returns the window's counts at elapsed.
+func (st *closedStats) totals(elapsed time.Duration) windowTotals {
+	switch {
+	case st.times != nil:
+		return st.times.totals(st.times.periodOf(elapsed))
+	case st.calls != nil:
+		return st.calls.totals()
+	}
+	return windowTotals{}
+}
+
+// throttle decides whether adaptive throttling sheds a call at elapsed:
+// with probability max(0, (requests − K·accepts) / (requests + 1)).
+func (st *closedStats) throttle(s *breakerSettings, elapsed time.Duration) bool {
+	var t windowTotals
+	if st.times != nil {
+		p := st.times.periodOf(elapsed)
+		if st.lastFailure.Load() < p+1-(st.times.buckets-1) {
+			return false // no failure in the window, so accepts = requests
+		}
+		t = st.times.totals(p)
+	} else {
+		t = st.calls.totals()
+		if t.failures == 0 {
+			return false
+		}
+	}
+	return shed(t.calls, t.calls-t.failures, s.k, s.random())
+}
+
+// shed is the rule of client-side throttling from the Google SRE book
+// ("Handling Overload"): reject with probability
+// max(0, (requests − K·accepts) / (requests + 1)); r is uniform in [0, 1).
+func shed(requests, accepts int64, k, r float64) bool {
+	p := (float64(requests) - k*float64(accepts)) / float64(requests+1)
+	return p > 0 && r < p
+}
+
+func (s *breakerSettings) random() float64 {
+	if s.rand != nil {
+		return s.rand()
+	}
+	return rand.Float64()
+}

@@ -1,0 +1,468 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+// manualClock is a Clock that moves only when told to.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// After is never used by a Breaker.
+func (c *manualClock) After(time.Duration) <-chan time.Time { return nil }
+
+func newBreaker(t testing.TB, cfg retry.BreakerConfig) *retry.Breaker {
+	t.Helper()
+	b, err := retry.NewBreaker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var errBoom = errors.New("boom")
+
+// call runs one call through b that returns err, after taking d on clk.
+func call(b *retry.Breaker, clk *manualClock, d time.Duration, err error) error {
+	_, gerr := retry.Guard(context.Background(), func(context.Context) (int, error) {
+		if clk != nil {
+			clk.Advance(d)
+		}
+		return 1, err
+	}, b)
+	return gerr
+}
+
+// recorder records state changes.
+type recorder struct {
+	mu      sync.Mutex
+	changes []string
+}
+
+func (r *recorder) hook(from, to retry.State) {
+	r.mu.Lock()
+	r.changes = append(r.changes, from.String()+">"+to.String())
+	r.mu.Unlock()
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.changes)
+}
+
+// bstep is one event of a state-machine table: a call with an outcome and a
+// duration, or the clock moving.
+type bstep struct {
+	wait  time.Duration // advance the clock first
+	err   error         // outcome of the call (errSkip: no call)
+	took  time.Duration // how long the call takes
+	want  retry.State   // state after the step
+	rejct error         // error the call must match (nil: let through)
+}
+
+var errSkip = errors.New("no call")
+
+func TestBreakerStateMachine(t *testing.T) {
+	ok := error(nil)
+	tests := []struct {
+		name    string
+		cfg     retry.BreakerConfig
+		steps   []bstep
+		changes string
+	}{
+		{
+			name: "consecutive failures trip, open rejects, one probe closes",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 3, OpenDuration: time.Second},
+			steps: []bstep{
+				{err: errBoom}, {err: errBoom}, {err: ok}, // a success resets the run
+				{err: errBoom}, {err: errBoom},
+				{err: errBoom, want: retry.StateOpen},
+				{err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
+				{wait: 999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
+				{wait: time.Millisecond, err: ok, want: retry.StateClosed},
+			},
+			changes: "[closed>open open>half-open half-open>closed]",
+		},
+		{
+			name: "a failed probe reopens, with a doubled open time up to the cap",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, MaxOpenDuration: 3 * time.Second},
+			steps: []bstep{
+				{err: errBoom, want: retry.StateOpen},
+				{wait: time.Second, err: errBoom, want: retry.StateOpen}, // probe fails: open for 2s
+				{wait: 1999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
+				{wait: time.Millisecond, err: errBoom, want: retry.StateOpen}, // open for 3s (capped, not 4s)
+				{wait: 2999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
+				{wait: time.Millisecond, err: ok, want: retry.StateClosed},
+				{err: errBoom, want: retry.StateOpen}, // closed again: back to 1s
+				{wait: time.Second, err: ok, want: retry.StateClosed},
+			},
+			changes: "[closed>open open>half-open half-open>open open>half-open half-open>open open>half-open half-open>closed closed>open open>half-open half-open>closed]",
+		},
+		{
+			name: "HalfOpenSuccesses successes close",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenSuccesses: 3},
+			steps: []bstep{
+				{err: errBoom, want: retry.StateOpen},
+				{wait: time.Second, err: ok, want: retry.StateHalfOpen},
+				{err: ok, want: retry.StateHalfOpen},
+				{err: context.Canceled, want: retry.StateHalfOpen}, // ignored: does not count
+				{err: ok, want: retry.StateClosed},
+			},
+			changes: "[closed>open open>half-open half-open>closed]",
+		},
+		{
+			name: "failure ratio over a time window with MinimumCalls",
+			cfg: retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: 4, Window: 4 * time.Second,
+				BucketPeriod: time.Second, OpenDuration: time.Second},
+			steps: []bstep{
+				{err: errBoom}, {err: errBoom}, {err: errBoom}, // 3 calls: too few
+				{err: ok, want: retry.StateClosed}, // 4 calls, but a success does not check
+				{err: errBoom, want: retry.StateOpen},
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "failure ratio over the last N calls",
+			cfg:  retry.BreakerConfig{FailureRatio: 0.6, WindowCalls: 5, MinimumCalls: 5},
+			steps: []bstep{
+				{err: errBoom}, {err: errBoom}, {err: ok}, {err: ok}, {err: ok}, {err: ok},
+				{err: errBoom},                        // 1 of the last 5
+				{err: errBoom},                        // 2 of 5
+				{err: errBoom, want: retry.StateOpen}, // 3 of 5 = 0.6, though 5 of 9 overall
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "slow successes trip the slow-call rule",
+			cfg: retry.BreakerConfig{SlowCallThreshold: 100 * time.Millisecond, SlowCallRatio: 0.5,
+				MinimumCalls: 4, Window: 10 * time.Second},
+			steps: []bstep{
+				{err: ok, took: 10 * time.Millisecond},
+				{err: ok, took: 100 * time.Millisecond}, // at the threshold: slow
+				{err: ok, took: 10 * time.Millisecond},
+				{err: ok, took: time.Second, want: retry.StateOpen}, // 2 of 4 slow, all succeeded
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "average duration trips",
+			cfg:  retry.BreakerConfig{MaxAverageDuration: 50 * time.Millisecond, MinimumCalls: 3, WindowCalls: 10},
+			steps: []bstep{
+				{err: ok, took: 10 * time.Millisecond},
+				{err: ok, took: 20 * time.Millisecond},
+				{err: ok, took: 90 * time.Millisecond},                        // average 40ms
+				{err: ok, took: 90 * time.Millisecond, want: retry.StateOpen}, // average 52.5ms
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "ignored outcomes count as neither",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 2},
+			steps: []bstep{
+				{err: errBoom}, {err: context.Canceled}, {err: fmt.Errorf("wrapped: %w", context.Canceled)},
+				{err: errBoom, want: retry.StateOpen}, // the run was not broken
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "a deadline counts as a failure",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1},
+			steps: []bstep{
+				{err: context.DeadlineExceeded, want: retry.StateOpen},
+			},
+			changes: "[closed>open]",
+		},
+		{
+			name: "Retry-After sets the open time",
+			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, MaxOpenDuration: time.Minute},
+			steps: []bstep{
+				{err: retry.After(errBoom, 5*time.Second), want: retry.StateOpen},
+				{wait: 4 * time.Second, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
+				{wait: time.Second, err: ok, want: retry.StateClosed},
+				{err: retry.After(errBoom, time.Hour), want: retry.StateOpen}, // capped at a minute
+				{wait: time.Minute, err: ok, want: retry.StateClosed},
+			},
+			changes: "[closed>open open>half-open half-open>closed closed>open open>half-open half-open>closed]",
+		},
+		{
+			name: "a classifier decides",
+			cfg: retry.BreakerConfig{ConsecutiveFailures: 1, Classify: func(err error) retry.Outcome {
+				if errors.Is(err, errSkip) {
+					return retry.Success
+				}
+				if err != nil {
+					return retry.Failure
+				}
+				return retry.Success
+			}},
+			steps: []bstep{
+				{err: fmt.Errorf("not found: %w", errSkip)},
+				{err: context.Canceled, want: retry.StateOpen}, // this classifier counts it
+			},
+			changes: "[closed>open]",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newManualClock()
+			rec := new(recorder)
+			cfg := tt.cfg
+			cfg.Clock, cfg.OnStateChange = clk, rec.hook
+			b := newBreaker(t, cfg)
+			for i, s := range tt.steps {
+				clk.Advance(s.wait)
+				err := call(b, clk, s.took, s.err)
+				switch {
+				case s.rejct != nil && !errors.Is(err, s.rejct):
+					t.Fatalf("step %d: err = %v, want %v", i, err, s.rejct)
+				case s.rejct == nil && !errors.Is(err, s.err) && err != s.err:
+					t.Fatalf("step %d: err = %v, want the call's %v", i, err, s.err)
+				}
+				if got := b.State(); got != s.want {
+					t.Fatalf("step %d: state %v, want %v (changes %v)", i, got, s.want, rec)
+				}
+			}
+			if got := rec.String(); got != tt.changes {
+				t.Errorf("changes %s, want %s", got, tt.changes)
+			}
+		})
+	}
+}
+
+func TestBreakerBadConfig(t *testing.T) {
+	tests := map[string]retry.BreakerConfig{
+		"negative consecutive":   {ConsecutiveFailures: -1},
+		"ratio above 1":          {FailureRatio: 1.5},
+		"negative ratio":         {FailureRatio: -0.1},
+		"NaN ratio":              {FailureRatio: math.NaN()},
+		"slow ratio above 1":     {SlowCallThreshold: time.Second, SlowCallRatio: 2},
+		"slow ratio alone":       {SlowCallRatio: 0.5},
+		"negative slow":          {SlowCallThreshold: -time.Second},
+		"negative average":       {MaxAverageDuration: -1},
+		"negative minimum":       {FailureRatio: 0.5, MinimumCalls: -1},
+		"negative window":        {FailureRatio: 0.5, Window: -time.Second},
+		"negative bucket":        {FailureRatio: 0.5, BucketPeriod: -time.Second},
+		"bucket does not divide": {FailureRatio: 0.5, Window: 10 * time.Second, BucketPeriod: 3 * time.Second},
+		"bucket above window":    {FailureRatio: 0.5, Window: time.Second, BucketPeriod: 2 * time.Second},
+		"window not /10":         {FailureRatio: 0.5, Window: 15},
+		"too many buckets":       {FailureRatio: 0.5, Window: time.Hour, BucketPeriod: time.Millisecond},
+		"negative window calls":  {FailureRatio: 0.5, WindowCalls: -1},
+		"both windows":           {FailureRatio: 0.5, WindowCalls: 10, Window: time.Second},
+		"minimum above calls":    {FailureRatio: 0.5, WindowCalls: 10, MinimumCalls: 11},
+		"K below 1":              {Adaptive: true, AdaptiveK: 0.5},
+		"K negative":             {Adaptive: true, AdaptiveK: -2},
+		"K NaN":                  {Adaptive: true, AdaptiveK: math.NaN()},
+		"K infinite":             {Adaptive: true, AdaptiveK: math.Inf(1)},
+		"negative open":          {OpenDuration: -time.Second},
+		"negative max open":      {MaxOpenDuration: -time.Second},
+		"max open below open":    {OpenDuration: time.Minute, MaxOpenDuration: time.Second},
+		"negative probes":        {HalfOpenProbes: -1},
+		"negative successes":     {HalfOpenSuccesses: -1},
+		"max int64 window":       {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1},
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := retry.NewBreaker(cfg)
+			if !errors.Is(err, retry.ErrInvalid) || b != nil {
+				t.Fatalf("NewBreaker = %v, %v; want ErrInvalid", b, err)
+			}
+		})
+	}
+	for name, cfg := range map[string]retry.BreakerConfig{
+		"zero":         {},
+		"ratio 1":      {FailureRatio: 1},
+		"K 1":          {Adaptive: true, AdaptiveK: 1},
+		"calls window": {FailureRatio: 0.5, WindowCalls: 3}, // MinimumCalls defaults to 3
+		"one bucket":   {FailureRatio: 0.5, Window: time.Second, BucketPeriod: time.Second},
+		"max int64":    {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: math.MaxInt64},
+	} {
+		if _, err := retry.NewBreaker(cfg); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestGuardBadInput(t *testing.T) {
+	b := newBreaker(t, retry.BreakerConfig{})
+	fn := func(context.Context) (int, error) { return 1, nil }
+	var nilCtx context.Context
+	if _, err := retry.Guard(nilCtx, fn, b); !errors.Is(err, retry.ErrInvalid) {
+		t.Errorf("nil ctx: %v", err)
+	}
+	if _, err := retry.Guard[int](context.Background(), nil, b); !errors.Is(err, retry.ErrInvalid) {
+		t.Errorf("nil fn: %v", err)
+	}
+	if _, err := retry.Guard[int](context.Background(), fn, nil); !errors.Is(err, retry.ErrInvalid) {
+		t.Errorf("nil breaker: %v", err)
+	}
+	if _, _, err := retry.GuardFallback[int](context.Background(), fn, nil, nil); !errors.Is(err, retry.ErrInvalid) {
+		t.Errorf("GuardFallback nil breaker: %v", err)
+	}
+}
+
+// A caller whose context is already done does not spend a call (or a
+// probe) at all.
+func TestGuardDoneContext(t *testing.T) {
+	b := newBreaker(t, retry.BreakerConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	_, err := retry.Guard(ctx, func(context.Context) (int, error) { called = true; return 0, nil }, b)
+	if called || !errors.Is(err, context.Canceled) {
+		t.Fatalf("called = %v, err = %v", called, err)
+	}
+}
+
+func TestRejectedError(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 10 * time.Second, Clock: clk})
+	call(b, nil, 0, errBoom)
+	clk.Advance(4 * time.Second)
+	err := call(b, nil, 0, nil)
+	var re *retry.RejectedError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want *RejectedError", err)
+	}
+	if re.Reason != retry.ErrOpen || re.State != retry.StateOpen || re.Wait != 6*time.Second ||
+		!re.Until.Equal(clk.Now().Add(6*time.Second)) {
+		t.Errorf("got %+v", re)
+	}
+	if d, ok := retry.RequestedDelay(err); !ok || d != 6*time.Second {
+		t.Errorf("RequestedDelay = %v, %v; want the wait, for Retry", d, ok)
+	}
+	if got, want := err.Error(), "retry: circuit breaker is open (next probe in 6s)"; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+	if s := b.Snapshot(); s.Rejected != 1 || s.State != retry.StateOpen || !s.OpenUntil.Equal(re.Until) {
+		t.Errorf("snapshot %+v", s)
+	}
+}
+
+func TestGuardFallback(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 2, Clock: clk})
+	var seen []error
+	fallback := func(_ context.Context, err error) (string, error) {
+		seen = append(seen, err)
+		return "cached", nil
+	}
+	run := func(err error) (string, bool, error) {
+		return retry.GuardFallback(context.Background(), func(context.Context) (string, error) {
+			return "live", err
+		}, fallback, b)
+	}
+	if v, fb, err := run(nil); v != "live" || fb || err != nil {
+		t.Fatalf("success: %q %v %v", v, fb, err)
+	}
+	if v, fb, err := run(errBoom); v != "cached" || !fb || err != nil {
+		t.Fatalf("failure: %q %v %v", v, fb, err)
+	}
+	if v, fb, err := run(context.Canceled); v != "live" || fb || !errors.Is(err, context.Canceled) {
+		t.Fatalf("ignored: %q %v %v", v, fb, err)
+	}
+	run(errBoom) // trips
+	if v, fb, err := run(nil); v != "cached" || !fb || err != nil {
+		t.Fatalf("rejected: %q %v %v", v, fb, err)
+	}
+	if len(seen) != 3 || seen[0] != errBoom || !errors.Is(seen[2], retry.ErrOpen) {
+		t.Errorf("fallback saw %v", seen)
+	}
+	// Without a fallback it is Guard.
+	_, fb, err := retry.GuardFallback(context.Background(), func(context.Context) (int, error) { return 1, nil }, nil, b)
+	if fb || !errors.Is(err, retry.ErrOpen) {
+		t.Errorf("nil fallback: %v %v", fb, err)
+	}
+	// A fallback that cannot help passes the error on, and says it ran.
+	_, fb, err = retry.GuardFallback(context.Background(), func(context.Context) (int, error) { return 1, nil },
+		func(_ context.Context, err error) (int, error) { return 0, err }, b)
+	if !fb || !errors.Is(err, retry.ErrOpen) {
+		t.Errorf("declining fallback: %v %v", fb, err)
+	}
+}
+
+func TestAllow(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Second, Clock: clk})
+	for range 2 {
+		done, err := b.Allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(errBoom)
+		done(nil) // later calls are ignored
+	}
+	done, err := b.Allow()
+	if !errors.Is(err, retry.ErrOpen) {
+		t.Fatalf("err = %v", err)
+	}
+	done(errBoom) // a no-op, safe to call
+	clk.Advance(time.Second)
+	done, err = b.Allow()
+	if err != nil || b.State() != retry.StateHalfOpen {
+		t.Fatal(err, b.State())
+	}
+	if _, err := b.Allow(); !errors.Is(err, retry.ErrTooManyProbes) {
+		t.Fatalf("second probe: %v", err)
+	}
+	done(nil)
+	if b.State() != retry.StateClosed {
+		t.Fatal(b.State())
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.9, ConsecutiveFailures: 5,
+		SlowCallThreshold: time.Second, SlowCallRatio: 0.9, Clock: clk})
+	call(b, clk, 2*time.Second, errBoom)
+	call(b, clk, 0, nil)
+	call(b, clk, time.Second, errBoom)
+	s := b.Snapshot()
+	want := retry.BreakerSnapshot{State: retry.StateClosed, Generation: 1, Calls: 3, Failures: 2, Slow: 2,
+		AverageDuration: time.Second, ConsecutiveFailures: 1}
+	if s != want {
+		t.Errorf("snapshot\n%+v, want\n%+v", s, want)
+	}
+}
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[retry.State]string{retry.StateClosed: "closed", retry.StateOpen: "open",
+		retry.StateHalfOpen: "half-open", 7: "State(7)"} {
+		if s.String() != want {
+			t.Errorf("%d: %q", s, s.String())
+		}
+	}
+	for o, want := range map[retry.Outcome]string{retry.Success: "success", retry.Failure: "failure",
+		retry.Ignored: "ignored", 9: "Outcome(9)"} {
+		if o.String() != want {
+			t.Errorf("%d: %q", o, o.String())
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+// One Breaker per dependency, shared by every caller. After three failures
+// in a row it opens and rejects calls at once, without calling the
+// dependency.
+func ExampleGuard() {
+	inventory, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 3, OpenDuration: time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	lookup := func(ctx context.Context) (int, error) {
+		calls++
+		return 0, errors.New("inventory: 503")
+	}
+	for range 5 {
+		_, err := retry.Guard(context.Background(), lookup, inventory)
+		var rejected *retry.RejectedError
+		if errors.As(err, &rejected) {
+			fmt.Println("rejected:", rejected.Reason, "for about", rejected.Wait.Round(time.Second))
+			continue
+		}
+		fmt.Println(err)
+	}
+	fmt.Println(inventory.State(), "after", calls, "calls")
+	// Output:
+	// inventory: 503
+	// inventory: 503
+	// inventory: 503
+	// rejected: retry: circuit breaker is open for about 1m0s
+	// rejected: retry: circuit breaker is open for about 1m0s
+	// open after 3 calls
+}
+
+// A fallback serves a degraded answer while the dependency is failing, and
+// fellBack tells the caller so: a fallback never hides the failure.
+func ExampleGuardFallback() {
+	prices, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Minute})
+	live := func(ctx context.Context) (float64, error) { return 0, errors.New("pricing: timeout") }
+	cached := func(ctx context.Context, err error) (float64, error) {
+		if errors.Is(err, retry.ErrOpen) {
+			return 9.99, nil // the breaker is open: serve the last known price
+		}
+		return 0, err // a failure of the call itself: report it
+	}
+	for range 2 {
+		price, fellBack, err := retry.GuardFallback(context.Background(), live, cached, prices)
+		fmt.Println(price, fellBack, err)
+	}
+	// Output:
+	// 0 true pricing: timeout
+	// 9.99 true <nil>
+}
+
+// Allow is the two-step form, for middleware: here an HTTP round tripper
+// that counts 5xx responses as failures.
+func ExampleBreaker_Allow() {
+	br, _ := retry.NewBreaker(retry.BreakerConfig{})
+	var next http.RoundTripper = roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody}, nil
+	})
+	guarded := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		done, err := br.Allow()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := next.RoundTrip(req)
+		if err == nil && resp.StatusCode >= 500 {
+			done(errors.New(resp.Status)) // a failure for the breaker; the caller still gets the response
+		} else {
+			done(err)
+		}
+		return resp, err
+	})
+	req, _ := http.NewRequest(http.MethodGet, "http://inventory.internal/items", nil)
+	for range 6 {
+		resp, err := guarded.RoundTrip(req)
+		if errors.Is(err, retry.ErrOpen) {
+			fmt.Println("rejected")
+			continue
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode)
+	}
+	// Output:
+	// 503
+	// 503
+	// 503
+	// 503
+	// 503
+	// rejected
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Retry goes outside the breaker, so that each attempt asks it. An open
+// breaker's rejection carries the time until its next probe, and the retry
+// loop waits that long (within Policy.MaxAfter and the deadline) instead
+// of spinning.
+func ExampleGuard_retry() {
+	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: 5 * time.Millisecond})
+	calls := 0
+	fetch := func(ctx context.Context) (string, error) {
+		calls++
+		if calls <= 2 {
+			return "", errors.New("connection refused")
+		}
+		return "order #42", nil
+	}
+	policy := &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}
+	var waits []string
+	policy.OnRetry = func(e retry.Event) {
+		waits = append(waits, fmt.Sprintf("%v→%v", e.Err, e.Delay))
+	}
+	order, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
+		return retry.Guard(ctx, fetch, br)
+	}, policy)
+	fmt.Println(order, err, calls)
+	fmt.Println(len(waits), waits[:2])
+	// Output:
+	// order #42 <nil> 3
+	// 3 [connection refused→0s connection refused→0s]
+}
