@@ -40,6 +40,9 @@ func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
 // ends a hedged round, so that the retry loop waits instead of sending
 // another copy at once.
 func pushedBack(err error) bool {
+	if _, ok := errors.AsType[*retry.RejectedError](err); ok {
+		return true // a circuit breaker refused: no use sending copies
+	}
 	se, ok := errors.AsType[*statusError](err)
 	if !ok {
 		return false

@@ -79,6 +79,15 @@ type Config struct {
 	// classifies and discards.
 	Hedge *retry.HedgePolicy
 
+	// Breaker, if set, returns the circuit breaker for a request (nil for
+	// none), such as PerHost's. Each attempt asks it first: a rejection
+	// by an open breaker makes the retry loop wait until its next probe
+	// (within Retry.MaxAfter and the deadline), the other rejections end
+	// the call. Transport errors, 5xx and 429 count as failures, a
+	// Retry-After sets how long the breaker stays open, and the caller's
+	// cancellation counts as nothing.
+	Breaker func(req *http.Request) *retry.Breaker
+
 	// AttemptHeader, if set, names a header that carries the attempt
 	// number (from 1) on every attempt, as gRPC's
 	// grpc-previous-rpc-attempts does. Off by default.
@@ -288,7 +297,7 @@ type call struct {
 // attempt is the function that retry.Retry calls: it sends one attempt and
 // tells the retry loop whether its outcome is worth another.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
-	resp, err := c.send(ctx, int(c.attempts.Add(1)))
+	resp, err := c.guarded(ctx, int(c.attempts.Add(1)))
 	if err != nil {
 		if !c.retryable(nil, err) {
 			return nil, retry.Permanent(err)

@@ -1,0 +1,109 @@
+package httpx_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+)
+
+// 503s trip the breaker; the retry loop waits out the open time instead of
+// spinning, and the probe after it succeeds.
+func TestBreakerOpensAndRetryWaits(t *testing.T) {
+	srv := newScript(t, false, status(503, ""), status(503, ""), status(503, ""), status(200, "ok"))
+	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	br, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 3, OpenDuration: 40 * time.Second, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := mustNew(t, httpx.Config{Base: srv.base(t),
+		Retry:   &retry.Policy{MaxAttempts: 6, Backoff: retry.Constant{Interval: time.Second}, Clock: clk},
+		Breaker: func(*http.Request) *retry.Breaker { return br }})
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != 200 || srv.hits.Load() != 4 {
+		t.Fatalf("status %d after %d requests", resp.StatusCode, srv.hits.Load())
+	}
+	// 1s, 1s, then 1s after the third 503 (the breaker opened for 40s
+	// then), then the rejection's wait for the rest of the open time.
+	want := []time.Duration{time.Second, time.Second, time.Second, 39 * time.Second}
+	if got := clk.Waits(); !equalWaits(got, want) {
+		t.Fatalf("waits = %v, want %v", got, want)
+	}
+	if br.State() != retry.StateClosed {
+		t.Fatalf("breaker %v after a successful probe", br.State())
+	}
+}
+
+// A breaker open for longer than the policy will wait ends the call at
+// once with ErrOpen, and no request goes out.
+func TestBreakerRejectionEndsCall(t *testing.T) {
+	srv := newScript(t, false, status(500, "boom"))
+	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
+	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Clock: clk},
+		Breaker: func(*http.Request) *retry.Breaker { return br }})
+	resp, err := client.Get(srv.URL) // a 500 is not retried, but it is a failure
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	_, err = client.Get(srv.URL)
+	var rej *retry.RejectedError
+	if !errors.Is(err, retry.ErrOpen) || !errors.As(err, &rej) || rej.Wait != time.Hour {
+		t.Fatalf("err = %v, want ErrOpen with an hour to wait", err)
+	}
+	if srv.hits.Load() != 1 || len(clk.Waits()) != 0 {
+		t.Fatalf("%d requests and waits %v; want 1 and none", srv.hits.Load(), clk.Waits())
+	}
+}
+
+// A Retry-After sets how long the breaker stays open.
+func TestBreakerOpenTimeFromRetryAfter(t *testing.T) {
+	srv := newScript(t, false, withHeader(status(503, ""), "Retry-After", "90"))
+	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 5 * time.Second,
+		MaxOpenDuration: 10 * time.Minute, Clock: clk})
+	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{MaxAttempts: 1, Clock: clk},
+		Breaker: func(*http.Request) *retry.Breaker { return br }})
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if s := br.Snapshot(); s.State != retry.StateOpen || !s.OpenUntil.Equal(clk.Now().Add(90*time.Second)) {
+		t.Fatalf("breaker %v until %v, want open for 90s from %v", s.State, s.OpenUntil, clk.Now())
+	}
+}
+
+// PerHost keeps the hosts apart: one failing host does not open the
+// breaker of another.
+func TestPerHost(t *testing.T) {
+	bad := newScript(t, false, status(502, ""))
+	good := newScript(t, false, status(200, "ok"))
+	breakers, err := httpx.NewPerHost(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := bad.base(t)
+	client := mustNew(t, httpx.Config{Base: base, Retry: &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxAfter: time.Millisecond},
+		Breaker: breakers.For})
+	if _, err := client.Get(bad.URL); !errors.Is(err, retry.ErrOpen) {
+		t.Fatalf("bad host: err = %v, want the breaker open after 2 failures", err)
+	}
+	resp, err := client.Get(good.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("good host: %d", resp.StatusCode)
+	}
+	if _, err := httpx.NewPerHost(retry.BreakerConfig{FailureRatio: 2}); !errors.Is(err, retry.ErrInvalid) {
+		t.Fatalf("bad config: %v", err)
+	}
+}
