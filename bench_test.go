@@ -214,6 +214,41 @@ func (m *mutexBreaker) call(ctx context.Context, fn func(context.Context) (int, 
 	return v, err
 }
 
+// clockedMutexBreaker is the second baseline: a mutex-per-call breaker as
+// sony/gobreaker builds one, which reads the clock under its lock before
+// and after every call to roll its counting interval.
+type clockedMutexBreaker struct {
+	mutexBreaker
+	expiry time.Time
+}
+
+func (m *clockedMutexBreaker) call(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
+	m.mu.Lock()
+	if now := time.Now(); now.After(m.expiry) {
+		m.consecutive, m.expiry = 0, now.Add(time.Minute)
+	}
+	if m.open {
+		m.mu.Unlock()
+		return 0, retry.ErrOpen
+	}
+	gen := m.gen
+	m.mu.Unlock()
+	v, err := fn(ctx)
+	m.mu.Lock()
+	if now := time.Now(); gen == m.gen && !now.After(m.expiry) {
+		if err != nil {
+			m.consecutive++
+			if m.consecutive >= 5 {
+				m.open, m.gen = true, m.gen+1
+			}
+		} else {
+			m.consecutive = 0
+		}
+	}
+	m.mu.Unlock()
+	return v, err
+}
+
 func mustBreaker(b *testing.B, cfg retry.BreakerConfig) *retry.Breaker {
 	br, err := retry.NewBreaker(cfg)
 	if err != nil {
@@ -243,6 +278,10 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	})
 	b.Run("mutex", func(b *testing.B) {
 		m := new(mutexBreaker)
+		run(b, func() (int, error) { return m.call(benchCtx, bare) })
+	})
+	b.Run("mutex-clock", func(b *testing.B) {
+		m := new(clockedMutexBreaker)
 		run(b, func() (int, error) { return m.call(benchCtx, bare) })
 	})
 	for _, c := range []struct {
