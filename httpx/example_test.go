@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,4 +87,61 @@ func ExampleRetryAfter() {
 	// Output:
 	// 2m0s true
 	// false
+}
+
+// A hedged GET: when the first attempt is slow, a second copy goes out
+// after the hedge delay and the first answer wins; the loser is cancelled
+// and its connection cleaned up.
+func ExampleConfig_hedge() {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			<-r.Context().Done() // the first copy hangs until it loses
+			return
+		}
+		io.WriteString(w, "fast copy")
+	}))
+	defer srv.Close()
+
+	client, err := httpx.NewClient(httpx.Config{
+		Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: 5 * time.Millisecond},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	// Output: fast copy
+}
+
+// One circuit breaker per host: after two failures in a row the host's
+// breaker opens, and calls to it fail at once with ErrOpen instead of
+// waiting on a sick server.
+func ExamplePerHost() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "overloaded", http.StatusBadGateway)
+	}))
+	defer srv.Close()
+
+	breakers, err := httpx.NewPerHost(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	client, err := httpx.NewClient(httpx.Config{
+		Retry:   &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxAfter: time.Second},
+		Breaker: breakers.For,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	_, err = client.Get(srv.URL)
+	fmt.Println(errors.Is(err, retry.ErrOpen))
+	// Output: true
 }

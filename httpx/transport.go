@@ -247,23 +247,47 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	c := &call{t: t, req: req, idempotent: t.cfg.RetryNonIdempotent || Idempotent(req)}
-	if err := c.body.init(req, t.cfg.MaxReplayBytes); err != nil {
+	idempotent := Idempotent(req)
+	if t.cfg.Hedge != nil && idempotent {
+		return t.hedgedTrip(&call{t: t, req: req, idempotent: true})
+	}
+	return t.plainTrip(&call{t: t, req: req, idempotent: idempotent || t.cfg.RetryNonIdempotent})
+}
+
+// plainTrip and hedgedTrip differ only in the attempt they retry. They are
+// two functions so that a call that is not hedged stays on the stack:
+// hedging hands c to other goroutines, and escape analysis would move
+// every call to the heap if one function did both.
+func (t *Transport) plainTrip(c *call) (*http.Response, error) {
+	if err := c.body.init(c.req, t.cfg.MaxReplayBytes); err != nil {
 		return nil, err
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
 		return c.once()
 	}
-	attempt := c.attempt
-	if t.cfg.Hedge != nil && Idempotent(req) {
-		attempt = c.hedged
+	resp, err := retry.Retry(c.req.Context(), c.attempt, &t.policy)
+	return t.result(c.req, resp, err)
+}
+
+func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
+	if err := c.body.init(c.req, t.cfg.MaxReplayBytes); err != nil {
+		return nil, err
 	}
-	resp, err := retry.Retry(req.Context(), attempt, &t.policy)
+	defer c.body.release()
+	if !c.body.replayable() {
+		return c.once()
+	}
+	resp, err := retry.Retry(c.req.Context(), c.hedged, &t.policy)
+	return t.result(c.req, resp, err)
+}
+
+// result turns the outcome of the retry loop into RoundTrip's: when
+// attempts ran out on a retryable status, the last response is the answer.
+func (t *Transport) result(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
 	if err == nil {
 		return resp, nil
 	}
-	// Out of attempts on a retryable status: the last response is the answer.
 	if se := lastStatusError(err); se != nil {
 		if !se.discarded && req.Context().Err() == nil {
 			return se.resp, nil
