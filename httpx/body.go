@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,21 +28,38 @@ type replay struct {
 	taken atomic.Bool
 }
 
-// init prepares the body of req for as many attempts as needed: nil and
-// http.NoBody need nothing; a GetBody is used as it is; any other body is
-// read into memory up to limit bytes. A larger body is sent once, whole, as
-// a concatenation of what was read and the rest.
+// init prepares the body of req for as many attempts as needed:
+//   - nil and http.NoBody need nothing; a GetBody is used as it is;
+//   - a body longer than limit (by its ContentLength), or marked as a
+//     stream by a ContentLength of -1, is sent once, unread;
+//   - any other body is read into memory, up to limit bytes, before the
+//     first attempt. The read ends with the request's context: a body
+//     that does not come is closed and the context's error returned. One
+//     that turns out longer than limit is sent once, whole, as what was
+//     read followed by the rest.
 func (r *replay) init(req *http.Request, limit int64) error {
 	r.req = req
 	r.length = -1
-	if req.Body == nil || req.Body == http.NoBody {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
 		return nil
-	}
-	if req.GetBody != nil {
+	case req.GetBody != nil:
 		r.getBody = req.GetBody
 		return nil
+	case req.ContentLength > limit:
+		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
+		r.once = req.Body
+		return nil
+	case req.ContentLength < 0:
+		r.reason = "body is a stream (ContentLength -1)"
+		r.once = req.Body
+		return nil
 	}
+	stop := context.AfterFunc(req.Context(), func() { req.Body.Close() })
 	buf, err := readUpTo(req.Body, req.ContentLength, limit+1)
+	if !stop() {
+		err = context.Cause(req.Context())
+	}
 	if err != nil {
 		req.Body.Close()
 		r.taken.Store(true)

@@ -135,3 +135,23 @@ func TestSlowBodyOverLoopback(t *testing.T) {
 		t.Fatalf("read %d bytes, want %d", len(got), len(payload))
 	}
 }
+
+// Headers that arrive exactly when the attempt times out: either the
+// response is returned with a live context, or the attempt counts as timed
+// out and is retried, never a response whose body is already cancelled.
+func TestTimeoutRacesHeaders(t *testing.T) {
+	for range 50 {
+		synctest.Test(t, func(t *testing.T) {
+			base := &fakeBase{delays: []time.Duration{time.Second, 0}, body: "ok"}
+			rt, _ := httpx.New(httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(2)})
+			req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); got != "ok" {
+				t.Fatalf("body %q", got)
+			}
+		})
+	}
+}

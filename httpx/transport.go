@@ -393,12 +393,29 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 // timeout, and otherwise keeping its context until the body is closed.
 func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
 	start := c.start()
-	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
+	// The headers and the timer race: whichever sets state first wins, so
+	// a response that arrived in time is never cancelled under its reader.
+	const (
+		pending = iota
+		answered
+		timedOut
+	)
+	var state atomic.Int32
+	timer := time.AfterFunc(timeout, func() {
+		if state.CompareAndSwap(pending, timedOut) {
+			cancel(errAttemptTimeout)
+		}
+	})
 	resp, err := c.t.cfg.Base.RoundTrip(r)
+	if !state.CompareAndSwap(pending, answered) && err == nil {
+		// The timer won: this response's context is cancelled already.
+		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
+		resp, err = nil, context.Cause(r.Context())
+	}
 	timer.Stop()
 	if err != nil {
 		cancel(nil)
-		if context.Cause(r.Context()) == errAttemptTimeout && c.req.Context().Err() == nil {
+		if state.Load() == timedOut && c.req.Context().Err() == nil {
 			err = &attemptTimeoutError{timeout: timeout, err: err}
 		}
 		c.report(r, n, nil, err, start)
