@@ -89,3 +89,17 @@ func TestSnapshotSetsContentLength(t *testing.T) {
 		t.Fatalf("sent %q with ContentLength %d", base.bodies[0], base.lengths[0])
 	}
 }
+
+// A GetBody that fails ends the call at once: no attempt was made, and
+// another would fail alike.
+func TestGetBodyFailureNotRetried(t *testing.T) {
+	base := &recordBase{code: 503}
+	rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(5)})
+	req, _ := http.NewRequest(http.MethodPut, "http://example.test/", strings.NewReader("x"))
+	errGone := errors.New("gone")
+	req.GetBody = func() (io.ReadCloser, error) { return nil, errGone }
+	_, err := rt.RoundTrip(req)
+	if !errors.Is(err, errGone) || len(base.bodies) != 1 {
+		t.Fatalf("err %v after %d requests; want GetBody's error after 1", err, len(base.bodies))
+	}
+}

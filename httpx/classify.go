@@ -16,7 +16,10 @@ import (
 //   - the statuses 429 Too Many Requests, 502 Bad Gateway, 503 Service
 //     Unavailable and 504 Gateway Timeout. Not 500: an internal error is
 //     as often a bug that fails every time as a passing fault; a
-//     classifier of your own can add it. Never 501 or any other 4xx;
+//     classifier of your own can add it. Never 501 or any other 4xx, but
+//     for 409 Conflict on a request with an Idempotency-Key, by which the
+//     server says that the first request with that key is still being
+//     processed (a 422 for a reused key is final);
 //   - transport errors: refused or reset connections, timeouts of the
 //     attempt, an EOF before the response, and the like.
 //
@@ -31,6 +34,8 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 	case http.StatusTooManyRequests, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
+	case http.StatusConflict:
+		return resp.Request != nil && hasKey(resp.Request.Header)
 	}
 	return false
 }

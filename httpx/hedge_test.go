@@ -220,7 +220,7 @@ func TestHedgeBadConfig(t *testing.T) {
 		{MaxAttempts: -1}, {MaxAttempts: 10000}, {Delay: -1},
 		{Retryable: func(error) bool { return true }}, {OnDiscard: func(any) {}},
 	} {
-		if _, err := httpx.New(httpx.Config{Hedge: h}); !errors.Is(err, httpx.ErrInvalid) && !errors.Is(err, retry.ErrInvalid) {
+		if _, err := httpx.New(httpx.Config{Hedge: h}); !errors.Is(err, httpx.ErrInvalid) {
 			t.Errorf("Hedge %+v: %v, want ErrInvalid", h, err)
 		}
 	}

@@ -124,7 +124,7 @@ func TestSlowBodyOverLoopback(t *testing.T) {
 		}
 		io.WriteString(w, payload)
 	})
-	client := mustNew(t, httpx.Config{Base: srv.base(t), AttemptTimeout: 3 * time.Millisecond, Retry: &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}}})
+	client := mustNew(t, httpx.Config{Base: srv.base(t), AttemptTimeout: 3 * time.Millisecond, Retry: &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{}}})
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)

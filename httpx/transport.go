@@ -34,7 +34,10 @@ type Config struct {
 	// attempt, since a response's body is read after the attempt returns.
 	// A server's Retry-After on 429 and 503 replaces the backoff for that
 	// wait, within Retry.MaxAfter; a longer one ends the call with that
-	// response.
+	// response, and so does one that would pass the caller's deadline. A
+	// Retry-After of 0 or a past date retries at once. One that is not a
+	// non-negative integer or an HTTP-date, or more than one, is ignored:
+	// the backoff applies.
 	Retry *retry.Policy
 
 	// Retryable says whether an attempt's outcome is worth another attempt:
@@ -123,7 +126,8 @@ type AttemptEvent struct {
 // transport error it returns only the error (a *retry.Error that wraps the
 // last attempt's error). It never returns both.
 //
-// A Transport is safe for concurrent use. Create it with New.
+// A Transport is safe for concurrent use. Create it with New: the zero
+// Transport answers every request with an ErrInvalid error.
 //
 // net/http's own Transport may also resend a replayable request once after
 // a kept-alive connection fails before the response (see the
@@ -172,7 +176,7 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{cfg: cfg}
 	if cfg.Retry != nil {
 		if err := cfg.Retry.Validate(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: Config.Retry: %w", ErrInvalid, err)
 		}
 		switch {
 		case cfg.Retry.Retryable != nil:
@@ -185,7 +189,7 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.Hedge != nil {
 		if err := cfg.Hedge.Validate(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: Config.Hedge: %w", ErrInvalid, err)
 		}
 		if cfg.Hedge.Retryable != nil || cfg.Hedge.OnDiscard != nil {
 			return nil, invalid("Config.Hedge.Retryable and OnDiscard must be unset: the Transport classifies and discards")
@@ -241,7 +245,7 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip sends req, retrying as the Config says. See Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkRequest(req); err != nil {
+	if err := t.checkRequest(req); err != nil {
 		if req != nil && req.Body != nil {
 			req.Body.Close()
 		}
@@ -297,8 +301,10 @@ func (t *Transport) result(req *http.Request, resp *http.Response, err error) (*
 	return nil, err
 }
 
-func checkRequest(req *http.Request) error {
+func (t *Transport) checkRequest(req *http.Request) error {
 	switch {
+	case t.cfg.Base == nil:
+		return invalid("Transport not made by New")
 	case req == nil:
 		return invalid("nil Request")
 	case req.URL == nil:
@@ -347,10 +353,6 @@ func (c *call) statusError(resp *http.Response) error {
 }
 
 func (c *call) retryable(resp *http.Response, err error) bool {
-	if err == nil && resp.StatusCode == http.StatusConflict && hasKey(c.req.Header) {
-		// The request with this key is still being processed: wait, then ask again.
-		return true
-	}
 	if !c.t.cfg.Retryable(resp, err) {
 		return false
 	}
@@ -361,7 +363,7 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 	body, getBody, err := c.body.body()
 	if err != nil {
-		return nil, err
+		return nil, retry.Permanent(err) // no attempt was made; another would fail alike
 	}
 	r := c.req
 	timeout := c.t.cfg.AttemptTimeout
@@ -450,8 +452,11 @@ func (c *call) report(r *http.Request, n int, resp *http.Response, err error, st
 // once sends a request whose body cannot be replayed: one attempt, no
 // retries.
 func (c *call) once() (*http.Response, error) {
+	if b := c.t.policy.Budget; b != nil {
+		b.First()
+	}
 	resp, err := c.send(c.req.Context(), 1)
-	if err != nil && c.retryable(nil, err) {
+	if err != nil && c.req.Context().Err() == nil && c.retryable(nil, err) {
 		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
 	}
 	return resp, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -407,6 +408,9 @@ func TestRequestNotModified(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	if _, err := new(httpx.Transport).RoundTrip(httptest.NewRequest("GET", "http://x.test/", nil)); !errors.Is(err, httpx.ErrInvalid) {
+		t.Errorf("zero Transport: %v, want ErrInvalid", err)
+	}
 	for _, cfg := range []httpx.Config{
 		{MaxReplayBytes: -1},
 		{MaxDrainBytes: -1},
@@ -420,7 +424,7 @@ func TestBadInput(t *testing.T) {
 		{Retry: &retry.Policy{Retryable: func(error) bool { return true }}},
 	} {
 		_, err := httpx.New(cfg)
-		if !errors.Is(err, httpx.ErrInvalid) && !errors.Is(err, retry.ErrInvalid) {
+		if !errors.Is(err, httpx.ErrInvalid) {
 			t.Errorf("New(%+v) = %v, want ErrInvalid", cfg, err)
 		}
 	}
@@ -504,9 +508,9 @@ func TestConcurrentCallers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, b := range srv.Bodies() {
-		if !strings.HasPrefix(b, "body-") {
-			t.Fatalf("request %d had body %q", i, b)
+	for i, h := range srv.Headers() {
+		if b := srv.Bodies()[i]; b != h.Get("X-Body") {
+			t.Fatalf("request %d had body %q, sent as %q", i, b, h.Get("X-Body"))
 		}
 	}
 	if tr.open.Load() != 0 {
