@@ -48,34 +48,43 @@ func (c *call) breakerOutcome(resp *http.Response, err error) error {
 	return nil
 }
 
-// PerHost keeps one circuit breaker per host (URL.Host), all made from one
-// config, for Config.Breaker:
+// PerHost keeps one value per host (URL.Host), made on first use: a
+// circuit breaker for Config.Breaker, a budget for Config.Budget.
 //
-//	breakers, err := httpx.NewPerHost(retry.BreakerConfig{FailureRatio: 0.5})
-//	client, err := httpx.NewClient(httpx.Config{Breaker: breakers.For})
+//	breakers, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 0.5})
+//	budgets := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+//	client, err := httpx.NewClient(httpx.Config{Breaker: breakers.For, Budget: budgets.For})
 //
-// A PerHost is safe for concurrent use. It keeps a breaker for every host
-// it has seen, so give it to clients that call a known set of hosts.
-type PerHost struct {
-	cfg      retry.BreakerConfig
-	breakers sync.Map // host → *retry.Breaker
+// A PerHost is safe for concurrent use. It keeps a value for every host it
+// has seen, so give it to clients that call a known set of hosts.
+type PerHost[T any] struct {
+	newValue func() T
+	values   sync.Map // host → T
 }
 
-// NewPerHost checks cfg (by making a first breaker) and returns an empty
-// PerHost.
-func NewPerHost(cfg retry.BreakerConfig) (*PerHost, error) {
+// NewPerHost returns a PerHost that makes each host's value with
+// newValue, which must not be nil.
+func NewPerHost[T any](newValue func() T) *PerHost[T] {
+	return &PerHost[T]{newValue: newValue}
+}
+
+// Breakers returns a PerHost of circuit breakers made from cfg, which it
+// checks first.
+func Breakers(cfg retry.BreakerConfig) (*PerHost[*retry.Breaker], error) {
 	if _, err := retry.NewBreaker(cfg); err != nil {
 		return nil, err
 	}
-	return &PerHost{cfg: cfg}, nil
+	return NewPerHost(func() *retry.Breaker {
+		b, _ := retry.NewBreaker(cfg) // cannot fail: checked above
+		return b
+	}), nil
 }
 
-// For returns the breaker of req's host, making it on first use.
-func (p *PerHost) For(req *http.Request) *retry.Breaker {
-	if b, ok := p.breakers.Load(req.URL.Host); ok {
-		return b.(*retry.Breaker)
+// For returns the value of req's host, making it on first use.
+func (p *PerHost[T]) For(req *http.Request) T {
+	if v, ok := p.values.Load(req.URL.Host); ok {
+		return v.(T)
 	}
-	b, _ := retry.NewBreaker(p.cfg) // cannot fail: NewPerHost checked cfg
-	actual, _ := p.breakers.LoadOrStore(req.URL.Host, b)
-	return actual.(*retry.Breaker)
+	v, _ := p.values.LoadOrStore(req.URL.Host, p.newValue())
+	return v.(T)
 }

@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -86,7 +87,7 @@ func TestBreakerOpenTimeFromRetryAfter(t *testing.T) {
 func TestPerHost(t *testing.T) {
 	bad := newScript(t, false, status(502, ""))
 	good := newScript(t, false, status(200, "ok"))
-	breakers, err := httpx.NewPerHost(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,37 @@ func TestPerHost(t *testing.T) {
 	if readAll(t, resp); resp.StatusCode != 200 {
 		t.Fatalf("good host: %d", resp.StatusCode)
 	}
-	if _, err := httpx.NewPerHost(retry.BreakerConfig{FailureRatio: 2}); !errors.Is(err, retry.ErrInvalid) {
+	if _, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 2}); !errors.Is(err, retry.ErrInvalid) {
 		t.Fatalf("bad config: %v", err)
+	}
+}
+
+// One budget per host: a failing host drains its own budget and stops
+// retrying, while another host keeps its retries.
+func TestBudgetPerHost(t *testing.T) {
+	bad := newScript(t, false, status(503, ""))
+	good := newScript(t, false, status(503, ""), status(200, "ok"))
+	budgets := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	client := mustNew(t, httpx.Config{Base: bad.base(t), Retry: fastPolicy(3), Budget: budgets.For})
+	for range 4 { // each failure takes a token; retries stop at half of 10
+		resp, err := client.Get(bad.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+	}
+	if got := bad.hits.Load(); got != 3+2+1+1 {
+		t.Fatalf("bad host saw %d requests, want 7 (3, then 2 until half the tokens are gone, then 1 each)", got)
+	}
+	resp, err := client.Get(good.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != 200 || good.hits.Load() != 2 {
+		t.Fatalf("good host: %d after %d requests; its budget must be its own", resp.StatusCode, good.hits.Load())
+	}
+	b := budgets.For(httptest.NewRequest("GET", bad.URL, nil)).(*retry.TokenBucket)
+	if b.Extra() {
+		t.Fatalf("bad host's bucket still allows retries: %v tokens", b.Tokens())
 	}
 }

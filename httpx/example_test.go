@@ -123,13 +123,13 @@ func ExampleConfig_hedge() {
 // One circuit breaker per host: after two failures in a row the host's
 // breaker opens, and calls to it fail at once with ErrOpen instead of
 // waiting on a sick server.
-func ExamplePerHost() {
+func ExampleBreakers() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "overloaded", http.StatusBadGateway)
 	}))
 	defer srv.Close()
 
-	breakers, err := httpx.NewPerHost(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Minute})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Minute})
 	if err != nil {
 		panic(err)
 	}

@@ -15,7 +15,7 @@ import (
 // round of retry.HedgeWithRelease, whose winner's context lives until the
 // caller closes its body.
 func (c *call) hedged(ctx context.Context) (*http.Response, error) {
-	resp, release, err := retry.HedgeWithRelease(ctx, c.hedgeAttempt, &c.t.hedge)
+	resp, release, err := retry.HedgeWithRelease(ctx, c.hedgeAttempt, &c.hedge)
 	if err != nil {
 		return nil, err
 	}

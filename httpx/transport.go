@@ -82,8 +82,14 @@ type Config struct {
 	// classifies and discards.
 	Hedge *retry.HedgePolicy
 
+	// Budget, if set, returns the retry budget for a request (nil for
+	// none), such as a PerHost's, in place of Retry.Budget and
+	// Hedge.Budget: one budget per host keeps a failing host from using up
+	// the retries of the healthy ones.
+	Budget func(req *http.Request) retry.Budget
+
 	// Breaker, if set, returns the circuit breaker for a request (nil for
-	// none), such as PerHost's. Each attempt asks it first: a rejection
+	// none), such as the PerHost of Breakers. Each attempt asks it first: a rejection
 	// by an open breaker makes the retry loop wait until its next probe
 	// (within Retry.MaxAfter and the deadline), the other rejections end
 	// the call. Transport errors, 5xx and 429 count as failures, a
@@ -270,7 +276,13 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 	if !c.body.replayable() {
 		return c.once()
 	}
-	resp, err := retry.Retry(c.req.Context(), c.attempt, &t.policy)
+	p := &t.policy
+	if t.cfg.Budget != nil {
+		perRequest := *p // on the stack: Retry keeps no reference
+		perRequest.Budget = t.cfg.Budget(c.req)
+		p = &perRequest
+	}
+	resp, err := retry.Retry(c.req.Context(), c.attempt, p)
 	return t.result(c.req, resp, err)
 }
 
@@ -282,7 +294,12 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	if !c.body.replayable() {
 		return c.once()
 	}
-	resp, err := retry.Retry(c.req.Context(), c.hedged, &t.policy)
+	c.policy, c.hedge = t.policy, t.hedge
+	if t.cfg.Budget != nil {
+		b := t.cfg.Budget(c.req)
+		c.policy.Budget, c.hedge.Budget = b, b
+	}
+	resp, err := retry.Retry(c.req.Context(), c.hedged, &c.policy)
 	return t.result(c.req, resp, err)
 }
 
@@ -322,6 +339,10 @@ type call struct {
 	body       replay
 	idempotent bool
 	attempts   atomic.Int32 // attempts started; hedged ones run at once
+
+	// The policies of a hedged call, with the request's budget.
+	policy retry.Policy
+	hedge  retry.HedgePolicy
 }
 
 // attempt is the function that retry.Retry calls: it sends one attempt and
@@ -452,7 +473,11 @@ func (c *call) report(r *http.Request, n int, resp *http.Response, err error, st
 // once sends a request whose body cannot be replayed: one attempt, no
 // retries.
 func (c *call) once() (*http.Response, error) {
-	if b := c.t.policy.Budget; b != nil {
+	b := c.t.policy.Budget
+	if c.t.cfg.Budget != nil {
+		b = c.t.cfg.Budget(c.req)
+	}
+	if b != nil {
 		b.First()
 	}
 	resp, err := c.send(c.req.Context(), 1)
