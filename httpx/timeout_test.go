@@ -155,3 +155,24 @@ func TestTimeoutRacesHeaders(t *testing.T) {
 		})
 	}
 }
+
+// SplitDeadline shares the time left among the attempts to come: with 9s
+// left and 3 attempts, a hanging first attempt gets 3s, not all 9.
+func TestSplitDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fakeBase{delays: []time.Duration{time.Hour, time.Hour, 0}, body: "ok"}
+		rt, _ := httpx.New(httpx.Config{Base: base, SplitDeadline: true, Retry: fastPolicy(3)})
+		ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
+		start := time.Now()
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if took := time.Since(start); took != 6*time.Second || base.n != 3 {
+			t.Fatalf("answered after %v and %d attempts; want 6s and 3", took, base.n)
+		}
+	})
+}

@@ -57,6 +57,12 @@ type Config struct {
 	// attempt's context, which lives until the body is closed.
 	AttemptTimeout time.Duration
 
+	// SplitDeadline, if set, gives each attempt at most an equal share of
+	// the time left before the caller's deadline for its response headers,
+	// so that a hanging first attempt cannot use up the time of the later
+	// ones (AttemptTimeout, if also set, caps each share).
+	SplitDeadline bool
+
 	// MaxReplayBytes caps the request body kept in memory to send again
 	// when the request has no GetBody. A larger body (or one that has no
 	// GetBody and no length, such as a pipe, past that size) is sent once
@@ -387,7 +393,7 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 		return nil, retry.Permanent(err) // no attempt was made; another would fail alike
 	}
 	r := c.req
-	timeout := c.t.cfg.AttemptTimeout
+	timeout := c.timeout(ctx, n)
 	if n > 1 || body != c.req.Body || timeout > 0 || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
 		var cancel context.CancelCauseFunc
 		if timeout > 0 {
@@ -410,6 +416,29 @@ func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
 	resp, err := c.t.cfg.Base.RoundTrip(r)
 	c.report(r, n, resp, err, start)
 	return resp, err
+}
+
+// timeout is the limit on attempt n's wait for response headers: the
+// AttemptTimeout, or with SplitDeadline an equal share of the time left
+// before the deadline among the attempts still allowed, whichever is less.
+func (c *call) timeout(ctx context.Context, n int) time.Duration {
+	d := c.t.cfg.AttemptTimeout
+	if !c.t.cfg.SplitDeadline {
+		return d
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return d
+	}
+	attempts := c.t.policy.MaxAttempts
+	if attempts == 0 {
+		attempts = retry.DefaultMaxAttempts
+	}
+	share := max(time.Until(dl)/time.Duration(max(attempts-n+1, 1)), 1)
+	if d > 0 {
+		return min(d, share)
+	}
+	return share
 }
 
 // sendTimed sends r, cancelling it if its headers take longer than
