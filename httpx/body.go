@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // replay hands each attempt of one request its own, complete body.
@@ -23,6 +24,11 @@ type replay struct {
 	once io.ReadCloser
 	// length is the length of a body replayed from memory, -1 otherwise.
 	length int64
+	// shared is set when getBody is the caller's own: its bodies may share
+	// one reader (a seeker over a file), so before a retry gets a new one
+	// it waits for the previous attempt's to be closed.
+	shared bool
+	prev   *closeSignal // the previous attempt's body, when shared
 	// taken is set when req.Body has been handed to an attempt, which then
 	// owns it (the base transport closes it).
 	taken atomic.Bool
@@ -45,6 +51,7 @@ func (r *replay) init(req *http.Request, limit int64) error {
 		return nil
 	case req.GetBody != nil:
 		r.getBody = req.GetBody
+		r.shared = true
 		return nil
 	case req.ContentLength > limit:
 		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
@@ -100,8 +107,11 @@ func (r *replay) replayable() bool { return r.reason == "" }
 
 // body returns the body for the next attempt and the GetBody to put on its
 // request. The first caller gets the caller's own body, if that is still
-// usable; every later one gets a fresh copy.
-func (r *replay) body() (io.ReadCloser, func() (io.ReadCloser, error), error) {
+// usable; every later one gets a fresh copy. In sequence (not hedged), a
+// fresh copy from the caller's GetBody waits until the previous attempt's
+// body is closed (a RoundTripper may still be writing it after RoundTrip
+// returns), for at most bodyCloseWait.
+func (r *replay) body(ctx context.Context, sequential bool) (io.ReadCloser, func() (io.ReadCloser, error), error) {
 	if r.once != nil {
 		if r.taken.Swap(true) {
 			return nil, nil, errNotReplayable
@@ -111,14 +121,56 @@ func (r *replay) body() (io.ReadCloser, func() (io.ReadCloser, error), error) {
 	if r.getBody == nil {
 		return r.req.Body, nil, nil // nil or http.NoBody
 	}
+	track := r.shared && sequential
 	if !r.taken.Swap(true) {
+		if track {
+			r.prev = newCloseSignal(r.req.Body)
+			return r.prev, r.getBody, nil
+		}
 		return r.req.Body, r.getBody, nil
+	}
+	if track && r.prev != nil {
+		t := time.NewTimer(bodyCloseWait)
+		select {
+		case <-r.prev.closed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, context.Cause(ctx)
+		}
+		t.Stop()
 	}
 	b, err := r.getBody()
 	if err != nil {
 		return nil, nil, fmt.Errorf("httpx: GetBody: %w", err)
 	}
+	if track {
+		r.prev = newCloseSignal(b)
+		return r.prev, r.getBody, nil
+	}
 	return b, r.getBody, nil
+}
+
+// bodyCloseWait bounds the wait for a RoundTripper to close the previous
+// attempt's request body, as it must; one that never does costs this much
+// per retry, not a hang.
+const bodyCloseWait = 5 * time.Second
+
+// closeSignal is a request body that tells when it has been closed.
+type closeSignal struct {
+	io.ReadCloser
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newCloseSignal(b io.ReadCloser) *closeSignal {
+	return &closeSignal{ReadCloser: b, closed: make(chan struct{})}
+}
+
+func (c *closeSignal) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(func() { close(c.closed) })
+	return err
 }
 
 // release closes the caller's body if no attempt took it, as the

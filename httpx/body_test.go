@@ -103,3 +103,51 @@ func TestGetBodyFailureNotRetried(t *testing.T) {
 		t.Fatalf("err %v after %d requests; want GetBody's error after 1", err, len(base.bodies))
 	}
 }
+
+// lateCloser answers at once but closes the request body a second later,
+// as a RoundTripper still writing it may (the RoundTripper contract allows
+// it).
+type lateCloser struct{ sent int }
+
+func (b *lateCloser) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.sent++
+	go func() {
+		time.Sleep(time.Second)
+		r.Body.Close()
+	}()
+	code := 503
+	if b.sent > 1 {
+		code = 200
+	}
+	return &http.Response{StatusCode: code, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+}
+
+// A retry does not ask the caller's GetBody for a new body while the
+// previous one may still be in use: its bodies may share one reader.
+func TestGetBodyWaitsForPreviousClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var closedAt, askedAt time.Time
+		body := &spyBody{onClose: func() { closedAt = time.Now() }}
+		req, _ := http.NewRequest(http.MethodPut, "http://example.test/", body)
+		req.GetBody = func() (io.ReadCloser, error) {
+			askedAt = time.Now()
+			return &spyBody{onClose: func() {}}, nil
+		}
+		rt, _ := httpx.New(httpx.Config{Base: &lateCloser{}, Retry: fastPolicy(2)})
+		start := time.Now()
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("resp %v, err %v", resp, err)
+		}
+		if closedAt.IsZero() || askedAt.Before(closedAt) || askedAt.Sub(start) != time.Second {
+			t.Fatalf("GetBody asked at %v, first body closed at %v (from start %v)", askedAt.Sub(start), closedAt.Sub(start), start)
+		}
+		time.Sleep(2 * time.Second) // let the late closers finish
+
+	})
+}
+
+type spyBody struct{ onClose func() }
+
+func (*spyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (b *spyBody) Close() error           { b.onClose(); return nil }

@@ -265,7 +265,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	idempotent := Idempotent(req)
 	if t.cfg.Hedge != nil && idempotent {
-		return t.hedgedTrip(&call{t: t, req: req, idempotent: true})
+		return t.hedgedTrip(&call{t: t, req: req, idempotent: true, hedging: true})
 	}
 	return t.plainTrip(&call{t: t, req: req, idempotent: idempotent || t.cfg.RetryNonIdempotent})
 }
@@ -345,6 +345,7 @@ type call struct {
 	body       replay
 	idempotent bool
 	attempts   atomic.Int32 // attempts started; hedged ones run at once
+	hedging    bool         // attempts may run at once
 
 	// The policies of a hedged call, with the request's budget.
 	policy retry.Policy
@@ -388,7 +389,7 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 
 // send makes attempt n of the request.
 func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
-	body, getBody, err := c.body.body()
+	body, getBody, err := c.body.body(ctx, !c.hedging)
 	if err != nil {
 		return nil, retry.Permanent(err) // no attempt was made; another would fail alike
 	}
@@ -460,9 +461,9 @@ func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel c
 	})
 	resp, err := c.t.cfg.Base.RoundTrip(r)
 	if !state.CompareAndSwap(pending, answered) && err == nil {
-		// The timer won: this response's context is cancelled already.
+		// The timer won: this response's context is being cancelled.
 		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
-		resp, err = nil, context.Cause(r.Context())
+		resp, err = nil, errAttemptTimeout
 	}
 	timer.Stop()
 	if err != nil {
