@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +53,9 @@ func (r *replay) init(req *http.Request, limit int64) error {
 		return nil
 	case req.GetBody != nil:
 		r.getBody = req.GetBody
-		r.shared = true
+		// http.NewRequest's GetBody for an in-memory body makes independent
+		// readers; any other may share one.
+		r.shared = !inMemory(req.Body)
 		return nil
 	case req.ContentLength > limit:
 		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
@@ -167,6 +171,10 @@ func newCloseSignal(b io.ReadCloser) *closeSignal {
 	return &closeSignal{ReadCloser: b, closed: make(chan struct{})}
 }
 
+// WriteTo keeps the fast path of bodies that have one (net/http copies a
+// bytes.Reader's content without a buffer).
+func (c *closeSignal) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, c.ReadCloser) }
+
 func (c *closeSignal) Close() error {
 	err := c.ReadCloser.Close()
 	c.once.Do(func() { close(c.closed) })
@@ -210,3 +218,26 @@ func (e *NotReplayableError) Error() string {
 }
 
 func (e *NotReplayableError) Unwrap() error { return e.Err }
+
+// nopClosers are the types of io.NopCloser's results.
+var nopClosers = [2]reflect.Type{
+	reflect.TypeOf(io.NopCloser(struct{ io.Reader }{})),
+	reflect.TypeOf(io.NopCloser(strings.NewReader(""))),
+}
+
+// inMemory reports whether body is one of the in-memory readers for which
+// http.NewRequest sets GetBody, possibly inside io.NopCloser, as net/http
+// itself tells them apart.
+func inMemory(body io.Reader) bool {
+	switch body.(type) {
+	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
+		return true
+	}
+	if t := reflect.TypeOf(body); t == nopClosers[0] || t == nopClosers[1] {
+		switch reflect.ValueOf(body).Field(0).Elem().Type() {
+		case reflect.TypeOf((*bytes.Reader)(nil)), reflect.TypeOf((*bytes.Buffer)(nil)), reflect.TypeOf((*strings.Reader)(nil)):
+			return true
+		}
+	}
+	return false
+}
