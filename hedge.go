@@ -150,7 +150,10 @@ func (h *HedgePolicy) delay() time.Duration {
 //
 // Attempt 1 starts at once; each further attempt starts when the delay has
 // passed since the previous one started, or at once when an attempt fails
-// with a retryable error. Each attempt gets its own child of ctx, marked
+// with a retryable error. A failure marked with After (server pushback)
+// holds the next attempt for the wait the server asked for instead; a
+// negative wait, or one that would pass ctx's deadline, starts no more
+// attempts (as in gRPC's hedging). Each attempt gets its own child of ctx, marked
 // with its Attempt (see AttemptFrom).
 //
 // Hedge returns as soon as an attempt succeeds. It then cancels every

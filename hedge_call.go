@@ -97,6 +97,21 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 			if reason := c.failed(ctx, r.err); reason != nil {
 				return c.fail(reason)
 			}
+			if wait, ok := RequestedDelay(r.err); ok {
+				// Server pushback: no copy at once. A negative delay
+				// means no more copies at all; a wait past the deadline
+				// likewise.
+				if reason := c.pushback(ctx, wait); reason != nil {
+					if c.running == 0 {
+						return c.fail(reason)
+					}
+					c.max = c.started
+				}
+				if c.running == 0 && c.started == c.max {
+					return c.fail(ErrExhausted)
+				}
+				continue
+			}
 			if c.started < c.max && c.extra(ctx, r.err) && c.started < c.max {
 				c.arm(c.delay) // the next timed hedge counts from this attempt
 			}
@@ -111,6 +126,9 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 			c.tick = nil
 			if c.started < c.max && c.extra(ctx, nil) && c.started < c.max {
 				c.arm(c.delay)
+			}
+			if c.running == 0 { // after a pushback, with the hedge refused
+				return c.fail(ErrBudgetExhausted)
 			}
 		case <-ctx.Done():
 			return c.fail(ctxReason(ctx))
@@ -187,6 +205,24 @@ func (c *hedgeCall[T]) extra(ctx context.Context, err error) bool {
 	}
 	c.launch(ctx)
 	return true
+}
+
+// pushback handles a failure by which the server asked for a wait before
+// the next attempt (see After): the next hedge starts after that wait
+// instead of at once. It returns the reason to start no more attempts: the
+// server asked for none (a negative wait), or the wait would pass the
+// context's deadline.
+func (c *hedgeCall[T]) pushback(ctx context.Context, wait time.Duration) error {
+	if wait < 0 {
+		return ErrNotRetryable
+	}
+	if dl, ok := ctx.Deadline(); ok && wait >= dl.Sub(now(c.h.Clock)) {
+		return ErrDeadline
+	}
+	if c.started < c.max {
+		c.arm(wait)
+	}
+	return nil
 }
 
 // failed records a failed attempt and returns the reason to stop the call

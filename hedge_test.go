@@ -702,3 +702,58 @@ func TestHedgeNoHedgeUsesOneGoroutine(t *testing.T) {
 		t.Errorf("err %v; %d goroutines during the call, %d before; want one more", err, during, before)
 	}
 }
+
+// Server pushback (an error marked with After) holds the next hedge for
+// the wait the server asked for, instead of starting it at once.
+func TestHedgePushbackDelaysNextAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScript(
+			step{after: 1 * ms, err: retry.After(errTransient, 50*ms)},
+			step{after: 1 * ms, val: "second"},
+		)
+		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		if err != nil || v != "second" {
+			t.Fatalf("Hedge = %q, %v", v, err)
+		}
+		if got := s.Starts(); !equalDurations(got, []time.Duration{0, 51 * ms}) {
+			t.Errorf("attempts started at %v, want [0 51ms]", got)
+		}
+	})
+}
+
+// A negative pushback means no more attempts; a pushback past the
+// deadline likewise, at once.
+func TestHedgePushbackStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScript(step{after: 1 * ms, err: retry.After(errTransient, -1)}, step{val: "never"})
+		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		if !errors.Is(err, retry.ErrNotRetryable) || len(s.Starts()) != 1 {
+			t.Fatalf("err = %v after %d attempts; want ErrNotRetryable after 1", err, len(s.Starts()))
+		}
+
+		ctx, cancel := context.WithTimeout(context.Background(), 20*ms)
+		defer cancel()
+		s = newScript(step{after: 1 * ms, err: retry.After(errTransient, time.Second)}, step{val: "never"})
+		start := time.Now()
+		_, err = retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		if !errors.Is(err, retry.ErrDeadline) || len(s.Starts()) != 1 || time.Since(start) != 1*ms {
+			t.Fatalf("err = %v after %d attempts and %v", err, len(s.Starts()), time.Since(start))
+		}
+	})
+}
+
+// A hedge refused by the budget after a pushback ends the call instead of
+// waiting for results that cannot come.
+func TestHedgePushbackThenBudgetRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var bucket retry.TokenBucket
+		for range 4 {
+			bucket.Result(false) // 6 tokens: the failure below leaves 5, not above half
+		}
+		s := newScript(step{after: 1 * ms, err: retry.After(errTransient, 5*ms)}, step{val: "never"})
+		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms, Budget: &bucket})
+		if !errors.Is(err, retry.ErrBudgetExhausted) || len(s.Starts()) != 1 {
+			t.Fatalf("err = %v after %d attempts", err, len(s.Starts()))
+		}
+	})
+}
