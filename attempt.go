@@ -20,5 +20,22 @@ func AttemptFrom(ctx context.Context) (Attempt, bool) {
 }
 
 func withAttempt(ctx context.Context, a Attempt) context.Context {
+	if a.Number >= 1 && a.Number < len(boxedAttempts) {
+		h := 0
+		if a.Hedge {
+			h = 1
+		}
+		return context.WithValue(ctx, attemptKey{}, boxedAttempts[a.Number][h])
+	}
 	return context.WithValue(ctx, attemptKey{}, a)
 }
+
+// boxedAttempts holds the common Attempts already in interfaces, so that
+// marking an attempt costs one allocation (the context), not two. It is
+// filled once and only read.
+var boxedAttempts = func() (t [17][2]any) {
+	for n := range t {
+		t[n] = [2]any{Attempt{Number: n}, Attempt{Number: n, Hedge: true}}
+	}
+	return t
+}()
