@@ -182,51 +182,25 @@ func BenchmarkLatencyTracker(b *testing.B) {
 
 // mutexBreaker is the baseline for BenchmarkBreakerParallel: the same
 // consecutive-failures rule behind one mutex taken before and after every
-// call, as most breakers do.
+// call, as most breakers do. With clock set it also reads the clock under
+// the lock before and after each call to roll its counting interval, as
+// sony/gobreaker does.
 type mutexBreaker struct {
+	clock       bool
 	mu          sync.Mutex
 	open        bool
 	gen         uint64
 	consecutive int
+	expiry      time.Time
 }
 
 func (m *mutexBreaker) call(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
 	m.mu.Lock()
-	if m.open {
-		m.mu.Unlock()
-		return 0, retry.ErrOpen
-	}
-	gen := m.gen
-	m.mu.Unlock()
-	v, err := fn(ctx)
-	m.mu.Lock()
-	if gen == m.gen {
-		if err != nil {
-			m.consecutive++
-			if m.consecutive >= 5 {
-				m.open, m.gen = true, m.gen+1
-			}
-		} else {
-			m.consecutive = 0
+	if m.clock {
+		if now := time.Now(); now.After(m.expiry) {
+			m.consecutive, m.expiry = 0, now.Add(time.Minute)
 		}
 	}
-	m.mu.Unlock()
-	return v, err
-}
-
-// clockedMutexBreaker is the second baseline: a mutex-per-call breaker as
-// sony/gobreaker builds one, which reads the clock under its lock before
-// and after every call to roll its counting interval.
-type clockedMutexBreaker struct {
-	mutexBreaker
-	expiry time.Time
-}
-
-func (m *clockedMutexBreaker) call(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
-	m.mu.Lock()
-	if now := time.Now(); now.After(m.expiry) {
-		m.consecutive, m.expiry = 0, now.Add(time.Minute)
-	}
 	if m.open {
 		m.mu.Unlock()
 		return 0, retry.ErrOpen
@@ -235,7 +209,7 @@ func (m *clockedMutexBreaker) call(ctx context.Context, fn func(context.Context)
 	m.mu.Unlock()
 	v, err := fn(ctx)
 	m.mu.Lock()
-	if now := time.Now(); gen == m.gen && !now.After(m.expiry) {
+	if gen == m.gen && (!m.clock || !time.Now().After(m.expiry)) {
 		if err != nil {
 			m.consecutive++
 			if m.consecutive >= 5 {
@@ -281,7 +255,7 @@ func BenchmarkBreakerParallel(b *testing.B) {
 		run(b, func() (int, error) { return m.call(benchCtx, bare) })
 	})
 	b.Run("mutex-clock", func(b *testing.B) {
-		m := new(clockedMutexBreaker)
+		m := &mutexBreaker{clock: true}
 		run(b, func() (int, error) { return m.call(benchCtx, bare) })
 	})
 	for _, c := range []struct {
