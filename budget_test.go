@@ -58,6 +58,35 @@ func TestNewTokenBucket(t *testing.T) {
 	}
 }
 
+// Regression: NewTokenBucket(0.0004, 0.1) passed the range check but
+// stored 0 thousandths, which the zero-value logic read as the default of
+// 10 tokens. Values that round below one thousandth are errors; the
+// smallest that do not are kept as they are.
+func TestNewTokenBucketBelowOneThousandth(t *testing.T) {
+	for _, tt := range []struct{ max, ratio float64 }{
+		{0.0004, 0.1}, {1e-300, 0.1}, {10, 0.0004}, {10, 1e-9},
+	} {
+		if b, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) || b != nil {
+			t.Errorf("NewTokenBucket(%v, %v) = %v, %v; want ErrInvalid", tt.max, tt.ratio, b, err)
+		}
+	}
+	b, err := retry.NewTokenBucket(0.0006, 0.0006)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Tokens(); got != 0.001 {
+		t.Fatalf("NewTokenBucket(0.0006, ...) holds %v tokens, want 0.001", got)
+	}
+	b.Result(false)
+	if got := b.Tokens(); got != 0 {
+		t.Fatalf("after a failure: %v tokens, want 0", got)
+	}
+	b.Result(true)
+	if got := b.Tokens(); got != 0.001 {
+		t.Fatalf("a success gave back %v tokens, want 0.001", got)
+	}
+}
+
 func TestRatioBudget(t *testing.T) {
 	mock := newStepClock()
 	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, Clock: mock})
