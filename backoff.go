@@ -152,6 +152,10 @@ const (
 	spreadJitter
 )
 
+// The jitters of this package. They are variables only because a struct
+// cannot be a constant: treat them as read-only. Assigning to one changes
+// every policy of the program that uses it, including the default
+// Backoff, and is a bug.
 var (
 	// NoJitter keeps the wait d as it is.
 	NoJitter = Jitter{}

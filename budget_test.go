@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -334,4 +335,27 @@ func TestRatioBudgetClockGoesBack(t *testing.T) {
 	if b.Extra() {
 		t.Fatal("the window has passed, but old first attempts still count")
 	}
+}
+
+// As Policy.Budget's doc says: Extra is asked before the wait, so a retry
+// whose wait is cancelled has already been charged to a RatioBudget.
+func TestBudgetChargedBeforeWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// MinPerSecond·Window = 1: one extra attempt in the window.
+		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{MinPerSecond: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &retry.Policy{Budget: b, Backoff: retry.Constant{Interval: time.Second}}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		fn, calls := failing(5, errTransient)
+		if err := retry.Do(ctx, fn, p); !errors.Is(err, context.Canceled) || *calls != 1 {
+			t.Fatalf("cancelled during the wait: err = %v after %d calls", err, *calls)
+		}
+		fn, calls = failing(5, errTransient)
+		if err := retry.Do(context.Background(), fn, p); !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
+			t.Fatalf("err = %v after %d calls; the cancelled retry should have used the budget", err, *calls)
+		}
+	})
 }

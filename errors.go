@@ -11,7 +11,9 @@ import (
 
 // ErrInvalid is wrapped by every error that reports bad input: a nil
 // function or context, a negative duration or count, a NaN multiplier. Such
-// an error comes back from the call (or from Validate) before anything runs.
+// an error comes back from Validate, from a constructor, or from a call
+// before anything runs; the one exception is a Policy's Backoff, which a
+// call checks only before its first wait (see Retry).
 var ErrInvalid = errors.New("retry: invalid argument")
 
 func invalid(format string, args ...any) error {

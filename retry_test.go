@@ -241,6 +241,26 @@ func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
 	}
 }
 
+// As the Retry doc says: bad settings are reported before fn runs, as a
+// plain ErrInvalid; a bad Backoff only at the first wait, as the Reason of
+// a *Error.
+func TestRetryDocInvalidInput(t *testing.T) {
+	fn, calls := failing(5, errTransient)
+	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: -1, Backoff: retry.Constant{Interval: -1}})
+	var re *retry.Error
+	if !errors.Is(err, retry.ErrInvalid) || errors.As(err, &re) || *calls != 0 {
+		t.Fatalf("bad setting: err = %v after %d calls, want a plain ErrInvalid before any call", err, *calls)
+	}
+	err = retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrInvalid) || re.Last != errTransient || re.Attempts != 1 || *calls != 1 {
+		t.Fatalf("bad Backoff: err = %#v after %d calls, want a *Error after 1 call with Reason ErrInvalid", err, *calls)
+	}
+	// Validate finds both early.
+	if err := (&retry.Policy{Backoff: retry.Constant{Interval: -1}}).Validate(); !errors.Is(err, retry.ErrInvalid) {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
 // One Policy shared by many goroutines: run with -race.
 func TestSharedPolicyConcurrent(t *testing.T) {
 	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Exponential{Base: time.Microsecond, Max: 10 * time.Microsecond, Jitter: retry.FullJitter}}
