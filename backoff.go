@@ -27,7 +27,10 @@ func (f BackoffFunc) Delay(attempt int, prev time.Duration, u float64) time.Dura
 	return f(attempt, prev, u)
 }
 
-// Defaults for zero fields of the backoff strategies.
+// Defaults for zero fields of the backoff strategies. A default never
+// conflicts with a field that is set: a zero Base (or Step) with Max set
+// means min(DefaultBase, Max), and a zero Max with Base (or Step) set means
+// max(DefaultMaxDelay, Base).
 const (
 	DefaultBase     = 100 * time.Millisecond // first wait of Linear, Exponential and DecorrelatedJitter
 	DefaultMaxDelay = 10 * time.Second       // cap of Linear, Exponential and DecorrelatedJitter
@@ -60,20 +63,20 @@ func (c Constant) Validate() error {
 // on: the wait grows by a constant step, up to Max, then jitter is applied
 // within [0, Max].
 type Linear struct {
-	Step   time.Duration // zero means DefaultBase
-	Max    time.Duration // zero means DefaultMaxDelay; never below Step
+	Step   time.Duration // zero means DefaultBase, or Max if that is smaller
+	Max    time.Duration // zero means DefaultMaxDelay, or Step if that is larger; never below Step
 	Jitter Jitter
 }
 
 // Delay returns min(attempt·Step, Max), jittered.
 func (l Linear) Delay(attempt int, _ time.Duration, u float64) time.Duration {
-	step := orDefault(l.Step, DefaultBase)
-	hi := orDefault(l.Max, DefaultMaxDelay)
+	step, hi := bounds(l.Step, l.Max)
 	d := capped(float64(step)*float64(max(attempt, 1)), hi)
 	return l.Jitter.apply(d, u, hi)
 }
 
-// Validate reports negative durations, Step above Max, or a bad jitter.
+// Validate reports negative durations, a Step set above a Max set, or a bad
+// jitter.
 func (l Linear) Validate() error {
 	return validateRange("Linear", "Step", l.Step, l.Max, l.Jitter)
 }
@@ -83,16 +86,15 @@ func (l Linear) Validate() error {
 // within [0, Max]. The seed's "exponential backoff with jitter" is
 // Exponential with FullJitter, EqualJitter or Spread.
 type Exponential struct {
-	Base       time.Duration // zero means DefaultBase
-	Max        time.Duration // zero means DefaultMaxDelay; never below Base
+	Base       time.Duration // zero means DefaultBase, or Max if that is smaller
+	Max        time.Duration // zero means DefaultMaxDelay, or Base if that is larger; never below Base
 	Multiplier float64       // zero means 2; otherwise at least 1
 	Jitter     Jitter
 }
 
 // Delay returns min(Base·Multiplier^(attempt-1), Max), jittered.
 func (e Exponential) Delay(attempt int, _ time.Duration, u float64) time.Duration {
-	base := orDefault(e.Base, DefaultBase)
-	hi := orDefault(e.Max, DefaultMaxDelay)
+	base, hi := bounds(e.Base, e.Max)
 	m := e.Multiplier
 	if !(m >= 1) { // zero, NaN or invalid: the default
 		m = 2
@@ -103,8 +105,8 @@ func (e Exponential) Delay(attempt int, _ time.Duration, u float64) time.Duratio
 	return e.Jitter.apply(d, u, hi)
 }
 
-// Validate reports negative durations, Base above Max, a Multiplier below 1
-// or not finite, or a bad jitter.
+// Validate reports negative durations, a Base set above a Max set, a
+// Multiplier below 1 or not finite, or a bad jitter.
 func (e Exponential) Validate() error {
 	if e.Multiplier != 0 && !(e.Multiplier >= 1 && !math.IsInf(e.Multiplier, 1)) {
 		return invalid("Exponential.Multiplier must be at least 1 and finite, not %v", e.Multiplier)
@@ -117,20 +119,19 @@ func (e Exponential) Validate() error {
 // [Base, 3·previous wait], capped at Max. It grows about as fast as
 // Exponential but spreads retries of many clients apart.
 type DecorrelatedJitter struct {
-	Base time.Duration // zero means DefaultBase
-	Max  time.Duration // zero means DefaultMaxDelay; never below Base
+	Base time.Duration // zero means DefaultBase, or Max if that is smaller
+	Max  time.Duration // zero means DefaultMaxDelay, or Base if that is larger; never below Base
 }
 
 // Delay returns a wait in [Base, min(3·prev, Max)].
 func (dj DecorrelatedJitter) Delay(_ int, prev time.Duration, u float64) time.Duration {
-	base := orDefault(dj.Base, DefaultBase)
-	hi := orDefault(dj.Max, DefaultMaxDelay)
-	base = min(base, hi)
+	base, hi := bounds(dj.Base, dj.Max)
+	base = min(base, hi) // only an invalid Base is above Max
 	top := capped(3*float64(max(prev, base)), hi)
 	return capped(float64(base)+unit(u)*float64(top-base), hi)
 }
 
-// Validate reports negative durations or Base above Max.
+// Validate reports negative durations or a Base set above a Max set.
 func (dj DecorrelatedJitter) Validate() error {
 	return validateRange("DecorrelatedJitter", "Base", dj.Base, dj.Max, Jitter{})
 }
@@ -151,6 +152,10 @@ const (
 	spreadJitter
 )
 
+// The jitters of this package. They are variables only because a struct
+// cannot be a constant: treat them as read-only. Assigning to one changes
+// every policy of the program that uses it, including the default
+// Backoff, and is a bug.
 var (
 	// NoJitter keeps the wait d as it is.
 	NoJitter = Jitter{}
@@ -209,11 +214,19 @@ func unit(u float64) float64 {
 	return 0
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
+// bounds returns the first wait and the cap of a strategy whose fields
+// are base and hi, filling in the zero (or invalid negative) ones so that
+// a default never conflicts with a field that is set.
+func bounds(base, hi time.Duration) (time.Duration, time.Duration) {
+	switch {
+	case base <= 0 && hi <= 0:
+		return DefaultBase, DefaultMaxDelay
+	case base <= 0:
+		return min(DefaultBase, hi), hi
+	case hi <= 0:
+		return base, max(DefaultMaxDelay, base)
 	}
-	return d
+	return base, hi
 }
 
 func validateRange(typ, baseName string, base, hi time.Duration, j Jitter) error {
@@ -222,9 +235,15 @@ func validateRange(typ, baseName string, base, hi time.Duration, j Jitter) error
 		return invalid("%s.%s is negative (%v)", typ, baseName, base)
 	case hi < 0:
 		return invalid("%s.Max is negative (%v)", typ, hi)
-	case orDefault(base, DefaultBase) > orDefault(hi, DefaultMaxDelay):
-		return invalid("%s.%s (%v) is above Max (%v; zero means %v)", typ, baseName,
-			orDefault(base, DefaultBase), orDefault(hi, DefaultMaxDelay), DefaultMaxDelay)
+	case base > 0 && hi > 0 && base > hi:
+		return invalid("%s.%s (%v) is above Max (%v)", typ, baseName, base, hi)
 	}
 	return j.validate()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

@@ -1,7 +1,9 @@
 package retry_test
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +15,11 @@ func strategies(base, hi time.Duration, mult, spread float64) []struct {
 	b   retry.Backoff
 	cap time.Duration
 } {
-	orDef := func(d, def time.Duration) time.Duration {
-		if d <= 0 {
-			return def
-		}
-		return d
+	// A zero Max means max(DefaultMaxDelay, Base) when Base is set.
+	c := hi
+	if hi <= 0 {
+		c = max(retry.DefaultMaxDelay, base)
 	}
-	c := orDef(hi, retry.DefaultMaxDelay)
 	jitters := []retry.Jitter{retry.NoJitter, retry.FullJitter, retry.EqualJitter, retry.Spread(spread)}
 	var out []struct {
 		b   retry.Backoff
@@ -158,5 +158,51 @@ func TestBackoffZeroValues(t *testing.T) {
 	}
 	if d := (retry.Exponential{}).Delay(100, 0, 0.5); d != retry.DefaultMaxDelay {
 		t.Errorf("Exponential{} at 100: %v", d)
+	}
+}
+
+// Regression: a zero Base (or Step) meant DefaultBase even when Max was
+// set below it, and a zero Max meant DefaultMaxDelay even when Base was set
+// above it, so Exponential{Max: 50ms} and Linear{Step: 20s} were invalid.
+// Now the default gives way to the field that is set.
+func TestBackoffDefaultsYieldToSetFields(t *testing.T) {
+	tests := []struct {
+		name string
+		b    retry.Backoff
+		n    int
+		prev time.Duration
+		u    float64
+		want time.Duration
+	}{
+		{"exponential zero base, small max", retry.Exponential{Max: 50 * time.Millisecond}, 1, 0, 0, 50 * time.Millisecond},
+		{"exponential zero base, max above default", retry.Exponential{Max: time.Hour}, 1, 0, 0, retry.DefaultBase},
+		{"exponential zero max, big base", retry.Exponential{Base: 20 * time.Second}, 1, 0, 0, 20 * time.Second},
+		{"exponential zero max, big base, capped at base", retry.Exponential{Base: 20 * time.Second}, 5, 0, 0, 20 * time.Second},
+		{"exponential zero max, small base", retry.Exponential{Base: time.Second}, 10, 0, 0, retry.DefaultMaxDelay},
+		{"linear zero step, small max", retry.Linear{Max: 20 * time.Millisecond}, 3, 0, 0, 20 * time.Millisecond},
+		{"linear zero max, big step", retry.Linear{Step: 20 * time.Second}, 1, 0, 0, 20 * time.Second},
+		{"linear zero max, big step, capped at step", retry.Linear{Step: 20 * time.Second}, 3, 0, 0, 20 * time.Second},
+		{"decorrelated zero base, small max", retry.DecorrelatedJitter{Max: 30 * time.Millisecond}, 1, 0, 0, 30 * time.Millisecond},
+		{"decorrelated zero max, big base", retry.DecorrelatedJitter{Base: time.Minute}, 1, time.Minute, 1, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.b.(interface{ Validate() error }).Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got := tt.b.Delay(tt.n, tt.prev, tt.u); got != tt.want {
+				t.Errorf("Delay(%d, %v, %v) = %v, want %v", tt.n, tt.prev, tt.u, got, tt.want)
+			}
+		})
+	}
+	// Only explicit values conflict.
+	for _, b := range []interface{ Validate() error }{
+		retry.Exponential{Base: time.Second, Max: time.Millisecond},
+		retry.Linear{Step: time.Second, Max: time.Millisecond},
+		retry.DecorrelatedJitter{Base: time.Second, Max: time.Millisecond},
+	} {
+		if err := b.Validate(); !errors.Is(err, retry.ErrInvalid) || !strings.Contains(err.Error(), "above Max") {
+			t.Errorf("%#v.Validate() = %v, want ErrInvalid: above Max", b, err)
+		}
 	}
 }

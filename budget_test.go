@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -55,6 +56,35 @@ func TestNewTokenBucket(t *testing.T) {
 		if _, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) {
 			t.Errorf("NewTokenBucket(%v, %v): %v, want ErrInvalid", tt.max, tt.ratio, err)
 		}
+	}
+}
+
+// Regression: NewTokenBucket(0.0004, 0.1) passed the range check but
+// stored 0 thousandths, which the zero-value logic read as the default of
+// 10 tokens. Values that round below one thousandth are errors; the
+// smallest that do not are kept as they are.
+func TestNewTokenBucketBelowOneThousandth(t *testing.T) {
+	for _, tt := range []struct{ max, ratio float64 }{
+		{0.0004, 0.1}, {1e-300, 0.1}, {10, 0.0004}, {10, 1e-9},
+	} {
+		if b, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) || b != nil {
+			t.Errorf("NewTokenBucket(%v, %v) = %v, %v; want ErrInvalid", tt.max, tt.ratio, b, err)
+		}
+	}
+	b, err := retry.NewTokenBucket(0.0006, 0.0006)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Tokens(); got != 0.001 {
+		t.Fatalf("NewTokenBucket(0.0006, ...) holds %v tokens, want 0.001", got)
+	}
+	b.Result(false)
+	if got := b.Tokens(); got != 0 {
+		t.Fatalf("after a failure: %v tokens, want 0", got)
+	}
+	b.Result(true)
+	if got := b.Tokens(); got != 0.001 {
+		t.Fatalf("a success gave back %v tokens, want 0.001", got)
 	}
 }
 
@@ -204,4 +234,128 @@ func TestMarkAttempts(t *testing.T) {
 		}
 		return nil
 	}, nil)
+}
+
+// Regression: the zero RatioBudget divided by a zero slice. It must behave
+// as NewRatioBudget(RatioBudgetConfig{}): a ratio of 0 and no minimum, so
+// every extra attempt is refused, however many first attempts there were.
+func TestRatioBudgetZeroValue(t *testing.T) {
+	var zero retry.RatioBudget
+	def, err := retry.NewRatioBudget(retry.RatioBudgetConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*retry.RatioBudget{&zero, def} {
+		if b.Extra() {
+			t.Fatal("an extra with no first attempt")
+		}
+		for range 1000 {
+			b.First()
+		}
+		b.Result(false)
+		if b.Extra() {
+			t.Fatal("an extra allowed by a budget with a ratio of 0")
+		}
+	}
+	// Used as a Policy's Budget, it stops the call at the first retry.
+	var b retry.RatioBudget
+	fn, calls := failing(5, errTransient)
+	err = retry.Do(context.Background(), fn, &retry.Policy{Budget: &b, Backoff: retry.Constant{}})
+	if !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
+		t.Fatalf("err = %v after %d calls", err, *calls)
+	}
+}
+
+// Regression: epochs came from UnixNano, so a clock before 1970 gave a
+// negative bucket index and a panic (and the year 1 overflowed UnixNano).
+func TestRatioBudgetClockBefore1970(t *testing.T) {
+	for _, start := range []time.Time{
+		time.Date(1960, 6, 1, 0, 0, 0, 0, time.UTC),
+		{}, // year 1: the zero time
+	} {
+		clk := &stepClock{now: start}
+		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 {
+			b.First()
+			clk.Add(137 * time.Millisecond)
+		}
+		for i := range 5 {
+			if !b.Extra() {
+				t.Fatalf("start %v: extra %d of 5 refused", start, i+1)
+			}
+		}
+		if b.Extra() {
+			t.Fatalf("start %v: a 6th extra for 10 first attempts at 0.5", start)
+		}
+	}
+}
+
+// Regression: a clock that goes backwards must never index out of range
+// nor forget the counts: time stands still for the budget until the clock
+// catches up.
+func TestRatioBudgetClockGoesBack(t *testing.T) {
+	clk := newStepClock()
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		b.First()
+	}
+	clk.Add(3 * time.Second) // a later slice of the same window
+	for range 6 {
+		b.First()
+	}
+	for i, back := range []time.Duration{1500 * time.Millisecond, time.Hour, 1<<63 - 1} {
+		clk.Add(-back)
+		if !b.Extra() {
+			t.Fatalf("back by %v: extra %d of 5 refused", back, i+1)
+		}
+		clk.Add(back)
+	}
+	for i := 4; i <= 5; i++ {
+		if !b.Extra() {
+			t.Fatalf("extra %d of 5 refused", i)
+		}
+	}
+	if b.Extra() {
+		t.Fatal("a 6th extra for 10 first attempts at 0.5")
+	}
+	clk.Add(-time.Hour)
+	if b.Extra() {
+		t.Fatal("a 6th extra once the clock went back")
+	}
+	// Once the clock passes the latest time seen, counts leave the window
+	// as usual.
+	clk.Add(time.Hour + retry.DefaultBudgetWindow)
+	b.First()
+	if b.Extra() {
+		t.Fatal("the window has passed, but old first attempts still count")
+	}
+}
+
+// As Policy.Budget's doc says: Extra is asked before the wait, so a retry
+// whose wait is cancelled has already been charged to a RatioBudget.
+func TestBudgetChargedBeforeWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// MinPerSecond·Window = 1: one extra attempt in the window.
+		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{MinPerSecond: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &retry.Policy{Budget: b, Backoff: retry.Constant{Interval: time.Second}}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		fn, calls := failing(5, errTransient)
+		if err := retry.Do(ctx, fn, p); !errors.Is(err, context.Canceled) || *calls != 1 {
+			t.Fatalf("cancelled during the wait: err = %v after %d calls", err, *calls)
+		}
+		fn, calls = failing(5, errTransient)
+		if err := retry.Do(context.Background(), fn, p); !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
+			t.Fatalf("err = %v after %d calls; the cancelled retry should have used the budget", err, *calls)
+		}
+	})
 }

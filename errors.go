@@ -11,7 +11,9 @@ import (
 
 // ErrInvalid is wrapped by every error that reports bad input: a nil
 // function or context, a negative duration or count, a NaN multiplier. Such
-// an error comes back from the call (or from Validate) before anything runs.
+// an error comes back from Validate, from a constructor, or from a call
+// before anything runs; the one exception is a Policy's Backoff, which a
+// call checks only before its first wait (see Retry).
 var ErrInvalid = errors.New("retry: invalid argument")
 
 func invalid(format string, args ...any) error {
@@ -46,10 +48,12 @@ func (deadlineError) Is(target error) bool { return target == context.DeadlineEx
 // Last is the error of the last attempt; errors.Is and errors.As reach both.
 type Error struct {
 	Attempts int   // attempts started, the first included
-	Reason   error // why no further attempt was made; never nil
+	Reason   error // why no further attempt was made; never nil in errors this package returns
 	Last     error // error of the last attempt; nil if none finished
 }
 
+// Error returns a message with the attempts, the reason and the last
+// attempt's error.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("retry: gave up after ")
@@ -59,7 +63,11 @@ func (e *Error) Error() string {
 	} else {
 		b.WriteString(" attempts (")
 	}
-	b.WriteString(strings.TrimPrefix(e.Reason.Error(), "retry: "))
+	if e.Reason != nil {
+		b.WriteString(strings.TrimPrefix(e.Reason.Error(), "retry: "))
+	} else {
+		b.WriteString("no reason given") // a hand-built Error
+	}
 	b.WriteString(")")
 	if e.Last != nil {
 		b.WriteString(": ")
@@ -68,12 +76,59 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the reason and the last attempt's error.
+// Unwrap returns the reason and the last attempt's error, leaving out
+// either one if it is nil.
 func (e *Error) Unwrap() []error {
-	if e.Last == nil {
+	switch {
+	case e.Reason == nil && e.Last == nil:
+		return nil
+	case e.Reason == nil:
+		return []error{e.Last}
+	case e.Last == nil:
 		return []error{e.Reason}
 	}
 	return []error{e.Reason, e.Last}
+}
+
+// Timeout reports whether the call ran out of time: whether anything in
+// e's tree, the Reason or the last attempt's error, is
+// context.DeadlineExceeded (ErrDeadline is) or has a Timeout method that
+// reports true, as net.Error and os.ErrDeadlineExceeded do.
+//
+// It lets (*url.Error).Timeout, which only asks the error it wraps, see
+// through a *Error: after http.Client wraps the error of a call whose
+// attempts all timed out, urlErr.Timeout() is true.
+func (e *Error) Timeout() bool {
+	for _, err := range [2]error{e.Reason, e.Last} {
+		if err != nil && (errors.Is(err, context.DeadlineExceeded) || hasTimeout(err)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasTimeout walks err's tree looking for an error whose Timeout method
+// reports true.
+func hasTimeout(err error) bool {
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if hasTimeout(err) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // ctxReason is the reason to report when ctx is done: its error, and the

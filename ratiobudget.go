@@ -33,13 +33,25 @@ type RatioBudgetConfig struct {
 // load stays near (1 + Ratio) times the calls instead of multiplying by the
 // attempts per call.
 //
+// Time is measured from the budget's first use, with the monotonic clock
+// reading when the Clock provides one, so that a change of the wall clock
+// neither empties nor refills the window; while a Clock goes backwards,
+// time stands still for the budget.
+//
 // A RatioBudget is safe for concurrent use. Create it with NewRatioBudget.
+// The zero value behaves exactly as NewRatioBudget(RatioBudgetConfig{}):
+// a DefaultBudgetWindow window, a Ratio of 0 and no minimum, so it refuses
+// every extra attempt. That is the safe side: a budget that was never
+// configured must not let retries multiply the load.
 type RatioBudget struct {
 	ratio, minPerSecond float64
-	slice               time.Duration // Window / ratioBuckets
+	slice               time.Duration // Window / ratioBuckets; zero means the default
 	clock               Clock
 
 	mu      sync.Mutex
+	started bool      // origin is set
+	origin  time.Time // the time of the first use; epochs count from it
+	latest  int64     // the latest epoch seen
 	buckets [ratioBuckets]ratioBucket
 }
 
@@ -74,11 +86,29 @@ func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
 	}, nil
 }
 
-// current returns the bucket of now, cleared if it held an older slice.
+// sliceLen returns the length of a slice of the window.
+func (b *RatioBudget) sliceLen() time.Duration {
+	if b.slice == 0 { // the zero value
+		return DefaultBudgetWindow / ratioBuckets
+	}
+	return b.slice
+}
+
+// current returns the bucket of now, cleared if it held another slice.
 // It also reports the epoch, for sums. b.mu must be held.
 func (b *RatioBudget) current() (*ratioBucket, int64) {
-	epoch := now(b.clock).UnixNano() / int64(b.slice)
-	bk := &b.buckets[epoch%ratioBuckets]
+	t := now(b.clock)
+	if !b.started {
+		b.started, b.origin = true, t
+	}
+	// Sub uses the monotonic readings when both times have one. A clock
+	// that goes backwards cannot move the epoch back: time stands still
+	// for the budget until the clock passes the latest epoch again, so
+	// epochs never decrease and never go below 0.
+	epoch := max(int64(max(t.Sub(b.origin), 0)/b.sliceLen()), b.latest)
+	b.latest = epoch
+	i := epoch % ratioBuckets
+	bk := &b.buckets[i]
 	if bk.epoch != epoch {
 		*bk = ratioBucket{epoch: epoch}
 	}
@@ -112,7 +142,7 @@ func (b *RatioBudget) Extra() bool {
 	defer b.mu.Unlock()
 	bk, epoch := b.current()
 	first, extras := b.sums(epoch)
-	window := (b.slice * ratioBuckets).Seconds()
+	window := (b.sliceLen() * ratioBuckets).Seconds()
 	if float64(extras+1) > b.ratio*float64(first)+b.minPerSecond*window {
 		return false
 	}

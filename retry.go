@@ -70,6 +70,11 @@ type Policy struct {
 	// call at once with ErrBudgetExhausted. Share one Budget between the
 	// policies that call the same dependency. See TokenBucket and
 	// RatioBudget.
+	//
+	// Its Extra is asked before the wait that precedes the retry, so the
+	// retry is counted (and a RatioBudget charged) from then on: a retry
+	// whose wait is cancelled, or whose call stops for a deadline during
+	// the wait, still counts against the budget although it never ran.
 	Budget Budget
 
 	// MarkAttempts makes each attempt's context carry its Attempt, which
@@ -158,8 +163,18 @@ func validateBackoff(b Backoff) error {
 // On success the error is nil. Otherwise it is a *Error that says why the
 // call stopped and after how many attempts, and wraps the last attempt's
 // error and any context error; the value returned is then the one returned
-// by the last attempt (usually T's zero value). Invalid input (nil ctx or
-// fn, an invalid p) makes Retry return ErrInvalid without calling fn.
+// by the last attempt (usually T's zero value).
+//
+// Bad input is checked in two steps, so that a call that succeeds at once
+// costs next to nothing. A nil ctx or fn, or an invalid setting of p
+// (anything but its Backoff), makes Retry return an error wrapping
+// ErrInvalid, not a *Error, before the first attempt, without calling fn.
+// p.Backoff is checked only when a wait is first needed, after an attempt
+// failed with a retryable error: if it is invalid, or if a delay it returns
+// is negative, no wait starts and the call stops with a *Error whose
+// Reason wraps ErrInvalid and whose Last is the failed attempt's error; fn
+// has then been called at least once. Call Policy.Validate to fail early
+// instead.
 //
 // fn receives ctx, or a child of it when p.AttemptTimeout is set. A panic in
 // fn is not recovered: it reaches the caller unchanged, and nothing retries
@@ -194,7 +209,8 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 	return v, err
 }
 
-// Do is Retry for calls that return only an error.
+// Do is Retry for calls that return only an error. It checks its input
+// as Retry does.
 func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 	if err := p.check(ctx, fn == nil); err != nil {
 		return err

@@ -164,9 +164,12 @@ func TestBadInput(t *testing.T) {
 		{"cap below base", func() error {
 			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Base: time.Minute, Max: time.Second}})
 		}, "above Max"},
-		{"base above default cap", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Linear{Step: time.Minute}})
-		}, "zero means"},
+		{"linear step above max", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Linear{Step: time.Minute, Max: time.Second}})
+		}, "Linear.Step (1m0s) is above Max (1s)"},
+		{"decorrelated base above max", func() error {
+			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.DecorrelatedJitter{Base: time.Minute, Max: time.Second}})
+		}, "above Max"},
 		{"negative constant", func() error {
 			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
 		}, "Interval"},
@@ -186,6 +189,30 @@ func TestBadInput(t *testing.T) {
 			err := tt.err()
 			if !errors.Is(err, retry.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+		})
+	}
+	// A default never clashes with a field that is set: only an explicit
+	// Base (or Step) above an explicit Max is invalid.
+	for _, tt := range []struct {
+		name string
+		b    retry.Backoff
+		want []time.Duration
+	}{
+		{"base above default cap", retry.Linear{Step: time.Minute}, []time.Duration{time.Minute, time.Minute}},
+		{"exponential base above default cap", retry.Exponential{Base: time.Minute}, []time.Duration{time.Minute, time.Minute}},
+		{"decorrelated base above default cap", retry.DecorrelatedJitter{Base: time.Minute}, []time.Duration{time.Minute, time.Minute}},
+		{"default base above cap", retry.Exponential{Max: 50 * time.Millisecond}, []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newStepClock()
+			fn, calls := failing(2, errTransient)
+			err := retry.Do(context.Background(), fn, &retry.Policy{Backoff: tt.b, Clock: clk, Rand: func() float64 { return 0 }})
+			if err != nil || *calls != 3 {
+				t.Fatalf("err = %v after %d calls, want success after 3", err, *calls)
+			}
+			if got := clk.Waits(); !equalDurations(got, tt.want) {
+				t.Errorf("waits = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -211,6 +238,26 @@ func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
 	err := retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Exponential{Base: -time.Second}})
 	if *calls != 1 || !errors.Is(err, retry.ErrInvalid) || !errors.Is(err, errTransient) {
 		t.Fatalf("err = %v after %d calls", err, *calls)
+	}
+}
+
+// As the Retry doc says: bad settings are reported before fn runs, as a
+// plain ErrInvalid; a bad Backoff only at the first wait, as the Reason of
+// a *Error.
+func TestRetryDocInvalidInput(t *testing.T) {
+	fn, calls := failing(5, errTransient)
+	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: -1, Backoff: retry.Constant{Interval: -1}})
+	var re *retry.Error
+	if !errors.Is(err, retry.ErrInvalid) || errors.As(err, &re) || *calls != 0 {
+		t.Fatalf("bad setting: err = %v after %d calls, want a plain ErrInvalid before any call", err, *calls)
+	}
+	err = retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrInvalid) || re.Last != errTransient || re.Attempts != 1 || *calls != 1 {
+		t.Fatalf("bad Backoff: err = %#v after %d calls, want a *Error after 1 call with Reason ErrInvalid", err, *calls)
+	}
+	// Validate finds both early.
+	if err := (&retry.Policy{Backoff: retry.Constant{Interval: -1}}).Validate(); !errors.Is(err, retry.ErrInvalid) {
+		t.Fatalf("Validate: %v", err)
 	}
 }
 

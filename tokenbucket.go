@@ -29,7 +29,9 @@ type TokenBucket struct {
 var _ Budget = (*TokenBucket)(nil)
 
 // NewTokenBucket returns a full bucket. maxTokens must be in (0, 1000] and
-// tokenRatio in (0, 1]; both count in thousandths of a token, as in gRPC.
+// tokenRatio in (0, 1]; both count in thousandths of a token, as in gRPC,
+// so each is rounded to the nearest thousandth, and a value that rounds to
+// zero (under 0.0005) is an error rather than a silent default.
 func NewTokenBucket(maxTokens, tokenRatio float64) (*TokenBucket, error) {
 	if !(maxTokens > 0 && maxTokens <= 1000) {
 		return nil, invalid("TokenBucket: maxTokens must be in (0, 1000], not %v", maxTokens)
@@ -37,11 +39,14 @@ func NewTokenBucket(maxTokens, tokenRatio float64) (*TokenBucket, error) {
 	if !(tokenRatio > 0 && tokenRatio <= 1) {
 		return nil, invalid("TokenBucket: tokenRatio must be in (0, 1], not %v", tokenRatio)
 	}
-	b := &TokenBucket{
-		maxMilli:   int64(math.Round(maxTokens * 1000)),
-		ratioMilli: max(int64(math.Round(tokenRatio*1000)), 1),
+	maxMilli, ratioMilli := int64(math.Round(maxTokens*1000)), int64(math.Round(tokenRatio*1000))
+	if maxMilli < 1 {
+		return nil, invalid("TokenBucket: maxTokens (%v) rounds to less than the unit of one thousandth of a token", maxTokens)
 	}
-	return b, nil
+	if ratioMilli < 1 {
+		return nil, invalid("TokenBucket: tokenRatio (%v) rounds to less than the unit of one thousandth of a token", tokenRatio)
+	}
+	return &TokenBucket{maxMilli: maxMilli, ratioMilli: ratioMilli}, nil
 }
 
 func (b *TokenBucket) limits() (maxMilli, ratioMilli int64) {
