@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -173,6 +175,24 @@ func TestSplitDeadline(t *testing.T) {
 		readAll(t, resp)
 		if took := time.Since(start); took != 6*time.Second || base.n != 3 {
 			t.Fatalf("answered after %v and %d attempts; want 6s and 3", took, base.n)
+		}
+	})
+}
+
+// Through http.Client, a call whose attempts all time out is a timeout to
+// the usual idioms: url.Error.Timeout and net.Error.
+func TestClientSeesTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fakeBase{delays: []time.Duration{time.Hour}}
+		client := mustNew(t, httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(2)})
+		_, err := client.Get("http://example.test/")
+		var urlErr *url.Error
+		var netErr net.Error
+		if !errors.As(err, &urlErr) || !urlErr.Timeout() || !errors.As(err, &netErr) || !netErr.Timeout() {
+			t.Fatalf("err = %v: not a timeout to url.Error or net.Error", err)
+		}
+		if base.n != 2 {
+			t.Fatalf("%d attempts, want 2", base.n)
 		}
 	})
 }
