@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 func TestTokenBucketZeroValue(t *testing.T) {
@@ -273,7 +274,7 @@ func TestRatioBudgetClockBefore1970(t *testing.T) {
 		time.Date(1960, 6, 1, 0, 0, 0, 0, time.UTC),
 		{}, // year 1: the zero time
 	} {
-		clk := &stepClock{now: start}
+		clk := stepclock.New(start)
 		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: clk})
 		if err != nil {
 			t.Fatal(err)

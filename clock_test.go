@@ -3,7 +3,6 @@ package retry_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 // The clocks of github.com/benbjohnson/clock satisfy Clock as they are.
@@ -20,45 +20,11 @@ var (
 )
 
 // stepClock is a Clock whose waits end at once, moving its time forward by
-// the wait. It records every wait, so tests see the delays chosen without
-// sleeping.
-type stepClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
+// the wait; it records every wait.
+type stepClock = stepclock.Clock
 
 func newStepClock() *stepClock {
-	return &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
-// Add moves the clock forward by d, as time passing between calls.
-func (c *stepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *stepClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
+	return stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // failing returns a call that fails n times with err, then succeeds, and a

@@ -9,13 +9,14 @@ import (
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 // 503s trip the breaker; the retry loop waits out the open time instead of
 // spinning, and the probe after it succeeds.
 func TestBreakerOpensAndRetryWaits(t *testing.T) {
 	srv := newScript(t, false, status(503, ""), status(503, ""), status(503, ""), status(200, "ok"))
-	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	br, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 3, OpenDuration: 40 * time.Second, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestBreakerOpensAndRetryWaits(t *testing.T) {
 // once with ErrOpen, and no request goes out.
 func TestBreakerRejectionEndsCall(t *testing.T) {
 	srv := newScript(t, false, status(500, "boom"))
-	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
 	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Clock: clk},
 		Breaker: func(*http.Request) *retry.Breaker { return br }})
@@ -67,7 +68,7 @@ func TestBreakerRejectionEndsCall(t *testing.T) {
 // A Retry-After sets how long the breaker stays open.
 func TestBreakerOpenTimeFromRetryAfter(t *testing.T) {
 	srv := newScript(t, false, withHeader(status(503, ""), "Retry-After", "90"))
-	clk := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 5 * time.Second,
 		MaxOpenDuration: 10 * time.Minute, Clock: clk})
 	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{MaxAttempts: 1, Clock: clk},

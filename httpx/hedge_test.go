@@ -13,6 +13,7 @@ import (
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 // A hedged GET whose first attempt is slow: the hedge wins, the loser is
@@ -171,7 +172,7 @@ func TestLostSuccessClosed(t *testing.T) {
 func TestHedgeStopsOnPushback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := &hedgeBase{delays: []time.Duration{0}, codes: []int{503, 200}}
-		clk := &stepClock{now: time.Now()}
+		clk := stepclock.New(time.Now())
 		rt, _ := httpx.New(httpx.Config{Base: base,
 			Retry: &retry.Policy{Backoff: retry.Constant{Interval: time.Second}, Clock: clk},
 			Hedge: &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * time.Millisecond}})

@@ -13,10 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 // script is a test server whose answers are scripted per request: the
@@ -149,33 +149,7 @@ func fastPolicy(attempts int) *retry.Policy {
 
 // stepClock is a retry.Clock whose waits end at once, moving its time
 // forward; it records the waits.
-type stepClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
-func (c *stepClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
+type stepClock = stepclock.Clock
 
 func mustNew(t *testing.T, cfg httpx.Config) *http.Client {
 	t.Helper()

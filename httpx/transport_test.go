@@ -18,6 +18,7 @@ import (
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
 func protocols(t *testing.T, f func(t *testing.T, h2 bool)) {
@@ -309,7 +310,7 @@ func TestRetryAfterHeader(t *testing.T) {
 				first = withHeader(first, "Retry-After", v)
 			}
 			srv := newScript(t, false, first, status(200, "ok"))
-			clk := &stepClock{now: base}
+			clk := stepclock.New(base)
 			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{
 				Backoff: retry.Constant{Interval: time.Second}, Clock: clk}})
 			resp, err := client.Get(srv.URL)
