@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,7 @@ func TestRetryAroundBreakerWaitsForProbe(t *testing.T) {
 	}
 	// Two failures trip it; the third attempt is rejected and waits exactly
 	// the open time; the fourth is the probe.
-	if calls != 3 || !equalDurations(clk.Waits(), []time.Duration{10 * time.Second}) {
+	if calls != 3 || !slices.Equal(clk.Waits(), []time.Duration{10 * time.Second}) {
 		t.Errorf("%d calls, waits %v", calls, clk.Waits())
 	}
 }

@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -42,18 +43,6 @@ func failing(n int, err error) (func(context.Context) error, *int) {
 
 var errTransient = errors.New("transient")
 
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestDelaysChosen(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -89,7 +78,7 @@ func TestDelaysChosen(t *testing.T) {
 			if *calls != 4 {
 				t.Errorf("calls = %d, want 4", *calls)
 			}
-			if got := clk.Waits(); !equalDurations(got, tt.want) {
+			if got := clk.Waits(); !slices.Equal(got, tt.want) {
 				t.Errorf("waits = %v, want %v", got, tt.want)
 			}
 		})
@@ -289,7 +278,7 @@ func TestServerRequestedDelay(t *testing.T) {
 	if err := retry.Do(context.Background(), fn, p); err != nil {
 		t.Fatal(err)
 	}
-	if want := []time.Duration{7 * time.Second, time.Second}; !equalDurations(clk.Waits(), want) {
+	if want := []time.Duration{7 * time.Second, time.Second}; !slices.Equal(clk.Waits(), want) {
 		t.Errorf("waits = %v, want %v", clk.Waits(), want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,7 +87,7 @@ func TestSeedAllHedgesStartedAtOnce(t *testing.T) {
 		if _, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 4, Delay: 5 * ms}); err != nil {
 			t.Fatal(err)
 		}
-		if got := s.Starts(); !equalDurations(got, []time.Duration{0, 5 * ms, 10 * ms, 15 * ms}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, 5 * ms, 10 * ms, 15 * ms}) {
 			t.Errorf("attempts started at %v, want [0 5ms 10ms 15ms]", got)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,7 +104,7 @@ func TestHedgeDelayHonouredExactly(t *testing.T) {
 		if got := time.Since(start); got != 5*ms {
 			t.Errorf("returned after %v, want 5ms (3ms delay + 2ms)", got)
 		}
-		if got := s.Starts(); !equalDurations(got, []time.Duration{0, 3 * ms}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, 3 * ms}) {
 			t.Errorf("attempts started at %v, want [0 3ms]", got)
 		}
 	})
@@ -130,7 +131,7 @@ func TestHedgeDefaults(t *testing.T) {
 		if !errors.As(err, &re) || re.Attempts != retry.DefaultHedgeAttempts {
 			t.Fatalf("err = %v, want a *Error after %d attempts", err, retry.DefaultHedgeAttempts)
 		}
-		if got := s.Starts(); !equalDurations(got, []time.Duration{0, retry.DefaultHedgeDelay}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, retry.DefaultHedgeDelay}) {
 			t.Errorf("attempts started at %v", got)
 		}
 		if want := time.Hour + retry.DefaultHedgeDelay; time.Since(start) != want {
@@ -151,7 +152,7 @@ func TestHedgeFailureStartsNextAtOnce(t *testing.T) {
 			t.Fatalf("Hedge = %q, %v; want third, nil", v, err)
 		}
 		// Attempt 2 at 1ms (the failure), attempt 3 a delay later.
-		if got := s.Starts(); !equalDurations(got, []time.Duration{0, 1 * ms, 4 * ms}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, 1 * ms, 4 * ms}) {
 			t.Errorf("attempts started at %v, want [0 1ms 4ms]", got)
 		}
 	})
@@ -648,7 +649,7 @@ func TestHedgeInjectedClock(t *testing.T) {
 	if err != nil || v != 2 {
 		t.Fatalf("Hedge = %v, %v", v, err)
 	}
-	if got := clk.Waits(); !equalDurations(got, []time.Duration{time.Hour}) {
+	if got := clk.Waits(); !slices.Equal(got, []time.Duration{time.Hour}) {
 		t.Errorf("waits = %v", got)
 	}
 }
@@ -715,7 +716,7 @@ func TestHedgePushbackDelaysNextAttempt(t *testing.T) {
 		if err != nil || v != "second" {
 			t.Fatalf("Hedge = %q, %v", v, err)
 		}
-		if got := s.Starts(); !equalDurations(got, []time.Duration{0, 51 * ms}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, 51 * ms}) {
 			t.Errorf("attempts started at %v, want [0 51ms]", got)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -110,7 +111,7 @@ func TestSplitDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []time.Duration{3 * time.Second, 3 * time.Second, 3 * time.Second}
-		if !equalDurations(limits, want) {
+		if !slices.Equal(limits, want) {
 			t.Fatalf("attempt limits = %v, want %v", limits, want)
 		}
 	})

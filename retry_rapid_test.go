@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,7 +127,7 @@ func TestRetryProperties(t *testing.T) {
 				positive = append(positive, e.Delay)
 			}
 		}
-		if got := clk.Waits(); !equalDurations(got, positive) {
+		if got := clk.Waits(); !slices.Equal(got, positive) {
 			t.Fatalf("clock waits %v, want %v", got, positive)
 		}
 		if deadline >= 0 && total >= deadline && len(events) > 0 {

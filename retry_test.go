@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -211,7 +212,7 @@ func TestBadInput(t *testing.T) {
 			if err != nil || *calls != 3 {
 				t.Fatalf("err = %v after %d calls, want success after 3", err, *calls)
 			}
-			if got := clk.Waits(); !equalDurations(got, tt.want) {
+			if got := clk.Waits(); !slices.Equal(got, tt.want) {
 				t.Errorf("waits = %v, want %v", got, tt.want)
 			}
 		})

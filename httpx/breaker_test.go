@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestBreakerOpensAndRetryWaits(t *testing.T) {
 	// 1s, 1s, then 1s after the third 503 (the breaker opened for 40s
 	// then), then the rejection's wait for the rest of the open time.
 	want := []time.Duration{time.Second, time.Second, time.Second, 39 * time.Second}
-	if got := clk.Waits(); !equalWaits(got, want) {
+	if got := clk.Waits(); !slices.Equal(got, want) {
 		t.Fatalf("waits = %v, want %v", got, want)
 	}
 	if br.State() != retry.StateClosed {

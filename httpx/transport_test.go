@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,7 +319,7 @@ func TestRetryAfterHeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := readAll(t, resp)
-			if got := clk.Waits(); !equalWaits(got, tt.waits) {
+			if got := clk.Waits(); !slices.Equal(got, tt.waits) {
 				t.Fatalf("waits = %v, want %v", got, tt.waits)
 			}
 			if tt.waits == nil && (resp.StatusCode != tt.code || body != "wait") {
@@ -329,18 +330,6 @@ func TestRetryAfterHeader(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalWaits(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The caller's deadline bounds a server-requested wait too: a Retry-After
