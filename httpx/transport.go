@@ -108,8 +108,12 @@ type Config struct {
 	// grpc-previous-rpc-attempts does. Off by default.
 	AttemptHeader string
 
-	// OnAttempt, if set, is called when each attempt ends, for logging and
-	// metrics. The waits between attempts are reported by Retry.OnRetry.
+	// OnAttempt, if set, is called once for each attempt, for logging and
+	// metrics: for an attempt that is retried, when the retry loop has
+	// chosen the wait before the next one (AttemptEvent.Delay); otherwise
+	// as the attempt ends. Hedged attempts, which run at once, are
+	// reported as they end, from their own goroutines: OnAttempt must then
+	// be safe for concurrent use.
 	OnAttempt func(AttemptEvent)
 }
 
@@ -125,6 +129,9 @@ type AttemptEvent struct {
 	Replayable bool
 	// Hedge is true for an attempt started while another was still running.
 	Hedge bool
+	// Delay is the wait before the next attempt, if this one failed and
+	// another follows; zero otherwise.
+	Delay time.Duration
 }
 
 // Transport is an http.RoundTripper that retries requests, following the
@@ -223,6 +230,9 @@ func New(cfg Config) (*Transport, error) {
 		if se := lastStatusError(e.Err); se != nil {
 			se.discard(&t.cfg)
 		}
+		if h, ok := errors.AsType[*heldEvent](e.Err); ok {
+			h.report(t.cfg.OnAttempt, e.Delay)
+		}
 		if onRetry != nil {
 			onRetry(e)
 		}
@@ -315,6 +325,9 @@ func (t *Transport) result(req *http.Request, resp *http.Response, err error) (*
 	if err == nil {
 		return resp, nil
 	}
+	if h, ok := errors.AsType[*heldEvent](err); ok {
+		h.report(t.cfg.OnAttempt, 0) // the last attempt: no wait follows
+	}
 	if se := lastStatusError(err); se != nil {
 		if !se.discarded && req.Context().Err() == nil {
 			return se.resp, nil
@@ -344,8 +357,9 @@ type call struct {
 	req        *http.Request
 	body       replay
 	idempotent bool
-	attempts   atomic.Int32 // attempts started; hedged ones run at once
-	hedging    bool         // attempts may run at once
+	attempts   atomic.Int32  // attempts started; hedged ones run at once
+	hedging    bool          // attempts may run at once
+	held       *AttemptEvent // the event of the attempt just made, in sequence
 
 	// The policies of a hedged call, with the request's budget.
 	policy retry.Policy
@@ -355,7 +369,12 @@ type call struct {
 // attempt is the function that retry.Retry calls: it sends one attempt and
 // tells the retry loop whether its outcome is worth another.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
-	resp, err := c.guarded(ctx, int(c.attempts.Add(1)))
+	return c.settle(c.classify(c.guarded(ctx, int(c.attempts.Add(1)))))
+}
+
+// classify turns an attempt's outcome into what the retry loop needs: an
+// answer, a retryable error, or a Permanent one.
+func (c *call) classify(resp *http.Response, err error) (*http.Response, error) {
 	if err != nil {
 		if !c.retryable(nil, err) {
 			return nil, retry.Permanent(err)
@@ -497,7 +516,47 @@ func (c *call) report(r *http.Request, n int, resp *http.Response, err error, st
 	if resp != nil {
 		e.StatusCode = resp.StatusCode
 	}
-	c.t.cfg.OnAttempt(e)
+	if c.hedging || !c.body.replayable() {
+		c.t.cfg.OnAttempt(e)
+		return
+	}
+	c.held = &e // until the retry loop decides what follows
+}
+
+// settle reports the held event of an attempt that succeeded, or attaches
+// it to the attempt's error, for the retry loop's OnRetry (with the wait)
+// or the end of RoundTrip to report.
+func (c *call) settle(resp *http.Response, err error) (*http.Response, error) {
+	ev := c.held
+	c.held = nil
+	switch {
+	case ev == nil:
+	case err == nil:
+		c.t.cfg.OnAttempt(*ev)
+	default:
+		err = &heldEvent{err: err, ev: ev}
+	}
+	return resp, err
+}
+
+// heldEvent carries an attempt's AttemptEvent with its error until the
+// wait after it is known. It changes nothing else about the error.
+type heldEvent struct {
+	err      error
+	ev       *AttemptEvent
+	reported bool
+}
+
+func (h *heldEvent) Error() string { return h.err.Error() }
+func (h *heldEvent) Unwrap() error { return h.err }
+
+// report calls OnAttempt with the held event, once.
+func (h *heldEvent) report(onAttempt func(AttemptEvent), delay time.Duration) {
+	if !h.reported {
+		h.reported = true
+		h.ev.Delay = delay
+		onAttempt(*h.ev)
+	}
 }
 
 // once sends a request whose body cannot be replayed: one attempt, no

@@ -507,3 +507,70 @@ func TestConcurrentCallers(t *testing.T) {
 		t.Fatalf("%d bodies left open", tr.open.Load())
 	}
 }
+
+// OnAttempt reports each attempt once, in order, with the wait the retry
+// loop chose after it.
+func TestOnAttemptEvents(t *testing.T) {
+	srv := newScript(t, false, status(503, ""), status(502, ""), status(200, "ok"))
+	var events []httpx.AttemptEvent
+	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	client := mustNew(t, httpx.Config{Base: srv.base(t),
+		Retry:     &retry.Policy{Backoff: retry.Linear{Step: time.Second}, Clock: clk},
+		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	type got struct {
+		n, code int
+		failed  bool
+		delay   time.Duration
+	}
+	var g []got
+	for _, e := range events {
+		g = append(g, got{e.Attempt, e.StatusCode, e.Err != nil, e.Delay})
+		if e.Request == nil || e.Request.Method != http.MethodGet || e.Request.URL.String() != srv.URL {
+			t.Errorf("event %d: request %v", e.Attempt, e.Request)
+		}
+	}
+	want := []got{{1, 503, false, time.Second}, {2, 502, false, 2 * time.Second}, {3, 200, false, 0}}
+	if fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", g, want)
+	}
+
+	events = nil
+	srv2 := newScript(t, false, status(502, ""))
+	client = mustNew(t, httpx.Config{Base: srv2.base(t), Retry: fastPolicy(2),
+		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+	resp, err = client.Get(srv2.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if len(events) != 2 || events[1].Attempt != 2 || events[1].StatusCode != 502 || events[1].Delay != 0 {
+		t.Fatalf("exhausted: events %+v, want 2, the last with no delay", events)
+	}
+}
+
+// A transport error is reported with its error, and the wait after it.
+func TestOnAttemptTransportError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var events []httpx.AttemptEvent
+	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	client := mustNew(t, httpx.Config{Base: &http.Transport{},
+		Retry:     &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{Interval: time.Second}, Clock: clk},
+		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+	_, err = client.Get("http://" + addr)
+	if err == nil || len(events) != 2 {
+		t.Fatalf("err %v, %d events", err, len(events))
+	}
+	if events[0].Err == nil || events[0].Delay != time.Second || events[1].Err == nil || events[1].Delay != 0 {
+		t.Fatalf("events %+v", events)
+	}
+}
