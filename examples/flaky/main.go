@@ -27,14 +27,24 @@ import (
 )
 
 func main() {
-	calls := flag.Int("calls", 200, "calls to make each way")
-	failRate := flag.Float64("fail", 0.3, "share of requests the server fails with 503, in [0, 1)")
-	attempts := flag.Int("attempts", 4, "attempts per call, the first included")
-	seed := flag.Uint64("seed", 1, "seed of the server's failures")
-	flag.Parse()
-	if *failRate < 0 || *failRate >= 1 || *calls < 1 || *attempts < 1 {
-		fmt.Fprintln(os.Stderr, "flaky: need -calls ≥ 1, -attempts ≥ 1 and -fail in [0, 1)")
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "flaky:", err)
 		os.Exit(2)
+	}
+}
+
+// run is the demonstration, with its flags and output as arguments.
+func run(args []string, out io.Writer) error {
+	flags := flag.NewFlagSet("flaky", flag.ContinueOnError)
+	calls := flags.Int("calls", 200, "calls to make each way")
+	failRate := flags.Float64("fail", 0.3, "share of requests the server fails with 503, in [0, 1)")
+	attempts := flags.Int("attempts", 4, "attempts per call, the first included")
+	seed := flags.Uint64("seed", 1, "seed of the server's failures")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *failRate < 0 || *failRate >= 1 || *calls < 1 || *attempts < 1 {
+		return errors.New("need -calls ≥ 1, -attempts ≥ 1 and -fail in [0, 1)")
 	}
 
 	var served, conns atomic.Int64
@@ -69,8 +79,7 @@ func main() {
 	plain := &http.Client{Transport: base}
 	resilient, err := httpx.NewClient(httpx.Config{Base: base, Retry: policy})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return err
 	}
 
 	errUnavailable := errors.New("503 Service Unavailable")
@@ -93,8 +102,8 @@ func main() {
 	}
 
 	ctx := context.Background()
-	fmt.Printf("server on %s fails %.0f%% of requests with 503; %d calls each way\n\n", srv.URL, *failRate*100, *calls)
-	fmt.Printf("%-30s %9s %7s %9s %12s\n", "", "succeeded", "failed", "requests", "connections")
+	fmt.Fprintf(out, "server on %s fails %.0f%% of requests with 503; %d calls each way\n\n", srv.URL, *failRate*100, *calls)
+	fmt.Fprintf(out, "%-30s %9s %7s %9s %12s\n", "", "succeeded", "failed", "requests", "connections")
 	for _, run := range []struct {
 		name string
 		call func() error
@@ -118,12 +127,13 @@ func main() {
 				ok++
 			}
 		}
-		fmt.Printf("%-30s %9d %7d %9d %12d\n", run.name, ok, failed, served.Load(), conns.Load())
+		fmt.Fprintf(out, "%-30s %9d %7d %9d %12d\n", run.name, ok, failed, served.Load(), conns.Load())
 		if lastErr != nil {
-			fmt.Printf("%-30s last error: %v\n", "", lastErr)
+			fmt.Fprintf(out, "%-30s last error: %v\n", "", lastErr)
 		}
 	}
-	fmt.Println("\nhttpx drains and closes every retried response, so one keep-alive connection serves all attempts.")
+	fmt.Fprintln(out, "\nhttpx drains and closes every retried response, so one keep-alive connection serves all attempts.")
 	err = retry.Do(ctx, func(context.Context) error { return nil }, &retry.Policy{MaxAttempts: -1})
-	fmt.Printf("bad input gets a clear error, not a panic:\n  %v\n", err)
+	fmt.Fprintf(out, "bad input gets a clear error, not a panic:\n  %v\n", err)
+	return nil
 }
