@@ -105,6 +105,7 @@ type HedgeEvent struct {
 	Attempt int           // number of the attempt, from 2
 	Running int           // attempts still running, which it joins
 	Elapsed time.Duration // time since the call started
+	Delay   time.Duration // the hedge delay of this call (fixed, or from the Latency tracker)
 	Err     error         // the failure that started it early; nil if the delay passed
 }
 

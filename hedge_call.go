@@ -65,12 +65,17 @@ type hedgeCall[T any] struct {
 	delay    time.Duration
 	timer    *time.Timer
 	tick     <-chan time.Time // the next timed hedge; nil when none is due
+	stop     error            // why no more attempts start, if known
 }
 
 // run is the coordinator: it starts attempts and waits for a result, the
 // hedge delay or the caller's context, until the call is decided.
 func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, error) {
 	h := c.h
+	if ctx.Err() != nil { // no attempt for a caller who is gone
+		var zero T
+		return zero, nil, &Error{Reason: ctxReason(ctx)}
+	}
 	if h.Budget != nil {
 		h.Budget.First()
 	}
@@ -102,38 +107,42 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 				// means no more copies at all; a wait past the deadline
 				// likewise.
 				if reason := c.pushback(ctx, wait); reason != nil {
-					if c.running == 0 {
-						return c.fail(reason)
-					}
-					c.max = c.started
+					c.max, c.stop = c.started, reason
 				}
-				if c.running == 0 && c.started == c.max {
-					return c.fail(ErrExhausted)
+			} else if c.started < c.max {
+				if why := c.extra(ctx, r.err); why != nil {
+					c.stop = why
+				} else if c.started < c.max {
+					c.arm(c.delay) // the next timed hedge counts from this attempt
 				}
-				continue
 			}
-			if c.started < c.max && c.extra(ctx, r.err) && c.started < c.max {
-				c.arm(c.delay) // the next timed hedge counts from this attempt
-			}
-			switch {
-			case c.running > 0:
-			case c.started < c.max:
-				return c.fail(ErrBudgetExhausted)
-			default:
-				return c.fail(ErrExhausted)
+			if c.running == 0 && (c.started == c.max || c.tick == nil) {
+				return c.fail(c.stopReason())
 			}
 		case <-c.tick:
 			c.tick = nil
-			if c.started < c.max && c.extra(ctx, nil) && c.started < c.max {
-				c.arm(c.delay)
+			if c.started < c.max {
+				if why := c.extra(ctx, nil); why != nil {
+					c.stop = why
+				} else if c.started < c.max {
+					c.arm(c.delay)
+				}
 			}
 			if c.running == 0 { // after a pushback, with the hedge refused
-				return c.fail(ErrBudgetExhausted)
+				return c.fail(c.stopReason())
 			}
 		case <-ctx.Done():
 			return c.fail(ctxReason(ctx))
 		}
 	}
+}
+
+// stopReason is why the call ended with no attempt left running.
+func (c *hedgeCall[T]) stopReason() error {
+	if c.stop != nil {
+		return c.stop
+	}
+	return ErrExhausted
 }
 
 // launch starts the next attempt in its own goroutine.
@@ -193,18 +202,21 @@ func (c *hedgeCall[T]) isDecided() bool {
 }
 
 // extra starts one more attempt if the caller's context and the budget
-// allow it, and reports whether it did. err is the failure that asks for
+// allow it, and otherwise returns the reason it did not. err is the failure that asks for
 // it, or nil for a timed hedge.
-func (c *hedgeCall[T]) extra(ctx context.Context, err error) bool {
+func (c *hedgeCall[T]) extra(ctx context.Context, err error) error {
 	h := c.h
-	if ctx.Err() != nil || h.Budget != nil && !h.Budget.Extra() {
-		return false
+	switch {
+	case ctx.Err() != nil:
+		return ctxReason(ctx)
+	case h.Budget != nil && !h.Budget.Extra():
+		return ErrBudgetExhausted
 	}
 	if h.OnHedge != nil {
-		h.OnHedge(HedgeEvent{Attempt: c.started + 1, Running: c.running, Elapsed: now(h.Clock).Sub(c.begin), Err: err})
+		h.OnHedge(HedgeEvent{Attempt: c.started + 1, Running: c.running, Elapsed: now(h.Clock).Sub(c.begin), Delay: c.delay, Err: err})
 	}
 	c.launch(ctx)
-	return true
+	return nil
 }
 
 // pushback handles a failure by which the server asked for a wait before

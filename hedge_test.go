@@ -289,8 +289,8 @@ func TestHedgeContextAlreadyDone(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		synctest.Wait()
-		if n := len(s.Starts()); n > 1 {
-			t.Errorf("%d attempts started", n)
+		if n := len(s.Starts()); n != 0 {
+			t.Errorf("%d attempts started for a caller already gone", n)
 		}
 	})
 }
@@ -554,8 +554,8 @@ func TestHedgeOnHedgeEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []retry.HedgeEvent{
-			{Attempt: 2, Running: 1, Elapsed: 3 * ms},
-			{Attempt: 3, Running: 1, Elapsed: 4 * ms, Err: errTransient},
+			{Attempt: 2, Running: 1, Elapsed: 3 * ms, Delay: 3 * ms},
+			{Attempt: 3, Running: 1, Elapsed: 4 * ms, Delay: 3 * ms, Err: errTransient},
 		}
 		if fmt.Sprint(events) != fmt.Sprint(want) {
 			t.Errorf("events = %v, want %v", events, want)
@@ -755,6 +755,22 @@ func TestHedgePushbackThenBudgetRefusal(t *testing.T) {
 		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms, Budget: &bucket})
 		if !errors.Is(err, retry.ErrBudgetExhausted) || len(s.Starts()) != 1 {
 			t.Fatalf("err = %v after %d attempts", err, len(s.Starts()))
+		}
+	})
+}
+
+// When no attempt is left, the error says why the last one had no
+// follower: the context, the budget or the server's pushback, not a bare
+// "exhausted".
+func TestHedgeStopReasons(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Pushback past the deadline while another attempt still runs.
+		ctx, cancel := context.WithTimeout(context.Background(), 50*ms)
+		defer cancel()
+		s := newScript(step{after: 10 * ms, err: errTransient}, step{after: 1 * ms, err: retry.After(errTransient, time.Second)}, step{val: "never"})
+		_, err := retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		if !errors.Is(err, retry.ErrDeadline) || len(s.Starts()) != 2 {
+			t.Fatalf("err = %v after %d attempts; want ErrDeadline after 2", err, len(s.Starts()))
 		}
 	})
 }

@@ -35,7 +35,9 @@ type LatencyConfig struct {
 	MinSamples int
 
 	// Floor and Ceiling bound the delay that Delay derives from the
-	// quantile. Zero means no floor and no ceiling.
+	// quantile. Zero means no floor and no ceiling. Set a Floor for a fast
+	// dependency: with none, a quantile of a few microseconds makes nearly
+	// every slow call send a copy almost at once.
 	Floor, Ceiling time.Duration
 
 	// Fallback is what Delay returns while there are fewer than MinSamples
@@ -192,7 +194,11 @@ func (t *LatencyTracker) Record(d time.Duration) {
 // generation c−2 (c+2, modulo 4) is cleared for the rotation after: no
 // quantile reads it, even one that loaded cur just before the switch.
 func (t *LatencyTracker) rotate(c uint64) {
-	t.cur.Store(c + 1)
+	if !t.cur.CompareAndSwap(c, c+1) {
+		// A Record descheduled through whole rotations filled a stale
+		// generation: cur has moved on already and must not go back.
+		return
+	}
 	t.refresh()
 	old := &t.gens[(c+2)%numGens]
 	for i := range old.counts {
