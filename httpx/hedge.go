@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -106,4 +107,27 @@ func lastStatusError(err error) *statusError {
 	}
 	walk(err)
 	return last
+}
+
+// roundGate is the budget of the retry loop of a hedged call: it asks the
+// call's budget before each new round, and leaves counting first attempts
+// and outcomes to the rounds, which see each attempt.
+type roundGate struct{ b retry.Budget }
+
+func (roundGate) First()        {}
+func (g roundGate) Extra() bool { return g.b.Extra() }
+func (roundGate) Result(bool)   {}
+
+// callBudget is the budget of the hedged rounds of one call: only the
+// first round's first attempt is a first attempt; the retry loop has
+// already asked Extra for the first attempt of each later round.
+type callBudget struct {
+	retry.Budget
+	first atomic.Bool
+}
+
+func (b *callBudget) First() {
+	if !b.first.Swap(true) {
+		b.Budget.First()
+	}
 }

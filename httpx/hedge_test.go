@@ -226,3 +226,41 @@ func TestHedgeBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// countingBudget counts what a call asks of it, and allows everything.
+type countingBudget struct{ first, extra, ok, failed atomic.Int32 }
+
+func (b *countingBudget) First() { b.first.Add(1) }
+func (b *countingBudget) Extra() bool {
+	b.extra.Add(1)
+	return true
+}
+func (b *countingBudget) Result(ok bool) {
+	if ok {
+		b.ok.Add(1)
+	} else {
+		b.failed.Add(1)
+	}
+}
+
+// A hedged call counts each attempt once in its budget: one first
+// attempt, every other attempt an extra (hedge or retry), every outcome.
+func TestHedgedBudgetCountedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &hedgeBase{delays: []time.Duration{0}, codes: []int{502, 502, 200}}
+		b := &countingBudget{}
+		rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(2),
+			Budget: func(*http.Request) retry.Budget { return b },
+			Hedge:  &retry.HedgePolicy{MaxAttempts: 2, Delay: 10 * time.Millisecond}})
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		got := [4]int32{b.first.Load(), b.extra.Load(), b.ok.Load(), b.failed.Load()}
+		if want := [4]int32{1, 2, 1, 2}; got != want {
+			t.Fatalf("First, Extra, Result(true), Result(false) = %v, want %v (3 attempts)", got, want)
+		}
+	})
+}

@@ -85,7 +85,9 @@ type Config struct {
 	// through a context that lives until it is closed. A 429, a 503 or a
 	// 409 ends the round, so that the retry loop waits before asking
 	// again. Its Retryable and OnDiscard must be unset: the Transport
-	// classifies and discards.
+	// classifies and discards. A hedged call has one budget, counted once
+	// per attempt: Config.Budget's, or else Retry.Budget, or else
+	// Hedge.Budget.
 	Hedge *retry.HedgePolicy
 
 	// Budget, if set, returns the retry budget for a request (nil for
@@ -311,9 +313,19 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		return c.once()
 	}
 	c.policy, c.hedge = t.policy, t.hedge
-	if t.cfg.Budget != nil {
-		b := t.cfg.Budget(c.req)
-		c.policy.Budget, c.hedge.Budget = b, b
+	// One budget for the whole call, counted once per attempt: the retry
+	// loop only asks it before a new round; the rounds count the first
+	// attempt once, every other attempt as an extra, and every outcome.
+	b := t.policy.Budget
+	switch {
+	case t.cfg.Budget != nil:
+		b = t.cfg.Budget(c.req)
+	case b == nil:
+		b = t.hedge.Budget
+	}
+	if b != nil {
+		c.policy.Budget = roundGate{b}
+		c.hedge.Budget = &callBudget{Budget: b}
 	}
 	resp, err := retry.Retry(c.req.Context(), c.hedged, &c.policy)
 	return t.result(c.req, resp, err)
