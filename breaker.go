@@ -210,8 +210,26 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	}
 	b.probes++
 	b.mu.Unlock()
+	t := ticket{word: w, start: elapsed}
+	if b.s.hook != nil {
+		b.notifyAdmitted(t)
+	}
+	return t, nil
+}
+
+// notifyAdmitted delivers the queued changes of state for a probe t that
+// has just taken its slot. The caller cannot release the slot if the hook
+// panics (or calls runtime.Goexit), since admit does not return, so the
+// slot is released here before the panic goes on: the call is not made.
+func (b *Breaker) notifyAdmitted(t ticket) {
+	delivered := false
+	defer func() {
+		if !delivered {
+			b.finishProbe(t, Ignored, nil, time.Time{})
+		}
+	}()
 	b.notify()
-	return ticket{word: w, start: elapsed}, nil
+	delivered = true
 }
 
 // classify sorts a call's error, calling the default classifier directly
