@@ -89,9 +89,9 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if s.timed() || s.adaptive {
 		b.fastMask = ^uint64(0)
 	}
-	b.word.Store(1 << 2) // generation 1, closed
 	b.base = now(s.clock)
-	b.stats.Store(newClosedStats(&b.s))
+	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.word.Store(1 << 2) // generation 1, closed
 	return b, nil
 }
 
@@ -164,12 +164,20 @@ type ticket struct {
 
 // admit lets a call through or rejects it. A closed breaker that needs no
 // clock takes this path: two atomic loads, no lock, no write.
+//
+// The stats of a closed period are published before its word (see
+// finishProbe), so a call that loads the word of a closed period then
+// finds its stats or those of a later period, never an earlier one; a
+// call that finds stats of another period loads the word again.
 func (b *Breaker) admit() (ticket, error) {
 	w := b.word.Load()
 	if w&b.fastMask != 0 {
 		return b.admitSlow(w)
 	}
-	return ticket{word: w, stats: b.stats.Load()}, nil
+	if st := b.stats.Load(); st.word == w {
+		return ticket{word: w, stats: st}, nil
+	}
+	return b.admitSlow(b.word.Load())
 }
 
 func (b *Breaker) admitSlow(w uint64) (ticket, error) { return b.admitAt(w, b.now()) }
@@ -181,6 +189,9 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	elapsed := now.Sub(b.base)
 	if w&stateMask == uint64(StateClosed) {
 		t := ticket{word: w, stats: b.stats.Load(), start: elapsed}
+		if t.stats.word != w { // the breaker left that closed period
+			return b.admitAt(b.word.Load(), now)
+		}
 		if b.s.adaptive && t.stats.throttle(&b.s, elapsed) {
 			b.rejected.Add(1)
 			return ticket{}, rejectThrottled(now)
@@ -252,7 +263,8 @@ func (b *Breaker) classifySlow(err error) Outcome {
 // success in a closed breaker without a window only reads the failure
 // run, and resets it if it is not zero.
 func (b *Breaker) finish(t ticket, o Outcome, cause error) {
-	// Stats of a closed period that is over are never read again, so the
+	// Stats of a closed period that is over are never read again, and a
+	// ticket's stats are those of its own period (see admit), so the
 	// generation need not be checked here.
 	if o == Success && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
 		return
@@ -303,9 +315,13 @@ func (b *Breaker) finishProbe(t ticket, o Outcome, cause error, now time.Time) {
 	case Success:
 		b.probeOK++
 		if b.probeOK >= b.s.successes {
+			// Fresh stats first, then the word: a lock-free admit that
+			// sees the new closed word must not find the stats of the
+			// period that tripped (its failure run would trip the
+			// breaker again at the next failure).
+			b.stats.Store(newClosedStats(&b.s, nextWord(w, StateClosed)))
 			b.setState(w, StateClosed)
 			b.reopens = 0
-			b.stats.Store(newClosedStats(&b.s))
 		}
 	case Failure:
 		b.reopens++
@@ -355,10 +371,13 @@ func (b *Breaker) openDuration(cause error) time.Duration {
 // setState starts the next generation in state to and queues the change
 // for OnStateChange. b.mu is held.
 func (b *Breaker) setState(w uint64, to State) uint64 {
-	next := (w>>2+1)<<2 | uint64(to)
+	next := nextWord(w, to)
 	b.word.Store(next)
 	if b.s.hook != nil {
 		b.events = append(b.events, stateChange{State(w & stateMask), to})
 	}
 	return next
 }
+
+// nextWord is the word of the generation after w's, in state to.
+func nextWord(w uint64, to State) uint64 { return (w>>2+1)<<2 | uint64(to) }

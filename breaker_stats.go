@@ -15,10 +15,13 @@ import (
 // unless they trip the breaker.
 type closedStats struct {
 	consecutive atomic.Int64
+	// word is the breaker's word (generation and state) of the closed
+	// period these stats count; admit hands out the stats only with it.
+	word uint64
 	// plain: a success needs neither the clock nor a window, only a look
 	// at consecutive.
 	plain bool
-	_     [48]byte // failures write consecutive; keep it off other fields
+	_     [40]byte // failures write consecutive; keep it off other fields
 	// lastFailure is the latest period of a time window in which a call
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
@@ -28,8 +31,8 @@ type closedStats struct {
 	calls       *countWindow
 }
 
-func newClosedStats(s *breakerSettings) *closedStats {
-	st := &closedStats{plain: !s.windowed && !s.timed()}
+func newClosedStats(s *breakerSettings, word uint64) *closedStats {
+	st := &closedStats{word: word, plain: !s.windowed && !s.timed()}
 	switch {
 	case !s.windowed:
 	case s.calls > 0:
