@@ -286,6 +286,16 @@ func TestBreakerBadConfig(t *testing.T) {
 		"negative probes":        {HalfOpenProbes: -1},
 		"negative successes":     {HalfOpenSuccesses: -1},
 		"max int64 window":       {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1},
+		// A huge count window used to panic in make (or exhaust memory).
+		"window calls 1<<62":   {FailureRatio: 0.5, WindowCalls: 1 << 62},
+		"window calls 1<<20+1": {FailureRatio: 0.5, WindowCalls: 1<<20 + 1},
+		// Settings that would be silently ignored.
+		"window without rule":        {Window: time.Second},
+		"bucket without rule":        {BucketPeriod: time.Second},
+		"window calls without rule":  {WindowCalls: 10},
+		"minimum calls without rule": {ConsecutiveFailures: 3, MinimumCalls: 5},
+		"K without Adaptive":         {AdaptiveK: 3},
+		"K with a ratio only":        {FailureRatio: 0.5, AdaptiveK: 3},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -302,6 +312,10 @@ func TestBreakerBadConfig(t *testing.T) {
 		"calls window": {FailureRatio: 0.5, WindowCalls: 3}, // MinimumCalls defaults to 3
 		"one bucket":   {FailureRatio: 0.5, Window: time.Second, BucketPeriod: time.Second},
 		"max int64":    {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: math.MaxInt64},
+		"max calls":    {FailureRatio: 0.5, WindowCalls: 1 << 20},
+		"slow window":  {SlowCallThreshold: time.Second, Window: time.Minute},
+		"avg calls":    {MaxAverageDuration: time.Second, WindowCalls: 50, MinimumCalls: 5},
+		"adaptive K":   {Adaptive: true, AdaptiveK: 1.5, Window: time.Second},
 	} {
 		if _, err := retry.NewBreaker(cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
