@@ -86,3 +86,35 @@ func TestBreakerCloseNeverPairsOldStats(t *testing.T) {
 		t.Fatalf("%d admissions in a closed period got the stats of another period", n)
 	}
 }
+
+// lastFailure was loaded and then stored, so a failure counted in an
+// earlier period after one in a later period (two racing failures, or a
+// call that read the clock first and finished last) moved it back, and
+// the throttle could skip a window that holds a failure.
+func TestBreakerLastFailureMonotonic(t *testing.T) {
+	b, err := NewBreaker(BreakerConfig{Adaptive: true, Window: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := b.stats.Load()
+	st.record(&b.s, true, 5*time.Second, 0) // period 5
+	st.record(&b.s, true, 3*time.Second, 0) // period 3, counted later
+	if got := st.lastFailure.Load(); got != 6 {
+		t.Fatalf("lastFailure = %d after failures in periods 5 then 3, want 6", got)
+	}
+	// Racing failures in increasing periods end at the latest one.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range 50 {
+				st.record(&b.s, true, time.Duration(6+p*8+i)*time.Second, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := st.lastFailure.Load(), int64(6+49*8+7+1); got != want {
+		t.Fatalf("lastFailure = %d after racing failures, want %d", got, want)
+	}
+}

@@ -65,8 +65,8 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	if st.times != nil {
 		p := st.times.periodOf(elapsed)
 		st.times.add(p, failed, slow, d)
-		if failed && st.lastFailure.Load() != p+1 {
-			st.lastFailure.Store(p + 1)
+		if failed {
+			st.noteFailure(p)
 		}
 		if check {
 			t = st.times.totals(p)
@@ -78,6 +78,18 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 		}
 	}
 	return trip || check && s.trips(t)
+}
+
+// noteFailure raises lastFailure to period p (plus one) unless it is
+// already there or later: failures that race, or a call that read the
+// clock before another and finishes after it, must not move it back.
+func (st *closedStats) noteFailure(p int64) {
+	for {
+		last := st.lastFailure.Load()
+		if last >= p+1 || st.lastFailure.CompareAndSwap(last, p+1) {
+			return
+		}
+	}
 }
 
 // trips reports whether the window's totals fire a ratio or average rule.
