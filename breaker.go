@@ -49,9 +49,14 @@ func (s State) String() string {
 // of them succeed and reopens on the first failure. Each change of state
 // starts a new generation, and the outcome of a call that started in an
 // earlier generation is ignored.
+//
+// The zero Breaker is ready to use and behaves as NewBreaker with the zero
+// BreakerConfig (the documented defaults), but it has no OnStateChange,
+// Classify or Clock; a Breaker must not be copied after first use.
 type Breaker struct {
 	// word is the generation and the state, gen<<2 | state, read by every
-	// call and written only by a change of state.
+	// call and written only by a change of state (and by lazyInit: it is
+	// zero only in a zero Breaker not used yet).
 	word  atomic.Uint64
 	stats atomic.Pointer[closedStats] // counts of the current closed period
 	s     breakerSettings
@@ -62,7 +67,8 @@ type Breaker struct {
 	// fastMask picks the bits of word that must be zero for a call to be
 	// admitted without the clock: the state's (zero is closed), or every
 	// bit if the breaker needs the clock to admit a call (generations
-	// start at 1, so word is never zero).
+	// start at 1, so word is never zero). It is zero in a zero Breaker,
+	// whose stats then send the other states to the slow path (see admit).
 	fastMask uint64
 
 	mu        sync.Mutex // guards the fields below and every change of word
@@ -125,6 +131,9 @@ type BreakerSnapshot struct {
 // Snapshot returns the breaker's state and counts. It may be called from
 // OnStateChange.
 func (b *Breaker) Snapshot() BreakerSnapshot {
+	if b.word.Load() == 0 {
+		b.lazyInit()
+	}
 	t := b.now()
 	b.mu.Lock()
 	w := b.word.Load()
@@ -174,13 +183,41 @@ func (b *Breaker) admit() (ticket, error) {
 	if w&b.fastMask != 0 {
 		return b.admitSlow(w)
 	}
-	if st := b.stats.Load(); st.word == w {
+	if st := b.stats.Load(); st != nil && st.word == w {
 		return ticket{word: w, stats: st}, nil
 	}
 	return b.admitSlow(b.word.Load())
 }
 
-func (b *Breaker) admitSlow(w uint64) (ticket, error) { return b.admitAt(w, b.now()) }
+func (b *Breaker) admitSlow(w uint64) (ticket, error) {
+	if w == 0 {
+		w = b.lazyInit()
+	}
+	return b.admitAt(w, b.now())
+}
+
+// lazyInit makes a zero Breaker the Breaker of the zero BreakerConfig, once,
+// and returns its word. The settings, base and stats are written before the
+// word, which is stored last: a goroutine that loads a non-zero word sees
+// them. fastMask stays zero, which is correct (if slower outside the
+// closed state: see admit) because the default settings need no clock to
+// admit a call.
+func (b *Breaker) lazyInit() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w := b.word.Load(); w != 0 {
+		return w
+	}
+	s, err := (&BreakerConfig{}).settings()
+	if err != nil {
+		panic("retry: zero BreakerConfig is invalid: " + err.Error()) // cannot happen
+	}
+	b.s = s
+	b.base = now(nil)
+	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.word.Store(1 << 2)
+	return 1 << 2
+}
 
 // admitAt is admit at time now for the cases that need a clock: a closed
 // breaker that measures durations or throttles, and the other states,
