@@ -59,7 +59,9 @@ type BreakerConfig struct {
 	// SlowCallThreshold makes a call that takes at least that long count as
 	// slow, whether it succeeds or fails. The breaker trips when at least
 	// SlowCallRatio of the calls in the window were slow, once the window
-	// holds MinimumCalls. Zero disables the rule. SlowCallRatio zero means
+	// holds MinimumCalls. Zero disables the rule. Only calls made while
+	// closed count: a slow probe in half-open that succeeds is a success
+	// (see HalfOpenSuccesses). SlowCallRatio zero means
 	// 1: every call in the window was slow.
 	SlowCallThreshold time.Duration
 	SlowCallRatio     float64
@@ -121,6 +123,10 @@ type BreakerConfig struct {
 	// the others are rejected with ErrTooManyProbes. Zero means 1.
 	// HalfOpenSuccesses is the number of successful probes that close the
 	// breaker; zero means HalfOpenProbes. One failed probe reopens it.
+	// A probe counts by its Classify outcome alone: the slow-call and
+	// average rules apply only while closed, so a slow probe that succeeds
+	// counts as a success (and if the dependency is still slow, the
+	// closed breaker trips again once its window holds MinimumCalls).
 	HalfOpenProbes    int
 	HalfOpenSuccesses int
 

@@ -480,3 +480,55 @@ func TestStateString(t *testing.T) {
 		}
 	}
 }
+
+// A probe counts by its outcome alone: a slow probe that succeeds closes a
+// breaker that tripped on slow calls (as documented at HalfOpenSuccesses),
+// and the closed breaker then counts slow calls afresh.
+func TestBreakerSlowProbeIsSuccess(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{SlowCallThreshold: time.Second, MinimumCalls: 2,
+		WindowCalls: 4, OpenDuration: time.Second, Clock: clk})
+	call(b, clk, 2*time.Second, nil)
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateOpen {
+		t.Fatalf("2 slow calls: %v, want open", b.State())
+	}
+	clk.Advance(time.Second)
+	if err := call(b, clk, 5*time.Second, nil); err != nil || b.State() != retry.StateClosed {
+		t.Fatalf("slow probe: %v, %v; want nil, closed", err, b.State())
+	}
+	if s := b.Snapshot(); s.Calls != 0 || s.Slow != 0 {
+		t.Fatalf("fresh closed period counts %+v", s)
+	}
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateClosed {
+		t.Fatal("one slow call tripped a fresh closed period below MinimumCalls")
+	}
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateOpen {
+		t.Fatalf("still slow after closing: %v, want open", b.State())
+	}
+}
+
+// For ErrTooManyProbes and ErrThrottled, Until is the time of the
+// rejection and Wait is zero (see RejectedError).
+func TestRejectedErrorUntilWithoutOpen(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
+	call(b, nil, 0, errBoom)
+	clk.Advance(time.Second)
+	done, err := b.Allow() // the only probe slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done(nil)
+	clk.Advance(time.Millisecond)
+	_, err = b.Allow()
+	var re *retry.RejectedError
+	if !errors.As(err, &re) || re.Reason != retry.ErrTooManyProbes {
+		t.Fatalf("second probe: %v, want ErrTooManyProbes", err)
+	}
+	if !re.Until.Equal(clk.Now()) || re.Wait != 0 {
+		t.Fatalf("Until %v (now %v), Wait %v; want now and 0", re.Until, clk.Now(), re.Wait)
+	}
+}
