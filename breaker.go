@@ -180,16 +180,15 @@ type ticket struct {
 // call that finds stats of another period loads the word again.
 func (b *Breaker) admit() (ticket, error) {
 	w := b.word.Load()
-	if w&b.fastMask != 0 {
-		return b.admitSlow(w)
+	st := b.stats.Load()
+	if w&b.fastMask != 0 || st == nil || st.word != w {
+		return b.admitSlow()
 	}
-	if st := b.stats.Load(); st != nil && st.word == w {
-		return ticket{word: w, stats: st}, nil
-	}
-	return b.admitSlow(b.word.Load())
+	return ticket{word: w, stats: st}, nil
 }
 
-func (b *Breaker) admitSlow(w uint64) (ticket, error) {
+func (b *Breaker) admitSlow() (ticket, error) {
+	w := b.word.Load()
 	if w == 0 {
 		w = b.lazyInit()
 	}
