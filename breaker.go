@@ -49,9 +49,14 @@ func (s State) String() string {
 // of them succeed and reopens on the first failure. Each change of state
 // starts a new generation, and the outcome of a call that started in an
 // earlier generation is ignored.
+//
+// The zero Breaker is ready to use and behaves as NewBreaker with the zero
+// BreakerConfig (the documented defaults), but it has no OnStateChange,
+// Classify or Clock; a Breaker must not be copied after first use.
 type Breaker struct {
 	// word is the generation and the state, gen<<2 | state, read by every
-	// call and written only by a change of state.
+	// call and written only by a change of state (and by lazyInit: it is
+	// zero only in a zero Breaker not used yet).
 	word  atomic.Uint64
 	stats atomic.Pointer[closedStats] // counts of the current closed period
 	s     breakerSettings
@@ -62,7 +67,8 @@ type Breaker struct {
 	// fastMask picks the bits of word that must be zero for a call to be
 	// admitted without the clock: the state's (zero is closed), or every
 	// bit if the breaker needs the clock to admit a call (generations
-	// start at 1, so word is never zero).
+	// start at 1, so word is never zero). It is zero in a zero Breaker,
+	// whose stats then send the other states to the slow path (see admit).
 	fastMask uint64
 
 	mu        sync.Mutex // guards the fields below and every change of word
@@ -89,9 +95,9 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if s.timed() || s.adaptive {
 		b.fastMask = ^uint64(0)
 	}
-	b.word.Store(1 << 2) // generation 1, closed
 	b.base = now(s.clock)
-	b.stats.Store(newClosedStats(&b.s))
+	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.word.Store(1 << 2) // generation 1, closed
 	return b, nil
 }
 
@@ -125,6 +131,9 @@ type BreakerSnapshot struct {
 // Snapshot returns the breaker's state and counts. It may be called from
 // OnStateChange.
 func (b *Breaker) Snapshot() BreakerSnapshot {
+	if b.word.Load() == 0 {
+		b.lazyInit()
+	}
 	t := b.now()
 	b.mu.Lock()
 	w := b.word.Load()
@@ -164,15 +173,50 @@ type ticket struct {
 
 // admit lets a call through or rejects it. A closed breaker that needs no
 // clock takes this path: two atomic loads, no lock, no write.
+//
+// The stats of a closed period are published before its word (see
+// finishProbe), so a call that loads the word of a closed period then
+// finds its stats or those of a later period, never an earlier one; a
+// call that finds stats of another period loads the word again.
 func (b *Breaker) admit() (ticket, error) {
 	w := b.word.Load()
-	if w&b.fastMask != 0 {
-		return b.admitSlow(w)
+	st := b.stats.Load()
+	if w&b.fastMask != 0 || st == nil || st.word != w {
+		return b.admitSlow()
 	}
-	return ticket{word: w, stats: b.stats.Load()}, nil
+	return ticket{word: w, stats: st}, nil
 }
 
-func (b *Breaker) admitSlow(w uint64) (ticket, error) { return b.admitAt(w, b.now()) }
+func (b *Breaker) admitSlow() (ticket, error) {
+	w := b.word.Load()
+	if w == 0 {
+		w = b.lazyInit()
+	}
+	return b.admitAt(w, b.now())
+}
+
+// lazyInit makes a zero Breaker the Breaker of the zero BreakerConfig, once,
+// and returns its word. The settings, base and stats are written before the
+// word, which is stored last: a goroutine that loads a non-zero word sees
+// them. fastMask stays zero, which is correct (if slower outside the
+// closed state: see admit) because the default settings need no clock to
+// admit a call.
+func (b *Breaker) lazyInit() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w := b.word.Load(); w != 0 {
+		return w
+	}
+	s, err := (&BreakerConfig{}).settings()
+	if err != nil {
+		panic("retry: zero BreakerConfig is invalid: " + err.Error()) // cannot happen
+	}
+	b.s = s
+	b.base = now(nil)
+	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.word.Store(1 << 2)
+	return 1 << 2
+}
 
 // admitAt is admit at time now for the cases that need a clock: a closed
 // breaker that measures durations or throttles, and the other states,
@@ -181,6 +225,9 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	elapsed := now.Sub(b.base)
 	if w&stateMask == uint64(StateClosed) {
 		t := ticket{word: w, stats: b.stats.Load(), start: elapsed}
+		if t.stats.word != w { // the breaker left that closed period
+			return b.admitAt(b.word.Load(), now)
+		}
 		if b.s.adaptive && t.stats.throttle(&b.s, elapsed) {
 			b.rejected.Add(1)
 			return ticket{}, rejectThrottled(now)
@@ -210,8 +257,26 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	}
 	b.probes++
 	b.mu.Unlock()
+	t := ticket{word: w, start: elapsed}
+	if b.s.hook != nil {
+		b.notifyAdmitted(t)
+	}
+	return t, nil
+}
+
+// notifyAdmitted delivers the queued changes of state for a probe t that
+// has just taken its slot. The caller cannot release the slot if the hook
+// panics (or calls runtime.Goexit), since admit does not return, so the
+// slot is released here before the panic goes on: the call is not made.
+func (b *Breaker) notifyAdmitted(t ticket) {
+	delivered := false
+	defer func() {
+		if !delivered {
+			b.finishProbe(t, Ignored, nil, time.Time{})
+		}
+	}()
 	b.notify()
-	return ticket{word: w, start: elapsed}, nil
+	delivered = true
 }
 
 // classify sorts a call's error, calling the default classifier directly
@@ -234,7 +299,8 @@ func (b *Breaker) classifySlow(err error) Outcome {
 // success in a closed breaker without a window only reads the failure
 // run, and resets it if it is not zero.
 func (b *Breaker) finish(t ticket, o Outcome, cause error) {
-	// Stats of a closed period that is over are never read again, so the
+	// Stats of a closed period that is over are never read again, and a
+	// ticket's stats are those of its own period (see admit), so the
 	// generation need not be checked here.
 	if o == Success && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
 		return
@@ -285,9 +351,13 @@ func (b *Breaker) finishProbe(t ticket, o Outcome, cause error, now time.Time) {
 	case Success:
 		b.probeOK++
 		if b.probeOK >= b.s.successes {
+			// Fresh stats first, then the word: a lock-free admit that
+			// sees the new closed word must not find the stats of the
+			// period that tripped (its failure run would trip the
+			// breaker again at the next failure).
+			b.stats.Store(newClosedStats(&b.s, nextWord(w, StateClosed)))
 			b.setState(w, StateClosed)
 			b.reopens = 0
-			b.stats.Store(newClosedStats(&b.s))
 		}
 	case Failure:
 		b.reopens++
@@ -337,10 +407,13 @@ func (b *Breaker) openDuration(cause error) time.Duration {
 // setState starts the next generation in state to and queues the change
 // for OnStateChange. b.mu is held.
 func (b *Breaker) setState(w uint64, to State) uint64 {
-	next := (w>>2+1)<<2 | uint64(to)
+	next := nextWord(w, to)
 	b.word.Store(next)
 	if b.s.hook != nil {
 		b.events = append(b.events, stateChange{State(w & stateMask), to})
 	}
 	return next
 }
+
+// nextWord is the word of the generation after w's, in state to.
+func nextWord(w uint64, to State) uint64 { return (w>>2+1)<<2 | uint64(to) }

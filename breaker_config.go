@@ -33,6 +33,10 @@ const (
 // line per stripe).
 const maxBuckets = 1024
 
+// maxWindowCalls is the largest WindowCalls: a count window takes 8 bytes
+// per call, so this bounds it to 8 MiB.
+const maxWindowCalls = 1 << 20
+
 // BreakerConfig configures a Breaker. Every field is optional: a zero field
 // means the documented default, and the zero BreakerConfig trips after
 // DefaultConsecutiveFailures failures in a row, stays open for
@@ -55,7 +59,9 @@ type BreakerConfig struct {
 	// SlowCallThreshold makes a call that takes at least that long count as
 	// slow, whether it succeeds or fails. The breaker trips when at least
 	// SlowCallRatio of the calls in the window were slow, once the window
-	// holds MinimumCalls. Zero disables the rule. SlowCallRatio zero means
+	// holds MinimumCalls. Zero disables the rule. Only calls made while
+	// closed count: a slow probe in half-open that succeeds is a success
+	// (see HalfOpenSuccesses). SlowCallRatio zero means
 	// 1: every call in the window was slow.
 	SlowCallThreshold time.Duration
 	SlowCallRatio     float64
@@ -80,7 +86,12 @@ type BreakerConfig struct {
 	BucketPeriod time.Duration
 
 	// WindowCalls, if set, makes the rolling window the last WindowCalls
-	// calls instead of a span of time. It excludes Window and BucketPeriod.
+	// calls instead of a span of time, at most 1<<20 (1048576). It
+	// excludes Window and BucketPeriod.
+	//
+	// Window, BucketPeriod, WindowCalls and MinimumCalls shape the window
+	// of the ratio, slow-call, average and adaptive rules: setting them
+	// without one of those rules is an error, not a silent no-op.
 	WindowCalls int
 
 	// Adaptive turns on client-side adaptive throttling (Google SRE book,
@@ -90,8 +101,9 @@ type BreakerConfig struct {
 	// succeeded or failed and accepts those that succeeded. Calls the
 	// throttle rejects are not counted, so its rejections do not feed back
 	// into its own statistics. AdaptiveK is K: zero means
-	// DefaultAdaptiveK; it must be at least 1. Adaptive may be combined
-	// with the trip rules or used alone.
+	// DefaultAdaptiveK; it must be at least 1, and setting it without
+	// Adaptive is an error. Adaptive may be combined with the trip rules
+	// or used alone.
 	Adaptive  bool
 	AdaptiveK float64
 
@@ -111,6 +123,10 @@ type BreakerConfig struct {
 	// the others are rejected with ErrTooManyProbes. Zero means 1.
 	// HalfOpenSuccesses is the number of successful probes that close the
 	// breaker; zero means HalfOpenProbes. One failed probe reopens it.
+	// A probe counts by its Classify outcome alone: the slow-call and
+	// average rules apply only while closed, so a slow probe that succeeds
+	// counts as a success (and if the dependency is still slow, the
+	// closed breaker trips again once its window holds MinimumCalls).
 	HalfOpenProbes    int
 	HalfOpenSuccesses int
 
@@ -230,12 +246,16 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		return breakerSettings{}, invalid("BreakerConfig.BucketPeriod is negative (%v)", c.BucketPeriod)
 	case c.WindowCalls < 0:
 		return breakerSettings{}, invalid("BreakerConfig.WindowCalls is negative (%d)", c.WindowCalls)
+	case c.WindowCalls > maxWindowCalls:
+		return breakerSettings{}, invalid("BreakerConfig.WindowCalls (%d) is more than %d", c.WindowCalls, maxWindowCalls)
 	case c.WindowCalls > 0 && (c.Window != 0 || c.BucketPeriod != 0):
 		return breakerSettings{}, invalid("BreakerConfig.WindowCalls excludes Window and BucketPeriod")
 	case c.WindowCalls > 0 && c.MinimumCalls > c.WindowCalls:
 		return breakerSettings{}, invalid("BreakerConfig.MinimumCalls (%d) exceeds WindowCalls (%d): the rules could never trip", c.MinimumCalls, c.WindowCalls)
 	case math.IsNaN(c.AdaptiveK) || c.AdaptiveK != 0 && c.AdaptiveK < 1 || math.IsInf(c.AdaptiveK, 0):
 		return breakerSettings{}, invalid("BreakerConfig.AdaptiveK %v is less than 1 or not finite", c.AdaptiveK)
+	case c.AdaptiveK != 0 && !c.Adaptive:
+		return breakerSettings{}, invalid("BreakerConfig.AdaptiveK has no effect without Adaptive")
 	case c.OpenDuration < 0:
 		return breakerSettings{}, invalid("BreakerConfig.OpenDuration is negative (%v)", c.OpenDuration)
 	case c.MaxOpenDuration < 0:
@@ -267,6 +287,21 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		s.slowRatio = 1
 	}
 	s.windowed = s.failureRatio > 0 || s.slowAt > 0 || s.maxAverage > 0 || s.adaptive
+	if !s.windowed {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"Window", c.Window != 0},
+			{"BucketPeriod", c.BucketPeriod != 0},
+			{"WindowCalls", c.WindowCalls != 0},
+			{"MinimumCalls", c.MinimumCalls != 0},
+		} {
+			if f.set {
+				return breakerSettings{}, invalid("BreakerConfig.%s has no effect without FailureRatio, SlowCallThreshold, MaxAverageDuration or Adaptive", f.name)
+			}
+		}
+	}
 	if s.consecutive == 0 && !s.windowed {
 		s.consecutive = DefaultConsecutiveFailures
 	}

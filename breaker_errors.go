@@ -28,11 +28,18 @@ var (
 // allows); the other rejections are marked Permanent, so the loop stops at
 // once. Either way a rejection is never retried in a tight loop.
 type RejectedError struct {
-	Reason error         // ErrOpen, ErrTooManyProbes or ErrThrottled
-	State  State         // the state that rejected the call
-	Until  time.Time     // when the breaker lets a probe through; for ErrTooManyProbes and ErrThrottled, the time of the rejection
-	Wait   time.Duration // Until minus the time of the rejection; zero unless open
-	mark   error         // After(Reason, Wait) or Permanent(Reason), for Retry
+	Reason error // ErrOpen, ErrTooManyProbes or ErrThrottled
+	State  State // the state that rejected the call
+	// Until, for ErrOpen, is when the open breaker lets the next probe
+	// through. For ErrTooManyProbes and ErrThrottled the breaker cannot
+	// tell when a call will pass (a slot frees when a probe ends; the
+	// throttle is random), so Until is the time of the rejection and Wait
+	// is zero: it is no promise that a call made then will be let
+	// through, and Retry stops on these rejections anyway.
+	Until time.Time
+	// Wait is Until minus the time of the rejection; zero unless open.
+	Wait time.Duration
+	mark error // After(Reason, Wait) or Permanent(Reason), for Retry
 }
 
 func (e *RejectedError) Error() string {

@@ -106,8 +106,12 @@ func invalidGuard(nilCtx, nilFn bool) error {
 // breaker holds the call's probe slot. Later calls of done are ignored.
 //
 // Allow costs two small allocations (done and its once-only flag);
-// Guard costs none.
+// Guard costs none. Allow on a nil *Breaker returns an error wrapping
+// ErrInvalid.
 func (b *Breaker) Allow() (done func(err error), err error) {
+	if b == nil {
+		return doneNothing, invalid("nil *Breaker")
+	}
 	t, err := b.admit()
 	if err != nil {
 		return doneNothing, err

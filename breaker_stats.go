@@ -15,10 +15,13 @@ import (
 // unless they trip the breaker.
 type closedStats struct {
 	consecutive atomic.Int64
+	// word is the breaker's word (generation and state) of the closed
+	// period these stats count; admit hands out the stats only with it.
+	word uint64
 	// plain: a success needs neither the clock nor a window, only a look
 	// at consecutive.
 	plain bool
-	_     [48]byte // failures write consecutive; keep it off other fields
+	_     [40]byte // failures write consecutive; keep it off other fields
 	// lastFailure is the latest period of a time window in which a call
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
@@ -28,8 +31,8 @@ type closedStats struct {
 	calls       *countWindow
 }
 
-func newClosedStats(s *breakerSettings) *closedStats {
-	st := &closedStats{plain: !s.windowed && !s.timed()}
+func newClosedStats(s *breakerSettings, word uint64) *closedStats {
+	st := &closedStats{word: word, plain: !s.windowed && !s.timed()}
 	switch {
 	case !s.windowed:
 	case s.calls > 0:
@@ -62,8 +65,8 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	if st.times != nil {
 		p := st.times.periodOf(elapsed)
 		st.times.add(p, failed, slow, d)
-		if failed && st.lastFailure.Load() != p+1 {
-			st.lastFailure.Store(p + 1)
+		if failed {
+			st.noteFailure(p)
 		}
 		if check {
 			t = st.times.totals(p)
@@ -75,6 +78,18 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 		}
 	}
 	return trip || check && s.trips(t)
+}
+
+// noteFailure raises lastFailure to period p (plus one) unless it is
+// already there or later: failures that race, or a call that read the
+// clock before another and finishes after it, must not move it back.
+func (st *closedStats) noteFailure(p int64) {
+	for {
+		last := st.lastFailure.Load()
+		if last >= p+1 || st.lastFailure.CompareAndSwap(last, p+1) {
+			return
+		}
+	}
 }
 
 // trips reports whether the window's totals fire a ratio or average rule.

@@ -286,6 +286,16 @@ func TestBreakerBadConfig(t *testing.T) {
 		"negative probes":        {HalfOpenProbes: -1},
 		"negative successes":     {HalfOpenSuccesses: -1},
 		"max int64 window":       {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1},
+		// A huge count window used to panic in make (or exhaust memory).
+		"window calls 1<<62":   {FailureRatio: 0.5, WindowCalls: 1 << 62},
+		"window calls 1<<20+1": {FailureRatio: 0.5, WindowCalls: 1<<20 + 1},
+		// Settings that would be silently ignored.
+		"window without rule":        {Window: time.Second},
+		"bucket without rule":        {BucketPeriod: time.Second},
+		"window calls without rule":  {WindowCalls: 10},
+		"minimum calls without rule": {ConsecutiveFailures: 3, MinimumCalls: 5},
+		"K without Adaptive":         {AdaptiveK: 3},
+		"K with a ratio only":        {FailureRatio: 0.5, AdaptiveK: 3},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -302,6 +312,10 @@ func TestBreakerBadConfig(t *testing.T) {
 		"calls window": {FailureRatio: 0.5, WindowCalls: 3}, // MinimumCalls defaults to 3
 		"one bucket":   {FailureRatio: 0.5, Window: time.Second, BucketPeriod: time.Second},
 		"max int64":    {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: math.MaxInt64},
+		"max calls":    {FailureRatio: 0.5, WindowCalls: 1 << 20},
+		"slow window":  {SlowCallThreshold: time.Second, Window: time.Minute},
+		"avg calls":    {MaxAverageDuration: time.Second, WindowCalls: 50, MinimumCalls: 5},
+		"adaptive K":   {Adaptive: true, AdaptiveK: 1.5, Window: time.Second},
 	} {
 		if _, err := retry.NewBreaker(cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -464,5 +478,57 @@ func TestStateString(t *testing.T) {
 		if o.String() != want {
 			t.Errorf("%d: %q", o, o.String())
 		}
+	}
+}
+
+// A probe counts by its outcome alone: a slow probe that succeeds closes a
+// breaker that tripped on slow calls (as documented at HalfOpenSuccesses),
+// and the closed breaker then counts slow calls afresh.
+func TestBreakerSlowProbeIsSuccess(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{SlowCallThreshold: time.Second, MinimumCalls: 2,
+		WindowCalls: 4, OpenDuration: time.Second, Clock: clk})
+	call(b, clk, 2*time.Second, nil)
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateOpen {
+		t.Fatalf("2 slow calls: %v, want open", b.State())
+	}
+	clk.Advance(time.Second)
+	if err := call(b, clk, 5*time.Second, nil); err != nil || b.State() != retry.StateClosed {
+		t.Fatalf("slow probe: %v, %v; want nil, closed", err, b.State())
+	}
+	if s := b.Snapshot(); s.Calls != 0 || s.Slow != 0 {
+		t.Fatalf("fresh closed period counts %+v", s)
+	}
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateClosed {
+		t.Fatal("one slow call tripped a fresh closed period below MinimumCalls")
+	}
+	call(b, clk, 2*time.Second, nil)
+	if b.State() != retry.StateOpen {
+		t.Fatalf("still slow after closing: %v, want open", b.State())
+	}
+}
+
+// For ErrTooManyProbes and ErrThrottled, Until is the time of the
+// rejection and Wait is zero (see RejectedError).
+func TestRejectedErrorUntilWithoutOpen(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
+	call(b, nil, 0, errBoom)
+	clk.Advance(time.Second)
+	done, err := b.Allow() // the only probe slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done(nil)
+	clk.Advance(time.Millisecond)
+	_, err = b.Allow()
+	var re *retry.RejectedError
+	if !errors.As(err, &re) || re.Reason != retry.ErrTooManyProbes {
+		t.Fatalf("second probe: %v, want ErrTooManyProbes", err)
+	}
+	if !re.Until.Equal(clk.Now()) || re.Wait != 0 {
+		t.Fatalf("Until %v (now %v), Wait %v; want now and 0", re.Until, clk.Now(), re.Wait)
 	}
 }

@@ -1,0 +1,117 @@
+package retry_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+)
+
+// A hook that panics on any change of state leaves the breaker working:
+// no probe slot leaks and the state machine goes on. The panic on
+// open>half-open used to leave admit after it had taken the probe slot and
+// before Guard (or Allow's done) could release it, so the breaker stayed
+// half-open and rejected every later call with ErrTooManyProbes.
+func TestBreakerPanickingHookEveryTransition(t *testing.T) {
+	transitions := []struct{ from, to retry.State }{
+		{retry.StateClosed, retry.StateOpen},
+		{retry.StateOpen, retry.StateHalfOpen},
+		{retry.StateHalfOpen, retry.StateClosed},
+		{retry.StateHalfOpen, retry.StateOpen},
+	}
+	for _, tr := range transitions {
+		for _, api := range []string{"Guard", "Allow"} {
+			t.Run(tr.from.String()+">"+tr.to.String()+"/"+api, func(t *testing.T) {
+				clk := newManualClock()
+				b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
+					OnStateChange: func(from, to retry.State) {
+						if from == tr.from && to == tr.to {
+							panic("hook")
+						}
+					}})
+				// do makes one call that returns err and reports any
+				// panic, which must be the hook's.
+				do := func(err error) (rerr error) {
+					defer func() {
+						if r := recover(); r != nil && r != "hook" {
+							t.Fatalf("panic %v, want the hook's", r)
+						}
+					}()
+					if api == "Allow" {
+						done, rerr := b.Allow()
+						if rerr != nil {
+							return rerr
+						}
+						done(err)
+						return nil
+					}
+					return call(b, nil, 0, err)
+				}
+				// Run the breaker through every transition twice,
+				// checking the state after each step.
+				for round := range 2 {
+					do(errBoom) // closed>open
+					if s := b.State(); s != retry.StateOpen {
+						t.Fatalf("round %d: after a failure: %v, want open", round, s)
+					}
+					clk.Advance(time.Second)
+					// open>half-open, then the probe fails: half-open>open.
+					// If the hook panicked on open>half-open the call was
+					// not made and the slot is free: probe again.
+					for i := 0; b.State() != retry.StateOpen; i++ {
+						if i == 2 {
+							t.Fatalf("round %d: a failing probe did not reopen: %v %+v", round, b.State(), b.Snapshot())
+						}
+						do(errBoom)
+					}
+					clk.Advance(time.Hour)
+					// open>half-open, then the probe succeeds: half-open>closed.
+					for i := 0; b.State() != retry.StateClosed; i++ {
+						if i == 2 {
+							t.Fatalf("round %d: a good probe did not close: %v %+v", round, b.State(), b.Snapshot())
+						}
+						if err := do(nil); err != nil {
+							t.Fatalf("round %d: probe rejected: %v (%+v)", round, err, b.Snapshot())
+						}
+					}
+					if err := call(b, nil, 0, nil); err != nil {
+						t.Fatalf("round %d: closed breaker rejected a call: %v", round, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The probe whose admission raised the hook's panic is not made, and its
+// slot is free for the next call.
+func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
+	clk := newManualClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
+		OnStateChange: func(from, to retry.State) {
+			if to == retry.StateHalfOpen {
+				panic("hook")
+			}
+		}})
+	call(b, nil, 0, errBoom)
+	clk.Advance(time.Second)
+	ran := false
+	func() {
+		defer func() {
+			if r := recover(); r != "hook" {
+				t.Errorf("recovered %v, want the hook's panic", r)
+			}
+		}()
+		retry.Guard(context.Background(), func(context.Context) (int, error) { ran = true; return 0, nil }, b)
+	}()
+	if ran {
+		t.Error("the call ran although admission panicked")
+	}
+	if s := b.Snapshot(); s.State != retry.StateHalfOpen || s.Probes != 0 {
+		t.Fatalf("after the panic: %+v, want half-open with no probe in flight", s)
+	}
+	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+		t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
+	}
+}
