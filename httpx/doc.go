@@ -33,4 +33,10 @@
 //
 // Certificate errors, invalid headers, unsupported schemes and the
 // caller's own cancellation are never retried.
+//
+// Optionally, Config.Hedge hedges idempotent requests (never a plain
+// POST), Config.Breaker puts a circuit breaker per host in front of every
+// attempt (see Breakers), and Config.Budget caps the extra attempts per
+// host (see PerHost). Config.OnAttempt reports every attempt with its
+// status or error and the wait chosen after it.
 package httpx
