@@ -86,7 +86,8 @@ type HedgePolicy struct {
 	// receives, as a *PanicError, a panic in an attempt that ended after the
 	// call was decided. It runs on the caller's goroutine or on the
 	// attempt's, possibly after Hedge has returned and concurrently with
-	// other calls: it must be safe for concurrent use and should not block.
+	// other calls: it must be safe for concurrent use, should not block,
+	// and must not panic (on an attempt's goroutine nothing can recover).
 	//
 	// If OnDiscard is nil, a discarded value that implements io.Closer is
 	// closed and any other is dropped, and such a late panic is re-raised

@@ -66,6 +66,7 @@ type hedgeCall[T any] struct {
 	timer    *time.Timer
 	tick     <-chan time.Time // the next timed hedge; nil when none is due
 	stop     error            // why no more attempts start, if known
+	returned bool             // win or fail returned normally
 }
 
 // run is the coordinator: it starts attempts and waits for a result, the
@@ -276,6 +277,7 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 		c.cancels[r.n-1](errCallEnded)
 		panic(p.Value)
 	}
+	c.returned = true
 	return r.v, c.cancels[r.n-1], nil
 }
 
@@ -286,6 +288,7 @@ func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 	if p := c.decide(); p != nil {
 		panic(p.Value)
 	}
+	c.returned = true
 	var zero T
 	return zero, nil, err
 }
@@ -379,9 +382,14 @@ func (c *hedgeCall[T]) cleanup() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	if !c.decided { // written only by this goroutine
+	switch {
+	case !c.decided: // written only by this goroutine
 		c.cancelAll(0, errCallEnded)
 		c.decide()
+	case !c.returned:
+		// A hook (OnDiscard, the Budget, the Latency tracker) panicked
+		// after the decision: the winner's context must not outlive it.
+		c.cancelAll(0, errCallEnded)
 	}
 }
 
