@@ -163,7 +163,7 @@ func TestAdaptiveThrottleTimeWindow(t *testing.T) {
 	if err := call(b, nil, 0, nil); !errors.Is(err, retry.ErrThrottled) {
 		t.Fatalf("err = %v", err)
 	}
-	clk.Advance(10 * time.Second) // the failure leaves the window
+	clk.Add(10 * time.Second) // the failure leaves the window
 	if err := call(b, nil, 0, nil); err != nil {
 		t.Fatalf("err = %v", err)
 	}
@@ -203,7 +203,7 @@ func TestBreakerConcurrent(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(g), 1))
 					for range 400 {
 						if g == 0 {
-							clk.Advance(time.Millisecond)
+							clk.Add(time.Millisecond)
 						}
 						var err error
 						switch rng.IntN(4) {

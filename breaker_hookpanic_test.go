@@ -55,7 +55,7 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 					if s := b.State(); s != retry.StateOpen {
 						t.Fatalf("round %d: after a failure: %v, want open", round, s)
 					}
-					clk.Advance(time.Second)
+					clk.Add(time.Second)
 					// open>half-open, then the probe fails: half-open>open.
 					// If the hook panicked on open>half-open the call was
 					// not made and the slot is free: probe again.
@@ -65,7 +65,7 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 						}
 						do(errBoom)
 					}
-					clk.Advance(time.Hour)
+					clk.Add(time.Hour)
 					// open>half-open, then the probe succeeds: half-open>closed.
 					for i := 0; b.State() != retry.StateClosed; i++ {
 						if i == 2 {
@@ -95,7 +95,7 @@ func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 			}
 		}})
 	call(b, nil, 0, errBoom)
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	ran := false
 	func() {
 		defer func() {

@@ -6,27 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/retrykit/retry/internal/stepclock"
 )
-
-// stepClock is a Clock for internal tests, safe for concurrent use.
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *stepClock) After(time.Duration) <-chan time.Time { return nil }
 
 // When a half-open breaker closed, it published the new closed word before
 // the fresh stats, so a lock-free admit in between paired the new closed
@@ -34,7 +16,7 @@ func (c *stepClock) After(time.Duration) <-chan time.Time { return nil }
 // threshold): one failure reopened the breaker at once. Every ticket of a
 // closed period must carry that period's own stats.
 func TestBreakerCloseNeverPairsOldStats(t *testing.T) {
-	clk := &stepClock{t: time.Unix(0, 0)}
+	clk := stepclock.New(time.Unix(0, 0))
 	b, err := NewBreaker(BreakerConfig{ConsecutiveFailures: 100, OpenDuration: time.Second, Clock: clk})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func openThenWait(t *testing.T, b *retry.Breaker, clk *manualClock, open time.Du
 	if b.State() != retry.StateOpen {
 		t.Fatalf("state %v, want open", b.State())
 	}
-	clk.Advance(open)
+	clk.Add(open)
 }
 
 // R28: half-open admits at most HalfOpenProbes calls at once, rejects the
@@ -109,7 +109,7 @@ func TestPitfall28ProbeSlotReleased(t *testing.T) {
 			openThenWait(t, b, clk, time.Second)
 			probe(b)
 			if b.State() == retry.StateOpen { // a failed probe reopened it: a new half-open period
-				clk.Advance(time.Second)
+				clk.Add(time.Second)
 			}
 			// The slot is free: the next call is let through as a probe.
 			if err := call(b, nil, 0, nil); err != nil {
@@ -131,7 +131,7 @@ func TestPitfall29Generation(t *testing.T) {
 	openThenWait(t, b, clk, time.Second)
 	staleProbe, _ := b.Allow() // a probe of the first half-open period
 	call(b, nil, 0, errBoom)   // another probe fails: reopened
-	clk.Advance(2 * time.Second)
+	clk.Add(2 * time.Second)
 	call(b, nil, 0, nil) // one success of two in the second half-open period
 	staleProbe(nil)      // from the first half-open period: must not close it
 	if b.State() != retry.StateHalfOpen {
@@ -236,7 +236,7 @@ func TestPitfall32PanickingHook(t *testing.T) {
 	if b.State() != retry.StateOpen {
 		t.Fatalf("state %v", b.State())
 	}
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
 		t.Fatalf("after a panicking hook: %v, %v", err, b.State())
 	}
@@ -256,7 +256,7 @@ func TestPitfall33StaleBuckets(t *testing.T) {
 		call(b, nil, 0, errBoom)
 	}
 	for _, gap := range []time.Duration{4 * time.Second, 40 * time.Second, 1000 * time.Hour} {
-		clk.Advance(gap) // a whole number of windows: every bucket index comes back
+		clk.Add(gap) // a whole number of windows: every bucket index comes back
 		if s := b.Snapshot(); s.Calls != 0 || s.Failures != 0 {
 			t.Fatalf("after %v idle: %+v", gap, s)
 		}
@@ -267,10 +267,10 @@ func TestPitfall33StaleBuckets(t *testing.T) {
 	}
 
 	// At a bucket edge only the oldest bucket leaves the window.
-	clk.Advance(time.Hour)
+	clk.Add(time.Hour)
 	for range 4 {
 		call(b, nil, 0, nil)
-		clk.Advance(time.Second)
+		clk.Add(time.Second)
 	}
 	if s := b.Snapshot(); s.Calls != 3 {
 		t.Fatalf("calls in the window = %d, want 3 of 4", s.Calls)
@@ -331,7 +331,7 @@ func TestPitfall35ConfigValidated(t *testing.T) {
 		MaxOpenDuration: math.MaxInt64, Clock: clk})
 	call(b, nil, 0, errBoom)
 	for range 3 {
-		clk.Advance(b.Snapshot().OpenUntil.Sub(clk.Now()))
+		clk.Add(b.Snapshot().OpenUntil.Sub(clk.Now()))
 		call(b, nil, 0, errBoom) // the probe fails: reopen, for longer
 		if s := b.Snapshot(); s.State != retry.StateOpen || !s.OpenUntil.After(clk.Now()) {
 			t.Fatalf("reopened until %v, now %v", s.OpenUntil, clk.Now())

@@ -160,7 +160,7 @@ func TestBreakerModel(t *testing.T) {
 				}
 			},
 			"advance": func(rt *rapid.T) {
-				clk.Advance(time.Duration(rapid.IntRange(0, 3000).Draw(rt, "ms")) * time.Millisecond)
+				clk.Add(time.Duration(rapid.IntRange(0, 3000).Draw(rt, "ms")) * time.Millisecond)
 			},
 			"": func(rt *rapid.T) {
 				s := b.Snapshot()

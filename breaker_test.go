@@ -10,32 +10,16 @@ import (
 	"time"
 
 	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/internal/stepclock"
 )
 
-// manualClock is a Clock that moves only when told to.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// manualClock is a Clock that moves only when told to (a Breaker never
+// waits on it).
+type manualClock = stepclock.Clock
 
 func newManualClock() *manualClock {
-	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// After is never used by a Breaker.
-func (c *manualClock) After(time.Duration) <-chan time.Time { return nil }
 
 func newBreaker(t testing.TB, cfg retry.BreakerConfig) *retry.Breaker {
 	t.Helper()
@@ -52,7 +36,7 @@ var errBoom = errors.New("boom")
 func call(b *retry.Breaker, clk *manualClock, d time.Duration, err error) error {
 	_, gerr := retry.Guard(context.Background(), func(context.Context) (int, error) {
 		if clk != nil {
-			clk.Advance(d)
+			clk.Add(d)
 		}
 		return 1, err
 	}, b)
@@ -237,7 +221,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			cfg.Clock, cfg.OnStateChange = clk, rec.hook
 			b := newBreaker(t, cfg)
 			for i, s := range tt.steps {
-				clk.Advance(s.wait)
+				clk.Add(s.wait)
 				err := call(b, clk, s.took, s.err)
 				switch {
 				case s.rejct != nil && !errors.Is(err, s.rejct):
@@ -358,7 +342,7 @@ func TestRejectedError(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 10 * time.Second, Clock: clk})
 	call(b, nil, 0, errBoom)
-	clk.Advance(4 * time.Second)
+	clk.Add(4 * time.Second)
 	err := call(b, nil, 0, nil)
 	var re *retry.RejectedError
 	if !errors.As(err, &re) {
@@ -437,7 +421,7 @@ func TestAllow(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	done(errBoom) // a no-op, safe to call
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	done, err = b.Allow()
 	if err != nil || b.State() != retry.StateHalfOpen {
 		t.Fatal(err, b.State())
@@ -493,7 +477,7 @@ func TestBreakerSlowProbeIsSuccess(t *testing.T) {
 	if b.State() != retry.StateOpen {
 		t.Fatalf("2 slow calls: %v, want open", b.State())
 	}
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	if err := call(b, clk, 5*time.Second, nil); err != nil || b.State() != retry.StateClosed {
 		t.Fatalf("slow probe: %v, %v; want nil, closed", err, b.State())
 	}
@@ -516,13 +500,13 @@ func TestRejectedErrorUntilWithoutOpen(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
 	call(b, nil, 0, errBoom)
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	done, err := b.Allow() // the only probe slot
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer done(nil)
-	clk.Advance(time.Millisecond)
+	clk.Add(time.Millisecond)
 	_, err = b.Allow()
 	var re *retry.RejectedError
 	if !errors.As(err, &re) || re.Reason != retry.ErrTooManyProbes {
