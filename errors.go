@@ -162,6 +162,29 @@ func isPermanent(err error) bool {
 	return ok
 }
 
+// StopHedging marks err as a reason for Hedge to start no further copies
+// of the call while the attempts already running go on, as gRPC's hedging
+// does when a server pushes back: a hedged attempt answered "overloaded"
+// should not cancel a primary that may still succeed. When no attempt is
+// left running the call fails as usual. Retry ignores the mark. The mark
+// changes nothing else about err. StopHedging(nil) is nil.
+func StopHedging(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stopHedgingError{err}
+}
+
+type stopHedgingError struct{ err error }
+
+func (e *stopHedgingError) Error() string { return e.err.Error() }
+func (e *stopHedgingError) Unwrap() error { return e.err }
+
+func stopsHedging(err error) bool {
+	_, ok := errors.AsType[*stopHedgingError](err)
+	return ok
+}
+
 // After marks err with the delay that the server asked for before the next
 // attempt, such as an HTTP Retry-After or a gRPC pushback. That delay is
 // used instead of the backoff for that one wait, within Policy.MaxAfter. A
