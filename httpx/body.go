@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,56 +18,63 @@ type replay struct {
 	// getBody makes a fresh body; nil when the body is empty or cannot be
 	// replayed.
 	getBody func() (io.ReadCloser, error)
+	// own is set when getBody is httpx's, over a snapshot in memory: its
+	// bodies are independent, so attempts may run at once. The caller's
+	// GetBody may hand out bodies that share one reader (a file it seeks),
+	// so its bodies are sent one attempt at a time, each behind a gate.
+	own bool
 	// reason says why the body cannot be replayed; empty if it can.
 	reason string
 	// once is the body to send when it cannot be replayed.
 	once io.ReadCloser
-	// length is the length of a body replayed from memory, -1 otherwise.
+	// length is the length of a snapshot, -1 otherwise.
 	length int64
-	// shared is set when getBody is the caller's own: its bodies may share
-	// one reader (a seeker over a file), so before a retry gets a new one
-	// it waits for the previous attempt's to be closed.
-	shared bool
-	prev   *closeSignal // the previous attempt's body, when shared
+
+	mu   sync.Mutex
+	prev *gate // the latest body from the caller's GetBody, or its req.Body
 	// taken is set when req.Body has been handed to an attempt, which then
 	// owns it (the base transport closes it).
 	taken atomic.Bool
 }
 
 // init prepares the body of req for as many attempts as needed:
-//   - nil and http.NoBody need nothing; a GetBody is used as it is;
-//   - a body longer than limit (by its ContentLength), or marked as a
-//     stream by a ContentLength of -1, is sent once, unread;
+//   - nil and http.NoBody need nothing;
+//   - the caller's GetBody is used as it is, unless attempts are to run at
+//     once (concurrent) and the declared length is within limit: then the
+//     body is read into memory, as below, so that each copy has its own;
+//   - without GetBody, a body longer than limit (by its ContentLength), or
+//     marked as a stream by a ContentLength of -1, is sent once, unread;
 //   - any other body is read into memory, up to limit bytes, before the
 //     first attempt. The read ends with the request's context: a body
-//     that does not come is closed and the context's error returned. One
-//     that turns out longer than limit is sent once, whole, as what was
-//     read followed by the rest.
-func (r *replay) init(req *http.Request, limit int64) error {
+//     that does not come is closed and the context's error returned. A
+//     body shorter or longer than a declared ContentLength is an error, as
+//     net/http makes it. One of unknown length that turns out longer than
+//     limit is sent once, whole, as what was read followed by the rest.
+func (r *replay) init(req *http.Request, limit int64, concurrent bool) error {
 	r.req = req
 	r.length = -1
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		return nil
-	case req.GetBody != nil:
+	case req.GetBody != nil && !(concurrent && req.ContentLength > 0 && req.ContentLength <= limit):
 		r.getBody = req.GetBody
-		// http.NewRequest's GetBody for an in-memory body makes independent
-		// readers; any other may share one.
-		r.shared = !inMemory(req.Body)
 		return nil
-	case req.ContentLength > limit:
+	case req.GetBody == nil && req.ContentLength > limit:
 		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
 		r.once = req.Body
 		return nil
-	case req.ContentLength < 0:
+	case req.GetBody == nil && req.ContentLength < 0:
 		r.reason = "body is a stream (ContentLength -1)"
 		r.once = req.Body
 		return nil
 	}
 	stop := context.AfterFunc(req.Context(), func() { req.Body.Close() })
-	buf, err := readUpTo(req.Body, req.ContentLength, limit+1)
+	buf, err := readBody(req.Body, req.ContentLength, limit)
 	if !stop() {
-		err = context.Cause(req.Context())
+		err = contextError(req.Context())
+	}
+	if err == nil && req.ContentLength > 0 && int64(len(buf)) != req.ContentLength {
+		err = lengthError(req.ContentLength, len(buf))
 	}
 	if err != nil {
 		req.Body.Close()
@@ -84,102 +89,160 @@ func (r *replay) init(req *http.Request, limit int64) error {
 	req.Body.Close()
 	r.taken.Store(true)
 	r.length = int64(len(buf))
+	r.own = true
 	r.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	return nil
 }
 
-// readUpTo reads at most n bytes of body, in one allocation when its
-// length is known.
-func readUpTo(body io.Reader, length, n int64) ([]byte, error) {
-	if length <= 0 || length >= n {
-		return io.ReadAll(io.LimitReader(body, n))
+// readBody reads a body of the declared length (0 for unknown), one byte
+// more to see one that is longer, or up to limit+1 bytes when unknown.
+func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
+	if declared <= 0 {
+		return io.ReadAll(io.LimitReader(body, limit+1))
 	}
-	buf := make([]byte, length+1) // one more, to see a body longer than it said
-	got, err := io.ReadFull(body, buf)
+	buf := make([]byte, declared+1)
+	n, err := io.ReadFull(body, buf)
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return buf[:got], nil
+		err = nil
 	}
-	if err != nil {
-		return nil, err
+	return buf[:n], err
+}
+
+// lengthError reports a body whose length is not the one declared, in
+// net/http's words.
+func lengthError(declared int64, got int) error {
+	if int64(got) > declared {
+		return fmt.Errorf("%w: http: ContentLength=%d with a longer Body", ErrInvalid, declared)
 	}
-	rest, err := io.ReadAll(io.LimitReader(body, n-int64(got)))
-	return append(buf, rest...), err
+	return fmt.Errorf("%w: http: ContentLength=%d with Body length %d", ErrInvalid, declared, got)
+}
+
+// contextError is ctx's error, with the cause given to cancel when that
+// says more: errors.Is matches both.
+func contextError(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }
 
 // replayable reports whether the body can be sent more than once.
 func (r *replay) replayable() bool { return r.reason == "" }
 
+// independent reports whether attempts may send the body at once.
+func (r *replay) independent() bool { return r.getBody == nil || r.own }
+
 // body returns the body for the next attempt and the GetBody to put on its
-// request. The first caller gets the caller's own body, if that is still
-// usable; every later one gets a fresh copy. In sequence (not hedged), a
-// fresh copy from the caller's GetBody waits until the previous attempt's
-// body is closed (a RoundTripper may still be writing it after RoundTrip
-// returns), for at most bodyCloseWait.
-func (r *replay) body(ctx context.Context, sequential bool) (io.ReadCloser, func() (io.ReadCloser, error), error) {
+// request. The caller's own body goes to the first attempt that can use
+// it; a later one gets a fresh copy. A body from the caller's GetBody (or
+// req.Body, when the caller has one) goes out behind a gate: before the
+// next one is asked for, the gate waits for a Read of the previous one
+// that is still running (an HTTP/2 transport may close a body while its
+// writer is inside Read) and fails every later one, so that a shared
+// reader is rewound only when no earlier attempt can touch it again.
+func (r *replay) body(ctx context.Context) (io.ReadCloser, func() (io.ReadCloser, error), error) {
 	if r.once != nil {
 		if r.taken.Swap(true) {
 			return nil, nil, errNotReplayable
 		}
 		return r.once, nil, nil
 	}
-	if r.getBody == nil {
+	switch {
+	case r.getBody == nil:
 		return r.req.Body, nil, nil // nil or http.NoBody
+	case r.own:
+		b, _ := r.getBody()
+		return b, r.getBody, nil
 	}
-	track := r.shared && sequential
-	if !r.taken.Swap(true) {
-		if track {
-			r.prev = newCloseSignal(r.req.Body)
-			return r.prev, r.getBody, nil
-		}
-		return r.req.Body, r.getBody, nil
-	}
-	if track && r.prev != nil {
-		t := time.NewTimer(bodyCloseWait)
-		select {
-		case <-r.prev.closed:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, nil, context.Cause(ctx)
-		}
-		t.Stop()
-	}
-	b, err := r.getBody()
+	b, err := r.next(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("httpx: GetBody: %w", err)
+		return nil, nil, err
 	}
-	if track {
-		r.prev = newCloseSignal(b)
-		return r.prev, r.getBody, nil
+	// The base transport may rewind the body itself (net/http does, once,
+	// on a connection that died): it gets the same gated rewind.
+	return b, func() (io.ReadCloser, error) { return r.next(ctx) }, nil
+}
+
+// next retires the previous gated body and returns a fresh one.
+func (r *replay) next(ctx context.Context) (io.ReadCloser, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b io.ReadCloser
+	if !r.taken.Swap(true) {
+		b = r.req.Body
+	} else {
+		if r.prev != nil {
+			if err := r.prev.retire(ctx); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if b, err = r.getBody(); err != nil {
+			return nil, fmt.Errorf("httpx: GetBody: %w", err)
+		}
+		if b == nil {
+			return nil, errors.New("httpx: GetBody returned a nil body")
+		}
 	}
-	return b, r.getBody, nil
+	r.prev = &gate{body: b, sem: make(chan struct{}, 1)}
+	return r.prev, nil
 }
 
-// bodyCloseWait bounds the wait for a RoundTripper to close the previous
-// attempt's request body, as it must; one that never does costs this much
-// per retry, not a hang.
-const bodyCloseWait = 5 * time.Second
-
-// closeSignal is a request body that tells when it has been closed.
-type closeSignal struct {
-	io.ReadCloser
-	once   sync.Once
-	closed chan struct{}
+// gate is a request body from the caller's GetBody. Reads go through it
+// one at a time; retire waits for the one running, if any, and makes all
+// later ones fail, so that the reader behind it may be rewound.
+type gate struct {
+	body      io.ReadCloser
+	sem       chan struct{} // holds a token during a Read and during retire
+	retired   bool          // written and read only while holding sem
+	closeOnce sync.Once
+	closeErr  error
 }
 
-func newCloseSignal(b io.ReadCloser) *closeSignal {
-	return &closeSignal{ReadCloser: b, closed: make(chan struct{})}
+func (g *gate) Read(p []byte) (int, error) {
+	g.sem <- struct{}{}
+	defer func() { <-g.sem }()
+	if g.retired {
+		return 0, errRetired
+	}
+	return g.body.Read(p)
 }
 
-// WriteTo keeps the fast path of bodies that have one (net/http copies a
-// bytes.Reader's content without a buffer).
-func (c *closeSignal) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, c.ReadCloser) }
-
-func (c *closeSignal) Close() error {
-	err := c.ReadCloser.Close()
-	c.once.Do(func() { close(c.closed) })
-	return err
+// Close closes the body, once. It does not wait for a Read in progress:
+// HTTP/2 closes bodies from another goroutine than the one reading.
+func (g *gate) Close() error {
+	g.closeOnce.Do(func() { g.closeErr = g.body.Close() })
+	return g.closeErr
 }
+
+// retire waits for a Read in progress, for at most bodyRetireWait, and
+// fails every later Read. A Read that does not end in time (a GetBody
+// over a pipe whose writer stalls) leaves the reader in use: the retry is
+// refused rather than send a body that another Read is taking from.
+func (g *gate) retire(ctx context.Context) error {
+	t := time.NewTimer(bodyRetireWait)
+	defer t.Stop()
+	select {
+	case g.sem <- struct{}{}:
+	case <-t.C:
+		return errBodyBusy
+	case <-ctx.Done():
+		return contextError(ctx)
+	}
+	g.retired = true
+	<-g.sem
+	return nil
+}
+
+// bodyRetireWait bounds the wait for an earlier attempt's Read of a
+// request body to end.
+const bodyRetireWait = 5 * time.Second
+
+var (
+	errRetired  = errors.New("httpx: request body read after its attempt ended")
+	errBodyBusy = errors.New("httpx: an earlier attempt is still reading the request body; not rewinding it")
+)
 
 // release closes the caller's body if no attempt took it, as the
 // RoundTripper contract requires.
@@ -218,26 +281,3 @@ func (e *NotReplayableError) Error() string {
 }
 
 func (e *NotReplayableError) Unwrap() error { return e.Err }
-
-// nopClosers are the types of io.NopCloser's results.
-var nopClosers = [2]reflect.Type{
-	reflect.TypeOf(io.NopCloser(struct{ io.Reader }{})),
-	reflect.TypeOf(io.NopCloser(strings.NewReader(""))),
-}
-
-// inMemory reports whether body is one of the in-memory readers for which
-// http.NewRequest sets GetBody, possibly inside io.NopCloser, as net/http
-// itself tells them apart.
-func inMemory(body io.Reader) bool {
-	switch body.(type) {
-	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
-		return true
-	}
-	if t := reflect.TypeOf(body); t == nopClosers[0] || t == nopClosers[1] {
-		switch reflect.ValueOf(body).Field(0).Elem().Type() {
-		case reflect.TypeOf((*bytes.Reader)(nil)), reflect.TypeOf((*bytes.Buffer)(nil)), reflect.TypeOf((*strings.Reader)(nil)):
-			return true
-		}
-	}
-	return false
-}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -104,17 +105,29 @@ func TestGetBodyFailureNotRetried(t *testing.T) {
 	}
 }
 
-// lateCloser answers at once but closes the request body a second later,
-// as a RoundTripper still writing it may (the RoundTripper contract allows
-// it).
-type lateCloser struct{ sent int }
+// lateReader answers at once and goes on reading the request body after
+// RoundTrip has returned, as an HTTP/2 transport's writer may: its first
+// Read takes a second. It records the errors of its later Reads.
+type lateReader struct {
+	sent     int
+	lateErrs chan error
+}
 
-func (b *lateCloser) RoundTrip(r *http.Request) (*http.Response, error) {
+func (b *lateReader) RoundTrip(r *http.Request) (*http.Response, error) {
 	b.sent++
-	go func() {
-		time.Sleep(time.Second)
+	if b.sent == 1 {
+		go func() {
+			var buf [8]byte
+			r.Body.Read(buf[:]) // slow: a second
+			_, err := r.Body.Read(buf[:])
+			b.lateErrs <- err
+			r.Body.Close()
+		}()
+		time.Sleep(time.Millisecond) // the Read has started
+	} else {
+		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
-	}()
+	}
 	code := 503
 	if b.sent > 1 {
 		code = 200
@@ -122,32 +135,48 @@ func (b *lateCloser) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: code, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 }
 
-// A retry does not ask the caller's GetBody for a new body while the
-// previous one may still be in use: its bodies may share one reader.
-func TestGetBodyWaitsForPreviousClose(t *testing.T) {
+// A retry does not ask the caller's GetBody for a new body (which may
+// rewind a reader shared with the previous one) while a Read of the
+// previous attempt is still running, and no later Read of that attempt
+// reaches the reader.
+func TestGetBodyWaitsForPreviousRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var closedAt, askedAt time.Time
-		body := &spyBody{onClose: func() { closedAt = time.Now() }}
-		req, _ := http.NewRequest(http.MethodPut, "http://example.test/", body)
+		var readEnded, askedAt time.Time
+		var lateReads atomic.Int32
+		first := &slowBody{delay: time.Second, ended: &readEnded, reads: &lateReads}
+		req, _ := http.NewRequest(http.MethodPut, "http://example.test/", first)
 		req.GetBody = func() (io.ReadCloser, error) {
 			askedAt = time.Now()
-			return &spyBody{onClose: func() {}}, nil
+			return io.NopCloser(strings.NewReader("x")), nil
 		}
-		rt, _ := httpx.New(httpx.Config{Base: &lateCloser{}, Retry: fastPolicy(2)})
+		base := &lateReader{lateErrs: make(chan error, 1)}
+		rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(2)})
 		start := time.Now()
 		resp, err := rt.RoundTrip(req)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("resp %v, err %v", resp, err)
 		}
-		if closedAt.IsZero() || askedAt.Before(closedAt) || askedAt.Sub(start) != time.Second {
-			t.Fatalf("GetBody asked at %v, first body closed at %v (from start %v)", askedAt.Sub(start), closedAt.Sub(start), start)
+		if late := <-base.lateErrs; late == nil {
+			t.Error("a Read of the first attempt after the retry got no error")
 		}
-		time.Sleep(2 * time.Second) // let the late closers finish
-
+		if askedAt.Before(readEnded) || askedAt.Sub(start) != time.Second || lateReads.Load() != 1 {
+			t.Fatalf("GetBody asked at %v, the first Read ended at %v; the first body was read %d times",
+				askedAt.Sub(start), readEnded.Sub(start), lateReads.Load())
+		}
 	})
 }
 
-type spyBody struct{ onClose func() }
+// slowBody's Reads take delay each; it records when the last one ended.
+type slowBody struct {
+	delay time.Duration
+	ended *time.Time
+	reads *atomic.Int32
+}
 
-func (*spyBody) Read([]byte) (int, error) { return 0, io.EOF }
-func (b *spyBody) Close() error           { b.onClose(); return nil }
+func (b *slowBody) Read(p []byte) (int, error) {
+	b.reads.Add(1)
+	time.Sleep(b.delay)
+	*b.ended = time.Now()
+	return copy(p, "slow"), nil
+}
+func (*slowBody) Close() error { return nil }

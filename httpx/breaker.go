@@ -3,69 +3,116 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/retrykit/retry"
 )
 
-// guarded sends attempt n through the request's circuit breaker, if any.
-func (c *call) guarded(ctx context.Context, n int) (*http.Response, error) {
-	if c.t.cfg.Breaker == nil {
-		return c.send(ctx, n)
+// guarded makes attempt n through the request's circuit breaker, if any.
+// Nothing is sent, and the breaker is not asked, for a context that is
+// already done. hedge says whether another attempt was running when this
+// one started.
+func (c *call) guarded(ctx context.Context, n int, hedge bool) (*http.Response, error, *AttemptEvent) {
+	if ctx.Err() != nil {
+		return nil, contextError(ctx), nil
 	}
-	br := c.t.cfg.Breaker(c.req)
-	if br == nil {
-		return c.send(ctx, n)
+	var done func(error)
+	if c.t.cfg.Breaker != nil {
+		if br := c.t.cfg.Breaker(c.req); br != nil {
+			d, err := br.Allow()
+			if err != nil {
+				return nil, err, nil // a *retry.RejectedError: nothing sent
+			}
+			done = d
+		}
 	}
-	done, err := br.Allow()
+	body, getBody, err := c.body.body(ctx)
 	if err != nil {
-		return nil, err // a *retry.RejectedError, marked for the retry loop
+		if done != nil {
+			done(errNotSent)
+		}
+		return nil, retry.Permanent(err), nil // another attempt would fail alike
+	}
+	if done == nil {
+		return c.send(ctx, n, hedge, body, getBody)
 	}
 	var resp *http.Response
-	defer func() { done(c.breakerOutcome(resp, err)) }() // a panic in the base counts as a failure
+	var ev *AttemptEvent
 	err = errPanicked
-	resp, err = c.send(ctx, n)
-	return resp, err
+	defer func() { done(c.breakerOutcome(ctx, resp, err)) }() // a panic in the base counts as a failure
+	resp, err, ev = c.send(ctx, n, hedge, body, getBody)
+	return resp, err, ev
 }
 
 // errPanicked is the outcome the breaker sees if the base transport panics.
 var errPanicked = errors.New("httpx: the base transport panicked")
 
+// errNotSent is the outcome the breaker sees for an attempt that says
+// nothing about the server: the breaker ignores it, as it ignores every
+// error that matches context.Canceled.
+var errNotSent = fmt.Errorf("httpx: attempt not made or given up by the client: %w", context.Canceled)
+
 // breakerOutcome is the error that tells a breaker how an attempt went:
 // nil for an answer from a healthy server (2xx to 4xx but 429), a failure
-// for a transport error, a timeout, a 5xx or a 429.
-func (c *call) breakerOutcome(resp *http.Response, err error) error {
-	if err != nil {
-		if _, ok := errors.AsType[*attemptTimeoutError](err); ok {
-			return errAttemptTimeout // not a cancellation: the server was slow
+// for a transport error, a timeout, a 5xx or a 429, and errNotSent when
+// the attempt says nothing about the server: the caller cancelled it, it
+// lost its hedge race (ctx is the attempt's), or net/http refused the
+// request before sending it.
+func (c *call) breakerOutcome(ctx context.Context, resp *http.Response, err error) error {
+	switch {
+	case err == nil:
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return statusCause(resp, c.t.now()) // with its Retry-After, for the open time
 		}
+		return nil
+	case err == errPanicked:
 		return err
+	case errors.Is(ctx.Err(), context.Canceled), refusedRequest(err):
+		return errNotSent
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		return c.statusError(resp) // with its Retry-After, for the open time
+	if _, ok := errors.AsType[*attemptTimeoutError](err); ok {
+		return errAttemptTimeout // not a cancellation: the server was slow
 	}
-	return nil
+	return err
+}
+
+// statusCause is the breaker's failure for a response with status 5xx or
+// 429, marked with the server's Retry-After, if any, for the open time.
+func statusCause(resp *http.Response, now time.Time) error {
+	err := errors.New("httpx: " + resp.Status)
+	if d, ok := retryAfter(resp, now); ok {
+		return retry.After(err, d)
+	}
+	return err
 }
 
 // PerHost keeps one value per host (URL.Host), made on first use: a
 // circuit breaker for Config.Breaker, a budget for Config.Budget.
 //
 //	breakers, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 0.5})
-//	budgets := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+//	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
 //	client, err := httpx.NewClient(httpx.Config{Breaker: breakers.For, Budget: budgets.For})
 //
 // A PerHost is safe for concurrent use. It keeps a value for every host it
-// has seen, so give it to clients that call a known set of hosts.
+// has seen, so give it to clients that call a known set of hosts. Make one
+// with NewPerHost or Breakers: the zero PerHost (and a nil one) has no
+// way to make values, so For returns T's zero value for every host, which
+// Config.Breaker and Config.Budget read as none.
 type PerHost[T any] struct {
 	newValue func() T
 	values   sync.Map // host → T
 }
 
 // NewPerHost returns a PerHost that makes each host's value with
-// newValue, which must not be nil.
-func NewPerHost[T any](newValue func() T) *PerHost[T] {
-	return &PerHost[T]{newValue: newValue}
+// newValue. A nil newValue is an error wrapping ErrInvalid.
+func NewPerHost[T any](newValue func() T) (*PerHost[T], error) {
+	if newValue == nil {
+		return nil, invalid("NewPerHost: nil function")
+	}
+	return &PerHost[T]{newValue: newValue}, nil
 }
 
 // Breakers returns a PerHost of circuit breakers made from cfg, which it
@@ -74,14 +121,18 @@ func Breakers(cfg retry.BreakerConfig) (*PerHost[*retry.Breaker], error) {
 	if _, err := retry.NewBreaker(cfg); err != nil {
 		return nil, err
 	}
-	return NewPerHost(func() *retry.Breaker {
+	return &PerHost[*retry.Breaker]{newValue: func() *retry.Breaker {
 		b, _ := retry.NewBreaker(cfg) // cannot fail: checked above
 		return b
-	}), nil
+	}}, nil
 }
 
 // For returns the value of req's host, making it on first use.
 func (p *PerHost[T]) For(req *http.Request) T {
+	if p == nil || p.newValue == nil {
+		var zero T
+		return zero
+	}
 	if v, ok := p.values.Load(req.URL.Host); ok {
 		return v.(T)
 	}

@@ -116,7 +116,10 @@ func TestPerHost(t *testing.T) {
 func TestBudgetPerHost(t *testing.T) {
 	bad := newScript(t, false, status(503, ""))
 	good := newScript(t, false, status(503, ""), status(200, "ok"))
-	budgets := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := mustNew(t, httpx.Config{Base: bad.base(t), Retry: fastPolicy(3), Budget: budgets.For})
 	for range 4 { // each failure takes a token; retries stop at half of 10
 		resp, err := client.Get(bad.URL)

@@ -53,7 +53,14 @@ func retryableError(err error) bool {
 		errors.As(err, &recordErr): // TLS spoken to a plain-text server
 		return false
 	}
-	// net/http reports these as plain errors; their text is all there is.
+	return !refusedRequest(err) && !strings.Contains(err.Error(), "stopped after") // too many redirects
+}
+
+// refusedRequest reports whether net/http refused the request before
+// sending it, or found its body not as declared: the request is at fault,
+// and neither another attempt nor the server's health would change that.
+// net/http reports these as plain errors; their text is all there is.
+func refusedRequest(err error) bool {
 	msg := err.Error()
 	for _, s := range []string{
 		"unsupported protocol scheme",
@@ -62,13 +69,13 @@ func retryableError(err error) bool {
 		"invalid method",
 		"nil Request.URL",
 		"nil Request.Header",
-		"stopped after", // too many redirects
+		"with Body length", // http: ContentLength=N with Body length M
 	} {
 		if strings.Contains(msg, s) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // Idempotent reports whether req may be sent more than once: its method is

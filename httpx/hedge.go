@@ -1,48 +1,44 @@
 package httpx
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/retrykit/retry"
 )
 
 // hedged is the attempt of the retry loop when the request is hedged: one
-// round of retry.HedgeWithRelease, whose winner's context lives until the
-// caller closes its body.
+// round of retry.Hedge. Each attempt's response outlives its attempt's
+// context (see send), so the winner's body is read after Hedge returns.
 func (c *call) hedged(ctx context.Context) (*http.Response, error) {
-	resp, release, err := retry.HedgeWithRelease(ctx, c.hedgeAttempt, &c.hedge)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = wrapBody(resp.Body, release)
-	return resp, nil
+	return retry.Hedge(ctx, c.hedgeAttempt, &c.hedge)
 }
 
-// hedgeAttempt is one attempt of a hedged round. A response with a
-// retryable status is read into memory and its connection released at
-// once: Hedge drops the values of failed attempts, and one of them may be
-// the response returned in the end, after its attempt's context is gone.
+// hedgeAttempt is one attempt of a hedged round, reported as it ends. A
+// status by which the server asks for less load or more time (429, 503,
+// 409 for a request with a key) and a breaker's rejection stop the round
+// from sending more copies, but leave the attempts already running alone,
+// as gRPC's hedging does; the retry loop then waits before the next round.
 func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
-	resp, err := c.attempt(ctx)
-	if se, ok := errors.AsType[*statusError](err); ok {
-		buffer(se.resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
+	a, _ := retry.AttemptFrom(ctx)
+	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), a.Hedge)
+	if ev != nil {
+		c.t.cfg.OnAttempt(*ev)
+	}
+	resp, err = c.classify(resp, err)
+	if pushedBack(err) {
+		err = retry.StopHedging(err)
 	}
 	return resp, err
 }
 
-// pushedBack reports whether err is a status by which the server asks for
-// less load or more time (429, 503, or 409 for a request with a key): it
-// ends a hedged round, so that the retry loop waits instead of sending
-// another copy at once.
+// pushedBack reports whether err is a breaker's rejection or a status by
+// which the server asks for less load or more time.
 func pushedBack(err error) bool {
 	if _, ok := errors.AsType[*retry.RejectedError](err); ok {
-		return true // a circuit breaker refused: no use sending copies
+		return true
 	}
 	se, ok := errors.AsType[*statusError](err)
 	if !ok {
@@ -55,58 +51,37 @@ func pushedBack(err error) bool {
 	return false
 }
 
-// buffer replaces the body of resp with a copy in memory of up to limit
-// bytes, read within timeout, and closes the original. A longer body ends
-// with errBodyCut after limit bytes rather than look complete.
-func buffer(resp *http.Response, limit int64, timeout time.Duration) {
-	var buf bytes.Buffer
-	t := time.AfterFunc(timeout, func() { resp.Body.Close() })
-	_, err := io.CopyN(&buf, resp.Body, limit)
-	if err == nil { // limit reached: is there more?
-		var one [1]byte
-		if n, _ := resp.Body.Read(one[:]); n == 0 {
-			err = io.EOF
+// discardAll drains and closes every response held in err's tree but
+// except.
+func discardAll(err error, except *statusError) {
+	walkStatusErrors(err, func(se *statusError) {
+		if se != except {
+			se.discard()
 		}
-	}
-	t.Stop()
-	resp.Body.Close()
-	var tail io.Reader = eofReader{}
-	if err != io.EOF {
-		tail = errReader{errBodyCut}
-	}
-	resp.Body = io.NopCloser(io.MultiReader(&buf, tail))
+	})
 }
-
-var errBodyCut = errors.New("httpx: body of a hedged response cut at MaxDrainBytes")
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // lastStatusError returns the last *statusError in err's tree: the latest
 // failed attempt's, since hedged rounds join their errors in order.
 func lastStatusError(err error) *statusError {
 	var last *statusError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *statusError:
-			last = e
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
+	walkStatusErrors(err, func(se *statusError) { last = se })
 	return last
+}
+
+// walkStatusErrors calls f with each *statusError in err's tree, in order.
+func walkStatusErrors(err error, f func(*statusError)) {
+	switch e := err.(type) {
+	case nil:
+	case *statusError:
+		f(e)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			walkStatusErrors(inner, f)
+		}
+	case interface{ Unwrap() error }:
+		walkStatusErrors(e.Unwrap(), f)
+	}
 }
 
 // roundGate is the budget of the retry loop of a hedged call: it asks the

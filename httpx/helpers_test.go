@@ -27,6 +27,7 @@ type script struct {
 	steps  []http.HandlerFunc
 	hits   atomic.Int64
 	conns  atomic.Int64 // connections opened (ConnState StateNew)
+	isLazy atomic.Bool
 	mu     sync.Mutex
 	bodies []string
 	header []http.Header
@@ -37,11 +38,13 @@ func newScript(t *testing.T, h2 bool, steps ...http.HandlerFunc) *script {
 	s := &script{steps: steps}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := int(s.hits.Add(1)) - 1
+		if s.isLazy.Load() {
+			// The step reads and records the body, or answers first.
+			s.steps[min(i, len(s.steps)-1)](w, r)
+			return
+		}
 		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, string(b))
-		s.header = append(s.header, r.Header.Clone())
-		s.mu.Unlock()
+		s.record(string(b), r.Header)
 		s.steps[min(i, len(s.steps)-1)](w, r)
 	}))
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // expected TLS handshake failures
@@ -58,6 +61,20 @@ func newScript(t *testing.T, h2 bool, steps ...http.HandlerFunc) *script {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// lazy makes s leave request bodies to its steps: a step may answer
+// without reading one, and records (see record) what it reads.
+func (s *script) lazy() *script {
+	s.isLazy.Store(true)
+	return s
+}
+
+func (s *script) record(body string, h http.Header) {
+	s.mu.Lock()
+	s.bodies = append(s.bodies, body)
+	s.header = append(s.header, h.Clone())
+	s.mu.Unlock()
 }
 
 func (s *script) Bodies() []string {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -216,7 +218,6 @@ func New(cfg Config) (*Transport, error) {
 			return nil, invalid("Config.Hedge.Retryable and OnDiscard must be unset: the Transport classifies and discards")
 		}
 		t.hedge = *cfg.Hedge
-		t.hedge.Retryable = func(err error) bool { return !pushedBack(err) }
 		t.hedge.OnDiscard = func(v any) {
 			switch v := v.(type) {
 			case *http.Response:
@@ -228,10 +229,8 @@ func New(cfg Config) (*Transport, error) {
 	}
 	onRetry := t.policy.OnRetry
 	t.policy.OnRetry = func(e retry.Event) {
-		// Let the connection go back to the pool before the wait.
-		if se := lastStatusError(e.Err); se != nil {
-			se.discard(&t.cfg)
-		}
+		// Let the connections go back to the pool before the wait.
+		discardAll(e.Err, nil)
 		if h, ok := errors.AsType[*heldEvent](e.Err); ok {
 			h.report(t.cfg.OnAttempt, e.Delay)
 		}
@@ -277,7 +276,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	idempotent := Idempotent(req)
 	if t.cfg.Hedge != nil && idempotent {
-		return t.hedgedTrip(&call{t: t, req: req, idempotent: true, hedging: true})
+		return t.hedgedTrip(&call{t: t, req: req, idempotent: true})
 	}
 	return t.plainTrip(&call{t: t, req: req, idempotent: idempotent || t.cfg.RetryNonIdempotent})
 }
@@ -287,7 +286,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // hedging hands c to other goroutines, and escape analysis would move
 // every call to the heap if one function did both.
 func (t *Transport) plainTrip(c *call) (*http.Response, error) {
-	if err := c.body.init(c.req, t.cfg.MaxReplayBytes); err != nil {
+	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, false); err != nil {
 		return nil, err
 	}
 	defer c.body.release()
@@ -301,21 +300,17 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 		p = &perRequest
 	}
 	resp, err := retry.Retry(c.req.Context(), c.attempt, p)
-	return t.result(c.req, resp, err)
+	return c.result(resp, err)
 }
 
 func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
-	if err := c.body.init(c.req, t.cfg.MaxReplayBytes); err != nil {
+	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, true); err != nil {
 		return nil, err
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
 		return c.once()
 	}
-	c.policy, c.hedge = t.policy, t.hedge
-	// One budget for the whole call, counted once per attempt: the retry
-	// loop only asks it before a new round; the rounds count the first
-	// attempt once, every other attempt as an extra, and every outcome.
 	b := t.policy.Budget
 	switch {
 	case t.cfg.Budget != nil:
@@ -323,30 +318,64 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	case b == nil:
 		b = t.hedge.Budget
 	}
+	if !c.body.independent() {
+		// The caller's GetBody may share one reader between its bodies:
+		// copies must not read it at once, so attempts go one at a time.
+		c.policy = t.policy
+		c.policy.Budget = b
+		resp, err := retry.Retry(c.req.Context(), c.attempt, &c.policy)
+		return c.result(resp, err)
+	}
+	c.hedging = true
+	c.policy, c.hedge = t.policy, t.hedge
+	// One budget for the whole call, counted once per attempt: the retry
+	// loop only asks it before a new round; the rounds count the first
+	// attempt once, every other attempt as an extra, and every outcome.
 	if b != nil {
 		c.policy.Budget = roundGate{b}
 		c.hedge.Budget = &callBudget{Budget: b}
 	}
 	resp, err := retry.Retry(c.req.Context(), c.hedged, &c.policy)
-	return t.result(c.req, resp, err)
+	return c.result(resp, err)
 }
 
 // result turns the outcome of the retry loop into RoundTrip's: when
 // attempts ran out on a retryable status, the last response is the answer.
-func (t *Transport) result(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+// Every other response held by a failed attempt is drained and closed.
+func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 	if err == nil {
+		c.finish(nil)
 		return resp, nil
 	}
 	if h, ok := errors.AsType[*heldEvent](err); ok {
-		h.report(t.cfg.OnAttempt, 0) // the last attempt: no wait follows
+		h.report(c.t.cfg.OnAttempt, 0) // the last attempt: no wait follows
 	}
-	if se := lastStatusError(err); se != nil {
-		if !se.discarded && req.Context().Err() == nil {
-			return se.resp, nil
-		}
-		se.discard(&t.cfg)
+	var kept *statusError
+	if se := lastStatusError(err); se != nil && c.req.Context().Err() == nil && se.keep() {
+		kept = se
 	}
-	return nil, err
+	discardAll(err, kept)
+	c.finish(kept)
+	if kept != nil {
+		return kept.resp, nil
+	}
+	return nil, c.flatten(err)
+}
+
+// flatten returns the error of a call that gave up as one *retry.Error
+// with the call's real attempt count: a hedged round's own *retry.Error
+// gives its attempts' errors to it.
+func (c *call) flatten(err error) error {
+	e, ok := err.(*retry.Error)
+	if !ok {
+		return err
+	}
+	flat := *e
+	flat.Attempts = int(c.attempts.Load())
+	if round, ok := errors.AsType[*retry.Error](e.Last); ok {
+		flat.Last = round.Last
+	}
+	return &flat
 }
 
 func (t *Transport) checkRequest(req *http.Request) error {
@@ -369,25 +398,47 @@ type call struct {
 	req        *http.Request
 	body       replay
 	idempotent bool
-	attempts   atomic.Int32  // attempts started; hedged ones run at once
-	hedging    bool          // attempts may run at once
-	held       *AttemptEvent // the event of the attempt just made, in sequence
+	attempts   atomic.Int32 // attempts started; hedged ones run at once
+	hedging    bool         // attempts may run at once
 
-	// The policies of a hedged call, with the request's budget.
+	// The policies of a call that is hedged or sent one attempt at a time
+	// in place of hedging, with the request's budget.
 	policy retry.Policy
 	hedge  retry.HedgePolicy
+
+	// The responses held by failed hedged attempts, drained and closed
+	// when the call ends (but the one returned); ended is set then, and
+	// a response that comes later is drained at once.
+	mu    sync.Mutex
+	held  []*statusError
+	ended bool
 }
 
-// attempt is the function that retry.Retry calls: it sends one attempt and
-// tells the retry loop whether its outcome is worth another.
+// attempt is the function that retry.Retry calls when attempts run one
+// at a time: it sends one attempt and tells the retry loop whether its
+// outcome is worth another. The attempt's AttemptEvent goes with its error
+// until the retry loop has chosen the wait (see heldEvent).
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
-	return c.settle(c.classify(c.guarded(ctx, int(c.attempts.Add(1)))))
+	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), false)
+	resp, err = c.classify(resp, err)
+	if ev != nil {
+		if err == nil {
+			c.t.cfg.OnAttempt(*ev)
+		} else {
+			err = &heldEvent{err: err, ev: ev}
+		}
+	}
+	return resp, err
 }
 
 // classify turns an attempt's outcome into what the retry loop needs: an
-// answer, a retryable error, or a Permanent one.
+// answer, a retryable error, or a Permanent one. A breaker's rejection is
+// left to the retry loop: the request was not sent.
 func (c *call) classify(resp *http.Response, err error) (*http.Response, error) {
 	if err != nil {
+		if _, ok := errors.AsType[*retry.RejectedError](err); ok {
+			return nil, err
+		}
 		if !c.retryable(nil, err) {
 			return nil, retry.Permanent(err)
 		}
@@ -402,7 +453,10 @@ func (c *call) classify(resp *http.Response, err error) (*http.Response, error) 
 // statusError is the error for a response with a retryable status: with
 // the server's Retry-After, if it sent one that applies.
 func (c *call) statusError(resp *http.Response) error {
-	se := &statusError{resp: resp}
+	se := &statusError{resp: resp, cfg: &c.t.cfg}
+	if c.hedging && !c.hold(se) {
+		se.discard() // the call has ended: no one will read it
+	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if d, ok := retryAfter(resp, c.t.now()); ok {
 			return retry.After(se, d)
@@ -418,36 +472,58 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 	return c.idempotent || notProcessed(resp, err)
 }
 
-// send makes attempt n of the request.
-func (c *call) send(ctx context.Context, n int) (*http.Response, error) {
-	body, getBody, err := c.body.body(ctx, !c.hedging)
-	if err != nil {
-		return nil, retry.Permanent(err) // no attempt was made; another would fail alike
-	}
+// send makes attempt n of the request with body, through the base
+// transport, and returns its event if OnAttempt wants one. hedge says
+// whether another attempt was running when it started.
+//
+// The request's context is ctx itself when nothing can end the attempt
+// before the call: no AttemptTimeout, not hedged. Otherwise it is a child
+// of the caller's context that the attempt's timeout and, for a hedged
+// attempt, the end of ctx (the attempt lost, or its round ended) cancel
+// only until the response headers arrive; after that the response's body
+// lives until it is closed, whatever happens to the other attempts.
+func (c *call) send(ctx context.Context, n int, hedge bool, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
 	r := c.req
 	timeout := c.timeout(ctx, n)
-	if n > 1 || body != c.req.Body || timeout > 0 || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
-		var cancel context.CancelCauseFunc
-		if timeout > 0 {
-			ctx, cancel = context.WithCancelCause(ctx)
+	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
+		if timeout > 0 || c.hedging {
+			return c.sendWatched(ctx, n, hedge, timeout, body, getBody)
 		}
-		r = c.req.WithContext(ctx)
-		r.Body, r.GetBody = body, getBody
-		if c.body.length >= 0 {
-			r.ContentLength = c.body.length
-		}
-		if c.t.cfg.AttemptHeader != "" {
-			r.Header = c.req.Header.Clone()
-			r.Header.Set(c.t.cfg.AttemptHeader, strconv.Itoa(n))
-		}
-		if cancel != nil {
-			return c.sendTimed(r, n, timeout, cancel)
-		}
+		r = c.request(ctx, n, body, getBody)
 	}
 	start := c.start()
+	resp, err := c.roundTrip(r)
+	return resp, err, c.event(n, hedge, resp, err, start)
+}
+
+// request is the request of attempt n: the caller's, with its own context,
+// body and attempt header.
+func (c *call) request(ctx context.Context, n int, body io.ReadCloser, getBody func() (io.ReadCloser, error)) *http.Request {
+	r := c.req.WithContext(ctx)
+	r.Body, r.GetBody = body, getBody
+	if c.body.length >= 0 {
+		r.ContentLength = c.body.length
+	}
+	if c.t.cfg.AttemptHeader != "" {
+		r.Header = c.req.Header.Clone()
+		r.Header.Set(c.t.cfg.AttemptHeader, strconv.Itoa(n))
+	}
+	return r
+}
+
+// roundTrip calls the base transport, and makes a nil Body of a response
+// an empty one (http.Client tolerates it, and fakes often leave it nil).
+func (c *call) roundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.t.cfg.Base.RoundTrip(r)
-	c.report(r, n, resp, err, start)
-	return resp, err
+	switch {
+	case err != nil:
+		return nil, err
+	case resp == nil:
+		return nil, fmt.Errorf("httpx: %T returned a nil *http.Response and a nil error", c.t.cfg.Base)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // timeout is the limit on attempt n's wait for response headers: the
@@ -473,41 +549,55 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 	return share
 }
 
-// sendTimed sends r, cancelling it if its headers take longer than
-// timeout, and otherwise keeping its context until the body is closed.
-func (c *call) sendTimed(r *http.Request, n int, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
+// sendWatched sends attempt n on a context that a timeout (if positive)
+// and the end of ctx (if hedged) cancel until the response headers
+// arrive, and that otherwise lives until the response's body is closed.
+func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.Duration, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
+	rctx, cancel := context.WithCancelCause(c.req.Context())
+	r := c.request(rctx, n, body, getBody)
 	start := c.start()
-	// The headers and the timer race: whichever sets state first wins, so
-	// a response that arrived in time is never cancelled under its reader.
+	// The headers, the timer and ctx race: whichever sets state first
+	// wins, so a response that arrived in time is never cancelled under
+	// its reader.
 	const (
 		pending = iota
 		answered
-		timedOut
+		stopped
 	)
 	var state atomic.Int32
-	timer := time.AfterFunc(timeout, func() {
-		if state.CompareAndSwap(pending, timedOut) {
-			cancel(errAttemptTimeout)
+	stopWith := func(cause error) {
+		if state.CompareAndSwap(pending, stopped) {
+			cancel(cause)
 		}
-	})
-	resp, err := c.t.cfg.Base.RoundTrip(r)
-	if !state.CompareAndSwap(pending, answered) && err == nil {
-		// The timer won: this response's context is being cancelled.
-		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
-		resp, err = nil, errAttemptTimeout
 	}
-	timer.Stop()
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() { stopWith(errAttemptTimeout) })
+	}
+	unwatch := func() bool { return true }
+	if c.hedging {
+		unwatch = context.AfterFunc(ctx, func() { stopWith(contextError(ctx)) })
+	}
+	resp, err := c.roundTrip(r)
+	if !state.CompareAndSwap(pending, answered) && err == nil {
+		// The timer or ctx won: this response's context is being cancelled.
+		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
+		resp, err = nil, context.Cause(rctx)
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	unwatch()
 	if err != nil {
+		cause := context.Cause(rctx)
 		cancel(nil)
-		if state.Load() == timedOut && c.req.Context().Err() == nil {
+		if cause == errAttemptTimeout && c.req.Context().Err() == nil {
 			err = &attemptTimeoutError{timeout: timeout, err: err}
 		}
-		c.report(r, n, nil, err, start)
-		return nil, err
+		return nil, err, c.event(n, hedge, nil, err, start)
 	}
 	resp.Body = wrapBody(resp.Body, func() { cancel(nil) })
-	c.report(r, n, resp, nil, start)
-	return resp, nil
+	return resp, nil, c.event(n, hedge, resp, nil, start)
 }
 
 // start returns the time an attempt starts, if OnAttempt needs it.
@@ -518,37 +608,16 @@ func (c *call) start() time.Time {
 	return time.Now()
 }
 
-func (c *call) report(r *http.Request, n int, resp *http.Response, err error, start time.Time) {
+// event is attempt n's AttemptEvent, or nil if OnAttempt is not set.
+func (c *call) event(n int, hedge bool, resp *http.Response, err error, start time.Time) *AttemptEvent {
 	if c.t.cfg.OnAttempt == nil {
-		return
+		return nil
 	}
-	a, _ := retry.AttemptFrom(r.Context())
-	hedge := a.Hedge
-	e := AttemptEvent{Request: c.req, Attempt: n, Err: err, Duration: time.Since(start), Replayable: c.body.replayable(), Hedge: hedge}
+	e := &AttemptEvent{Request: c.req, Attempt: n, Err: err, Duration: time.Since(start), Replayable: c.body.replayable(), Hedge: hedge}
 	if resp != nil {
 		e.StatusCode = resp.StatusCode
 	}
-	if c.hedging || !c.body.replayable() {
-		c.t.cfg.OnAttempt(e)
-		return
-	}
-	c.held = &e // until the retry loop decides what follows
-}
-
-// settle reports the held event of an attempt that succeeded, or attaches
-// it to the attempt's error, for the retry loop's OnRetry (with the wait)
-// or the end of RoundTrip to report.
-func (c *call) settle(resp *http.Response, err error) (*http.Response, error) {
-	ev := c.held
-	c.held = nil
-	switch {
-	case ev == nil:
-	case err == nil:
-		c.t.cfg.OnAttempt(*ev)
-	default:
-		err = &heldEvent{err: err, ev: ev}
-	}
-	return resp, err
+	return e
 }
 
 // heldEvent carries an attempt's AttemptEvent with its error until the
@@ -572,7 +641,9 @@ func (h *heldEvent) report(onAttempt func(AttemptEvent), delay time.Duration) {
 }
 
 // once sends a request whose body cannot be replayed: one attempt, no
-// retries.
+// retries. It still asks the breaker, and its budget counts it as the
+// retry loop would: an answer as a success, a retryable failure as a
+// failure.
 func (c *call) once() (*http.Response, error) {
 	b := c.t.policy.Budget
 	if c.t.cfg.Budget != nil {
@@ -581,27 +652,71 @@ func (c *call) once() (*http.Response, error) {
 	if b != nil {
 		b.First()
 	}
-	resp, err := c.send(c.req.Context(), 1)
-	if err != nil && c.req.Context().Err() == nil && c.retryable(nil, err) {
+	resp, err, ev := c.guarded(c.req.Context(), int(c.attempts.Add(1)), false)
+	if ev != nil {
+		c.t.cfg.OnAttempt(*ev)
+	}
+	_, rejected := errors.AsType[*retry.RejectedError](err)
+	retryable := !rejected && c.req.Context().Err() == nil && c.retryable(resp, err)
+	if b != nil && !rejected && c.req.Context().Err() == nil && (err == nil || retryable) {
+		b.Result(!retryable)
+	}
+	if err != nil && retryable {
 		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
 	}
-	return resp, err
+	return resp, err // a retryable status too: with no retry, it is the answer
 }
 
 // statusError is the error of an attempt answered with a retryable status.
 // It holds the response: discarded before the next attempt, or returned
 // when there is none.
 type statusError struct {
-	resp      *http.Response
-	discarded bool
+	resp *http.Response
+	cfg  *Config
+	// state is 0 while held, then 1 once discarded or 2 once kept (to be
+	// returned): the first of the two wins.
+	state atomic.Int32
 }
 
 func (e *statusError) Error() string { return "httpx: " + e.resp.Status }
 
-func (e *statusError) discard(cfg *Config) {
-	if !e.discarded {
-		e.discarded = true
-		discard(e.resp, cfg.MaxDrainBytes, cfg.DrainTimeout)
+// discard drains and closes the response, unless it was kept.
+func (e *statusError) discard() {
+	if e.state.CompareAndSwap(0, 1) {
+		discard(e.resp, e.cfg.MaxDrainBytes, e.cfg.DrainTimeout)
+	}
+}
+
+// keep reports whether the response can be returned: it was not discarded.
+func (e *statusError) keep() bool { return e.state.CompareAndSwap(0, 2) || e.state.Load() == 2 }
+
+// hold records a response held by a failed hedged attempt, to be drained
+// when the call ends; it reports false if the call has ended already.
+func (c *call) hold(se *statusError) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	c.held = append(c.held, se)
+	return true
+}
+
+// finish ends the call: every response held by a failed attempt but kept
+// is drained and closed.
+func (c *call) finish(kept *statusError) {
+	if !c.hedging {
+		return
+	}
+	c.mu.Lock()
+	c.ended = true
+	held := c.held
+	c.held = nil
+	c.mu.Unlock()
+	for _, se := range held {
+		if se != kept {
+			se.discard()
+		}
 	}
 }
 
