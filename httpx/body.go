@@ -146,7 +146,7 @@ func (r *replay) body(ctx context.Context) (io.ReadCloser, func() (io.ReadCloser
 		if r.taken.Swap(true) {
 			return nil, nil, errNotReplayable
 		}
-		return r.once, nil, nil
+		return newGate(r.once, r.req.ContentLength), nil, nil
 	}
 	switch {
 	case r.getBody == nil:
@@ -185,19 +185,27 @@ func (r *replay) next(ctx context.Context) (io.ReadCloser, error) {
 			return nil, errors.New("httpx: GetBody returned a nil body")
 		}
 	}
-	r.prev = &gate{body: b, sem: make(chan struct{}, 1)}
+	r.prev = newGate(b, r.req.ContentLength)
 	return r.prev, nil
 }
 
-// gate is a request body from the caller's GetBody. Reads go through it
-// one at a time; retire waits for the one running, if any, and makes all
-// later ones fail, so that the reader behind it may be rewound.
+// gate is a request body of the caller's (from GetBody, or one sent once).
+// Reads go through it one at a time; retire waits for the one running, if
+// any, and makes all later ones fail, so that the reader behind it may be
+// rewound. It also holds the body to its declared length: net/http's
+// HTTP/2 transport sends a body that ends early as if it were whole.
 type gate struct {
 	body      io.ReadCloser
+	declared  int64         // ContentLength, if positive
 	sem       chan struct{} // holds a token during a Read and during retire
 	retired   bool          // written and read only while holding sem
+	read      int64         // likewise
 	closeOnce sync.Once
 	closeErr  error
+}
+
+func newGate(body io.ReadCloser, declared int64) *gate {
+	return &gate{body: body, declared: declared, sem: make(chan struct{}, 1)}
 }
 
 func (g *gate) Read(p []byte) (int, error) {
@@ -206,7 +214,37 @@ func (g *gate) Read(p []byte) (int, error) {
 	if g.retired {
 		return 0, errRetired
 	}
-	return g.body.Read(p)
+	n, err := g.body.Read(p)
+	g.read += int64(n)
+	if g.declared <= 0 {
+		return n, err
+	}
+	switch {
+	case g.read > g.declared:
+		// Longer than declared: no byte of this Read goes out, so the
+		// server never sees a body that looks complete.
+		return 0, lengthError(g.declared, int(g.read))
+	case g.read == g.declared && err == nil && g.more():
+		return 0, lengthError(g.declared, int(g.read)+1)
+	case err == io.EOF && g.read < g.declared:
+		err = lengthError(g.declared, int(g.read))
+	}
+	return n, err
+}
+
+// more reports whether the body has bytes past its declared length.
+func (g *gate) more() bool {
+	var one [1]byte
+	for range 100 { // a Reader may return 0, nil now and then
+		n, err := g.body.Read(one[:])
+		if n > 0 {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // Close closes the body, once. It does not wait for a Read in progress:

@@ -70,6 +70,8 @@ func refusedRequest(err error) bool {
 		"nil Request.URL",
 		"nil Request.Header",
 		"with Body length", // http: ContentLength=N with Body length M
+		"with a longer Body",
+		"larger than specified content length", // HTTP/2's word for a long body
 	} {
 		if strings.Contains(msg, s) {
 			return true

@@ -1,14 +1,19 @@
 package httpx_test
 
 import (
-	"sync/atomic"
-	"bytes"
+	"context"
 	"crypto/sha256"
+	"errors"
+	"github.com/retrykit/retry/internal/stepclock"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
@@ -125,5 +130,407 @@ func newLazyServer(t *testing.T, h2 bool, refusals int) *script {
 	return s
 }
 
-var _ = bytes.NewReader
-var _ = retry.Do
+// Item 2: a hedged PUT whose GetBody rewinds one shared file. With a
+// declared length within MaxReplayBytes, httpx reads it once into memory
+// and the copies, which do run at once, each carry the whole file; with
+// no declared length the copies would share the reader, so attempts go
+// one at a time (one request here).
+func TestHedgedSharedReaderWhole(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		for _, tt := range []struct {
+			length   int64
+			requests int64
+		}{{256 << 10, 2}, {-1, 1}} {
+			u := newUpload(t, 256<<10)
+			second := make(chan struct{})
+			var n atomic.Int64
+			var srv *script
+			srv = newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+				i := n.Add(1)
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					w.WriteHeader(400)
+					return
+				}
+				srv.record(string(b), r.Header)
+				if i == 1 && tt.requests > 1 {
+					<-second // the hedge wins
+					return
+				}
+				if i == 2 {
+					close(second)
+				}
+			}).lazy()
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(2),
+				Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond}})
+			resp, err := client.Do(u.request(t, srv.URL, tt.length))
+			if err != nil {
+				t.Fatalf("length %d: %v", tt.length, err)
+			}
+			if readAll(t, resp); resp.StatusCode != 200 {
+				t.Fatalf("length %d: status %d", tt.length, resp.StatusCode)
+			}
+			// A loser may be cancelled before its body is read: what the
+			// server did read must be whole.
+			if got := n.Load(); got != tt.requests {
+				t.Fatalf("length %d: %d requests, want %d", tt.length, got, tt.requests)
+			}
+			u.wholeBodies(t, srv.Bodies())
+		}
+	})
+}
+
+// Item 3: a body shorter or longer than its declared ContentLength is an
+// error, as net/http makes it, and nothing is sent with a rewritten
+// length.
+func TestDeclaredLengthNeverRewritten(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		for _, tt := range []struct {
+			declared int64
+			body     string
+			getBody  bool
+			hedge    bool
+		}{
+			{100, "0123456789", false, false},
+			{10, "01234567890123456789", false, false},
+			{100, "0123456789", true, false},
+			{10, "01234567890123456789", true, false},
+			{100, "0123456789", true, true},
+		} {
+			srv := newLazyServer(t, h2, 0) // records only bodies read whole
+			cfg := httpx.Config{Base: srv.base(t), Retry: fastPolicy(3)}
+			if tt.hedge {
+				cfg.Hedge = &retry.HedgePolicy{Delay: time.Millisecond}
+			}
+			client := mustNew(t, cfg)
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, io.NopCloser(strings.NewReader(tt.body)))
+			req.ContentLength = tt.declared
+			if tt.getBody {
+				req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(tt.body)), nil }
+			}
+			resp, err := client.Do(req)
+			if err == nil {
+				readAll(t, resp)
+				t.Fatalf("%+v: status %d, want an error", tt, resp.StatusCode)
+			}
+			if !strings.Contains(err.Error(), "ContentLength=") {
+				t.Errorf("%+v: err = %v, want one that names the ContentLength", tt, err)
+			}
+			for _, b := range srv.Bodies() {
+				if int64(len(b)) != tt.declared {
+					t.Errorf("%+v: the server accepted a body of %d bytes", tt, len(b))
+				}
+			}
+		}
+	})
+}
+
+// Item 4: when retries run out on a hedged GET whose last answer is a 502
+// with a 100 KiB body, the caller reads that body whole.
+func TestHedgedGiveUpReturnsWholeResponse(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		big := strings.Repeat("b", 100<<10)
+		srv := newScript(t, h2, status(502, big))
+		tr := &tracker{base: srv.base(t)}
+		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(2),
+			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond}})
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); resp.StatusCode != 502 || got != big {
+			t.Fatalf("status %d with %d bytes, want 502 with %d", resp.StatusCode, len(got), len(big))
+		}
+		if n := tr.open.Load(); n != 0 {
+			t.Fatalf("%d bodies left open", n)
+		}
+	})
+}
+
+// nilBodyBase answers with a nil Body, as fakes often do.
+type nilBodyBase struct {
+	codes []int
+	n     atomic.Int32
+}
+
+func (b *nilBodyBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	i := int(b.n.Add(1)) - 1
+	return &http.Response{StatusCode: b.codes[min(i, len(b.codes)-1)], Header: http.Header{}, Request: r}, nil
+}
+
+// Item 5: a base transport's response with a nil Body is an empty body:
+// no panic, retried and discarded like any other, in every mode.
+func TestNilResponseBody(t *testing.T) {
+	for name, cfg := range map[string]httpx.Config{
+		"plain":   {Retry: fastPolicy(3)},
+		"timeout": {Retry: fastPolicy(3), AttemptTimeout: time.Hour},
+		"hedged":  {Retry: fastPolicy(3), Hedge: &retry.HedgePolicy{Delay: time.Hour}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			base := &nilBodyBase{codes: []int{503, 200}}
+			cfg.Base = base
+			client := mustNew(t, cfg)
+			resp, err := client.Get("http://example.test/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); resp.StatusCode != 200 || got != "" || base.n.Load() != 2 {
+				t.Fatalf("status %d, body %q after %d requests", resp.StatusCode, got, base.n.Load())
+			}
+			base.codes = []int{502}
+			base.n.Store(0)
+			resp, err = client.Get("http://example.test/")
+			if err != nil || resp.StatusCode != 502 {
+				t.Fatalf("resp %v, err %v", resp, err)
+			}
+			readAll(t, resp)
+		})
+	}
+}
+
+// A base transport that returns neither a response nor an error is
+// reported, not passed on.
+func TestNilResponseNilError(t *testing.T) {
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(2)})
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	resp, err := rt.RoundTrip(req)
+	if resp != nil || err == nil || !strings.Contains(err.Error(), "nil *http.Response") {
+		t.Fatalf("resp %v, err %v", resp, err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// hairTrigger is a breaker that opens on the first failure, for an hour.
+func hairTrigger(t *testing.T) *retry.Breaker {
+	t.Helper()
+	br, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br
+}
+
+// Item 6: outcomes that say nothing about the server never count as
+// breaker failures: a hedge loser, the caller's cancellation with a cause
+// (net/http's HTTP/1 transport returns the cause, which does not match
+// context.Canceled), a context done before RoundTrip, a request net/http
+// refuses before sending it, a GetBody error.
+func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		t.Run("hedge loser", func(t *testing.T) {
+			srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, status(200, "ok"))
+			br := hairTrigger(t)
+			var events atomic.Int32
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br },
+				Hedge:     &retry.HedgePolicy{Delay: time.Millisecond},
+				OnAttempt: func(httpx.AttemptEvent) { events.Add(1) }})
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			waitFor(t, func() bool { return events.Load() == 2 }) // the loser's outcome is in
+			if br.State() != retry.StateClosed {
+				t.Fatalf("breaker %v after a hedge lost its race", br.State())
+			}
+		})
+		t.Run("cancel with a cause", func(t *testing.T) {
+			started := make(chan struct{})
+			srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) { close(started); <-r.Context().Done() })
+			br := hairTrigger(t)
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br }})
+			ctx, cancel := context.WithCancelCause(context.Background())
+			errGone := errors.New("user went away")
+			go func() { <-started; cancel(errGone) }()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			_, err := client.Do(req)
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, errGone) {
+				t.Fatalf("err = %v, want the cancellation", err)
+			}
+			if br.State() != retry.StateClosed {
+				t.Fatalf("breaker %v after the caller cancelled", br.State())
+			}
+		})
+		t.Run("context done before", func(t *testing.T) {
+			srv := newScript(t, h2, status(200, "ok"))
+			clk := stepclock.New(time.Now())
+			br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
+			done, _ := br.Allow()
+			done(errors.New("down")) // open
+			clk.Add(time.Second)     // the next call is the one probe
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br }})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			before := br.Snapshot().Generation
+			if _, err := client.Do(req); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v", err)
+			}
+			// Not asked: had it been, it would have gone half-open.
+			if s := br.Snapshot(); s.Generation != before || s.Probes != 0 || srv.hits.Load() != 0 {
+				t.Fatalf("breaker %v (generation %d, was %d) with %d probes, %d requests sent",
+					s.State, s.Generation, before, s.Probes, srv.hits.Load())
+			}
+			resp, err := client.Get(srv.URL) // the probe slot is still free
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			if br.State() != retry.StateClosed {
+				t.Fatalf("breaker %v after a successful probe", br.State())
+			}
+		})
+		t.Run("refused by net/http", func(t *testing.T) {
+			srv := newScript(t, h2, status(200, "ok"))
+			br := hairTrigger(t)
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br }})
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			req.Header["X-Bad"] = []string{"line\nbreak"}
+			if _, err := client.Do(req); err == nil {
+				t.Fatal("a request with an invalid header value was sent")
+			}
+			if br.State() != retry.StateClosed || srv.hits.Load() != 0 {
+				t.Fatalf("breaker %v, %d requests", br.State(), srv.hits.Load())
+			}
+		})
+		t.Run("GetBody error", func(t *testing.T) {
+			srv := newScript(t, h2, status(503, ""), status(200, "ok"))
+			br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(3), Breaker: func(*http.Request) *retry.Breaker { return br }})
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, strings.NewReader("x"))
+			req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("gone") }
+			if _, err := client.Do(req); err == nil {
+				t.Fatal("no error from a GetBody that fails")
+			}
+			if s := br.Snapshot(); s.State != retry.StateClosed || s.ConsecutiveFailures != 1 {
+				t.Fatalf("breaker %+v after one 503 and a GetBody error", s)
+			}
+		})
+	})
+}
+
+// waitFor polls cond for up to ten seconds: for a loser's goroutine that
+// ends on its own after the call.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 10000 {
+		if cond() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("condition not reached in 10s")
+}
+
+// Item 7: a body that can be sent only once still asks the breaker, and
+// its outcome counts.
+func TestOnceBodyThroughBreaker(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		srv := newScript(t, h2, status(502, ""))
+		br := hairTrigger(t)
+		client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br }})
+		stream := func() *http.Request {
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, io.NopCloser(strings.NewReader("streamed")))
+			req.ContentLength = -1
+			return req
+		}
+		resp, err := client.Do(stream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if br.State() != retry.StateOpen {
+			t.Fatalf("breaker %v after a 502", br.State())
+		}
+		if _, err := client.Do(stream()); !errors.Is(err, retry.ErrOpen) || srv.hits.Load() != 1 {
+			t.Fatalf("err = %v after %d requests; want ErrOpen and 1 request", err, srv.hits.Load())
+		}
+	})
+}
+
+// Item 13: two hedged attempts ending together, the loser on its own,
+// with OnAttempt set: no data race (run with -race).
+func TestHedgedAttemptsEndTogether(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		var arrived atomic.Int32
+		both := make(chan struct{})
+		srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+			if arrived.Add(1) == 2 {
+				close(both)
+			}
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+			}
+			w.WriteHeader(503)
+		})
+		var events atomic.Int32
+		tr := &tracker{base: srv.base(t)}
+		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(2),
+			Hedge:     &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
+			OnAttempt: func(httpx.AttemptEvent) { events.Add(1) }})
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		waitFor(t, func() bool { return tr.open.Load() == 0 })
+		if int64(events.Load()) != tr.sent.Load() {
+			t.Fatalf("%d events for %d attempts", events.Load(), tr.sent.Load())
+		}
+	})
+}
+
+// Item 18: a hedged call that gives up returns one flat *retry.Error with
+// the call's real attempt count.
+func TestHedgedGiveUpErrorFlat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) { return nil, errors.New("connection reset") })
+		rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(2), Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Second}})
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		_, err := rt.RoundTrip(req)
+		var e *retry.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("err = %v, want a *retry.Error", err)
+		}
+		if _, nested := errors.AsType[*retry.Error](e.Last); nested || e.Attempts != 4 {
+			t.Fatalf("err = %v: %d attempts, nested %v; want 4 attempts, flat", err, e.Attempts, nested)
+		}
+		if strings.Count(err.Error(), "gave up") != 1 {
+			t.Fatalf("err = %q says it gave up more than once", err)
+		}
+	})
+}
+
+// Item 18: cancelling with a cause while httpx snapshots a body still
+// matches context.Canceled, and the cause.
+func TestCancelCauseDuringSnapshot(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	errGone := errors.New("user went away")
+	rt, _ := httpx.New(httpx.Config{Base: &nilBodyBase{codes: []int{200}}})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://example.test/", pr)
+	go func() { pw.Write([]byte("part")); cancel(errGone) }()
+	_, err := rt.RoundTrip(req)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, errGone) {
+		t.Fatalf("err = %v, want context.Canceled and the cause", err)
+	}
+}
+
+// Item 17: NewPerHost(nil) is an error; the zero PerHost gives none.
+func TestPerHostBadInput(t *testing.T) {
+	if p, err := httpx.NewPerHost[*retry.Breaker](nil); p != nil || !errors.Is(err, httpx.ErrInvalid) {
+		t.Fatalf("NewPerHost(nil) = %v, %v", p, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	var zero httpx.PerHost[*retry.Breaker]
+	var none *httpx.PerHost[retry.Budget]
+	if zero.For(req) != nil || none.For(req) != nil {
+		t.Fatal("a zero or nil PerHost made a value")
+	}
+}
