@@ -29,12 +29,23 @@ type replay struct {
 	once io.ReadCloser
 	// length is the length of a snapshot, -1 otherwise.
 	length int64
-
-	mu   sync.Mutex
-	prev *gate // the latest body from the caller's GetBody, or its req.Body
+	// shared hands out the caller's GetBody bodies; nil when own.
+	shared *sharedBodies
 	// taken is set when req.Body has been handed to an attempt, which then
-	// owns it (the base transport closes it).
+	// owns it (the base transport closes it), or closed.
 	taken atomic.Bool
+}
+
+// sharedBodies hands out the bodies of the caller's GetBody, whose bodies
+// may share one reader, one attempt at a time (see replay.body). It is
+// apart from replay so that the GetBody it gives the base transport does
+// not move the whole call to the heap.
+type sharedBodies struct {
+	req     *http.Request
+	getBody func() (io.ReadCloser, error)
+	mu      sync.Mutex
+	first   bool  // req.Body has been handed out
+	prev    *gate // the latest body handed out
 }
 
 // init prepares the body of req for as many attempts as needed:
@@ -58,6 +69,8 @@ func (r *replay) init(req *http.Request, limit int64, concurrent bool) error {
 		return nil
 	case req.GetBody != nil && !(concurrent && req.ContentLength > 0 && req.ContentLength <= limit):
 		r.getBody = req.GetBody
+		r.shared = &sharedBodies{req: req, getBody: req.GetBody}
+		r.taken.Store(true) // shared owns req.Body from now on
 		return nil
 	case req.GetBody == nil && req.ContentLength > limit:
 		r.reason = fmt.Sprintf("body over MaxReplayBytes (%d bytes)", limit)
@@ -155,38 +168,51 @@ func (r *replay) body(ctx context.Context) (io.ReadCloser, func() (io.ReadCloser
 		b, _ := r.getBody()
 		return b, r.getBody, nil
 	}
-	b, err := r.next(ctx)
+	s := r.shared
+	b, err := s.next(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	// The base transport may rewind the body itself (net/http does, once,
 	// on a connection that died): it gets the same gated rewind.
-	return b, func() (io.ReadCloser, error) { return r.next(ctx) }, nil
+	return b, func() (io.ReadCloser, error) { return s.next(ctx) }, nil
 }
 
-// next retires the previous gated body and returns a fresh one.
-func (r *replay) next(ctx context.Context) (io.ReadCloser, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// next retires the previous gated body and returns a fresh one: req.Body
+// first, then GetBody's.
+func (s *sharedBodies) next(ctx context.Context) (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b io.ReadCloser
-	if !r.taken.Swap(true) {
-		b = r.req.Body
+	if !s.first {
+		s.first = true
+		b = s.req.Body
 	} else {
-		if r.prev != nil {
-			if err := r.prev.retire(ctx); err != nil {
+		if s.prev != nil {
+			if err := s.prev.retire(ctx); err != nil {
 				return nil, err
 			}
 		}
 		var err error
-		if b, err = r.getBody(); err != nil {
+		if b, err = s.getBody(); err != nil {
 			return nil, fmt.Errorf("httpx: GetBody: %w", err)
 		}
 		if b == nil {
 			return nil, errors.New("httpx: GetBody returned a nil body")
 		}
 	}
-	r.prev = newGate(b, r.req.ContentLength)
-	return r.prev, nil
+	s.prev = newGate(b, s.req.ContentLength)
+	return s.prev, nil
+}
+
+// release closes req.Body if no attempt took it.
+func (s *sharedBodies) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.first {
+		s.first = true
+		s.req.Body.Close()
+	}
 }
 
 // gate is a request body of the caller's (from GetBody, or one sent once).
@@ -285,7 +311,9 @@ var (
 // release closes the caller's body if no attempt took it, as the
 // RoundTripper contract requires.
 func (r *replay) release() {
-	if b := r.req.Body; b != nil && !r.taken.Swap(true) {
+	if r.shared != nil {
+		r.shared.release()
+	} else if b := r.req.Body; b != nil && !r.taken.Swap(true) {
 		b.Close()
 	}
 }

@@ -66,10 +66,15 @@ type Config struct {
 	SplitDeadline bool
 
 	// MaxReplayBytes caps the request body kept in memory to send again
-	// when the request has no GetBody. A larger body (or one that has no
-	// GetBody and no length, such as a pipe, past that size) is sent once
-	// and not retried; a failure then is a *NotReplayableError. Zero
-	// means DefaultMaxReplayBytes.
+	// when the request has no GetBody (or, hedged, to let copies run at
+	// once; see Hedge). A larger body (or one that has no GetBody and no
+	// length, such as a pipe, past that size) is sent once and not
+	// retried; a failure then is a *NotReplayableError. Zero means
+	// DefaultMaxReplayBytes. A body read into memory must have its
+	// declared ContentLength: a shorter or longer one is an error wrapping
+	// ErrInvalid, and nothing is sent. The caller's GetBody bodies are held
+	// to the declared length too, as HTTP/1 holds them (HTTP/2 would send
+	// a short one as if whole).
 	MaxReplayBytes int64
 
 	// MaxDrainBytes caps what is read from a response that is discarded
@@ -79,17 +84,25 @@ type Config struct {
 	MaxDrainBytes int64
 	DrainTimeout  time.Duration
 
-	// Hedge, if set, hedges requests that are Idempotent and whose body can
-	// be replayed (never a plain POST, whatever RetryNonIdempotent says):
-	// each attempt of the retry loop becomes a round of up to
+	// Hedge, if set, hedges requests that are Idempotent and whose bodies
+	// are independent (never a plain POST, whatever RetryNonIdempotent
+	// says): each attempt of the retry loop becomes a round of up to
 	// Hedge.MaxAttempts concurrent copies, and the first answer wins. Lost
-	// responses are drained and closed, and the winner's body is read
-	// through a context that lives until it is closed. A 429, a 503 or a
-	// 409 ends the round, so that the retry loop waits before asking
-	// again. Its Retryable and OnDiscard must be unset: the Transport
-	// classifies and discards. A hedged call has one budget, counted once
-	// per attempt: Config.Budget's, or else Retry.Budget, or else
-	// Hedge.Budget.
+	// responses are drained and closed; every response is read through a
+	// context that lives until its body is closed, so the winner's body,
+	// or the last response when retries run out, comes back whole. A 429,
+	// a 503, a 409 or a breaker's rejection stops the round from sending
+	// more copies but lets the attempts already running finish (gRPC's
+	// hedging rule); when none is left, the retry loop waits before the
+	// next round. Bodies are independent when the request has none, when
+	// httpx keeps it in memory (see MaxReplayBytes), or when its GetBody's
+	// body has a declared ContentLength within MaxReplayBytes, which httpx
+	// then reads into memory once: a caller's GetBody may rewind one shared
+	// reader (a file), which copies must not read at once. Any other
+	// request is retried one attempt at a time, not hedged. Hedge's
+	// Retryable and OnDiscard must be unset: the Transport classifies and
+	// discards. A hedged call has one budget, counted once per attempt:
+	// Config.Budget's, or else Retry.Budget, or else Hedge.Budget.
 	Hedge *retry.HedgePolicy
 
 	// Budget, if set, returns the retry budget for a request (nil for
@@ -99,12 +112,18 @@ type Config struct {
 	Budget func(req *http.Request) retry.Budget
 
 	// Breaker, if set, returns the circuit breaker for a request (nil for
-	// none), such as the PerHost of Breakers. Each attempt asks it first: a rejection
-	// by an open breaker makes the retry loop wait until its next probe
-	// (within Retry.MaxAfter and the deadline), the other rejections end
-	// the call. Transport errors, 5xx and 429 count as failures, a
-	// Retry-After sets how long the breaker stays open, and the caller's
-	// cancellation counts as nothing.
+	// none), such as the PerHost of Breakers. Every attempt asks it first,
+	// a body sent once included. A rejection means the request was not
+	// sent, so it ends the call with the *retry.RejectedError at once,
+	// whatever the method, unless Retry.WaitForProbe is set: then a
+	// rejection by an open breaker makes the retry loop wait until its next
+	// probe (within Retry.MaxAfter and the deadline). Transport errors,
+	// attempt timeouts, 5xx and 429 count as failures, and a Retry-After
+	// sets how long the breaker stays open. Outcomes that say nothing
+	// about the server count as nothing: the caller's cancellation (with
+	// or without a cause), a hedged copy cancelled because another won, a
+	// request that net/http refuses before sending it, a GetBody error. A
+	// context already done asks the breaker nothing.
 	Breaker func(req *http.Request) *retry.Breaker
 
 	// AttemptHeader, if set, names a header that carries the attempt
@@ -327,6 +346,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		return c.result(resp, err)
 	}
 	c.hedging = true
+	c.held = &heldResponses{}
 	c.policy, c.hedge = t.policy, t.hedge
 	// One budget for the whole call, counted once per attempt: the retry
 	// loop only asks it before a new round; the rounds count the first
@@ -406,11 +426,17 @@ type call struct {
 	policy retry.Policy
 	hedge  retry.HedgePolicy
 
-	// The responses held by failed hedged attempts, drained and closed
-	// when the call ends (but the one returned); ended is set then, and
-	// a response that comes later is drained at once.
+	held *heldResponses // when hedging
+}
+
+// heldResponses are the responses held by the failed attempts of a hedged
+// call, drained and closed when the call ends (but the one returned);
+// ended is set then, and a response that comes later is drained at once.
+// It is apart from call so that a call that is not hedged needs no lock
+// and stays on the stack.
+type heldResponses struct {
 	mu    sync.Mutex
-	held  []*statusError
+	list  []*statusError
 	ended bool
 }
 
@@ -693,27 +719,29 @@ func (e *statusError) keep() bool { return e.state.CompareAndSwap(0, 2) || e.sta
 // hold records a response held by a failed hedged attempt, to be drained
 // when the call ends; it reports false if the call has ended already.
 func (c *call) hold(se *statusError) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
+	h := c.held
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
 		return false
 	}
-	c.held = append(c.held, se)
+	h.list = append(h.list, se)
 	return true
 }
 
 // finish ends the call: every response held by a failed attempt but kept
 // is drained and closed.
 func (c *call) finish(kept *statusError) {
-	if !c.hedging {
+	h := c.held
+	if h == nil {
 		return
 	}
-	c.mu.Lock()
-	c.ended = true
-	held := c.held
-	c.held = nil
-	c.mu.Unlock()
-	for _, se := range held {
+	h.mu.Lock()
+	h.ended = true
+	list := h.list
+	h.list = nil
+	h.mu.Unlock()
+	for _, se := range list {
 		if se != kept {
 			se.discard()
 		}
