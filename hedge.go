@@ -205,7 +205,7 @@ func noRelease() {}
 // function of the winner's context, which the caller must call.
 func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, context.CancelCauseFunc, error) {
 	var zero T
-	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts|int(h.Delay) < 0 ||
+	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts < 0 || h.Delay < 0 ||
 		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil) {
 		switch {
 		case fn == nil:

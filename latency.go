@@ -240,7 +240,7 @@ func (t *LatencyTracker) Quantile(q float64) (time.Duration, bool) {
 func (t *LatencyTracker) Samples() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return int(t.gens[0].total + t.gens[1].total)
+	return int(min(t.gens[0].total+t.gens[1].total, math.MaxInt))
 }
 
 // Delay returns the hedge delay that the tracker suggests: the configured

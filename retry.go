@@ -235,10 +235,9 @@ var zeroPolicy Policy
 
 // check validates the arguments of a call and the settings that its
 // first attempt needs. The Backoff is validated before the first wait.
-// The common case is one branch, so that check inlines.
 func (p *Policy) check(ctx context.Context, nilFn bool) error {
-	if nilFn || ctx == nil || p != nil && (int64(p.MaxAttempts)|int64(p.MaxElapsed)|
-		int64(p.AttemptTimeout)|int64(p.MaxAfter) < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) {
+	if nilFn || ctx == nil || p != nil && (p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 ||
+		p.MaxAfter < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) {
 		return p.checkSlow(ctx, nilFn)
 	}
 	return nil
