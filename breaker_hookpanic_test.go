@@ -2,6 +2,7 @@ package retry_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"testing"
@@ -168,4 +169,58 @@ func TestBreakerGoexitInHook(t *testing.T) {
 		t.Errorf("changes %q, want a 7th, closed>open", rec.changes)
 	}
 	rec.mu.Unlock()
+}
+
+// A Classify that panics counts the call as a failure and frees its probe
+// slot. It ran after the call was marked finished, so a panicking
+// Classify on a probe kept the slot and the breaker rejected every later
+// call with ErrTooManyProbes.
+func TestBreakerPanickingClassifyFreesProbe(t *testing.T) {
+	for _, api := range []string{"Guard", "GuardFallback", "Allow"} {
+		t.Run(api, func(t *testing.T) {
+			clk := newManualClock()
+			panicky := errors.New("panicky")
+			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
+				Classify: func(err error) retry.Outcome {
+					if err == panicky {
+						panic("classify")
+					}
+					if err != nil {
+						return retry.Failure
+					}
+					return retry.Success
+				}})
+			call(b, nil, 0, errBoom)
+			clk.Add(time.Second) // half-open: the next call is the probe
+			func() {
+				defer func() {
+					if r := recover(); r != "classify" {
+						t.Errorf("recovered %v, want the Classify panic", r)
+					}
+				}()
+				fn := func(context.Context) (int, error) { return 0, panicky }
+				switch api {
+				case "Guard":
+					retry.Guard(context.Background(), fn, b)
+				case "GuardFallback":
+					retry.GuardFallback(context.Background(), fn, nil, b)
+				case "Allow":
+					done, err := b.Allow()
+					if err != nil {
+						t.Fatal(err)
+					}
+					done(panicky)
+				}
+			}()
+			// The probe counted as a failure: open again, then a good
+			// probe closes it.
+			if s := b.Snapshot(); s.State != retry.StateOpen || s.Probes != 0 {
+				t.Fatalf("after the panic: %+v, want open with no probe in flight", s)
+			}
+			clk.Add(time.Hour)
+			if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+				t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
+			}
+		})
+	}
 }
