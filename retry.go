@@ -30,7 +30,8 @@ type Policy struct {
 	MaxAttempts int
 
 	// Backoff chooses the wait before each retry. Nil means
-	// Exponential{Jitter: FullJitter}.
+	// Exponential{Jitter: FullJitter}; a nil BackoffFunc, or a nil pointer
+	// to one of this package's strategies, is invalid.
 	Backoff Backoff
 
 	// MaxElapsed, if positive, bounds the time from the start of the call:
@@ -69,7 +70,7 @@ type Policy struct {
 	// Budget, if set, is asked before every retry, and a refusal stops the
 	// call at once with ErrBudgetExhausted. Share one Budget between the
 	// policies that call the same dependency. See TokenBucket and
-	// RatioBudget.
+	// RatioBudget; a nil *TokenBucket or *RatioBudget is invalid.
 	//
 	// Its Extra is asked before the wait that precedes the retry, so the
 	// retry is counted (and a RatioBudget charged) from then on: a retry
@@ -134,6 +135,22 @@ func (p *Policy) validateSettings() error {
 			return invalid("Policy.AttemptTimeout and SplitDeadline need a Clock with a WithTimeout method, and %T has none", p.Clock)
 		}
 	}
+	return validateBudget("Policy", p.Budget)
+}
+
+// validateBudget reports a nil pointer to one of this package's budgets
+// in a non-nil Budget, whose methods would panic.
+func validateBudget(owner string, b Budget) error {
+	switch b := b.(type) {
+	case *TokenBucket:
+		if b == nil {
+			return invalid("%s.Budget is a nil *TokenBucket", owner)
+		}
+	case *RatioBudget:
+		if b == nil {
+			return invalid("%s.Budget is a nil *RatioBudget", owner)
+		}
+	}
 	return nil
 }
 
@@ -151,10 +168,31 @@ func validateBackoff(b Backoff) error {
 		return b.Validate()
 	case DecorrelatedJitter:
 		return b.Validate()
+	case BackoffFunc:
+		if b == nil {
+			return invalid("Policy.Backoff is a nil BackoffFunc")
+		}
+		return nil
+	// Nil pointers to the strategies would panic in Validate and Delay.
+	case *Exponential:
+		return validatePtr(b)
+	case *Constant:
+		return validatePtr(b)
+	case *Linear:
+		return validatePtr(b)
+	case *DecorrelatedJitter:
+		return validatePtr(b)
 	case interface{ Validate() error }:
 		return b.Validate()
 	}
 	return nil
+}
+
+func validatePtr[T interface{ Validate() error }](b *T) error {
+	if b == nil {
+		return invalid("Policy.Backoff is a nil %T", b)
+	}
+	return (*b).Validate()
 }
 
 // Retry calls fn until it succeeds or p says to stop, and returns fn's
@@ -201,6 +239,9 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 		return err
 	}
 	if !p.plain() {
+		if err = validateBudget("Policy", p.Budget); err != nil {
+			return v, err
+		}
 		if err = p.first(ctx, call); err == nil {
 			return v, nil
 		}
@@ -223,6 +264,9 @@ func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 	if p.plain() {
 		err = fn(ctx)
 	} else {
+		if err = validateBudget("Policy", p.Budget); err != nil {
+			return err
+		}
 		err = p.first(ctx, fn)
 	}
 	if err == nil {
