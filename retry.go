@@ -201,7 +201,9 @@ func validatePtr[T interface{ Validate() error }](b *T) error {
 // On success the error is nil. Otherwise it is a *Error that says why the
 // call stopped and after how many attempts, and wraps the last attempt's
 // error and any context error; the value returned is then the one returned
-// by the last attempt (usually T's zero value).
+// by the last attempt (usually T's zero value). If ctx is already done,
+// Retry calls nothing, as Hedge and Guard do: the *Error has Attempts 0
+// and the context's error, and its cancel cause, as its Reason.
 //
 // Bad input is checked in two steps, so that a call that succeeds at once
 // costs next to nothing. A nil ctx or fn, or an invalid setting of p
@@ -278,10 +280,11 @@ func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 var zeroPolicy Policy
 
 // check validates the arguments of a call and the settings that its
-// first attempt needs. The Backoff is validated before the first wait.
+// first attempt needs, and stops a call whose context is already done.
+// The Backoff is validated before the first wait.
 func (p *Policy) check(ctx context.Context, nilFn bool) error {
 	if nilFn || ctx == nil || p != nil && (p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 ||
-		p.MaxAfter < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) {
+		p.MaxAfter < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) || ctx.Err() != nil {
 		return p.checkSlow(ctx, nilFn)
 	}
 	return nil
@@ -294,7 +297,13 @@ func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
 	case ctx == nil:
 		return invalid("nil Context")
 	}
-	return p.validateSettings()
+	if err := p.validateSettings(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return &Error{Attempts: 0, Reason: ctxReason(ctx)}
+	}
+	return nil
 }
 
 // start returns the time the call starts, if MaxElapsed needs it.
