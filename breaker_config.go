@@ -134,7 +134,8 @@ type BreakerConfig struct {
 	// Nil means: nil is a Success, an error that matches context.Canceled
 	// (the caller gave up) is Ignored, anything else is a Failure. Use it to
 	// keep errors that say nothing about the dependency's health (not
-	// found, bad request) from tripping the breaker.
+	// found, bad request) from tripping the breaker. If it panics, the call
+	// counts as a Failure and the panic goes on.
 	Classify func(err error) Outcome
 
 	// OnStateChange, if set, is called after every change of state, in the

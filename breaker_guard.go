@@ -42,8 +42,9 @@ func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *B
 		}
 	}()
 	v, err := fn(ctx)
+	o := b.classify(err) // before finished: a Classify that panics must not keep the slot
 	finished = true
-	b.finish(t, b.classify(err), err)
+	b.finish(t, o, err)
 	return v, err
 }
 
@@ -77,8 +78,8 @@ func GuardFallback[T any](ctx context.Context, fn func(context.Context) (T, erro
 		}
 	}()
 	v, err = fn(ctx)
-	finished = true
 	o := b.classify(err)
+	finished = true
 	b.finish(t, o, err)
 	if o != Failure || fallback == nil || err == nil {
 		return v, false, err
@@ -119,7 +120,15 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 	var once atomic.Bool
 	return func(err error) {
 		if !once.Swap(true) {
-			b.finish(t, b.classify(err), err)
+			finished := false
+			defer func() {
+				if !finished { // Classify panicked or called runtime.Goexit
+					b.finish(t, Failure, nil)
+				}
+			}()
+			o := b.classify(err)
+			finished = true
+			b.finish(t, o, err)
 		}
 	}, nil
 }

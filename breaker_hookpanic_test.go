@@ -2,6 +2,9 @@ package retry_test
 
 import (
 	"context"
+	"errors"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,5 +116,111 @@ func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 	}
 	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
 		t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
+	}
+}
+
+// A hook that calls runtime.Goexit is treated as one that panics: the
+// changes queued behind it are delivered before the Goexit goes on, and
+// later changes are delivered as usual. The Goexit used to leave the
+// breaker marked as delivering, so no change was delivered again and the
+// queue grew without bound.
+func TestBreakerGoexitInHook(t *testing.T) {
+	clk := newManualClock()
+	var rec recorder
+	var b *retry.Breaker
+	exited := 0
+	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
+		OnStateChange: func(from, to retry.State) {
+			rec.hook(from, to)
+			if from == retry.StateClosed && to == retry.StateOpen && exited < 2 {
+				exited++
+				if exited == 2 {
+					// Queue open>half-open>closed behind this change:
+					// this hook must not see them, the Goexit must not
+					// lose them.
+					clk.Add(time.Second)
+					call(b, nil, 0, nil)
+				}
+				runtime.Goexit()
+			}
+		}})
+	goexit := func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			call(b, nil, 0, errBoom) // closed>open: the hook exits
+			t.Error("the hook's Goexit did not go on")
+		}()
+		<-done
+	}
+	goexit()
+	clk.Add(time.Second)
+	call(b, nil, 0, nil) // open>half-open>closed, delivered by this goroutine
+	goexit()             // closed>open, with open>half-open>closed queued by the hook
+	want := []string{"closed>open", "open>half-open", "half-open>closed", "closed>open", "open>half-open", "half-open>closed"}
+	rec.mu.Lock()
+	got := rec.changes
+	rec.mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("changes %q, want %q", got, want)
+	}
+	call(b, nil, 0, errBoom) // closed>open, delivered as usual
+	if rec.mu.Lock(); len(rec.changes) != 7 {
+		t.Errorf("changes %q, want a 7th, closed>open", rec.changes)
+	}
+	rec.mu.Unlock()
+}
+
+// A Classify that panics counts the call as a failure and frees its probe
+// slot. It ran after the call was marked finished, so a panicking
+// Classify on a probe kept the slot and the breaker rejected every later
+// call with ErrTooManyProbes.
+func TestBreakerPanickingClassifyFreesProbe(t *testing.T) {
+	for _, api := range []string{"Guard", "GuardFallback", "Allow"} {
+		t.Run(api, func(t *testing.T) {
+			clk := newManualClock()
+			panicky := errors.New("panicky")
+			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
+				Classify: func(err error) retry.Outcome {
+					if err == panicky {
+						panic("classify")
+					}
+					if err != nil {
+						return retry.Failure
+					}
+					return retry.Success
+				}})
+			call(b, nil, 0, errBoom)
+			clk.Add(time.Second) // half-open: the next call is the probe
+			func() {
+				defer func() {
+					if r := recover(); r != "classify" {
+						t.Errorf("recovered %v, want the Classify panic", r)
+					}
+				}()
+				fn := func(context.Context) (int, error) { return 0, panicky }
+				switch api {
+				case "Guard":
+					retry.Guard(context.Background(), fn, b)
+				case "GuardFallback":
+					retry.GuardFallback(context.Background(), fn, nil, b)
+				case "Allow":
+					done, err := b.Allow()
+					if err != nil {
+						t.Fatal(err)
+					}
+					done(panicky)
+				}
+			}()
+			// The probe counted as a failure: open again, then a good
+			// probe closes it.
+			if s := b.Snapshot(); s.State != retry.StateOpen || s.Probes != 0 {
+				t.Fatalf("after the panic: %+v, want open with no probe in flight", s)
+			}
+			clk.Add(time.Hour)
+			if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+				t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
+			}
+		})
 	}
 }

@@ -7,7 +7,10 @@ package retry
 // neither deadlocks nor sees changes out of order.
 //
 // A panicking hook does not stop the delivery: the remaining changes are
-// delivered, and then the first panic is raised again here.
+// delivered, and then the first panic is raised again here. A hook that
+// calls runtime.Goexit does not stop it either: the remaining changes are
+// delivered (by this goroutine, or by one that started delivering
+// meanwhile), and then the Goexit goes on.
 func (b *Breaker) notify() {
 	if b.s.hook == nil {
 		return
@@ -19,9 +22,24 @@ func (b *Breaker) notify() {
 	}
 	b.notifying = true
 	var (
-		panicked bool
-		value    any
+		panicked, done bool
+		value          any
 	)
+	defer func() {
+		if done {
+			return
+		}
+		// A hook called runtime.Goexit, with b.mu unlocked: hand the
+		// delivery on, deliver the rest, and let the Goexit go on (or the
+		// first panic, which was raised first).
+		b.mu.Lock()
+		b.notifying = false
+		b.mu.Unlock()
+		b.notify()
+		if panicked {
+			panic(value)
+		}
+	}()
 	for len(b.events) > 0 {
 		ev := b.events[0]
 		b.events = b.events[1:]
@@ -36,12 +54,14 @@ func (b *Breaker) notify() {
 	}
 	b.notifying = false
 	b.mu.Unlock()
+	done = true
 	if panicked {
 		panic(value)
 	}
 }
 
 // callHook calls OnStateChange and reports a panic instead of raising it.
+// A runtime.Goexit in the hook goes on (notify handles it).
 func (b *Breaker) callHook(ev stateChange) (value any, panicked bool) {
 	defer func() {
 		if panicked {

@@ -271,7 +271,7 @@ func TestBreakerBadConfig(t *testing.T) {
 		"negative successes":     {HalfOpenSuccesses: -1},
 		"max int64 window":       {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1},
 		// A huge count window used to panic in make (or exhaust memory).
-		"window calls 1<<62":   {FailureRatio: 0.5, WindowCalls: 1 << 62},
+		"window calls MaxInt":  {FailureRatio: 0.5, WindowCalls: math.MaxInt},
 		"window calls 1<<20+1": {FailureRatio: 0.5, WindowCalls: 1<<20 + 1},
 		// Settings that would be silently ignored.
 		"window without rule":        {Window: time.Second},

@@ -127,7 +127,7 @@ func (h *HedgePolicy) Validate() error {
 	case h.Delay > 0 && h.Latency != nil:
 		return invalid("HedgePolicy has both a Delay (%v) and a Latency tracker; set one", h.Delay)
 	}
-	return nil
+	return validateBudget("HedgePolicy", h.Budget)
 }
 
 func (h *HedgePolicy) maxAttempts() int {
@@ -205,8 +205,9 @@ func noRelease() {}
 // function of the winner's context, which the caller must call.
 func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, context.CancelCauseFunc, error) {
 	var zero T
-	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts|int(h.Delay) < 0 ||
-		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil) {
+	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts < 0 || h.Delay < 0 ||
+		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil ||
+		h.Budget != nil && validateBudget("HedgePolicy", h.Budget) != nil) {
 		switch {
 		case fn == nil:
 			return zero, nil, invalid("nil function")

@@ -3,6 +3,7 @@ package retry
 import (
 	"math"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -96,39 +97,55 @@ func (c *LatencyConfig) minSamples() int {
 //
 // Create one per dependency with NewLatencyTracker and share it between
 // any number of policies and goroutines: every method is safe for
-// concurrent use, none locks, and Record, Quantile and Delay do not
-// allocate. The zero value is ready to use with the defaults of
+// concurrent use, and Record, Quantile and Delay do not allocate. Record
+// and Quantile take a short lock; Delay reads a cached estimate with one
+// atomic load. The zero value is ready to use with the defaults of
 // LatencyConfig. A LatencyTracker must not be copied after first use.
 //
 // # How it works
 //
-// Samples go into a log-linear histogram of atomic counters: 32 buckets per
-// power of two, from 1 ns up to 2⁴⁰ ns (about 18 minutes; longer samples
-// count as that). A quantile is reported as the upper edge of the bucket
-// that holds the sample of that rank (nearest-rank method), so it is never
-// below the exact sample quantile and at most 1/32 (3.125%) above it, or
-// 1 ns above it under 64 ns. Memory is fixed: four generations of 1188 counters, about 38 KiB.
+// Samples go into a log-linear histogram: 32 buckets per power of two,
+// from 1 ns up to 2⁴⁰ ns (about 18 minutes; longer samples count as that).
+// A quantile is reported as the upper edge of the bucket that holds the
+// sample of that rank (nearest-rank method), so it is never below the
+// exact sample quantile and at most 1/32 (3.125%) above it, or 1 ns above
+// it under 64 ns. Memory is fixed: two generations of 1188 counters, about
+// 19 KiB.
 //
-// Recency: samples go to the current generation of the histogram; when it
-// holds Window samples, a fresh one becomes current. Quantiles read the
+// Recency: samples go to the current generation of the histogram; the
+// Record that brings it to Window samples makes it the previous one and
+// starts a fresh current one, under the same lock. Quantiles read the
 // current and the previous generation, so they cover the last Window to
-// 2·Window−1 samples (a few more when Records race a switch). Old samples roll
-// out with traffic, not with time: a dependency that is called rarely keeps
-// its last estimate until new samples replace it.
+// 2·Window−1 samples, whatever the concurrency. Old samples roll out with
+// traffic, not with time: a dependency that is called rarely keeps its
+// last estimate until new samples replace it.
 type LatencyTracker struct {
 	cfg      LatencyConfig // read-only after NewLatencyTracker
-	cur      atomic.Uint64 // gens[cur%numGens] takes new samples
 	estimate atomic.Int64  // last clamped quantile, in ns; 0 when none yet
-	gens     [numGens]generation
+
+	mu   sync.Mutex
+	cur  uint8 // gens[cur] takes new samples; gens[cur^1] is the previous
+	gens [2]generation
 }
 
 // generation is one histogram. groups[g] counts the samples of buckets
-// g·32 to g·32+31, so that a quantile walks about 70 counters, not 1152.
+// g·32 to g·32+31, so that a quantile walks about 70 counters, not 1152,
+// and a clear skips the empty groups.
 type generation struct {
-	total  atomic.Uint64
-	_      [56]byte // keep the hottest counter on its own cache line
-	groups [numGroups]atomic.Uint64
-	counts [numBuckets]atomic.Uint64
+	total  uint64
+	groups [numGroups]uint64
+	counts [numBuckets]uint64
+}
+
+// clear empties g, touching only the groups that hold samples.
+func (g *generation) clear() {
+	for i, n := range g.groups {
+		if n != 0 {
+			clear(g.counts[i<<subBits : (i+1)<<subBits])
+			g.groups[i] = 0
+		}
+	}
+	g.total = 0
 }
 
 const (
@@ -138,7 +155,6 @@ const (
 	numBuckets   = (maxShift + 2) << subBits
 	numGroups    = numBuckets >> subBits
 	refreshEvery = 16 // samples between two updates of the Delay estimate
-	numGens      = 4  // current, previous, next (clean), and one being cleared
 )
 
 // bucketOf maps v to its bucket: v itself below 64, then 32 buckets per
@@ -174,43 +190,25 @@ func (t *LatencyTracker) Record(d time.Duration) {
 		return
 	}
 	i := bucketOf(uint64(min(d, maxSample)))
-	c := t.cur.Load()
-	g := &t.gens[c%numGens]
-	g.counts[i].Add(1) // before the group, so a walk never finds a group short of its buckets
-	g.groups[i>>subBits].Add(1)
-	n := g.total.Add(1)
+	t.mu.Lock()
+	g := &t.gens[t.cur]
+	g.counts[i]++
+	g.groups[i>>subBits]++
+	g.total++
 	switch {
-	case n == uint64(t.cfg.window()):
-		t.rotate(c)
-	case n%refreshEvery == 0:
+	case g.total >= uint64(t.cfg.window()):
+		// Full: it becomes the previous generation, and the one before
+		// it, cleared, the current one.
+		t.cur ^= 1
+		t.gens[t.cur].clear()
+		t.refresh()
+	case g.total%refreshEvery == 0:
 		t.refresh()
 	}
+	t.mu.Unlock()
 }
 
-// rotate retires generation c, which has just reached Window samples:
-// exactly one Record sees that, so rotations never overlap. Generation
-// c+1 was cleared by the rotation before, so the switch is immediate and
-// no Record lands in a full generation while a clear runs. Then
-// generation c−2 (c+2, modulo 4) is cleared for the rotation after: no
-// quantile reads it, even one that loaded cur just before the switch.
-func (t *LatencyTracker) rotate(c uint64) {
-	if !t.cur.CompareAndSwap(c, c+1) {
-		// A Record descheduled through whole rotations filled a stale
-		// generation: cur has moved on already and must not go back.
-		return
-	}
-	t.refresh()
-	old := &t.gens[(c+2)%numGens]
-	for i := range old.counts {
-		old.counts[i].Store(0)
-	}
-	for i := range old.groups {
-		old.groups[i].Store(0)
-	}
-	old.total.Store(0)
-}
-
-// refresh recomputes the estimate that Delay returns.
+// refresh recomputes the estimate that Delay returns. t.mu must be held.
 func (t *LatencyTracker) refresh() {
 	d, n := t.quantile(t.cfg.quantile())
 	if n < uint64(t.cfg.minSamples()) {
@@ -232,14 +230,17 @@ func (t *LatencyTracker) Quantile(q float64) (time.Duration, bool) {
 	if !(q >= 0 && q <= 1) {
 		return 0, false
 	}
+	t.mu.Lock()
 	d, n := t.quantile(q)
+	t.mu.Unlock()
 	return d, n > 0
 }
 
 // Samples returns how many samples the quantiles currently cover.
 func (t *LatencyTracker) Samples() int {
-	c := t.cur.Load()
-	return int(t.gens[c%numGens].total.Load() + t.gens[(c+numGens-1)%numGens].total.Load())
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(min(t.gens[0].total+t.gens[1].total, math.MaxInt))
 }
 
 // Delay returns the hedge delay that the tracker suggests: the configured
@@ -255,63 +256,26 @@ func (t *LatencyTracker) Delay() time.Duration {
 }
 
 // quantile returns the q-quantile of the current and previous generations
-// and the number of samples they hold. A walk that a reader started before
-// two switches may have read a generation while it was being cleared (a
-// goroutine descheduled mid-walk): it is detected and done again. Seen
-// under -race with 8 writers on 2 cores: four torn walks in a row, whose
-// result (1ns) the caller then got.
+// and the number of samples they hold. t.mu must be held.
 func (t *LatencyTracker) quantile(q float64) (time.Duration, uint64) {
-	for try := 0; try < maxWalks; try++ {
-		c := t.cur.Load()
-		d, n, ok := t.walk(c, q)
-		if ok && t.cur.Load()-c < 2 {
-			return d, n
-		}
-	}
-	// Rotations kept outrunning the walk (a reader descheduled again and
-	// again while others record): the last estimate beats a torn walk.
-	if d := t.estimate.Load(); d > 0 {
-		return time.Duration(d), uint64(t.Samples())
-	}
-	return 0, 0
-}
-
-// maxWalks bounds the walks of one quantile. A walk fails only when two
-// generations switched while it ran, so a second walk nearly always does.
-const maxWalks = 64
-
-// walk computes the q-quantile over generations c and c−1. It reports
-// false if their counters changed under it so that the rank was not
-// reached.
-func (t *LatencyTracker) walk(c uint64, q float64) (time.Duration, uint64, bool) {
-	a, b := &t.gens[c%numGens], &t.gens[(c+numGens-1)%numGens]
-	n := a.total.Load() + b.total.Load()
+	a, b := &t.gens[0], &t.gens[1]
+	n := a.total + b.total
 	if n == 0 {
-		return 0, 0, true
+		return 0, 0
 	}
 	rank := min(max(uint64(math.Ceil(q*float64(n))), 1), n)
 	var seen uint64
-	last := 0
 	for g := range numGroups {
-		in := a.groups[g].Load() + b.groups[g].Load()
-		if in == 0 {
-			continue
-		}
+		in := a.groups[g] + b.groups[g]
 		if seen+in < rank {
 			seen += in
 			continue
 		}
 		for i := g << subBits; i < (g+1)<<subBits; i++ {
-			k := a.counts[i].Load() + b.counts[i].Load()
-			if k == 0 {
-				continue
-			}
-			seen += k
-			last = i
-			if seen >= rank {
-				return upperEdge(i), n, true
+			if seen += a.counts[i] + b.counts[i]; seen >= rank {
+				return upperEdge(i), n
 			}
 		}
 	}
-	return upperEdge(last), n, false
+	return upperEdge(numBuckets - 1), n // not reached: the counts add up to n under t.mu
 }

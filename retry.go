@@ -30,7 +30,8 @@ type Policy struct {
 	MaxAttempts int
 
 	// Backoff chooses the wait before each retry. Nil means
-	// Exponential{Jitter: FullJitter}.
+	// Exponential{Jitter: FullJitter}; a nil BackoffFunc, or a nil pointer
+	// to one of this package's strategies, is invalid.
 	Backoff Backoff
 
 	// MaxElapsed, if positive, bounds the time from the start of the call:
@@ -69,7 +70,7 @@ type Policy struct {
 	// Budget, if set, is asked before every retry, and a refusal stops the
 	// call at once with ErrBudgetExhausted. Share one Budget between the
 	// policies that call the same dependency. See TokenBucket and
-	// RatioBudget.
+	// RatioBudget; a nil *TokenBucket or *RatioBudget is invalid.
 	//
 	// Its Extra is asked before the wait that precedes the retry, so the
 	// retry is counted (and a RatioBudget charged) from then on: a retry
@@ -134,6 +135,22 @@ func (p *Policy) validateSettings() error {
 			return invalid("Policy.AttemptTimeout and SplitDeadline need a Clock with a WithTimeout method, and %T has none", p.Clock)
 		}
 	}
+	return validateBudget("Policy", p.Budget)
+}
+
+// validateBudget reports a nil pointer to one of this package's budgets
+// in a non-nil Budget, whose methods would panic.
+func validateBudget(owner string, b Budget) error {
+	switch b := b.(type) {
+	case *TokenBucket:
+		if b == nil {
+			return invalid("%s.Budget is a nil *TokenBucket", owner)
+		}
+	case *RatioBudget:
+		if b == nil {
+			return invalid("%s.Budget is a nil *RatioBudget", owner)
+		}
+	}
 	return nil
 }
 
@@ -151,10 +168,31 @@ func validateBackoff(b Backoff) error {
 		return b.Validate()
 	case DecorrelatedJitter:
 		return b.Validate()
+	case BackoffFunc:
+		if b == nil {
+			return invalid("Policy.Backoff is a nil BackoffFunc")
+		}
+		return nil
+	// Nil pointers to the strategies would panic in Validate and Delay.
+	case *Exponential:
+		return validatePtr(b)
+	case *Constant:
+		return validatePtr(b)
+	case *Linear:
+		return validatePtr(b)
+	case *DecorrelatedJitter:
+		return validatePtr(b)
 	case interface{ Validate() error }:
 		return b.Validate()
 	}
 	return nil
+}
+
+func validatePtr[T interface{ Validate() error }](b *T) error {
+	if b == nil {
+		return invalid("Policy.Backoff is a nil %T", b)
+	}
+	return (*b).Validate()
 }
 
 // Retry calls fn until it succeeds or p says to stop, and returns fn's
@@ -163,7 +201,9 @@ func validateBackoff(b Backoff) error {
 // On success the error is nil. Otherwise it is a *Error that says why the
 // call stopped and after how many attempts, and wraps the last attempt's
 // error and any context error; the value returned is then the one returned
-// by the last attempt (usually T's zero value).
+// by the last attempt (usually T's zero value). If ctx is already done,
+// Retry calls nothing, as Hedge and Guard do: the *Error has Attempts 0
+// and the context's error, and its cancel cause, as its Reason.
 //
 // Bad input is checked in two steps, so that a call that succeeds at once
 // costs next to nothing. A nil ctx or fn, or an invalid setting of p
@@ -201,6 +241,9 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 		return err
 	}
 	if !p.plain() {
+		if err = validateBudget("Policy", p.Budget); err != nil {
+			return v, err
+		}
 		if err = p.first(ctx, call); err == nil {
 			return v, nil
 		}
@@ -223,6 +266,9 @@ func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 	if p.plain() {
 		err = fn(ctx)
 	} else {
+		if err = validateBudget("Policy", p.Budget); err != nil {
+			return err
+		}
 		err = p.first(ctx, fn)
 	}
 	if err == nil {
@@ -234,11 +280,11 @@ func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
 var zeroPolicy Policy
 
 // check validates the arguments of a call and the settings that its
-// first attempt needs. The Backoff is validated before the first wait.
-// The common case is one branch, so that check inlines.
+// first attempt needs, and stops a call whose context is already done.
+// The Backoff is validated before the first wait.
 func (p *Policy) check(ctx context.Context, nilFn bool) error {
-	if nilFn || ctx == nil || p != nil && (int64(p.MaxAttempts)|int64(p.MaxElapsed)|
-		int64(p.AttemptTimeout)|int64(p.MaxAfter) < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) {
+	if nilFn || ctx == nil || p != nil && (p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 ||
+		p.MaxAfter < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) || ctx.Err() != nil {
 		return p.checkSlow(ctx, nilFn)
 	}
 	return nil
@@ -251,7 +297,13 @@ func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
 	case ctx == nil:
 		return invalid("nil Context")
 	}
-	return p.validateSettings()
+	if err := p.validateSettings(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return &Error{Attempts: 0, Reason: ctxReason(ctx)}
+	}
+	return nil
 }
 
 // start returns the time the call starts, if MaxElapsed needs it.
