@@ -534,3 +534,25 @@ func TestPerHostBadInput(t *testing.T) {
 		t.Fatal("a zero or nil PerHost made a value")
 	}
 }
+
+// Item 17: a nil *retry.TokenBucket from Config.Budget is an error, on
+// every path: retried, hedged, sent once.
+func TestNilBudgetFromConfig(t *testing.T) {
+	for name, cfg := range map[string]httpx.Config{
+		"retried": {},
+		"hedged":  {Hedge: &retry.HedgePolicy{Delay: time.Hour}},
+	} {
+		for _, stream := range []bool{false, true} {
+			cfg.Base = &nilBodyBase{codes: []int{200}}
+			cfg.Budget = func(*http.Request) retry.Budget { return (*retry.TokenBucket)(nil) }
+			rt, _ := httpx.New(cfg)
+			req, _ := http.NewRequest(http.MethodPut, "http://example.test/", io.NopCloser(strings.NewReader("x")))
+			if stream {
+				req.ContentLength = -1
+			}
+			if _, err := rt.RoundTrip(req); !errors.Is(err, retry.ErrInvalid) && !errors.Is(err, httpx.ErrInvalid) {
+				t.Errorf("%s, stream %v: err = %v, want an invalid-argument error", name, stream, err)
+			}
+		}
+	}
+}

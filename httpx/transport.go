@@ -337,6 +337,9 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	case b == nil:
 		b = t.hedge.Budget
 	}
+	if err := checkBudget(b); err != nil {
+		return nil, err
+	}
 	if !c.body.independent() {
 		// The caller's GetBody may share one reader between its bodies:
 		// copies must not read it at once, so attempts go one at a time.
@@ -357,6 +360,18 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	}
 	resp, err := retry.Retry(c.req.Context(), c.hedged, &c.policy)
 	return c.result(resp, err)
+}
+
+// checkBudget reports a budget that the retry loop would refuse (a nil
+// *retry.TokenBucket, say), for the paths that use it outside the loop.
+func checkBudget(b retry.Budget) error {
+	if b == nil {
+		return nil
+	}
+	if err := (&retry.HedgePolicy{Budget: b}).Validate(); err != nil {
+		return fmt.Errorf("%w: the budget of the request: %w", ErrInvalid, err)
+	}
+	return nil
 }
 
 // result turns the outcome of the retry loop into RoundTrip's: when
@@ -674,6 +689,9 @@ func (c *call) once() (*http.Response, error) {
 	b := c.t.policy.Budget
 	if c.t.cfg.Budget != nil {
 		b = c.t.cfg.Budget(c.req)
+	}
+	if err := checkBudget(b); err != nil {
+		return nil, err
 	}
 	if b != nil {
 		b.First()
