@@ -19,10 +19,11 @@ import (
 //		return retry.Guard(ctx, fn, breaker)
 //	}, policy)
 //
-// A rejection then never spins: while open, the loop waits until the next
-// probe may start (a *RejectedError carries that wait as if from After, so
-// Policy.MaxAfter and the context's deadline bound it); the other
-// rejections stop the loop at once.
+// A rejection then stops the loop at once, with the *RejectedError as the
+// Reason of its *Error: the caller fails fast instead of waiting for the
+// breaker. Set Policy.WaitForProbe to have the loop wait instead, while
+// the breaker is open, until its next probe may start (within
+// Policy.MaxAfter and the context's deadline), and try again.
 func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *Breaker) (T, error) {
 	var zero T
 	if ctx == nil || fn == nil || b == nil {

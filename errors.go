@@ -43,9 +43,11 @@ func (deadlineError) Error() string {
 }
 func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// Error is the error of a call that gave up. Reason says why (one of the
-// Err* reasons of this package, a context error, or a *PushbackError) and
-// Last is the error of the last attempt; errors.Is and errors.As reach both.
+// Error is the error of a call that gave up. Reason says why: one of the
+// Err* reasons of this package, a context error, a *PushbackError (the
+// server asked for a longer wait than allowed), or a *RejectedError (a
+// circuit breaker refused an attempt; see Guard). Last is the error of the
+// last attempt; errors.Is and errors.As reach both.
 type Error struct {
 	Attempts int   // attempts started, the first included
 	Reason   error // why no further attempt was made; never nil in errors this package returns
@@ -69,7 +71,7 @@ func (e *Error) Error() string {
 		b.WriteString("no reason given") // a hand-built Error
 	}
 	b.WriteString(")")
-	if e.Last != nil {
+	if e.Last != nil && e.Last != e.Reason {
 		b.WriteString(": ")
 		b.WriteString(e.Last.Error())
 	}
