@@ -103,37 +103,16 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 			if reason := c.failed(ctx, r.err); reason != nil {
 				return c.fail(reason)
 			}
-			if wait, ok := RequestedDelay(r.err); ok {
-				// Server pushback: no copy at once. A negative delay
-				// means no more copies at all; a wait past the deadline
-				// likewise.
-				if reason := c.pushback(ctx, wait); reason != nil {
-					c.max, c.stop = c.started, reason
-				}
-			} else if c.started < c.max {
-				if why := c.extra(ctx, r.err); why != nil {
-					c.stop = why
-				} else if c.started < c.max {
-					c.arm(c.delay) // the next timed hedge counts from this attempt
-				}
-			}
-			if c.running == 0 && (c.started == c.max || c.tick == nil) {
-				return c.fail(c.stopReason())
-			}
 		case <-c.tick:
 			c.tick = nil
-			if c.started < c.max {
-				if why := c.extra(ctx, nil); why != nil {
-					c.stop = why
-				} else if c.started < c.max {
-					c.arm(c.delay)
-				}
-			}
-			if c.running == 0 { // after a pushback, with the hedge refused
-				return c.fail(c.stopReason())
-			}
+			c.extra(ctx, nil)
 		case <-ctx.Done():
 			return c.fail(ctxReason(ctx))
+		}
+		// Nothing running and nothing due (c.tick is set only while
+		// another attempt may start): nothing more can come.
+		if c.running == 0 && c.tick == nil {
+			return c.fail(c.stopReason())
 		}
 	}
 }
@@ -202,56 +181,94 @@ func (c *hedgeCall[T]) isDecided() bool {
 	return c.decided
 }
 
-// extra starts one more attempt if the caller's context and the budget
-// allow it, and otherwise returns the reason it did not. err is the failure that asks for
-// it, or nil for a timed hedge.
-func (c *hedgeCall[T]) extra(ctx context.Context, err error) error {
+// extra starts one more attempt, unless the call has started all it may
+// or the context or the budget refuses; a refusal halts the call. It arms
+// the timer for the attempt after it. err is the failure that asks for it,
+// or nil for a timed hedge.
+func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 	h := c.h
+	c.disarm()
 	switch {
+	case c.started >= c.max:
+		return
 	case ctx.Err() != nil:
-		return ctxReason(ctx)
+		c.halt(ctxReason(ctx))
+		return
 	case h.Budget != nil && !h.Budget.Extra():
-		return ErrBudgetExhausted
+		c.halt(ErrBudgetExhausted)
+		return
 	}
 	if h.OnHedge != nil {
 		h.OnHedge(HedgeEvent{Attempt: c.started + 1, Running: c.running, Elapsed: now(h.Clock).Sub(c.begin), Delay: c.delay, Err: err})
 	}
 	c.launch(ctx)
-	return nil
-}
-
-// pushback handles a failure by which the server asked for a wait before
-// the next attempt (see After): the next hedge starts after that wait
-// instead of at once. It returns the reason to start no more attempts: the
-// server asked for none (a negative wait), or the wait would pass the
-// context's deadline.
-func (c *hedgeCall[T]) pushback(ctx context.Context, wait time.Duration) error {
-	if wait < 0 {
-		return ErrNotRetryable
-	}
-	if dl, ok := ctx.Deadline(); ok && wait >= dl.Sub(now(c.h.Clock)) {
-		return ErrDeadline
-	}
 	if c.started < c.max {
-		c.arm(wait)
+		c.arm(c.delay) // the next timed hedge counts from this attempt
 	}
-	return nil
 }
 
-// failed records a failed attempt and returns the reason to stop the call
-// now, or nil to go on.
+// halt starts no further attempt in this call and leaves the running ones
+// alone: the call ends with reason (or the first reason given) when the
+// last of them has failed.
+func (c *hedgeCall[T]) halt(reason error) {
+	if c.stop == nil {
+		c.stop = reason
+	}
+	c.max = c.started
+	c.disarm()
+}
+
+// failed handles a failed attempt: it returns the reason to end the call
+// now, cancelling the others, or nil to go on. Every failure that Retry
+// would count is counted in the Budget, once.
 func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
+	h := c.h
 	c.errs = append(c.errs, err)
 	if ctx.Err() != nil {
 		return ctxReason(ctx)
 	}
-	if isPermanent(err) || c.h.Retryable != nil && !c.h.Retryable(err) {
+	if isPermanent(err) {
 		return ErrNotRetryable
 	}
-	if c.h.Budget != nil {
-		c.h.Budget.Result(false)
+	retryable := h.Retryable == nil || h.Retryable(err)
+	if retryable && h.Budget != nil {
+		h.Budget.Result(false)
 	}
+	// The third outcome (gRFC A6): start no more copies, but let the
+	// attempts already running finish. A breaker's refusal of one copy
+	// says nothing about the others, a probe above all.
+	if rej, ok := errors.AsType[*RejectedError](err); ok {
+		c.halt(rej)
+		return nil
+	}
+	if stopsHedging(err) {
+		c.halt(ErrExhausted)
+		return nil
+	}
+	if !retryable {
+		return ErrNotRetryable
+	}
+	if wait, ok := RequestedDelay(err); ok {
+		// Server pushback: no copy at once, but after the wait asked
+		// for. A negative wait means no more copies at all; a wait past
+		// the deadline likewise.
+		switch {
+		case wait < 0:
+			c.halt(ErrNotRetryable)
+		case pastDeadline(ctx, c.h.Clock, wait):
+			c.halt(ErrDeadline)
+		case c.started < c.max:
+			c.arm(wait)
+		}
+		return nil
+	}
+	c.extra(ctx, err)
 	return nil
+}
+
+func pastDeadline(ctx context.Context, clk Clock, wait time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && wait >= dl.Sub(now(clk))
 }
 
 // win ends the call with r's value.
@@ -373,6 +390,14 @@ func (c *hedgeCall[T]) arm(d time.Duration) {
 		c.timer.Reset(d)
 		c.tick = c.timer.C
 	}
+}
+
+// disarm cancels the next timed hedge, if any.
+func (c *hedgeCall[T]) disarm() {
+	if c.tick != nil && c.timer != nil {
+		c.timer.Stop()
+	}
+	c.tick = nil
 }
 
 // cleanup stops the timer and, if a callback (OnHedge, Retryable, the

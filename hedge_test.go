@@ -537,9 +537,10 @@ func TestHedgeBudgetAllowsThenRefuses(t *testing.T) {
 		if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 		}
-		// Timer at 3ms: allowed. Timer at 6ms: refused. Failure at 10ms:
-		// refused again, attempt 2 still runs. Failure at 13ms: refused, end.
-		if len(s.Starts()) != 2 || b.extra.Load() != 4 || b.failure.Load() != 2 {
+		// Timer at 3ms: allowed. Timer at 6ms: refused, which halts the
+		// call; attempt 1 still runs. Failure at 10ms, and at 13ms: nothing
+		// more is asked; the call ends.
+		if len(s.Starts()) != 2 || b.extra.Load() != 2 || b.failure.Load() != 2 {
 			t.Errorf("starts %v, Extra %d, Result(false) %d", s.Starts(), b.extra.Load(), b.failure.Load())
 		}
 	})
