@@ -192,9 +192,13 @@ func (h *HedgePolicy) delay() time.Duration {
 // errors.Is and errors.As reach each. Invalid input (nil ctx or fn, an
 // invalid h) returns an error wrapping ErrInvalid without calling fn.
 //
-// A panic in fn is recovered in the attempt's goroutine and raised again,
-// with the same value, in the caller's goroutine, after the other attempts
-// have been cancelled. Hedge uses one goroutine per attempt, and none
+// A panic in fn is recovered in the attempt's goroutine and raised again in
+// the caller's goroutine, after the other attempts have been cancelled, as
+// a *PanicError: its Value is the value passed to panic and its Stack the
+// attempt goroutine's stack, which the crash report of an unrecovered
+// panic then shows (the caller's own stack says nothing of where fn
+// panicked). A caller that recovers it reads Value for the original.
+// runtime.Goexit in fn is passed on as it is. Hedge uses one goroutine per attempt, and none
 // outlives the call by more than fn takes to honour its cancellation.
 func Hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, error) {
 	v, cancel, err := hedge(ctx, fn, h)

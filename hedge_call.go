@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// PanicError is a panic recovered from an attempt of Hedge after the call
-// had been decided, so that it could not reach the caller: OnDiscard
-// receives it. A panic in an attempt of an undecided call is raised again
-// in the caller with its own value instead.
+// PanicError is a panic recovered from an attempt of Hedge. A panic in an
+// attempt of an undecided call is raised again in the caller's goroutine
+// as a *PanicError; one in an attempt that ended after the call was
+// decided, which could not reach the caller, goes to
+// HedgePolicy.OnDiscard. Its Error includes the attempt's stack, so a
+// crash report shows where fn panicked.
 type PanicError struct {
 	Attempt int    // number of the attempt that panicked
 	Value   any    // the value passed to panic
@@ -53,7 +55,7 @@ type hedgeCall[T any] struct {
 	results chan result[T] // capacity max: a send never blocks
 
 	mu      sync.Mutex
-	decided bool // the call has its outcome; later results are their attempts' own to discard
+	decided bool // the call has its outcome; later results are their attempts' own to discard, and none is sent
 
 	// Owned by the coordinator.
 	cancels  [MaxHedgeAttempts]context.CancelCauseFunc
@@ -271,9 +273,20 @@ func pastDeadline(ctx context.Context, clk Clock, wait time.Duration) bool {
 	return ok && wait >= dl.Sub(now(clk))
 }
 
-// win ends the call with r's value.
+// win ends the call with r's value. The call is decided before any hook
+// runs, so that later results are their attempts' own to discard, and the
+// value is either returned or, if a hook panics, discarded: never lost.
 func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	h := c.h
+	c.markDecided()
+	c.cancelAll(r.n, ErrHedgeLost)
+	kept := false
+	defer func() {
+		if !kept { // a hook panicked, or a loser did before the decision
+			c.cancels[r.n-1](errCallEnded)
+			c.discardValue(r.v)
+		}
+	}()
 	if h.Budget != nil {
 		h.Budget.Result(true)
 	}
@@ -288,12 +301,10 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 			h.Latency.Record(c.delay)
 		}
 	}
-	c.cancelAll(r.n, ErrHedgeLost)
-	if p := c.decide(); p != nil {
-		c.discardValue(r.v)
-		c.cancels[r.n-1](errCallEnded)
-		panic(p.Value)
+	if p := c.drain(); p != nil {
+		panic(p)
 	}
+	kept = true
 	c.returned = true
 	return r.v, c.cancels[r.n-1], nil
 }
@@ -302,8 +313,9 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 	c.cancelAll(0, errCallEnded)
 	err := &Error{Attempts: c.started, Reason: reason, Last: joinErrors(c.errs)}
-	if p := c.decide(); p != nil {
-		panic(p.Value)
+	c.markDecided()
+	if p := c.drain(); p != nil {
+		panic(p)
 	}
 	c.returned = true
 	var zero T
@@ -311,14 +323,17 @@ func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 }
 
 // reraise ends the call with the panic, or runtime.Goexit, of attempt r,
-// raised again on the caller's goroutine.
+// raised again on the caller's goroutine. A panic is raised as a
+// *PanicError, which carries the stack of the attempt's goroutine: the
+// caller's own stack says nothing of where fn panicked.
 func (c *hedgeCall[T]) reraise(r result[T]) {
 	c.cancelAll(0, errCallEnded)
-	c.decide()
+	c.markDecided()
+	c.drain()
 	if r.goexit {
 		runtime.Goexit()
 	}
-	panic(r.pv)
+	panic(&PanicError{Attempt: r.n, Value: r.pv, Stack: r.stack})
 }
 
 // cancelAll cancels the context of every attempt but the winner (0 for
@@ -331,14 +346,18 @@ func (c *hedgeCall[T]) cancelAll(winner int, cause error) {
 	}
 }
 
-// decide marks the call decided, so that attempts still running discard
-// their own results, and discards the results already sent. It returns
-// the first of those that panicked, if OnDiscard does not take it, for
-// the caller to raise.
-func (c *hedgeCall[T]) decide() *PanicError {
+// markDecided marks the call decided, so that attempts still running
+// discard their own results; none is sent after it.
+func (c *hedgeCall[T]) markDecided() {
 	c.mu.Lock()
 	c.decided = true
 	c.mu.Unlock()
+}
+
+// drain discards the results sent before the call was decided. It returns
+// the first of those that panicked, if OnDiscard does not take it, for the
+// caller to raise.
+func (c *hedgeCall[T]) drain() *PanicError {
 	var first *PanicError
 	for {
 		select {
@@ -400,21 +419,18 @@ func (c *hedgeCall[T]) disarm() {
 	c.tick = nil
 }
 
-// cleanup stops the timer and, if a callback (OnHedge, Retryable, the
-// Budget) panicked on the coordinator, ends the call so that no attempt is
-// left running uncancelled and no result undisposed.
+// cleanup stops the timer and, if the call did not return normally (fn
+// panicked, or a callback did: OnHedge, Retryable, the Budget, OnDiscard),
+// ends it so that no attempt is left running uncancelled, the winner's
+// included, and no result undisposed.
 func (c *hedgeCall[T]) cleanup() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	switch {
-	case !c.decided: // written only by this goroutine
+	if !c.returned {
 		c.cancelAll(0, errCallEnded)
-		c.decide()
-	case !c.returned:
-		// A hook (OnDiscard, the Budget, the Latency tracker) panicked
-		// after the decision: the winner's context must not outlive it.
-		c.cancelAll(0, errCallEnded)
+		c.markDecided()
+		c.drain()
 	}
 }
 

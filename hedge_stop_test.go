@@ -4,11 +4,15 @@ package retry_test
 // let the running attempts finish. And the budget of a hedged call.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -235,5 +239,75 @@ func TestHedgeChargesBudgetAsRetry(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// hedgedPanicker is the user's function of TestHedgePanicCrashReport.
+//
+//go:noinline
+func hedgedPanicker(context.Context) (int, error) { panic("hedgedPanicker: out of cheese") }
+
+// An unrecovered panic in a hedged fn crashes the program with a report
+// that names fn, not only the coordinator that raised it again. The test
+// runs itself in a child process to see the crash.
+func TestHedgePanicCrashReport(t *testing.T) {
+	if os.Getenv("RETRY_HEDGE_CRASH") == "1" {
+		retry.Hedge(context.Background(), hedgedPanicker, nil)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHedgePanicCrashReport$")
+	cmd.Env = append(os.Environ(), "RETRY_HEDGE_CRASH=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the child did not crash:\n%s", out)
+	}
+	for _, want := range []string{"panic: ", "hedgedPanicker: out of cheese", "retry_test.hedgedPanicker("} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("crash report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Regression: a Budget whose Result(true) panicked left the winner
+// neither returned nor closed. The panic reaches the caller, the winner
+// is closed, and no context outlives the call.
+func TestHedgeHookPanicDiscardsWinner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var closed atomic.Int32
+		var ctxs []context.Context
+		var mu sync.Mutex
+		fn := func(ctx context.Context) (closer, error) {
+			mu.Lock()
+			ctxs = append(ctxs, ctx)
+			mu.Unlock()
+			return closer{"winner", &closed}, nil
+		}
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			retry.HedgeWithRelease(context.Background(), fn, &retry.HedgePolicy{Budget: panicBudget{}})
+		}()
+		if got != "budget: Result" {
+			t.Fatalf("recovered %v, want the Budget's panic", got)
+		}
+		if n := closed.Load(); n != 1 {
+			t.Errorf("winner closed %d times, want 1", n)
+		}
+		for i, ctx := range ctxs {
+			if ctx.Err() == nil {
+				t.Errorf("attempt %d's context outlived the call", i+1)
+			}
+		}
+	})
+}
+
+// panicBudget panics when told of a success.
+type panicBudget struct{}
+
+func (panicBudget) First()      {}
+func (panicBudget) Extra() bool { return true }
+func (panicBudget) Result(ok bool) {
+	if ok {
+		panic("budget: Result")
 	}
 }

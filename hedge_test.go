@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -439,8 +440,14 @@ func TestHedgePanicReraisedInCaller(t *testing.T) {
 			defer func() { got = recover() }()
 			retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
 		}()
-		if got != (boom{42}) {
-			t.Fatalf("recovered %v, want the attempt's own panic value", got)
+		pe, ok := got.(*retry.PanicError)
+		if !ok || pe.Value != (boom{42}) || pe.Attempt != 2 {
+			t.Fatalf("recovered %#v, want a *PanicError with the attempt's own value", got)
+		}
+		// The attempt's stack, which names the function that panicked: the
+		// caller's stack would not.
+		if !strings.Contains(string(pe.Stack), "(*script).fn") || !strings.Contains(pe.Error(), "(*script).fn") {
+			t.Errorf("stack and message do not name the panicking function:\n%s", pe.Error())
 		}
 		if s.Ctx(1).Err() == nil {
 			t.Error("the other attempt was not cancelled")
