@@ -208,7 +208,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			}},
 			steps: []bstep{
 				{err: fmt.Errorf("not found: %w", errSkip)},
-				{err: context.Canceled, want: retry.StateOpen}, // this classifier counts it
+				{err: context.Canceled}, // Ignored whatever the classifier says
+				{err: errBoom, want: retry.StateOpen},
 			},
 			changes: "[closed>open]",
 		},
