@@ -307,7 +307,14 @@ func (b *Breaker) classifySlow(err error) Outcome {
 // transport returns as is) or whatever broke when its connection closed.
 // A deadline is not a cancellation: it counts as classified.
 func (b *Breaker) outcome(ctx context.Context, err error) Outcome {
-	o := b.classify(err)
+	if err == nil && b.s.classify == nil {
+		return Success // the fast path, inlined
+	}
+	return b.outcomeSlow(ctx, err)
+}
+
+func (b *Breaker) outcomeSlow(ctx context.Context, err error) Outcome {
+	o := b.classifySlow(err)
 	if o == Failure && ctx.Err() == context.Canceled {
 		return Ignored
 	}
