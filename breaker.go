@@ -1,6 +1,8 @@
 package retry
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -289,10 +291,34 @@ func (b *Breaker) classify(err error) Outcome {
 }
 
 func (b *Breaker) classifySlow(err error) Outcome {
+	if err != nil && errors.Is(err, context.Canceled) {
+		return Ignored // whatever Classify says: the caller gave up
+	}
 	if b.s.classify == nil {
 		return defaultClassify(err)
 	}
 	return b.s.classify(err)
+}
+
+// outcome sorts the error of a call made with ctx. A failure once the
+// caller has cancelled ctx is Ignored, whatever the error says: fn may
+// return the cancellation's cause (ErrHedgeLost for a hedge loser, or a
+// cause given to context.WithCancelCause, which net/http's HTTP/1
+// transport returns as is) or whatever broke when its connection closed.
+// A deadline is not a cancellation: it counts as classified.
+func (b *Breaker) outcome(ctx context.Context, err error) Outcome {
+	if err == nil && b.s.classify == nil {
+		return Success // the fast path, inlined
+	}
+	return b.outcomeSlow(ctx, err)
+}
+
+func (b *Breaker) outcomeSlow(ctx context.Context, err error) Outcome {
+	o := b.classifySlow(err)
+	if o == Failure && ctx.Err() == context.Canceled {
+		return Ignored
+	}
+	return o
 }
 
 // finish reports the outcome of an admitted call; cause is its error. A

@@ -14,7 +14,35 @@ import (
 	"github.com/retrykit/retry"
 )
 
-// Retry outside the breaker: an open breaker's rejection makes the retry
+// Retry outside the breaker, every default: a rejection by an open
+// breaker stops the loop at once, with the rejection as its Reason, rather
+// than block the caller until the next probe (DefaultOpenDuration later).
+func TestRetryAroundBreakerFailsFastByDefault(t *testing.T) {
+	clk := newStepClock() // any wait would show in its Waits
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 2, Clock: clk})
+	calls := 0
+	fn := func(context.Context) (string, error) { calls++; return "", errBoom }
+	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Clock: clk}
+	_, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
+		return retry.Guard(ctx, fn, b)
+	}, p)
+	var re *retry.Error
+	if !errors.As(err, &re) || re.Attempts != 3 || calls != 2 {
+		t.Fatalf("err = %v after %d calls; want a *Error after 3 attempts, 2 calls", err, calls)
+	}
+	rej, ok := re.Reason.(*retry.RejectedError)
+	if !ok || rej.Reason != retry.ErrOpen || !errors.Is(err, retry.ErrOpen) {
+		t.Errorf("Reason = %#v, want the *RejectedError for ErrOpen", re.Reason)
+	}
+	if _, ok := errors.AsType[*retry.PushbackError](err); ok {
+		t.Errorf("the breaker's wait reported as server pushback: %v", err)
+	}
+	if w := clk.Waits(); len(w) != 0 {
+		t.Errorf("waited %v; want no wait (the zero backoffs do not sleep)", w)
+	}
+}
+
+// With Policy.WaitForProbe, an open breaker's rejection makes the retry
 // loop wait until the next probe may start, not spin.
 func TestRetryAroundBreakerWaitsForProbe(t *testing.T) {
 	clk := newStepClock() // its waits end at once and move its time
@@ -27,7 +55,7 @@ func TestRetryAroundBreakerWaitsForProbe(t *testing.T) {
 		}
 		return "ok", nil
 	}
-	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Clock: clk}
+	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Clock: clk, WaitForProbe: true}
 	v, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
 		return retry.Guard(ctx, fn, b)
 	}, p)
@@ -41,60 +69,92 @@ func TestRetryAroundBreakerWaitsForProbe(t *testing.T) {
 	}
 }
 
-// An open time longer than the policy allows a server-requested wait stops
-// the loop at once.
+// An open time longer than MaxAfter stops the loop at once, with the
+// rejection as the Reason: it is the breaker's wait, not the server's.
 func TestRetryAroundBreakerStopsOnLongOpen(t *testing.T) {
 	clk := newStepClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
 	calls := 0
-	p := &retry.Policy{MaxAttempts: 100, Backoff: retry.Constant{}, Clock: clk}
+	p := &retry.Policy{MaxAttempts: 100, Backoff: retry.Constant{}, Clock: clk, WaitForProbe: true}
 	err := retry.Do(context.Background(), func(ctx context.Context) error {
 		_, err := retry.Guard(ctx, func(context.Context) (int, error) { calls++; return 0, errBoom }, b)
 		return err
 	}, p)
-	var pe *retry.PushbackError
-	if !errors.As(err, &pe) || !errors.Is(err, retry.ErrOpen) || calls != 1 {
+	var re *retry.Error
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || calls != 1 {
 		t.Fatalf("err = %v after %d calls", err, calls)
 	}
-	var re *retry.Error
-	if errors.As(err, &re); re.Attempts != 2 || len(clk.Waits()) != 0 {
+	if _, ok := re.Reason.(*retry.RejectedError); !ok {
+		t.Errorf("Reason = %#v, want the *RejectedError", re.Reason)
+	}
+	if _, ok := errors.AsType[*retry.PushbackError](err); ok {
+		t.Errorf("the breaker's wait reported as server pushback: %v", err)
+	}
+	if re.Attempts != 2 || len(clk.Waits()) != 0 {
 		t.Errorf("attempts %d, waits %v", re.Attempts, clk.Waits())
 	}
 }
 
-// Half-open overflow and throttling are permanent for the retry loop.
-func TestRetryAroundBreakerPermanentRejections(t *testing.T) {
-	clk := newStepClock()
-	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
-	call(b, nil, 0, errBoom)
-	clk.After(time.Second)
-	done, err := b.Allow() // holds the only probe slot
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done(nil)
-	calls := 0
-	err = retry.Do(context.Background(), func(ctx context.Context) error {
-		calls++
-		_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, b)
-		return err
-	}, &retry.Policy{MaxAttempts: 100, Clock: clk})
-	if !errors.Is(err, retry.ErrTooManyProbes) || !errors.Is(err, retry.ErrNotRetryable) || calls != 1 {
-		t.Fatalf("err = %v after %d attempts", err, calls)
-	}
+// Half-open overflow and throttling stop the retry loop at once, with or
+// without WaitForProbe.
+func TestRetryAroundBreakerOtherRejectionsStop(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		clk := newStepClock()
+		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
+		call(b, nil, 0, errBoom)
+		clk.After(time.Second)
+		done, err := b.Allow() // holds the only probe slot
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		err = retry.Do(context.Background(), func(ctx context.Context) error {
+			calls++
+			_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, b)
+			return err
+		}, &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait})
+		done(nil)
+		var re *retry.Error
+		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrTooManyProbes) || calls != 1 {
+			t.Fatalf("WaitForProbe %v: err = %v after %d attempts", wait, err, calls)
+		}
 
-	thr := newBreaker(t, retry.BreakerConfig{Adaptive: true, WindowCalls: 10, Rand: func() float64 { return 0 }})
-	for range 10 {
-		call(thr, nil, 0, errBoom)
+		thr := newBreaker(t, retry.BreakerConfig{Adaptive: true, WindowCalls: 10, Rand: func() float64 { return 0 }})
+		for range 10 {
+			call(thr, nil, 0, errBoom)
+		}
+		calls = 0
+		err = retry.Do(context.Background(), func(ctx context.Context) error {
+			calls++
+			_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, thr)
+			return err
+		}, &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait})
+		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrThrottled) || calls != 1 {
+			t.Fatalf("WaitForProbe %v: err = %v after %d attempts", wait, err, calls)
+		}
 	}
-	calls = 0
-	err = retry.Do(context.Background(), func(ctx context.Context) error {
-		calls++
-		_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, thr)
+}
+
+// A hedged round whose copy was rejected fails with the rejection among
+// its joined errors; the retry loop around it finds it there and stops.
+func TestRetryAroundHedgedRoundStopsOnRejection(t *testing.T) {
+	clk := newStepClock()
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
+	call(b, nil, 0, errBoom) // open
+	rounds := 0
+	err := retry.Do(context.Background(), func(ctx context.Context) error {
+		rounds++
+		_, err := retry.Hedge(ctx, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
+		}, nil)
 		return err
-	}, &retry.Policy{MaxAttempts: 100, Clock: clk})
-	if !errors.Is(err, retry.ErrThrottled) || !errors.Is(err, retry.ErrNotRetryable) || calls != 1 {
-		t.Fatalf("err = %v after %d attempts", err, calls)
+	}, &retry.Policy{MaxAttempts: 5, Clock: clk})
+	var re *retry.Error
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || rounds != 1 {
+		t.Fatalf("err = %v after %d rounds", err, rounds)
+	}
+	if _, ok := re.Reason.(*retry.RejectedError); !ok {
+		t.Errorf("Reason = %#v, want the *RejectedError", re.Reason)
 	}
 }
 

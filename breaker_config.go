@@ -1,8 +1,6 @@
 package retry
 
 import (
-	"context"
-	"errors"
 	"math"
 	"runtime"
 	"strconv"
@@ -131,11 +129,16 @@ type BreakerConfig struct {
 	HalfOpenSuccesses int
 
 	// Classify sorts the error of a call into Success, Failure or Ignored.
-	// Nil means: nil is a Success, an error that matches context.Canceled
-	// (the caller gave up) is Ignored, anything else is a Failure. Use it to
+	// Nil means: nil is a Success, anything else is a Failure. Use it to
 	// keep errors that say nothing about the dependency's health (not
 	// found, bad request) from tripping the breaker. If it panics, the call
 	// counts as a Failure and the panic goes on.
+	//
+	// Outcomes that say nothing about the dependency are Ignored whatever
+	// Classify says, and it is not asked: an error that matches
+	// context.Canceled (the caller gave up), and, in Guard and
+	// GuardFallback, any failure once the call's context was cancelled
+	// (see Guard). A context deadline is classified as any other error.
 	Classify func(err error) Outcome
 
 	// OnStateChange, if set, is called after every change of state, in the
@@ -182,13 +185,11 @@ func (o Outcome) String() string {
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
 
-// defaultClassify is the Classify of a config that has none.
+// defaultClassify is the Classify of a config that has none. The
+// context.Canceled rule comes before it (see Breaker.classifySlow).
 func defaultClassify(err error) Outcome {
-	switch {
-	case err == nil:
+	if err == nil {
 		return Success
-	case errors.Is(err, context.Canceled):
-		return Ignored
 	}
 	return Failure
 }

@@ -21,12 +21,14 @@ var (
 // RejectedError is the error of a call that a Breaker did not let through;
 // the call was not made. errors.Is matches its Reason.
 //
-// It tells Retry how to go on when the retry loop wraps the breaker, as it
-// should (see Guard): a rejection by an open breaker carries its Wait as if
-// marked with After, so the loop waits until the next probe may start (or
-// stops, if that is longer than Policy.MaxAfter or the context's deadline
-// allows); the other rejections are marked Permanent, so the loop stops at
-// once. Either way a rejection is never retried in a tight loop.
+// A rejection stops a retry loop that wraps the breaker (see Guard) at
+// once, whatever its Reason: failing fast is what a breaker is for. With
+// Policy.WaitForProbe, a rejection by an open breaker instead makes the
+// loop wait until Until and try again. In a hedged call a rejection starts
+// no further copies but leaves the attempts already running alone (see
+// Hedge): a refused copy says nothing about them. The breaker's wait is
+// never reported as server pushback: RequestedDelay finds nothing in a
+// RejectedError.
 type RejectedError struct {
 	Reason error // ErrOpen, ErrTooManyProbes or ErrThrottled
 	State  State // the state that rejected the call
@@ -35,11 +37,10 @@ type RejectedError struct {
 	// tell when a call will pass (a slot frees when a probe ends; the
 	// throttle is random), so Until is the time of the rejection and Wait
 	// is zero: it is no promise that a call made then will be let
-	// through, and Retry stops on these rejections anyway.
+	// through, and Retry never waits on these rejections.
 	Until time.Time
 	// Wait is Until minus the time of the rejection; zero unless open.
 	Wait time.Duration
-	mark error // After(Reason, Wait) or Permanent(Reason), for Retry
 }
 
 func (e *RejectedError) Error() string {
@@ -49,25 +50,17 @@ func (e *RejectedError) Error() string {
 	return e.Reason.Error()
 }
 
-// Unwrap returns the Reason, and the mark that Retry reads.
-func (e *RejectedError) Unwrap() []error { return []error{e.Reason, e.mark} }
-
-// permanentRejections are the marks of the rejections other than ErrOpen;
-// they hold no per-call data.
-var (
-	permanentProbes    = Permanent(ErrTooManyProbes)
-	permanentThrottled = Permanent(ErrThrottled)
-)
+// Unwrap returns the Reason.
+func (e *RejectedError) Unwrap() error { return e.Reason }
 
 func rejectOpen(until, now time.Time) *RejectedError {
-	wait := max(until.Sub(now), 0)
-	return &RejectedError{Reason: ErrOpen, State: StateOpen, Until: until, Wait: wait, mark: After(ErrOpen, wait)}
+	return &RejectedError{Reason: ErrOpen, State: StateOpen, Until: until, Wait: max(until.Sub(now), 0)}
 }
 
 func rejectProbes(now time.Time) *RejectedError {
-	return &RejectedError{Reason: ErrTooManyProbes, State: StateHalfOpen, Until: now, mark: permanentProbes}
+	return &RejectedError{Reason: ErrTooManyProbes, State: StateHalfOpen, Until: now}
 }
 
 func rejectThrottled(now time.Time) *RejectedError {
-	return &RejectedError{Reason: ErrThrottled, State: StateClosed, Until: now, mark: permanentThrottled}
+	return &RejectedError{Reason: ErrThrottled, State: StateClosed, Until: now}
 }

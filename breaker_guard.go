@@ -12,6 +12,15 @@ import (
 // Otherwise fn's outcome, sorted by BreakerConfig.Classify, counts toward
 // b's rules; a panic in fn counts as a failure and is raised again.
 //
+// A failure once ctx has been cancelled (ctx.Err() is context.Canceled,
+// whatever the cause) is Ignored, whatever Classify says: the caller gave
+// up, or a hedged call cancelled a loser (ErrHedgeLost), and what fn
+// returns then, the cancellation's cause or whatever broke when its
+// connection closed, says nothing about the dependency. net/http's HTTP/1
+// transport, for one, returns the cause given to context.WithCancelCause,
+// which errors.Is does not match with context.Canceled. A deadline is no
+// cancellation: a call that runs out of time counts as Classify says.
+//
 // To retry, put the retry loop outside the breaker, so that every attempt
 // asks the breaker:
 //
@@ -19,10 +28,11 @@ import (
 //		return retry.Guard(ctx, fn, breaker)
 //	}, policy)
 //
-// A rejection then never spins: while open, the loop waits until the next
-// probe may start (a *RejectedError carries that wait as if from After, so
-// Policy.MaxAfter and the context's deadline bound it); the other
-// rejections stop the loop at once.
+// A rejection then stops the loop at once, with the *RejectedError as the
+// Reason of its *Error: the caller fails fast instead of waiting for the
+// breaker. Set Policy.WaitForProbe to have the loop wait instead, while
+// the breaker is open, until its next probe may start (within
+// Policy.MaxAfter and the context's deadline), and try again.
 func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *Breaker) (T, error) {
 	var zero T
 	if ctx == nil || fn == nil || b == nil {
@@ -42,7 +52,7 @@ func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *B
 		}
 	}()
 	v, err := fn(ctx)
-	o := b.classify(err) // before finished: a Classify that panics must not keep the slot
+	o := b.outcome(ctx, err) // before finished: a Classify that panics must not keep the slot
 	finished = true
 	b.finish(t, o, err)
 	return v, err
@@ -53,8 +63,8 @@ func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *B
 // with ctx and that error, and its result is returned instead, with
 // fellBack set, so the caller always knows that the value did not come
 // from fn. A fallback that cannot help returns the error it was given (or
-// another). An Ignored outcome, such as the caller's own cancellation,
-// goes to the caller as it is. A nil fallback makes GuardFallback behave
+// another). An Ignored outcome, such as the caller's own cancellation
+// (see Guard), goes to the caller as it is. A nil fallback makes GuardFallback behave
 // as Guard.
 func GuardFallback[T any](ctx context.Context, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error), b *Breaker) (v T, fellBack bool, err error) {
 	if ctx == nil || fn == nil || b == nil {
@@ -78,7 +88,7 @@ func GuardFallback[T any](ctx context.Context, fn func(context.Context) (T, erro
 		}
 	}()
 	v, err = fn(ctx)
-	o := b.classify(err)
+	o := b.outcome(ctx, err)
 	finished = true
 	b.finish(t, o, err)
 	if o != Failure || fallback == nil || err == nil {
@@ -102,7 +112,10 @@ func invalidGuard(nilCtx, nilFn bool) error {
 // call in a function, such as HTTP middleware or a stream. If the breaker
 // rejects the call, err is a *RejectedError (see Guard) and done does
 // nothing. Otherwise make the call and then call done with its error,
-// which BreakerConfig.Classify sorts, exactly once whatever happens,
+// which BreakerConfig.Classify sorts (an error matching context.Canceled
+// is Ignored whatever it says: pass context.Canceled for a call that
+// tells nothing, such as one whose context the caller cancelled),
+// exactly once whatever happens,
 // including a panic (defer it): until done is called a half-open
 // breaker holds the call's probe slot. Later calls of done are ignored.
 //

@@ -22,7 +22,9 @@ func invalid(format string, args ...any) error {
 
 // Reasons a call gives up, found in Error.Reason and with errors.Is.
 var (
-	// ErrExhausted: every allowed attempt failed.
+	// ErrExhausted: every allowed attempt failed. In Hedge, also: an
+	// attempt's failure marked with StopHedging halted the call, and the
+	// attempts still running then failed.
 	ErrExhausted = errors.New("retry: attempts exhausted")
 	// ErrNotRetryable: the last error was marked with Permanent, or
 	// Policy.Retryable refused it, or a server asked not to retry (After with
@@ -43,9 +45,11 @@ func (deadlineError) Error() string {
 }
 func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// Error is the error of a call that gave up. Reason says why (one of the
-// Err* reasons of this package, a context error, or a *PushbackError) and
-// Last is the error of the last attempt; errors.Is and errors.As reach both.
+// Error is the error of a call that gave up. Reason says why: one of the
+// Err* reasons of this package, a context error, a *PushbackError (the
+// server asked for a longer wait than allowed), or a *RejectedError (a
+// circuit breaker refused an attempt; see Guard). Last is the error of the
+// last attempt; errors.Is and errors.As reach both.
 type Error struct {
 	Attempts int   // attempts started, the first included
 	Reason   error // why no further attempt was made; never nil in errors this package returns
@@ -69,7 +73,7 @@ func (e *Error) Error() string {
 		b.WriteString("no reason given") // a hand-built Error
 	}
 	b.WriteString(")")
-	if e.Last != nil {
+	if e.Last != nil && e.Last != e.Reason {
 		b.WriteString(": ")
 		b.WriteString(e.Last.Error())
 	}
@@ -166,7 +170,9 @@ func isPermanent(err error) bool {
 // of the call while the attempts already running go on, as gRPC's hedging
 // does when a server pushes back: a hedged attempt answered "overloaded"
 // should not cancel a primary that may still succeed. When no attempt is
-// left running the call fails as usual. Retry ignores the mark. The mark
+// left running the call fails with ErrExhausted. The mark takes precedence
+// over HedgePolicy.Retryable; Permanent takes precedence over it. The
+// Budget counts the failure as any other. Retry ignores the mark. The mark
 // changes nothing else about err. StopHedging(nil) is nil.
 func StopHedging(err error) error {
 	if err == nil {

@@ -105,10 +105,11 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Retry goes outside the breaker, so that each attempt asks it. An open
-// breaker's rejection carries the time until its next probe, and the retry
-// loop waits that long (within Policy.MaxAfter and the deadline) instead
-// of spinning.
+// Retry goes outside the breaker, so that each attempt asks it. By
+// default a rejection ends the loop at once, with the *RejectedError as
+// its Reason: the caller fails fast. With WaitForProbe, an open breaker's
+// rejection makes the loop wait for the next probe instead (within
+// Policy.MaxAfter and the deadline).
 func ExampleGuard_retry() {
 	br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: 5 * time.Millisecond})
 	calls := 0
@@ -119,17 +120,18 @@ func ExampleGuard_retry() {
 		}
 		return "order #42", nil
 	}
-	policy := &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}
-	var waits []string
-	policy.OnRetry = func(e retry.Event) {
-		waits = append(waits, fmt.Sprintf("%v→%v", e.Err, e.Delay))
+	guarded := func(ctx context.Context) (string, error) { return retry.Guard(ctx, fetch, br) }
+
+	_, err := retry.Retry(context.Background(), guarded, &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}})
+	var gaveUp *retry.Error
+	if errors.As(err, &gaveUp) && errors.Is(gaveUp.Reason, retry.ErrOpen) {
+		fmt.Println("rejected after", calls, "calls and", gaveUp.Attempts, "attempts")
 	}
-	order, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
-		return retry.Guard(ctx, fetch, br)
-	}, policy)
+
+	waiting := &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true}
+	order, err := retry.Retry(context.Background(), guarded, waiting)
 	fmt.Println(order, err, calls)
-	fmt.Println(len(waits), waits[:2])
 	// Output:
+	// rejected after 2 calls and 3 attempts
 	// order #42 <nil> 3
-	// 3 [connection refused→0s connection refused→0s]
 }

@@ -66,14 +66,21 @@ type HedgePolicy struct {
 	// one. A retryable failure starts the next attempt at once, without
 	// waiting for the delay. A failure that is not retryable, or that is
 	// marked with Permanent, cancels every attempt and ends the call. Nil
-	// means every other error is retryable.
+	// means every other error is retryable. A failure marked with
+	// StopHedging, or a circuit breaker's *RejectedError, halts the call
+	// instead (see Hedge), whatever Retryable says.
 	Retryable func(error) bool
 
 	// Budget, if set, limits extra attempts: the call asks Extra before
-	// each attempt after the first, and an attempt that is refused does not
-	// start. Attempts already running are left alone; a refused hedge is
-	// not asked for again by the timer, but a later failure asks again. A
-	// call with nothing left running stops with ErrBudgetExhausted.
+	// each attempt after the first, and a refusal halts the call (see
+	// Hedge): no further attempt starts or is asked for, the attempts
+	// already running are left alone, and when none is left the call
+	// stops with ErrBudgetExhausted. The Budget sees each attempt's
+	// outcome as Retry's would: Result(true) for the winner, Result(false)
+	// once for every failure that is neither Permanent nor refused by
+	// Retryable (a StopHedging one, a pushback, a breaker's rejection
+	// included). Results that come after the call was decided are not
+	// counted.
 	Budget Budget
 
 	// OnHedge, if set, is called on the caller's goroutine before each
@@ -153,10 +160,17 @@ func (h *HedgePolicy) delay() time.Duration {
 // Attempt 1 starts at once; each further attempt starts when the delay has
 // passed since the previous one started, or at once when an attempt fails
 // with a retryable error. A failure marked with After (server pushback)
-// holds the next attempt for the wait the server asked for instead; a
-// negative wait, or one that would pass ctx's deadline, starts no more
-// attempts (as in gRPC's hedging). Each attempt gets its own child of ctx, marked
-// with its Attempt (see AttemptFrom).
+// holds the next attempt for the wait the server asked for instead. Each
+// attempt gets its own child of ctx, marked with its Attempt (see
+// AttemptFrom).
+//
+// Some failures halt the call, the third outcome of gRPC's hedging besides
+// "go on" and "stop": no further attempt starts, but the attempts already
+// running go on, and one of them may still win. They are a failure marked
+// with StopHedging (a server that sheds load), a circuit breaker's
+// *RejectedError (a refused copy says nothing about the others: the
+// primary may be the breaker's probe), the Budget refusing an attempt, and
+// pushback with a negative wait or one that would pass ctx's deadline.
 //
 // Hedge returns as soon as an attempt succeeds. It then cancels every
 // other attempt with the cause ErrHedgeLost and hands any success that
@@ -165,17 +179,26 @@ func (h *HedgePolicy) delay() time.Duration {
 // are complete when fn returns; for values still tied to the attempt's
 // context, such as a response body being read, use HedgeWithRelease.
 //
-// On failure the error is a *Error. Its Reason is ErrExhausted when every
-// allowed attempt failed, ErrNotRetryable when one failed permanently
-// (which cancels the others and returns at once), ErrBudgetExhausted, or
-// the context's error when ctx is done (no attempt starts after that, and
-// the running ones are cancelled). Its Last joins the errors of every
-// attempt that failed, so errors.Is reaches each. Invalid input (nil ctx or
-// fn, an invalid h) returns an error wrapping ErrInvalid without calling fn.
+// On failure the error is a *Error. Its Reason is ErrNotRetryable when an
+// attempt failed permanently (which cancels the others and returns at
+// once), or the context's error when ctx is done (no attempt starts after
+// that, and the running ones are cancelled). Otherwise the call ends when
+// its last running attempt fails and no other may start, and the Reason
+// says why none may: ErrExhausted when every allowed attempt has started
+// or a StopHedging failure halted the call, the *RejectedError when a
+// breaker's rejection did, ErrBudgetExhausted when the Budget did,
+// ErrNotRetryable or ErrDeadline for pushback (the first such reason, if
+// several). Its Last joins the errors of every attempt that failed, so
+// errors.Is and errors.As reach each. Invalid input (nil ctx or fn, an
+// invalid h) returns an error wrapping ErrInvalid without calling fn.
 //
-// A panic in fn is recovered in the attempt's goroutine and raised again,
-// with the same value, in the caller's goroutine, after the other attempts
-// have been cancelled. Hedge uses one goroutine per attempt, and none
+// A panic in fn is recovered in the attempt's goroutine and raised again in
+// the caller's goroutine, after the other attempts have been cancelled, as
+// a *PanicError: its Value is the value passed to panic and its Stack the
+// attempt goroutine's stack, which the crash report of an unrecovered
+// panic then shows (the caller's own stack says nothing of where fn
+// panicked). A caller that recovers it reads Value for the original.
+// runtime.Goexit in fn is passed on as it is. Hedge uses one goroutine per attempt, and none
 // outlives the call by more than fn takes to honour its cancellation.
 func Hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, error) {
 	v, cancel, err := hedge(ctx, fn, h)

@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// PanicError is a panic recovered from an attempt of Hedge after the call
-// had been decided, so that it could not reach the caller: OnDiscard
-// receives it. A panic in an attempt of an undecided call is raised again
-// in the caller with its own value instead.
+// PanicError is a panic recovered from an attempt of Hedge. A panic in an
+// attempt of an undecided call is raised again in the caller's goroutine
+// as a *PanicError; one in an attempt that ended after the call was
+// decided, which could not reach the caller, goes to
+// HedgePolicy.OnDiscard. Its Error includes the attempt's stack, so a
+// crash report shows where fn panicked.
 type PanicError struct {
 	Attempt int    // number of the attempt that panicked
 	Value   any    // the value passed to panic
@@ -53,7 +55,7 @@ type hedgeCall[T any] struct {
 	results chan result[T] // capacity max: a send never blocks
 
 	mu      sync.Mutex
-	decided bool // the call has its outcome; later results are their attempts' own to discard
+	decided bool // the call has its outcome; later results are their attempts' own to discard, and none is sent
 
 	// Owned by the coordinator.
 	cancels  [MaxHedgeAttempts]context.CancelCauseFunc
@@ -103,37 +105,16 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 			if reason := c.failed(ctx, r.err); reason != nil {
 				return c.fail(reason)
 			}
-			if wait, ok := RequestedDelay(r.err); ok {
-				// Server pushback: no copy at once. A negative delay
-				// means no more copies at all; a wait past the deadline
-				// likewise.
-				if reason := c.pushback(ctx, wait); reason != nil {
-					c.max, c.stop = c.started, reason
-				}
-			} else if c.started < c.max {
-				if why := c.extra(ctx, r.err); why != nil {
-					c.stop = why
-				} else if c.started < c.max {
-					c.arm(c.delay) // the next timed hedge counts from this attempt
-				}
-			}
-			if c.running == 0 && (c.started == c.max || c.tick == nil) {
-				return c.fail(c.stopReason())
-			}
 		case <-c.tick:
 			c.tick = nil
-			if c.started < c.max {
-				if why := c.extra(ctx, nil); why != nil {
-					c.stop = why
-				} else if c.started < c.max {
-					c.arm(c.delay)
-				}
-			}
-			if c.running == 0 { // after a pushback, with the hedge refused
-				return c.fail(c.stopReason())
-			}
+			c.extra(ctx, nil)
 		case <-ctx.Done():
 			return c.fail(ctxReason(ctx))
+		}
+		// Nothing running and nothing due (c.tick is set only while
+		// another attempt may start): nothing more can come.
+		if c.running == 0 && c.tick == nil {
+			return c.fail(c.stopReason())
 		}
 	}
 }
@@ -202,61 +183,110 @@ func (c *hedgeCall[T]) isDecided() bool {
 	return c.decided
 }
 
-// extra starts one more attempt if the caller's context and the budget
-// allow it, and otherwise returns the reason it did not. err is the failure that asks for
-// it, or nil for a timed hedge.
-func (c *hedgeCall[T]) extra(ctx context.Context, err error) error {
+// extra starts one more attempt, unless the call has started all it may
+// or the context or the budget refuses; a refusal halts the call. It arms
+// the timer for the attempt after it. err is the failure that asks for it,
+// or nil for a timed hedge.
+func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 	h := c.h
+	c.disarm()
 	switch {
+	case c.started >= c.max:
+		return
 	case ctx.Err() != nil:
-		return ctxReason(ctx)
+		c.halt(ctxReason(ctx))
+		return
 	case h.Budget != nil && !h.Budget.Extra():
-		return ErrBudgetExhausted
+		c.halt(ErrBudgetExhausted)
+		return
 	}
 	if h.OnHedge != nil {
 		h.OnHedge(HedgeEvent{Attempt: c.started + 1, Running: c.running, Elapsed: now(h.Clock).Sub(c.begin), Delay: c.delay, Err: err})
 	}
 	c.launch(ctx)
-	return nil
-}
-
-// pushback handles a failure by which the server asked for a wait before
-// the next attempt (see After): the next hedge starts after that wait
-// instead of at once. It returns the reason to start no more attempts: the
-// server asked for none (a negative wait), or the wait would pass the
-// context's deadline.
-func (c *hedgeCall[T]) pushback(ctx context.Context, wait time.Duration) error {
-	if wait < 0 {
-		return ErrNotRetryable
-	}
-	if dl, ok := ctx.Deadline(); ok && wait >= dl.Sub(now(c.h.Clock)) {
-		return ErrDeadline
-	}
 	if c.started < c.max {
-		c.arm(wait)
+		c.arm(c.delay) // the next timed hedge counts from this attempt
 	}
-	return nil
 }
 
-// failed records a failed attempt and returns the reason to stop the call
-// now, or nil to go on.
+// halt starts no further attempt in this call and leaves the running ones
+// alone: the call ends with reason (or the first reason given) when the
+// last of them has failed.
+func (c *hedgeCall[T]) halt(reason error) {
+	if c.stop == nil {
+		c.stop = reason
+	}
+	c.max = c.started
+	c.disarm()
+}
+
+// failed handles a failed attempt: it returns the reason to end the call
+// now, cancelling the others, or nil to go on. Every failure that Retry
+// would count is counted in the Budget, once.
 func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
+	h := c.h
 	c.errs = append(c.errs, err)
 	if ctx.Err() != nil {
 		return ctxReason(ctx)
 	}
-	if isPermanent(err) || c.h.Retryable != nil && !c.h.Retryable(err) {
+	if isPermanent(err) {
 		return ErrNotRetryable
 	}
-	if c.h.Budget != nil {
-		c.h.Budget.Result(false)
+	retryable := h.Retryable == nil || h.Retryable(err)
+	if retryable && h.Budget != nil {
+		h.Budget.Result(false)
 	}
+	// The third outcome (gRFC A6): start no more copies, but let the
+	// attempts already running finish. A breaker's refusal of one copy
+	// says nothing about the others, a probe above all.
+	if rej, ok := errors.AsType[*RejectedError](err); ok {
+		c.halt(rej)
+		return nil
+	}
+	if stopsHedging(err) {
+		c.halt(ErrExhausted)
+		return nil
+	}
+	if !retryable {
+		return ErrNotRetryable
+	}
+	if wait, ok := RequestedDelay(err); ok {
+		// Server pushback: no copy at once, but after the wait asked
+		// for. A negative wait means no more copies at all; a wait past
+		// the deadline likewise.
+		switch {
+		case wait < 0:
+			c.halt(ErrNotRetryable)
+		case pastDeadline(ctx, c.h.Clock, wait):
+			c.halt(ErrDeadline)
+		case c.started < c.max:
+			c.arm(wait)
+		}
+		return nil
+	}
+	c.extra(ctx, err)
 	return nil
 }
 
-// win ends the call with r's value.
+func pastDeadline(ctx context.Context, clk Clock, wait time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && wait >= dl.Sub(now(clk))
+}
+
+// win ends the call with r's value. The call is decided before any hook
+// runs, so that later results are their attempts' own to discard, and the
+// value is either returned or, if a hook panics, discarded: never lost.
 func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	h := c.h
+	c.markDecided()
+	c.cancelAll(r.n, ErrHedgeLost)
+	kept := false
+	defer func() {
+		if !kept { // a hook panicked, or a loser did before the decision
+			c.cancels[r.n-1](errCallEnded)
+			c.discardValue(r.v)
+		}
+	}()
 	if h.Budget != nil {
 		h.Budget.Result(true)
 	}
@@ -271,12 +301,10 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 			h.Latency.Record(c.delay)
 		}
 	}
-	c.cancelAll(r.n, ErrHedgeLost)
-	if p := c.decide(); p != nil {
-		c.discardValue(r.v)
-		c.cancels[r.n-1](errCallEnded)
-		panic(p.Value)
+	if p := c.drain(); p != nil {
+		panic(p)
 	}
+	kept = true
 	c.returned = true
 	return r.v, c.cancels[r.n-1], nil
 }
@@ -285,8 +313,9 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 	c.cancelAll(0, errCallEnded)
 	err := &Error{Attempts: c.started, Reason: reason, Last: joinErrors(c.errs)}
-	if p := c.decide(); p != nil {
-		panic(p.Value)
+	c.markDecided()
+	if p := c.drain(); p != nil {
+		panic(p)
 	}
 	c.returned = true
 	var zero T
@@ -294,14 +323,17 @@ func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 }
 
 // reraise ends the call with the panic, or runtime.Goexit, of attempt r,
-// raised again on the caller's goroutine.
+// raised again on the caller's goroutine. A panic is raised as a
+// *PanicError, which carries the stack of the attempt's goroutine: the
+// caller's own stack says nothing of where fn panicked.
 func (c *hedgeCall[T]) reraise(r result[T]) {
 	c.cancelAll(0, errCallEnded)
-	c.decide()
+	c.markDecided()
+	c.drain()
 	if r.goexit {
 		runtime.Goexit()
 	}
-	panic(r.pv)
+	panic(&PanicError{Attempt: r.n, Value: r.pv, Stack: r.stack})
 }
 
 // cancelAll cancels the context of every attempt but the winner (0 for
@@ -314,14 +346,18 @@ func (c *hedgeCall[T]) cancelAll(winner int, cause error) {
 	}
 }
 
-// decide marks the call decided, so that attempts still running discard
-// their own results, and discards the results already sent. It returns
-// the first of those that panicked, if OnDiscard does not take it, for
-// the caller to raise.
-func (c *hedgeCall[T]) decide() *PanicError {
+// markDecided marks the call decided, so that attempts still running
+// discard their own results; none is sent after it.
+func (c *hedgeCall[T]) markDecided() {
 	c.mu.Lock()
 	c.decided = true
 	c.mu.Unlock()
+}
+
+// drain discards the results sent before the call was decided. It returns
+// the first of those that panicked, if OnDiscard does not take it, for the
+// caller to raise.
+func (c *hedgeCall[T]) drain() *PanicError {
 	var first *PanicError
 	for {
 		select {
@@ -375,21 +411,26 @@ func (c *hedgeCall[T]) arm(d time.Duration) {
 	}
 }
 
-// cleanup stops the timer and, if a callback (OnHedge, Retryable, the
-// Budget) panicked on the coordinator, ends the call so that no attempt is
-// left running uncancelled and no result undisposed.
+// disarm cancels the next timed hedge, if any.
+func (c *hedgeCall[T]) disarm() {
+	if c.tick != nil && c.timer != nil {
+		c.timer.Stop()
+	}
+	c.tick = nil
+}
+
+// cleanup stops the timer and, if the call did not return normally (fn
+// panicked, or a callback did: OnHedge, Retryable, the Budget, OnDiscard),
+// ends it so that no attempt is left running uncancelled, the winner's
+// included, and no result undisposed.
 func (c *hedgeCall[T]) cleanup() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	switch {
-	case !c.decided: // written only by this goroutine
+	if !c.returned {
 		c.cancelAll(0, errCallEnded)
-		c.decide()
-	case !c.returned:
-		// A hook (OnDiscard, the Budget, the Latency tracker) panicked
-		// after the decision: the winner's context must not outlive it.
-		c.cancelAll(0, errCallEnded)
+		c.markDecided()
+		c.drain()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -439,8 +440,14 @@ func TestHedgePanicReraisedInCaller(t *testing.T) {
 			defer func() { got = recover() }()
 			retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
 		}()
-		if got != (boom{42}) {
-			t.Fatalf("recovered %v, want the attempt's own panic value", got)
+		pe, ok := got.(*retry.PanicError)
+		if !ok || pe.Value != (boom{42}) || pe.Attempt != 2 {
+			t.Fatalf("recovered %#v, want a *PanicError with the attempt's own value", got)
+		}
+		// The attempt's stack, which names the function that panicked: the
+		// caller's stack would not.
+		if !strings.Contains(string(pe.Stack), "(*script).fn") || !strings.Contains(pe.Error(), "(*script).fn") {
+			t.Errorf("stack and message do not name the panicking function:\n%s", pe.Error())
 		}
 		if s.Ctx(1).Err() == nil {
 			t.Error("the other attempt was not cancelled")
@@ -537,9 +544,10 @@ func TestHedgeBudgetAllowsThenRefuses(t *testing.T) {
 		if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 		}
-		// Timer at 3ms: allowed. Timer at 6ms: refused. Failure at 10ms:
-		// refused again, attempt 2 still runs. Failure at 13ms: refused, end.
-		if len(s.Starts()) != 2 || b.extra.Load() != 4 || b.failure.Load() != 2 {
+		// Timer at 3ms: allowed. Timer at 6ms: refused, which halts the
+		// call; attempt 1 still runs. Failure at 10ms, and at 13ms: nothing
+		// more is asked; the call ends.
+		if len(s.Starts()) != 2 || b.extra.Load() != 2 || b.failure.Load() != 2 {
 			t.Errorf("starts %v, Extra %d, Result(false) %d", s.Starts(), b.extra.Load(), b.failure.Load())
 		}
 	})

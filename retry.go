@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -55,6 +56,15 @@ type Policy struct {
 	// request stops the call at once with a *PushbackError as its Reason.
 	// Zero means DefaultMaxAfter.
 	MaxAfter time.Duration
+
+	// WaitForProbe, if set, makes a rejection by an open circuit breaker
+	// (a *RejectedError for ErrOpen, see Guard) wait until the breaker lets
+	// its next probe through (RejectedError.Until, read on Clock) and try
+	// again, instead of stopping the call. The wait is bounded like any
+	// other: by MaxAfter (a longer one stops the call with the
+	// *RejectedError as its Reason), MaxElapsed and the context's
+	// deadline. Other rejections stop the call whatever it says.
+	WaitForProbe bool
 
 	// Retryable, if set, says whether an error is worth another attempt.
 	// Errors marked with Permanent, and any error once the caller's context
@@ -409,15 +419,21 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	if p.Budget != nil {
 		p.Budget.Result(false)
 	}
+	// A breaker's rejection, possibly one of several errors of a hedged
+	// round: fail fast, unless told to wait for an open breaker's probe.
+	rej, rejected := errors.AsType[*RejectedError](err)
+	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen) {
+		return 0, rej
+	}
 	if n >= maxAttempts {
 		return 0, ErrExhausted
 	}
+	limit := p.MaxAfter
+	if limit == 0 {
+		limit = DefaultMaxAfter
+	}
 	var delay time.Duration
 	if d, ok := RequestedDelay(err); ok {
-		limit := p.MaxAfter
-		if limit == 0 {
-			limit = DefaultMaxAfter
-		}
 		switch {
 		case d < 0:
 			return 0, ErrNotRetryable
@@ -425,7 +441,7 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 			return 0, &PushbackError{Requested: d, Limit: limit}
 		}
 		delay = d
-	} else {
+	} else if !rejected {
 		b := p.Backoff
 		if b == nil {
 			b = defaultBackoff
@@ -436,6 +452,15 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 		if delay < 0 {
 			return 0, invalid("%T returned a negative delay (%v) for attempt %d", b, delay, n)
 		}
+	}
+	if rejected {
+		// Until, on our clock; never more than the breaker's own Wait, in
+		// case the breaker reads another clock.
+		wait := min(max(rej.Until.Sub(now(p.Clock)), 0), rej.Wait)
+		if wait > limit {
+			return 0, rej
+		}
+		delay = max(delay, wait)
 	}
 	if p.MaxElapsed > 0 || hasDeadline(ctx) {
 		t := now(p.Clock)
