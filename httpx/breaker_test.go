@@ -13,8 +13,8 @@ import (
 	"github.com/retrykit/retry/internal/stepclock"
 )
 
-// 503s trip the breaker; the retry loop waits out the open time instead of
-// spinning, and the probe after it succeeds.
+// 503s trip the breaker; with WaitForProbe the retry loop waits out the
+// open time instead of spinning, and the probe after it succeeds.
 func TestBreakerOpensAndRetryWaits(t *testing.T) {
 	srv := newScript(t, false, status(503, ""), status(503, ""), status(503, ""), status(200, "ok"))
 	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -23,7 +23,7 @@ func TestBreakerOpensAndRetryWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := mustNew(t, httpx.Config{Base: srv.base(t),
-		Retry:   &retry.Policy{MaxAttempts: 6, Backoff: retry.Constant{Interval: time.Second}, Clock: clk},
+		Retry:   &retry.Policy{MaxAttempts: 6, Backoff: retry.Constant{Interval: time.Second}, Clock: clk, WaitForProbe: true},
 		Breaker: func(*http.Request) *retry.Breaker { return br }})
 	resp, err := client.Get(srv.URL)
 	if err != nil {
