@@ -9,10 +9,13 @@
 //
 // What it gets right:
 //
-//   - Every attempt sends the whole request body: from GetBody when the
-//     request has one, otherwise from a copy kept in memory up to
-//     Config.MaxReplayBytes. A larger body is sent once and not retried,
-//     never truncated.
+//   - Every attempt sends the whole request body, and nothing else: from
+//     GetBody when the request has one, one attempt at a time (a GetBody
+//     that rewinds one shared file is safe: no Read of an earlier attempt
+//     can touch the reader once it is rewound), otherwise from a copy kept
+//     in memory up to Config.MaxReplayBytes. A larger body is sent once and
+//     not retried, never truncated. A body shorter or longer than its
+//     declared ContentLength is an error, over HTTP/1.1 and HTTP/2 alike.
 //   - Only requests that are safe to repeat are repeated: GET, HEAD,
 //     OPTIONS, TRACE, PUT, DELETE, or any request with an Idempotency-Key.
 //     A plain POST is sent again only when the server cannot have acted on
@@ -34,9 +37,15 @@
 // Certificate errors, invalid headers, unsupported schemes and the
 // caller's own cancellation are never retried.
 //
-// Optionally, Config.Hedge hedges idempotent requests (never a plain
-// POST), Config.Breaker puts a circuit breaker per host in front of every
-// attempt (see Breakers), and Config.Budget caps the extra attempts per
-// host (see PerHost). Config.OnAttempt reports every attempt with its
-// status or error and the wait chosen after it.
+// Optionally, Config.Hedge hedges idempotent requests whose bodies are
+// independent (never a plain POST); a 429, 503, 409 or a breaker's
+// rejection stops a round from sending more copies but never cancels the
+// attempts running. Config.Breaker puts a circuit breaker per host in
+// front of every attempt (see Breakers): only what says something about
+// the server counts (not the caller's cancellation, a lost hedge, or a
+// request net/http refuses), and a rejection ends the call unless the
+// policy's WaitForProbe is set. Config.Budget caps the extra attempts per
+// host (see PerHost), and a hedged call charges it as a sequential one
+// would. Config.OnAttempt reports every attempt with its status or error
+// and the wait chosen after it.
 package httpx
