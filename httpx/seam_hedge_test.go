@@ -2,8 +2,10 @@ package httpx_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -133,4 +135,93 @@ func TestBreakerRejectionPostWaitsForProbe(t *testing.T) {
 			t.Fatalf("the server got %q", got)
 		}
 	}
+}
+
+// Item 10 over loopback: the hedge copy's 503 reaches the client while the
+// primary is still running (the primary's handler waits for the client to
+// report it); the primary then wins, and is not cancelled.
+func TestHedgePushbackKeepsPrimaryLoopback(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		sawPushback := make(chan struct{})
+		var once sync.Once
+		srv := newScript(t, h2,
+			func(w http.ResponseWriter, r *http.Request) { // the primary
+				select {
+				case <-sawPushback:
+				case <-r.Context().Done():
+					return // cancelled: the bug
+				case <-time.After(5 * time.Second):
+				}
+				io.WriteString(w, "primary")
+			},
+			status(503, "busy"))
+		tr := &tracker{base: srv.base(t)}
+		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(3),
+			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
+			OnAttempt: func(e httpx.AttemptEvent) {
+				if e.StatusCode == 503 {
+					once.Do(func() { close(sawPushback) })
+				}
+			}})
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "primary" || srv.hits.Load() != 2 {
+			t.Fatalf("got %q after %d requests; want the primary's answer after 2", got, srv.hits.Load())
+		}
+		waitFor(t, func() bool { return tr.open.Load() == 0 })
+	})
+}
+
+// Item 10 over loopback: a half-open breaker's probe, slower than the
+// hedge delay, is not cancelled when its hedge copy is refused.
+func TestHedgeKeepsHalfOpenProbeLoopback(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		clk := stepclock.New(time.Now())
+		br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
+		done, _ := br.Allow()
+		done(errors.New("down"))
+		clk.Add(time.Second)
+		srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+			waitFor(t, func() bool { return br.Snapshot().Rejected > 0 || r.Context().Err() != nil })
+			io.WriteString(w, "probe")
+		})
+		client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(3),
+			Hedge:   &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
+			Breaker: func(*http.Request) *retry.Breaker { return br }})
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "probe" || br.State() != retry.StateClosed {
+			t.Fatalf("got %q, breaker %v; want the probe's answer and a closed breaker", got, br.State())
+		}
+	})
+}
+
+// Item 11 over loopback: hedged or not, 4 calls to a host that always
+// answers 503 send 7 requests with a per-host TokenBucket.
+func TestHedgedBudgetSeesEveryFailureLoopback(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		for _, hedged := range []bool{false, true} {
+			srv := newScript(t, h2, status(503, "busy"))
+			budgets, _ := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+			cfg := httpx.Config{Base: srv.base(t), Retry: fastPolicy(3), Budget: budgets.For}
+			if hedged {
+				cfg.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}
+			}
+			client := mustNew(t, cfg)
+			for range 4 {
+				resp, err := client.Get(srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readAll(t, resp)
+			}
+			if srv.hits.Load() != 7 {
+				t.Fatalf("hedged %v: %d requests, want 7", hedged, srv.hits.Load())
+			}
+		}
+	})
 }
