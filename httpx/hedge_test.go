@@ -186,6 +186,7 @@ func TestHedgeStopsOnPushback(t *testing.T) {
 			t.Fatalf("status %d after %d requests and waits %v; want 200 after 2, one wait",
 				resp.StatusCode, base.n.Load(), clk.Waits())
 		}
+		synctest.Wait() // drains of held losers run on their own goroutine
 		if base.open.Load() != 0 {
 			t.Fatalf("%d bodies open", base.open.Load())
 		}
@@ -210,6 +211,7 @@ func TestHedgedExhaustedReturnsLastResponse(t *testing.T) {
 		if got := base.n.Load(); got != 4 { // 2 rounds × 2 attempts: a 502 hedges at once
 			t.Fatalf("%d requests, want 4", got)
 		}
+		synctest.Wait() // drains of held losers run on their own goroutine
 		if base.open.Load() != 0 {
 			t.Fatalf("%d bodies open", base.open.Load())
 		}

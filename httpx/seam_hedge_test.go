@@ -35,6 +35,7 @@ func TestHedgePushbackKeepsPrimary(t *testing.T) {
 				t.Fatalf("%d: status %d after %d requests in %v; want 200 after 2 in 50ms",
 					code, resp.StatusCode, base.n.Load(), time.Since(start))
 			}
+			synctest.Wait() // drains of held losers run on their own goroutine
 			if base.open.Load() != 0 {
 				t.Fatalf("%d bodies open", base.open.Load())
 			}

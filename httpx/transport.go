@@ -330,6 +330,8 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	if !c.body.replayable() {
 		return c.once()
 	}
+	// Config.Budget, when set, replaces both policies' budgets, even
+	// with none (nil).
 	b := t.policy.Budget
 	switch {
 	case t.cfg.Budget != nil:
@@ -354,6 +356,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	// One budget for the whole call, counted once per attempt: the retry
 	// loop only asks it before a new round; the rounds count the first
 	// attempt once, every other attempt as an extra, and every outcome.
+	c.policy.Budget, c.hedge.Budget = nil, nil
 	if b != nil {
 		c.policy.Budget = roundGate{b}
 		c.hedge.Budget = &callBudget{Budget: b}
@@ -389,7 +392,9 @@ func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 	if se := lastStatusError(err); se != nil && c.req.Context().Err() == nil && se.keep() {
 		kept = se
 	}
-	discardAll(err, kept)
+	if !c.hedging {
+		discardAll(err, kept) // a hedged call's are all held: finish drains them
+	}
 	c.finish(kept)
 	if kept != nil {
 		return kept.resp, nil
@@ -397,17 +402,18 @@ func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 	return nil, c.flatten(err)
 }
 
-// flatten returns the error of a call that gave up as one *retry.Error
-// with the call's real attempt count: a hedged round's own *retry.Error
-// gives its attempts' errors to it.
+// flatten returns the error of a hedged call that gave up as one
+// *retry.Error with the call's real attempt count: the last round's own
+// *retry.Error gives its attempts' errors to it. An error of the base
+// transport's, a *retry.Error or not, is left as it is.
 func (c *call) flatten(err error) error {
 	e, ok := err.(*retry.Error)
-	if !ok {
+	if !ok || !c.hedging {
 		return err
 	}
 	flat := *e
 	flat.Attempts = int(c.attempts.Load())
-	if round, ok := errors.AsType[*retry.Error](e.Last); ok {
+	if round, ok := e.Last.(*retry.Error); ok {
 		flat.Last = round.Last
 	}
 	return &flat
@@ -749,6 +755,10 @@ func (c *call) hold(se *statusError) bool {
 
 // finish ends the call: every response held by a failed attempt but kept
 // is drained and closed.
+//
+// The draining goes on in its own goroutine, bounded by DrainTimeout: the
+// caller of a hedged call, which hedges to save time, does not wait for
+// a loser's slow body.
 func (c *call) finish(kept *statusError) {
 	h := c.held
 	if h == nil {
@@ -759,11 +769,16 @@ func (c *call) finish(kept *statusError) {
 	list := h.list
 	h.list = nil
 	h.mu.Unlock()
-	for _, se := range list {
-		if se != kept {
-			se.discard()
-		}
+	if len(list) == 0 || len(list) == 1 && list[0] == kept {
+		return
 	}
+	go func() {
+		for _, se := range list {
+			if se != kept {
+				se.discard()
+			}
+		}
+	}()
 }
 
 var errAttemptTimeout = errors.New("httpx: attempt timed out waiting for response headers")
