@@ -71,7 +71,6 @@ func TestAdvNestedRetryErrorKept(t *testing.T) {
 	}
 }
 
-
 // With Policy.WaitForProbe a call whose attempt is refused by an open
 // breaker waits for the next probe. A hedged GET must do as a sequential
 // one: its probe fails (502), the breaker reopens, and the call waits for
