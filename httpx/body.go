@@ -226,6 +226,7 @@ type gate struct {
 	sem       chan struct{} // holds a token during a Read and during retire
 	retired   bool          // written and read only while holding sem
 	read      int64         // likewise
+	pending   error         // likewise: an error met while looking past the declared length
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -240,6 +241,9 @@ func (g *gate) Read(p []byte) (int, error) {
 	if g.retired {
 		return 0, errRetired
 	}
+	if g.pending != nil {
+		return 0, g.pending
+	}
 	n, err := g.body.Read(p)
 	g.read += int64(n)
 	if g.declared <= 0 {
@@ -250,27 +254,36 @@ func (g *gate) Read(p []byte) (int, error) {
 		// Longer than declared: no byte of this Read goes out, so the
 		// server never sees a body that looks complete.
 		return 0, lengthError(g.declared, int(g.read))
-	case g.read == g.declared && err == nil && g.more():
-		return 0, lengthError(g.declared, int(g.read)+1)
+	case g.read == g.declared && err == nil:
+		// Look for a byte past the declared length, and keep what ends
+		// the body for the next Read: an EOF that a Reader returns once
+		// must not be lost.
+		more, end := g.peek()
+		if more {
+			return 0, lengthError(g.declared, int(g.read)+1)
+		}
+		g.pending = end
 	case err == io.EOF && g.read < g.declared:
 		err = lengthError(g.declared, int(g.read))
 	}
 	return n, err
 }
 
-// more reports whether the body has bytes past its declared length.
-func (g *gate) more() bool {
+// peek reads past the declared length: it reports whether there is more,
+// and otherwise the error that ended the body (nil if the Reader kept
+// returning 0, nil).
+func (g *gate) peek() (more bool, end error) {
 	var one [1]byte
 	for range 100 { // a Reader may return 0, nil now and then
 		n, err := g.body.Read(one[:])
 		if n > 0 {
-			return true
+			return true, nil
 		}
 		if err != nil {
-			return false
+			return false, err
 		}
 	}
-	return false
+	return false, nil
 }
 
 // Close closes the body, once. It does not wait for a Read in progress:

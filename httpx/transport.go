@@ -240,7 +240,9 @@ func New(cfg Config) (*Transport, error) {
 		t.hedge.OnDiscard = func(v any) {
 			switch v := v.(type) {
 			case *http.Response:
-				discard(v, t.cfg.MaxDrainBytes, t.cfg.DrainTimeout)
+				// Maybe on the caller's goroutine (a loser queued as the
+				// winner came): the caller does not wait for its body.
+				go discard(v, t.cfg.MaxDrainBytes, t.cfg.DrainTimeout)
 			case *retry.PanicError:
 				panic(v) // a late panic of the base transport: never swallowed
 			}
@@ -627,7 +629,9 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 	}
 	resp, err := c.roundTrip(r)
 	if !state.CompareAndSwap(pending, answered) && err == nil {
-		// The timer or ctx won: this response's context is being cancelled.
+		// The timer or ctx won: this response's context is being
+		// cancelled (wait for it, so that its cause is set).
+		<-rctx.Done()
 		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
 		resp, err = nil, context.Cause(rctx)
 	}
@@ -636,6 +640,9 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 	}
 	unwatch()
 	if err != nil {
+		if state.Load() == stopped {
+			<-rctx.Done() // its cause is set
+		}
 		cause := context.Cause(rctx)
 		cancel(nil)
 		if cause == errAttemptTimeout && c.req.Context().Err() == nil {

@@ -15,7 +15,7 @@ import (
 // Config.Budget says "nil for none" and replaces Retry.Budget and
 // Hedge.Budget. A sequential call with a nil per-request budget charges
 // nothing; a hedged one must charge nothing either.
-func TestAdvNilPerRequestBudgetHedged(t *testing.T) {
+func TestNilPerRequestBudgetHedged(t *testing.T) {
 	for _, hedged := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			base := &hedgeBase{delays: []time.Duration{0}, codes: []int{502, 502, 200}}
@@ -50,7 +50,7 @@ func TestAdvNilPerRequestBudgetHedged(t *testing.T) {
 // A base RoundTripper that itself retries (another httpx.Transport, or a
 // hand-made one around retry.Do) returns a *retry.Error. The outer call's
 // error must keep what that error says: here that the inner budget ran out.
-func TestAdvNestedRetryErrorKept(t *testing.T) {
+func TestNestedRetryErrorKept(t *testing.T) {
 	inner := &retry.Error{Attempts: 4, Reason: retry.ErrBudgetExhausted, Last: io.ErrUnexpectedEOF}
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) { return nil, inner })
 	rt, err := httpx.New(httpx.Config{Base: base, Retry: &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{}}})
@@ -76,7 +76,7 @@ func TestAdvNestedRetryErrorKept(t *testing.T) {
 // one: its probe fails (502), the breaker reopens, and the call waits for
 // the next probe, which succeeds. The hedge copy that the half-open breaker
 // refused (ErrTooManyProbes) must not end the call.
-func TestAdvHedgedWaitForProbe(t *testing.T) {
+func TestHedgedWaitForProbe(t *testing.T) {
 	got := map[bool]int{}
 	for _, hedged := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {

