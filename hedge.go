@@ -186,7 +186,9 @@ func (h *HedgePolicy) delay() time.Duration {
 // its last running attempt fails and no other may start, and the Reason
 // says why none may: ErrExhausted when every allowed attempt has started
 // or a StopHedging failure halted the call, the *RejectedError when a
-// breaker's rejection did, ErrBudgetExhausted when the Budget did,
+// breaker's rejection did and was the last attempt to end (a copy refused
+// while the breaker's probe ran is stale once the probe has failed: then
+// ErrExhausted), ErrBudgetExhausted when the Budget did,
 // ErrNotRetryable or ErrDeadline for pushback (the first such reason, if
 // several). Its Last joins the errors of every attempt that failed, so
 // errors.Is and errors.As reach each. Invalid input (nil ctx or fn, an

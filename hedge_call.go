@@ -309,8 +309,15 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	return r.v, c.cancels[r.n-1], nil
 }
 
-// fail ends the call with no winner.
+// fail ends the call with no winner. A breaker's refusal is its reason
+// only if the last attempt to end was refused: a copy refused while the
+// half-open breaker's probe ran is stale once that probe has failed.
 func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
+	if _, ok := reason.(*RejectedError); ok && len(c.errs) > 0 {
+		if _, last := errors.AsType[*RejectedError](c.errs[len(c.errs)-1]); !last {
+			reason = ErrExhausted
+		}
+	}
 	c.cancelAll(0, errCallEnded)
 	err := &Error{Attempts: c.started, Reason: reason, Last: joinErrors(c.errs)}
 	c.markDecided()

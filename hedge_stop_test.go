@@ -311,3 +311,35 @@ func (panicBudget) Result(ok bool) {
 		panic("budget: Result")
 	}
 }
+
+// Guard inside Hedge inside Retry, with WaitForProbe: the half-open
+// breaker's probe is slower than the hedge delay and fails; its copy was
+// refused (ErrTooManyProbes) while it ran. That refusal is stale once the
+// probe has failed: the round fails as the probe did, the retry loop backs
+// off, meets the open breaker, waits for its next probe, and that one
+// succeeds, as it would without hedging.
+func TestRetryHedgeGuardWaitsForNextProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := halfOpen(t)
+		var calls atomic.Int32
+		fn := func(ctx context.Context) (string, error) {
+			return retry.Guard(ctx, func(ctx context.Context) (string, error) {
+				if calls.Add(1) == 1 {
+					time.Sleep(10 * ms)
+					return "", errors.New("probe failed")
+				}
+				return "ok", nil
+			}, b)
+		}
+		hp := &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms}
+		v, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
+			return retry.Hedge(ctx, fn, hp)
+		}, &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true})
+		if err != nil || v != "ok" {
+			t.Fatalf("Retry = %q, %v; want the second probe's answer", v, err)
+		}
+		if calls.Load() != 2 || b.State() != retry.StateClosed {
+			t.Fatalf("%d calls of the dependency, breaker %v; want 2 and closed", calls.Load(), b.State())
+		}
+	})
+}

@@ -419,9 +419,9 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	if p.Budget != nil {
 		p.Budget.Result(false)
 	}
-	// A breaker's rejection, possibly one of several errors of a hedged
-	// round: fail fast, unless told to wait for an open breaker's probe.
-	rej, rejected := errors.AsType[*RejectedError](err)
+	// A breaker's rejection: fail fast, unless told to wait for an open
+	// breaker's probe.
+	rej, rejected := rejection(err)
 	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen) {
 		return 0, rej
 	}
@@ -475,6 +475,16 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 		return 0, ErrBudgetExhausted
 	}
 	return delay, nil
+}
+
+// rejection returns the breaker's rejection that ended an attempt. For a
+// nested call's *Error (a hedged round, say), that is its Reason alone: a
+// refused copy joined in its Last may be stale.
+func rejection(err error) (*RejectedError, bool) {
+	if e, ok := err.(*Error); ok {
+		return errors.AsType[*RejectedError](e.Reason)
+	}
+	return errors.AsType[*RejectedError](err)
 }
 
 func hasDeadline(ctx context.Context) bool {

@@ -12,47 +12,8 @@ import (
 // hedged is the attempt of the retry loop when the request is hedged: one
 // round of retry.Hedge. Each attempt's response outlives its attempt's
 // context (see send), so the winner's body is read after Hedge returns.
-//
-// A round that failed with both refusals by the breaker and real failures
-// fails as its real failures did: a copy refused while the half-open
-// breaker's probe ran says nothing once that probe has failed, and the
-// retry loop must see the failure (and, with WaitForProbe, then wait for
-// the next probe), not a stale refusal.
 func (c *call) hedged(ctx context.Context) (*http.Response, error) {
-	resp, err := retry.Hedge(ctx, c.hedgeAttempt, &c.hedge)
-	if round, ok := err.(*retry.Error); ok {
-		if failures := withoutRejections(round.Last); failures != nil && failures != round.Last {
-			return nil, &retry.Error{Attempts: round.Attempts, Reason: retry.ErrExhausted, Last: failures}
-		}
-	}
-	return resp, err
-}
-
-// withoutRejections returns the errors joined in last but the breaker's
-// rejections, nil if there are none.
-func withoutRejections(last error) error {
-	joined, ok := last.(interface{ Unwrap() []error })
-	if !ok {
-		if _, rejected := errors.AsType[*retry.RejectedError](last); rejected {
-			return nil
-		}
-		return last
-	}
-	var kept []error
-	for _, err := range joined.Unwrap() {
-		if _, rejected := errors.AsType[*retry.RejectedError](err); !rejected {
-			kept = append(kept, err)
-		}
-	}
-	switch len(kept) {
-	case 0:
-		return nil
-	case len(joined.Unwrap()):
-		return last
-	case 1:
-		return kept[0]
-	}
-	return errors.Join(kept...)
+	return retry.Hedge(ctx, c.hedgeAttempt, &c.hedge)
 }
 
 // hedgeAttempt is one attempt of a hedged round, reported as it ends. A
