@@ -105,8 +105,12 @@ func TestHedgedBudgetSeesEveryFailure(t *testing.T) {
 // default the call ends at once with the rejection, whatever the method;
 // with Policy.WaitForProbe a POST waits for the next probe like a GET.
 func TestBreakerRejectionPostWaitsForProbe(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) { breakerRejectionPost(t, h2) })
+}
+
+func breakerRejectionPost(t *testing.T, h2 bool) {
 	for _, wait := range []bool{false, true} {
-		srv := newScript(t, false, status(200, "ok"))
+		srv := newScript(t, h2, status(200, "ok"))
 		clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 10 * time.Second, Clock: clk})
 		done, _ := br.Allow()

@@ -505,6 +505,29 @@ func TestHedgedGiveUpErrorFlat(t *testing.T) {
 	})
 }
 
+// Item 18 over loopback: a hedged GET whose every attempt is hung up on
+// gives up with one flat *retry.Error that counts every request sent.
+func TestHedgedGiveUpErrorFlatLoopback(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		srv := newScript(t, h2, func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+		client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(2),
+			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}})
+		_, err := client.Get(srv.URL)
+		var e *retry.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("err = %v, want a *retry.Error", err)
+		}
+		if _, nested := errors.AsType[*retry.Error](e.Last); nested || strings.Count(err.Error(), "gave up") != 1 {
+			t.Fatalf("err = %v: nested", err)
+		}
+		// 2 rounds of 2 (a failure hedges at once); net/http may resend
+		// one on a connection that died, so the server may see more.
+		if e.Attempts != 4 || srv.hits.Load() < 4 {
+			t.Fatalf("err says %d attempts, the server saw %d requests; want 4", e.Attempts, srv.hits.Load())
+		}
+	})
+}
+
 // Item 18: cancelling with a cause while httpx snapshots a body still
 // matches context.Canceled, and the cause.
 func TestCancelCauseDuringSnapshot(t *testing.T) {
