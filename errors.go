@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -73,11 +74,20 @@ func (e *Error) Error() string {
 		b.WriteString("no reason given") // a hand-built Error
 	}
 	b.WriteString(")")
-	if e.Last != nil && e.Last != e.Reason {
+	if e.Last != nil && !sameError(e.Last, e.Reason) {
 		b.WriteString(": ")
 		b.WriteString(e.Last.Error())
 	}
 	return b.String()
+}
+
+// sameError reports whether a and b are the same error value, without the
+// panic of == on two errors of one type that cannot be compared.
+func sameError(a, b error) bool {
+	if t := reflect.TypeOf(a); t == nil || t != reflect.TypeOf(b) || !t.Comparable() {
+		return false
+	}
+	return a == b
 }
 
 // Unwrap returns the reason and the last attempt's error, leaving out

@@ -81,7 +81,22 @@ type HedgePolicy struct {
 	// Retryable (a StopHedging one, a pushback, a breaker's rejection
 	// included). Results that come after the call was decided are not
 	// counted.
+	//
+	// Each Hedge call counts as a call (First). For a Hedge inside a Retry,
+	// give the budget to one of the two policies, not both: each round
+	// would count as a new call and earn a RatioBudget more extras, and a
+	// failed round would be charged twice. (httpx, which nests them, counts
+	// one budget once per attempt.)
 	Budget Budget
+
+	// MaxAfter caps the wait that a failed attempt's server asked for
+	// through After before the next copy. A longer one starts no more
+	// copies, as a negative one does, and the call, once nothing is left
+	// running, fails with a *PushbackError as its Reason rather than stall
+	// for a server-chosen time (a Retry around it then sees the request
+	// and applies its own Policy.MaxAfter). Zero means DefaultMaxAfter;
+	// negative is invalid.
+	MaxAfter time.Duration
 
 	// OnHedge, if set, is called on the caller's goroutine before each
 	// attempt after the first. Use it for metrics and logs.
@@ -133,6 +148,8 @@ func (h *HedgePolicy) Validate() error {
 		return invalid("HedgePolicy.Delay is negative (%v)", h.Delay)
 	case h.Delay > 0 && h.Latency != nil:
 		return invalid("HedgePolicy has both a Delay (%v) and a Latency tracker; set one", h.Delay)
+	case h.MaxAfter < 0:
+		return invalid("HedgePolicy.MaxAfter is negative (%v)", h.MaxAfter)
 	}
 	return validateBudget("HedgePolicy", h.Budget)
 }
@@ -230,7 +247,7 @@ func noRelease() {}
 // function of the winner's context, which the caller must call.
 func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, context.CancelCauseFunc, error) {
 	var zero T
-	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts < 0 || h.Delay < 0 ||
+	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts < 0 || h.Delay < 0 || h.MaxAfter < 0 ||
 		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil ||
 		h.Budget != nil && validateBudget("HedgePolicy", h.Budget) != nil) {
 		switch {

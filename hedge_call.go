@@ -254,9 +254,12 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 		// Server pushback: no copy at once, but after the wait asked
 		// for. A negative wait means no more copies at all; a wait past
 		// the deadline likewise.
+		limit := orDefault(h.MaxAfter, DefaultMaxAfter)
 		switch {
 		case wait < 0:
 			c.halt(ErrNotRetryable)
+		case wait > limit:
+			c.halt(&PushbackError{Requested: wait, Limit: limit})
 		case pastDeadline(ctx, c.h.Clock, wait):
 			c.halt(ErrDeadline)
 		case c.started < c.max:

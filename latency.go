@@ -88,7 +88,8 @@ func (c *LatencyConfig) minSamples() int {
 	if c.MinSamples != 0 {
 		return c.MinSamples
 	}
-	return min(int(math.Ceil(2/(1-c.quantile()))), c.window())
+	// In floating point first: near 1 the quotient overflows an int.
+	return int(min(math.Ceil(2/(1-c.quantile())), float64(c.window())))
 }
 
 // LatencyTracker keeps recent latencies of one dependency and answers

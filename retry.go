@@ -183,6 +183,11 @@ func validateBackoff(b Backoff) error {
 			return invalid("Policy.Backoff is a nil BackoffFunc")
 		}
 		return nil
+	case *BackoffFunc:
+		if b == nil || *b == nil {
+			return invalid("Policy.Backoff is a nil *BackoffFunc or points to a nil one")
+		}
+		return nil
 	// Nil pointers to the strategies would panic in Validate and Delay.
 	case *Exponential:
 		return validatePtr(b)
@@ -413,15 +418,16 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	if ctx.Err() != nil {
 		return 0, ctxReason(ctx)
 	}
-	if isPermanent(err) || (p.Retryable != nil && !p.Retryable(err)) {
+	// A breaker's rejection is sorted here, whatever Retryable says (it
+	// says nothing about the dependency's error): fail fast, unless told
+	// to wait for an open breaker's probe.
+	rej, rejected := rejection(err)
+	if !rejected && (isPermanent(err) || (p.Retryable != nil && !p.Retryable(err))) {
 		return 0, ErrNotRetryable
 	}
 	if p.Budget != nil {
 		p.Budget.Result(false)
 	}
-	// A breaker's rejection: fail fast, unless told to wait for an open
-	// breaker's probe.
-	rej, rejected := rejection(err)
 	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen) {
 		return 0, rej
 	}
