@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -125,4 +126,52 @@ func TestWaitForProbePushbackReason(t *testing.T) {
 			t.Errorf("Reason = %v (%T), want the server's pushback of 1h", re.Reason, re.Reason)
 		}
 	})
+}
+
+// A Permanent error is never retried, even when it wraps a breaker's
+// rejection that WaitForProbe would wait out.
+func TestPermanentRejectionNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second})
+		call(b, nil, 0, errTransient) // open
+		calls := 0
+		_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
+			calls++
+			v, err := retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
+			return v, retry.Permanent(err)
+		}, &retry.Policy{MaxAttempts: 3, WaitForProbe: true})
+		if calls != 1 || !errors.Is(err, retry.ErrNotRetryable) {
+			t.Fatalf("%d calls, err %v; want 1 call and ErrNotRetryable", calls, err)
+		}
+	})
+}
+
+// A hedged round whose copy was refused and whose primary then failed is
+// retried as the failure it was, whether fn returns the round's error as
+// it is or wrapped.
+func TestStaleRejectionWrappedRound(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour})
+			call(b, nil, 0, errTransient) // open for the whole test
+			rounds := 0
+			_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
+				rounds++
+				_, err := retry.Hedge(ctx, func(ctx context.Context) (int, error) {
+					if a, _ := retry.AttemptFrom(ctx); a.Number == 1 {
+						time.Sleep(10 * ms) // the copy is refused meanwhile
+						return 0, errTransient
+					}
+					return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
+				}, &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms})
+				if wrap {
+					err = fmt.Errorf("fetch: %w", err)
+				}
+				return 0, err
+			}, &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}})
+			if rounds != 3 || !errors.Is(err, retry.ErrExhausted) {
+				t.Fatalf("wrapped %v: %d rounds, err %v; want 3 and ErrExhausted", wrap, rounds, err)
+			}
+		})
+	}
 }

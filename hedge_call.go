@@ -232,16 +232,17 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 	if isPermanent(err) {
 		return ErrNotRetryable
 	}
-	retryable := h.Retryable == nil || h.Retryable(err)
-	if retryable && h.Budget != nil {
-		h.Budget.Result(false)
-	}
 	// The third outcome (gRFC A6): start no more copies, but let the
 	// attempts already running finish. A breaker's refusal of one copy
-	// says nothing about the others, a probe above all.
+	// says nothing about the others, a probe above all, and costs the
+	// Budget nothing: nothing was sent.
 	if rej, ok := errors.AsType[*RejectedError](err); ok {
 		c.halt(rej)
 		return nil
+	}
+	retryable := h.Retryable == nil || h.Retryable(err)
+	if retryable && h.Budget != nil {
+		h.Budget.Result(false)
 	}
 	if stopsHedging(err) {
 		c.halt(ErrExhausted)

@@ -63,7 +63,9 @@ type Policy struct {
 	// again, instead of stopping the call. The wait is bounded like any
 	// other: by MaxAfter (a longer one stops the call with the
 	// *RejectedError as its Reason), MaxElapsed and the context's
-	// deadline. Other rejections stop the call whatever it says.
+	// deadline; and a rejection of the last attempt allowed stops the call
+	// with the *RejectedError too. Other rejections stop the call whatever
+	// it says. A Permanent error is never retried, rejection or not.
 	WaitForProbe bool
 
 	// Retryable, if set, says whether an error is worth another attempt.
@@ -86,6 +88,9 @@ type Policy struct {
 	// retry is counted (and a RatioBudget charged) from then on: a retry
 	// whose wait is cancelled, or whose call stops for a deadline during
 	// the wait, still counts against the budget although it never ran.
+	// Result(false) counts every failure that is neither Permanent nor
+	// refused by Retryable; a breaker's rejection counts nothing, as
+	// nothing was sent.
 	Budget Budget
 
 	// MarkAttempts makes each attempt's context carry its Attempt, which
@@ -418,17 +423,21 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	if ctx.Err() != nil {
 		return 0, ctxReason(ctx)
 	}
-	// A breaker's rejection is sorted here, whatever Retryable says (it
-	// says nothing about the dependency's error): fail fast, unless told
-	// to wait for an open breaker's probe.
-	rej, rejected := rejection(err)
-	if !rejected && (isPermanent(err) || (p.Retryable != nil && !p.Retryable(err))) {
+	if isPermanent(err) {
 		return 0, ErrNotRetryable
 	}
-	if p.Budget != nil {
+	// A breaker's rejection is sorted here, whatever Retryable says (it
+	// says nothing about the dependency's error), and it costs the Budget
+	// nothing (nothing was sent): fail fast, unless told to wait for an
+	// open breaker's probe and another attempt is allowed.
+	rej, rejected := rejection(err)
+	if !rejected && p.Retryable != nil && !p.Retryable(err) {
+		return 0, ErrNotRetryable
+	}
+	if p.Budget != nil && !rejected {
 		p.Budget.Result(false)
 	}
-	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen) {
+	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen || n >= maxAttempts) {
 		return 0, rej
 	}
 	if n >= maxAttempts {
@@ -487,7 +496,7 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 // nested call's *Error (a hedged round, say), that is its Reason alone: a
 // refused copy joined in its Last may be stale.
 func rejection(err error) (*RejectedError, bool) {
-	if e, ok := err.(*Error); ok {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return errors.AsType[*RejectedError](e.Reason)
 	}
 	return errors.AsType[*RejectedError](err)

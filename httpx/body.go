@@ -87,7 +87,7 @@ func (r *replay) init(req *http.Request, limit int64, concurrent bool) error {
 		err = contextError(req.Context())
 	}
 	if err == nil && req.ContentLength > 0 && int64(len(buf)) != req.ContentLength {
-		err = lengthError(req.ContentLength, len(buf))
+		err = lengthError(req.ContentLength, int64(len(buf)))
 	}
 	if err != nil {
 		req.Body.Close()
@@ -123,8 +123,8 @@ func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
 
 // lengthError reports a body whose length is not the one declared, in
 // net/http's words.
-func lengthError(declared int64, got int) error {
-	if int64(got) > declared {
+func lengthError(declared, got int64) error {
+	if got > declared {
 		return fmt.Errorf("%w: http: ContentLength=%d with a longer Body", ErrInvalid, declared)
 	}
 	return fmt.Errorf("%w: http: ContentLength=%d with Body length %d", ErrInvalid, declared, got)
@@ -253,18 +253,18 @@ func (g *gate) Read(p []byte) (int, error) {
 	case g.read > g.declared:
 		// Longer than declared: no byte of this Read goes out, so the
 		// server never sees a body that looks complete.
-		return 0, lengthError(g.declared, int(g.read))
+		return 0, lengthError(g.declared, g.read)
 	case g.read == g.declared && err == nil:
 		// Look for a byte past the declared length, and keep what ends
 		// the body for the next Read: an EOF that a Reader returns once
 		// must not be lost.
 		more, end := g.peek()
 		if more {
-			return 0, lengthError(g.declared, int(g.read)+1)
+			return 0, lengthError(g.declared, g.read+1)
 		}
 		g.pending = end
 	case err == io.EOF && g.read < g.declared:
-		err = lengthError(g.declared, int(g.read))
+		err = lengthError(g.declared, g.read)
 	}
 	return n, err
 }

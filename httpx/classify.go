@@ -53,7 +53,9 @@ func retryableError(err error) bool {
 		errors.As(err, &recordErr): // TLS spoken to a plain-text server
 		return false
 	}
-	return !refusedRequest(err) && !strings.Contains(err.Error(), "stopped after") // too many redirects
+	msg := err.Error()
+	return !refusedRequest(err) && !strings.Contains(msg, "invalid header field") &&
+		!strings.Contains(msg, "stopped after") // too many redirects
 }
 
 // refusedRequest reports whether net/http refused the request before
@@ -65,8 +67,6 @@ func refusedRequest(err error) bool {
 	for _, s := range []string{
 		"unsupported protocol scheme",
 		"no Host in request URL",
-		"invalid header field",
-		"invalid method",
 		"nil Request.URL",
 		"nil Request.Header",
 		"with Body length", // http: ContentLength=N with Body length M

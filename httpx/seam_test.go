@@ -578,3 +578,61 @@ func TestNilBudgetFromConfig(t *testing.T) {
 		}
 	}
 }
+
+// A hedged call that panics (here the base transport, on the copy still
+// running after the first attempt's 503 halted the round) still drains
+// and closes the responses its failed attempts held.
+func TestHedgedPanicDrainsHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		open := &atomic.Int32{}
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if n.Add(1) == 1 {
+				time.Sleep(20 * time.Millisecond)
+				open.Add(1)
+				return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Header: http.Header{}, Request: r,
+					Body: &countedBody{Reader: strings.NewReader("busy"), open: open}}, nil
+			}
+			time.Sleep(40 * time.Millisecond)
+			panic("base transport blew up")
+		})
+		rt, _ := httpx.New(httpx.Config{Base: base, Retry: fastPolicy(1),
+			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: 5 * time.Millisecond}})
+		func() {
+			defer func() {
+				if _, ok := recover().(*retry.PanicError); !ok {
+					t.Error("the base transport's panic did not come through as a *retry.PanicError")
+				}
+			}()
+			req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+			rt.RoundTrip(req)
+		}()
+		synctest.Wait()
+		if open.Load() != 0 {
+			t.Fatal("the first attempt's 503 was never closed")
+		}
+	})
+}
+
+// A body sent once, cancelled with a cause mid-request: the error matches
+// context.Canceled and the cause (net/http's HTTP/1 returns the cause
+// alone).
+func TestOnceBodyCancelCause(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		started := make(chan struct{})
+		srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-r.Context().Done()
+		})
+		client := mustNew(t, httpx.Config{Base: srv.base(t)})
+		ctx, cancel := context.WithCancelCause(context.Background())
+		errGone := errors.New("user went away")
+		go func() { <-started; cancel(errGone) }()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, io.NopCloser(strings.NewReader("streamed")))
+		req.ContentLength = -1
+		_, err := client.Do(req)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, errGone) {
+			t.Fatalf("err = %v; want context.Canceled and the cause", err)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,9 +118,11 @@ type Config struct {
 	// sent, so it ends the call with the *retry.RejectedError at once,
 	// whatever the method, unless Retry.WaitForProbe is set: then a
 	// rejection by an open breaker makes the retry loop wait until its next
-	// probe (within Retry.MaxAfter and the deadline). Transport errors,
-	// attempt timeouts, 5xx and 429 count as failures, and a Retry-After
-	// sets how long the breaker stays open. Outcomes that say nothing
+	// probe (within Retry.MaxAfter and the deadline). In a hedged round a
+	// rejected copy only stops the round from sending more (see Hedge).
+	// Transport errors, attempt timeouts, 5xx and 429 count as failures,
+	// and a Retry-After sets how long the breaker stays open. Outcomes
+	// that say nothing
 	// about the server count as nothing: the caller's cancellation (with
 	// or without a cause), a hedged copy cancelled because another won, a
 	// request that net/http refuses before sending it, a GetBody error. A
@@ -206,7 +209,7 @@ func New(cfg Config) (*Transport, error) {
 	case cfg.AttemptTimeout < 0:
 		return nil, invalid("Config.AttemptTimeout is negative (%v)", cfg.AttemptTimeout)
 	}
-	if cfg.AttemptHeader != "" && !validHeaderName(cfg.AttemptHeader) {
+	if cfg.AttemptHeader != "" && !validToken(cfg.AttemptHeader) {
 		return nil, invalid("Config.AttemptHeader %q is not a valid header name", cfg.AttemptHeader)
 	}
 	cfg.MaxReplayBytes = orDefault(cfg.MaxReplayBytes, DefaultMaxReplayBytes)
@@ -354,6 +357,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	}
 	c.hedging = true
 	c.held = &heldResponses{}
+	defer c.finish(nil) // after result's own; also if a panic goes through
 	c.policy, c.hedge = t.policy, t.hedge
 	// One budget for the whole call, counted once per attempt: the retry
 	// loop only asks it before a new round; the rounds count the first
@@ -431,6 +435,21 @@ func (t *Transport) checkRequest(req *http.Request) error {
 		return invalid("nil Request.URL")
 	case req.Header == nil:
 		return invalid("nil Request.Header")
+	case req.Method != "" && !validToken(req.Method):
+		return invalid("invalid method %q", req.Method)
+	}
+	// net/http refuses these too, but in words a server's malformed
+	// response could share: checked here, a bad request never reaches the
+	// breaker or the base transport.
+	for k, vv := range req.Header {
+		if !validToken(k) {
+			return invalid("invalid header field name %q", k)
+		}
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return invalid("invalid header field value for %q", k)
+			}
+		}
 	}
 	return nil
 }
@@ -721,7 +740,26 @@ func (c *call) once() (*http.Response, error) {
 	if err != nil && retryable {
 		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
 	}
+	if err != nil {
+		err = withContext(c.req.Context(), err)
+	}
 	return resp, err // a retryable status too: with no retry, it is the answer
+}
+
+// withContext makes err, an attempt's error once ctx may be done, match
+// both ctx's error and its cause: net/http's HTTP/1 returns the cause
+// alone, HTTP/2 the error alone.
+func withContext(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	switch cause := context.Cause(ctx); {
+	case cerr == nil:
+		return err
+	case !errors.Is(err, cerr):
+		return fmt.Errorf("%w: %w", contextError(ctx), err)
+	case cause != cerr && !errors.Is(err, cause):
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }
 
 // statusError is the error of an attempt answered with a retryable status.
@@ -808,12 +846,27 @@ func orDefault[N int64 | time.Duration](v, def N) N {
 	return v
 }
 
-func validHeaderName(s string) bool {
+// validToken reports whether s is an RFC 9110 token, as header names and
+// methods must be.
+func validToken(s string) bool {
 	for i := range len(s) {
 		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ':' {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
 			return false
 		}
 	}
 	return s != ""
+}
+
+// validHeaderValue reports whether v holds no control character but tab.
+func validHeaderValue(v string) bool {
+	for i := range len(v) {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
