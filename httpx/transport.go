@@ -647,21 +647,22 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 		unwatch = context.AfterFunc(ctx, func() { stopWith(contextError(ctx)) })
 	}
 	resp, err := c.roundTrip(r)
-	if !state.CompareAndSwap(pending, answered) && err == nil {
-		// The timer or ctx won: this response's context is being
-		// cancelled (wait for it, so that its cause is set).
-		<-rctx.Done()
-		discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
-		resp, err = nil, context.Cause(rctx)
-	}
+	lost := !state.CompareAndSwap(pending, answered)
 	if timer != nil {
 		timer.Stop()
 	}
 	unwatch()
-	if err != nil {
-		if state.Load() == stopped {
-			<-rctx.Done() // its cause is set
+	if lost {
+		// The timer or ctx won, and cancels rctx right after: wait for
+		// it, so that its cause is set. A response that came meanwhile
+		// is being cancelled under its reader: drop it.
+		<-rctx.Done()
+		if err == nil {
+			discard(resp, c.t.cfg.MaxDrainBytes, c.t.cfg.DrainTimeout)
+			resp, err = nil, context.Cause(rctx)
 		}
+	}
+	if err != nil {
 		cause := context.Cause(rctx)
 		cancel(nil)
 		if cause == errAttemptTimeout && c.req.Context().Err() == nil {
