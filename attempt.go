@@ -19,6 +19,12 @@ func AttemptFrom(ctx context.Context) (Attempt, bool) {
 	return a, ok
 }
 
+// WithAttempt returns a copy of ctx that carries a, for AttemptFrom. Retry
+// and Hedge mark the contexts they make themselves; a layer that runs an
+// attempt on a context of its own, such as an HTTP request whose body
+// outlives its attempt, copies the mark with it.
+func WithAttempt(ctx context.Context, a Attempt) context.Context { return withAttempt(ctx, a) }
+
 func withAttempt(ctx context.Context, a Attempt) context.Context {
 	if a.Number >= 1 && a.Number < len(boxedAttempts) {
 		h := 0

@@ -90,7 +90,8 @@ type Policy struct {
 	// the wait, still counts against the budget although it never ran.
 	// Result(false) counts every failure that is neither Permanent nor
 	// refused by Retryable; a breaker's rejection counts nothing, as
-	// nothing was sent.
+	// nothing was sent, and the attempt after it (see WaitForProbe) asks
+	// no Extra: it takes the rejected one's place.
 	Budget Budget
 
 	// MarkAttempts makes each attempt's context carry its Attempt, which
@@ -486,7 +487,9 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 			return 0, ErrDeadline
 		}
 	}
-	if p.Budget != nil && !p.Budget.Extra() {
+	// An attempt after a rejection takes the rejected one's place, which
+	// was counted already (as the first, or by Extra): nothing was sent.
+	if p.Budget != nil && !rejected && !p.Budget.Extra() {
 		return 0, ErrBudgetExhausted
 	}
 	return delay, nil

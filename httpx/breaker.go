@@ -42,7 +42,12 @@ func (c *call) guarded(ctx context.Context, n int, hedge bool) (*http.Response, 
 	var resp *http.Response
 	var ev *AttemptEvent
 	err = errPanicked
-	defer func() { done(c.breakerOutcome(ctx, resp, err)) }() // a panic in the base counts as a failure
+	defer func() { // a panic in the base counts as a failure
+		counted := false
+		defer closeUnhanded(resp, &counted) // the breaker's Classify may panic
+		done(c.breakerOutcome(ctx, resp, err))
+		counted = true
+	}()
 	resp, err, ev = c.send(ctx, n, hedge, body, getBody)
 	return resp, err, ev
 }

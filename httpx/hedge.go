@@ -13,6 +13,7 @@ import (
 // round of retry.Hedge. Each attempt's response outlives its attempt's
 // context (see send), so the winner's body is read after Hedge returns.
 func (c *call) hedged(ctx context.Context) (*http.Response, error) {
+	c.rounds.Add(1)
 	return retry.Hedge(ctx, c.hedgeAttempt, &c.hedge)
 }
 
@@ -24,6 +25,8 @@ func (c *call) hedged(ctx context.Context) (*http.Response, error) {
 func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
 	a, _ := retry.AttemptFrom(ctx)
 	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), a.Hedge)
+	handed := false
+	defer closeUnhanded(resp, &handed) // OnAttempt or Retryable may panic
 	if ev != nil {
 		c.t.cfg.OnAttempt(*ev)
 	}
@@ -31,6 +34,7 @@ func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
 	if pushedBack(err) {
 		err = retry.StopHedging(err)
 	}
+	handed = true
 	return resp, err
 }
 

@@ -636,3 +636,28 @@ func TestOnceBodyCancelCause(t *testing.T) {
 		}
 	})
 }
+
+// A breaker whose Classify panics (on a 503): the panic reaches the
+// caller, and the attempt's response is closed, not leaked.
+func TestPanickingClassifyClosesResponse(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		srv := newScript(t, h2, status(503, "busy"))
+		tr := &tracker{base: srv.base(t)}
+		br, _ := retry.NewBreaker(retry.BreakerConfig{Classify: func(err error) retry.Outcome {
+			if err != nil {
+				panic("classify blew up")
+			}
+			return retry.Success
+		}})
+		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(2), Breaker: func(*http.Request) *retry.Breaker { return br }})
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("Classify's panic did not reach the caller")
+				}
+			}()
+			client.Get(srv.URL)
+		}()
+		waitFor(t, func() bool { return tr.open.Load() == 0 })
+	})
+}

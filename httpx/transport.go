@@ -63,7 +63,11 @@ type Config struct {
 	// SplitDeadline, if set, gives each attempt at most an equal share of
 	// the time left before the caller's deadline for its response headers,
 	// so that a hanging first attempt cannot use up the time of the later
-	// ones (AttemptTimeout, if also set, caps each share).
+	// ones (AttemptTimeout, if also set, caps each share). A hedged call
+	// shares the time among its rounds, each copy getting its round's
+	// share. An attempt that no other could follow (a body sent once, a
+	// request that is not Idempotent, whose timeout is never retried) gets
+	// no share of its own: only AttemptTimeout bounds it.
 	SplitDeadline bool
 
 	// MaxReplayBytes caps the request body kept in memory to send again
@@ -392,7 +396,14 @@ func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 		return resp, nil
 	}
 	if h, ok := errors.AsType[*heldEvent](err); ok {
+		reported := false
+		defer func() {
+			if !reported { // OnAttempt panicked: nothing is returned
+				discardAll(err, nil)
+			}
+		}()
 		h.report(c.t.cfg.OnAttempt, 0) // the last attempt: no wait follows
+		reported = true
 	}
 	var kept *statusError
 	if se := lastStatusError(err); se != nil && c.req.Context().Err() == nil && se.keep() {
@@ -461,6 +472,7 @@ type call struct {
 	body       replay
 	idempotent bool
 	attempts   atomic.Int32 // attempts started; hedged ones run at once
+	rounds     atomic.Int32 // hedged rounds started
 	hedging    bool         // attempts may run at once
 
 	// The policies of a call that is hedged or sent one attempt at a time
@@ -488,6 +500,8 @@ type heldResponses struct {
 // until the retry loop has chosen the wait (see heldEvent).
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), false)
+	handed := false
+	defer closeUnhanded(resp, &handed) // Retryable or OnAttempt may panic
 	resp, err = c.classify(resp, err)
 	if ev != nil {
 		if err == nil {
@@ -496,7 +510,17 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 			err = &heldEvent{err: err, ev: ev}
 		}
 	}
+	handed = true
 	return resp, err
+}
+
+// closeUnhanded closes resp's body if the attempt did not get to hand it
+// on (deferred): a callback that panics must not leak the response the
+// attempt holds, nor its connection.
+func closeUnhanded(resp *http.Response, handed *bool) {
+	if !*handed && resp != nil {
+		resp.Body.Close()
+	}
 }
 
 // classify turns an attempt's outcome into what the retry loop needs: an
@@ -597,10 +621,17 @@ func (c *call) roundTrip(r *http.Request) (*http.Response, error) {
 // timeout is the limit on attempt n's wait for response headers: the
 // AttemptTimeout, or with SplitDeadline an equal share of the time left
 // before the deadline among the attempts still allowed, whichever is less.
+// A hedged call shares the time among its rounds, whose copies each get
+// their round's share. An attempt that could not be followed by another
+// (a body sent once, a request whose timeout would not be retried) gets
+// no share: there is no later attempt to keep time for.
 func (c *call) timeout(ctx context.Context, n int) time.Duration {
 	d := c.t.cfg.AttemptTimeout
-	if !c.t.cfg.SplitDeadline {
+	if !c.t.cfg.SplitDeadline || !c.idempotent || !c.body.replayable() {
 		return d
+	}
+	if c.hedging {
+		n = int(c.rounds.Load())
 	}
 	dl, ok := ctx.Deadline()
 	if !ok {
@@ -621,7 +652,11 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 // and the end of ctx (if hedged) cancel until the response headers
 // arrive, and that otherwise lives until the response's body is closed.
 func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.Duration, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
-	rctx, cancel := context.WithCancelCause(c.req.Context())
+	parent := c.req.Context()
+	if a, ok := retry.AttemptFrom(ctx); ok {
+		parent = retry.WithAttempt(parent, a) // as a base transport would see it unwatched
+	}
+	rctx, cancel := context.WithCancelCause(parent)
 	r := c.request(rctx, n, body, getBody)
 	start := c.start()
 	// The headers, the timer and ctx race: whichever sets state first
@@ -730,6 +765,8 @@ func (c *call) once() (*http.Response, error) {
 		b.First()
 	}
 	resp, err, ev := c.guarded(c.req.Context(), int(c.attempts.Add(1)), false)
+	handed := false
+	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic
 	if ev != nil {
 		c.t.cfg.OnAttempt(*ev)
 	}
@@ -738,6 +775,7 @@ func (c *call) once() (*http.Response, error) {
 	if b != nil && !rejected && c.req.Context().Err() == nil && (err == nil || retryable) {
 		b.Result(!retryable)
 	}
+	handed = true
 	if err != nil && retryable {
 		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
 	}

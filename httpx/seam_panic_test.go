@@ -1,0 +1,104 @@
+package httpx_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+)
+
+// A user callback that panics (OnAttempt, Retryable) reaches the caller,
+// and the response the attempt held is closed: its connection (and, over
+// HTTP/1, its read and write goroutines) must not leak.
+func TestPanickingCallbackLeaksResponse(t *testing.T) {
+	type variant struct {
+		name  string
+		codes []int
+		cfg   func(*httpx.Config)
+	}
+	boom := func() { panic("boom") }
+	variants := []variant{
+		{"OnAttempt/plain/200", []int{200}, func(c *httpx.Config) {
+			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+		}},
+		{"OnAttempt/plain/last503", []int{503}, func(c *httpx.Config) {
+			n := 0
+			c.OnAttempt = func(httpx.AttemptEvent) {
+				if n++; n == 2 {
+					boom()
+				}
+			}
+		}},
+		{"OnAttempt/hedged/200", []int{200}, func(c *httpx.Config) {
+			c.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}
+			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+		}},
+		{"OnAttempt/once", []int{200}, func(c *httpx.Config) {
+			c.MaxReplayBytes = 1
+			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+		}},
+		{"Retryable/plain", []int{200}, func(c *httpx.Config) {
+			c.Retryable = func(*http.Response, error) bool { boom(); return false }
+		}},
+		{"Retryable/hedged", []int{200}, func(c *httpx.Config) {
+			c.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}
+			c.Retryable = func(*http.Response, error) bool { boom(); return false }
+		}},
+	}
+	for _, h2 := range []bool{false, true} {
+		for _, v := range variants {
+			t.Run(fmt.Sprintf("h2=%v/%s", h2, v.name), func(t *testing.T) {
+				var steps []http.HandlerFunc
+				for _, c := range v.codes {
+					steps = append(steps, status(c, "body"))
+				}
+				srv := newScript(t, h2, steps...)
+				tr := &tracker{base: srv.base(t)}
+				cfg := httpx.Config{Base: tr, Retry: fastPolicy(2)}
+				v.cfg(&cfg)
+				rt, err := httpx.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := http.NoBody
+				req, _ := http.NewRequest("PUT", srv.URL, nil)
+				if cfg.MaxReplayBytes == 1 {
+					req, _ = http.NewRequest("PUT", srv.URL, &nopReader{n: 10})
+					req.ContentLength = 10
+				} else {
+					req.Body = body
+				}
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Fatal("no panic reached the caller")
+						}
+					}()
+					resp, _ := rt.RoundTrip(req)
+					if resp != nil {
+						resp.Body.Close()
+					}
+				}()
+				waitFor(t, func() bool { return tr.open.Load() == 0 })
+			})
+		}
+	}
+}
+
+type nopReader struct{ n int }
+
+func (r *nopReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range k {
+		p[i] = 'x'
+	}
+	r.n -= k
+	return k, nil
+}
