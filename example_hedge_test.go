@@ -103,3 +103,23 @@ func ExampleLatencyTracker() {
 	// p50: 82ms delay (p90): 147ms
 	// retry: invalid argument: LatencyConfig.Quantile is 1.5, outside (0, 1)
 }
+
+// A copy answered "overloaded" marks its error with StopHedging: no more
+// copies start, but the first attempt, still running, is not cancelled,
+// and wins.
+func ExampleStopHedging() {
+	errOverloaded := errors.New("503 overloaded")
+	v, err := retry.Hedge(context.Background(), func(ctx context.Context) (string, error) {
+		if a, _ := retry.AttemptFrom(ctx); a.Hedge {
+			return "", retry.StopHedging(errOverloaded) // the copy is shed at once
+		}
+		select {
+		case <-time.After(10 * time.Millisecond): // the first attempt is slow
+			return "answer", nil
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+	}, &retry.HedgePolicy{MaxAttempts: 3, Delay: 2 * time.Millisecond})
+	fmt.Println(v, err)
+	// Output: answer <nil>
+}

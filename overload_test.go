@@ -168,3 +168,16 @@ func ExampleAttemptFrom() {
 	// attempt 1
 	// attempt 2
 }
+
+// A layer that runs an attempt on a context of its own keeps the mark
+// with WithAttempt, so that what it calls still sees the attempt.
+func ExampleWithAttempt() {
+	_ = retry.Do(context.Background(), func(ctx context.Context) error {
+		a, _ := retry.AttemptFrom(ctx)
+		own := retry.WithAttempt(context.WithoutCancel(ctx), a) // outlives the attempt
+		b, _ := retry.AttemptFrom(own)
+		fmt.Println("attempt", b.Number)
+		return nil
+	}, &retry.Policy{MarkAttempts: true})
+	// Output: attempt 1
+}

@@ -145,3 +145,15 @@ func ExampleBreakers() {
 	fmt.Println(errors.Is(err, retry.ErrOpen))
 	// Output: true
 }
+
+// One retry budget per host: a failing host uses up its own retries, not
+// those of the healthy ones.
+func ExampleNewPerHost() {
+	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	if err != nil {
+		panic(err)
+	}
+	client, err := httpx.NewClient(httpx.Config{Budget: budgets.For})
+	fmt.Println(client != nil, err)
+	// Output: true <nil>
+}
