@@ -143,7 +143,9 @@ type Config struct {
 	// chosen the wait before the next one (AttemptEvent.Delay); otherwise
 	// as the attempt ends. Hedged attempts, which run at once, are
 	// reported as they end, from their own goroutines: OnAttempt must then
-	// be safe for concurrent use.
+	// be safe for concurrent use, and must not panic (a hedged attempt
+	// that ends after its call has none to raise the panic in, and it
+	// crashes the program, as Hedge's late panics do).
 	OnAttempt func(AttemptEvent)
 }
 
@@ -641,7 +643,11 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 	if attempts == 0 {
 		attempts = retry.DefaultMaxAttempts
 	}
-	share := max(time.Until(dl)/time.Duration(max(attempts-n+1, 1)), 1)
+	left := attempts - n + 1 // this one and those that may follow it
+	if left <= 1 {
+		return d // the last: the caller's own deadline bounds it
+	}
+	share := max(time.Until(dl)/time.Duration(left), 1)
 	if d > 0 {
 		return min(d, share)
 	}
@@ -701,7 +707,10 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 		cause := context.Cause(rctx)
 		cancel(nil)
 		if cause == errAttemptTimeout && c.req.Context().Err() == nil {
-			err = &attemptTimeoutError{timeout: timeout, err: err}
+			// Not the base transport's error, which may be the
+			// context.Canceled of our own cancel (HTTP/2): that would
+			// read as the caller's cancellation.
+			err = &attemptTimeoutError{timeout: timeout}
 		}
 		return nil, err, c.event(n, hedge, nil, err, start)
 	}
@@ -867,15 +876,12 @@ func (c *call) finish(kept *statusError) {
 
 var errAttemptTimeout = errors.New("httpx: attempt timed out waiting for response headers")
 
-type attemptTimeoutError struct {
-	timeout time.Duration
-	err     error
-}
+type attemptTimeoutError struct{ timeout time.Duration }
 
 func (e *attemptTimeoutError) Error() string {
-	return fmt.Sprintf("httpx: no response headers within the attempt timeout of %v: %v", e.timeout, e.err)
+	return fmt.Sprintf("httpx: no response headers within the attempt timeout of %v", e.timeout)
 }
-func (e *attemptTimeoutError) Unwrap() error { return e.err }
+func (e *attemptTimeoutError) Unwrap() error { return errAttemptTimeout }
 func (e *attemptTimeoutError) Timeout() bool { return true }
 
 func orDefault[N int64 | time.Duration](v, def N) N {
