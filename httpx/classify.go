@@ -69,7 +69,9 @@ func refusedRequest(err error) bool {
 		"no Host in request URL",
 		"nil Request.URL",
 		"nil Request.Header",
-		"with Body length", // http: ContentLength=N with Body length M
+		"request header",      // HTTP/2 refuses Connection, Upgrade, Transfer-Encoding
+		"invalid Host header", // HTTP/2 refuses a Host that HTTP/1 would blank
+		"with Body length",    // http: ContentLength=N with Body length M
 		"with a longer Body",
 		"larger than specified content length", // HTTP/2's word for a long body
 	} {

@@ -329,8 +329,23 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 		perRequest.Budget = t.cfg.Budget(c.req)
 		p = &perRequest
 	}
-	resp, err := retry.Retry(c.req.Context(), c.attempt, p)
+	resp, err := c.retry(p)
 	return c.result(resp, err)
+}
+
+// retry runs the retry loop of attempts made one at a time. If a hook of
+// the loop panics (the Budget, OnRetry) after an attempt handed it a
+// response, that response is closed as the panic goes by.
+func (c *call) retry(p *retry.Policy) (*http.Response, error) {
+	returned := false
+	defer func() {
+		if !returned && c.latest != nil {
+			c.latest.Body.Close()
+		}
+	}()
+	resp, err := retry.Retry(c.req.Context(), c.attempt, p)
+	returned = true
+	return resp, err
 }
 
 func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
@@ -358,7 +373,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		// copies must not read it at once, so attempts go one at a time.
 		c.policy = t.policy
 		c.policy.Budget = b
-		resp, err := retry.Retry(c.req.Context(), c.attempt, &c.policy)
+		resp, err := c.retry(&c.policy)
 		return c.result(resp, err)
 	}
 	c.hedging = true
@@ -454,13 +469,18 @@ func (t *Transport) checkRequest(req *http.Request) error {
 	// net/http refuses these too, but in words a server's malformed
 	// response could share: checked here, a bad request never reaches the
 	// breaker or the base transport.
-	for k, vv := range req.Header {
-		if !validToken(k) {
-			return invalid("invalid header field name %q", k)
-		}
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return invalid("invalid header field value for %q", k)
+	for _, h := range [2]struct {
+		kind   string
+		fields http.Header
+	}{{"header", req.Header}, {"trailer", req.Trailer}} {
+		for k, vv := range h.fields {
+			if !validToken(k) {
+				return invalid("invalid %s field name %q", h.kind, k)
+			}
+			for _, v := range vv {
+				if !validHeaderValue(v) {
+					return invalid("invalid %s field value for %q", h.kind, k)
+				}
 			}
 		}
 	}
@@ -476,6 +496,9 @@ type call struct {
 	attempts   atomic.Int32 // attempts started; hedged ones run at once
 	rounds     atomic.Int32 // hedged rounds started
 	hedging    bool         // attempts may run at once
+	// latest is the response of the latest attempt made one at a time,
+	// handed to the retry loop (as the answer or inside its error).
+	latest *http.Response
 
 	// The policies of a call that is hedged or sent one attempt at a time
 	// in place of hedging, with the request's budget.
@@ -513,6 +536,7 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 		}
 	}
 	handed = true
+	c.latest = resp
 	return resp, err
 }
 
