@@ -21,6 +21,7 @@ const (
 	StateHalfOpen
 )
 
+// String returns the state's name: "closed", "open" or "half-open".
 func (s State) String() string {
 	switch s {
 	case StateClosed:

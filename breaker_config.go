@@ -173,6 +173,7 @@ const (
 	Ignored
 )
 
+// String returns the outcome's name.
 func (o Outcome) String() string {
 	switch o {
 	case Success:

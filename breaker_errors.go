@@ -43,6 +43,8 @@ type RejectedError struct {
 	Wait time.Duration
 }
 
+// Error returns the Reason's message, with the wait before the next probe
+// when the breaker is open.
 func (e *RejectedError) Error() string {
 	if e.Wait > 0 {
 		return e.Reason.Error() + " (next probe in " + e.Wait.String() + ")"

@@ -237,6 +237,7 @@ type PushbackError struct {
 	Limit     time.Duration // Policy.MaxAfter
 }
 
+// Error says what the server asked for and the limit it passed.
 func (e *PushbackError) Error() string {
 	return fmt.Sprintf("retry: server asked to wait %v, more than the limit of %v", e.Requested, e.Limit)
 }

@@ -23,6 +23,7 @@ type PanicError struct {
 	Stack   []byte // the attempt goroutine's stack when it panicked
 }
 
+// Error returns the attempt, the panic value and the attempt's stack.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("retry: hedged attempt %d panicked: %v\n\n%s", p.Attempt, p.Value, p.Stack)
 }

@@ -355,8 +355,10 @@ type NotReplayableError struct {
 	Err    error
 }
 
+// Error says why the body could not be sent again, and the attempt's error.
 func (e *NotReplayableError) Error() string {
 	return "httpx: not retried, " + e.Reason + ": " + e.Err.Error()
 }
 
+// Unwrap returns the attempt's error.
 func (e *NotReplayableError) Unwrap() error { return e.Err }
