@@ -47,7 +47,9 @@ type Config struct {
 	// resp is nil when err is not. Nil means DefaultRetryable. Whatever it
 	// says, a request that is not Idempotent is sent again only when the
 	// outcome shows that the server did not act on it (a failed dial, 429,
-	// 503), unless RetryNonIdempotent is set.
+	// 503), unless RetryNonIdempotent is set. Hedged attempts call it from
+	// their own goroutines: it must then be safe for concurrent use, and
+	// must not panic (see OnAttempt).
 	Retryable func(resp *http.Response, err error) bool
 
 	// RetryNonIdempotent lets POST and PATCH requests without an
