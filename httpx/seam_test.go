@@ -661,3 +661,74 @@ func TestPanickingClassifyClosesResponse(t *testing.T) {
 		waitFor(t, func() bool { return tr.open.Load() == 0 })
 	})
 }
+
+// closeRecorder is a request body that records its Close.
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (b *closeRecorder) Close() error { b.closed.Store(true); return nil }
+
+// RoundTrip closes the caller's request body on every path, errors
+// included, as the RoundTripper contract requires: a request refused by
+// httpx, by an open breaker, by a context already done, after a GetBody
+// failure, sent once, or snapshotted.
+func TestRequestBodyAlwaysClosed(t *testing.T) {
+	open := hairTrigger(t)
+	done, _ := open.Allow()
+	done(errors.New("down"))
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) { // keeps the contract
+		if r.Body != nil {
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+		}
+		return &http.Response{StatusCode: 503, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tt := range []struct {
+		name   string
+		cfg    httpx.Config
+		ctx    context.Context
+		length int64
+		header string
+		get    func() (io.ReadCloser, error)
+	}{
+		{name: "bad header", header: "bad\nvalue"},
+		{name: "open breaker", cfg: httpx.Config{Breaker: func(*http.Request) *retry.Breaker { return open }}},
+		{name: "open breaker, sent once", length: -1, cfg: httpx.Config{Breaker: func(*http.Request) *retry.Breaker { return open }}},
+		{name: "context done", ctx: cancelled},
+		{name: "GetBody fails", get: func() (io.ReadCloser, error) { return nil, errors.New("gone") }},
+		{name: "sent once", length: -1},
+		{name: "snapshot"},
+		{name: "hedged snapshot", cfg: httpx.Config{Hedge: &retry.HedgePolicy{Delay: time.Hour}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Base, cfg.Retry = base, fastPolicy(2)
+			rt, err := httpx.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := tt.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			body := &closeRecorder{Reader: strings.NewReader("payload")}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://example.test/", body)
+			req.ContentLength = 7
+			if tt.length != 0 {
+				req.ContentLength = tt.length
+			}
+			if tt.header != "" {
+				req.Header["X-Bad"] = []string{tt.header}
+			}
+			req.GetBody = tt.get
+			if resp, err := rt.RoundTrip(req); err == nil {
+				resp.Body.Close()
+			}
+			waitFor(t, body.closed.Load)
+		})
+	}
+}
