@@ -732,3 +732,19 @@ func TestRequestBodyAlwaysClosed(t *testing.T) {
 		})
 	}
 }
+
+// A plain POST whose connection is reset after the server read it is not
+// sent again: the server may have acted on it.
+func TestPostNotResentAfterReset(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		srv := newScript(t, h2, func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+		client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(3)})
+		_, err := client.Post(srv.URL, "text/plain", strings.NewReader("order #1"))
+		if err == nil {
+			t.Fatal("no error from a reset")
+		}
+		if got := srv.Bodies(); len(got) != 1 || got[0] != "order #1" {
+			t.Fatalf("the server read %q; want the order once", got)
+		}
+	})
+}
