@@ -31,6 +31,8 @@ type replay struct {
 	length int64
 	// shared hands out the caller's GetBody bodies; nil when own.
 	shared *sharedBodies
+	// onceGate is the gate of the body sent once, when it was sent.
+	onceGate *gate
 	// taken is set when req.Body has been handed to an attempt, which then
 	// owns it (the base transport closes it), or closed.
 	taken atomic.Bool
@@ -159,7 +161,8 @@ func (r *replay) body(ctx context.Context) (io.ReadCloser, func() (io.ReadCloser
 		if r.taken.Swap(true) {
 			return nil, nil, errNotReplayable
 		}
-		return newGate(r.once, r.req.ContentLength), nil, nil
+		r.onceGate = newGate(r.once, r.req.ContentLength)
+		return r.onceGate, nil, nil
 	}
 	switch {
 	case r.getBody == nil:
@@ -320,6 +323,33 @@ var (
 	errRetired  = errors.New("httpx: request body read after its attempt ended")
 	errBodyBusy = errors.New("httpx: an earlier attempt is still reading the request body; not rewinding it")
 )
+
+// seal ends this call's use of the caller's reader: no Read of any of its
+// attempts touches it once the call has failed, or once the caller has
+// closed the response returned. The caller may then rewind the reader for
+// another call (net/http's contract asks a caller to wait for the request
+// body's Close; an attempt's writer may go on reading after its response,
+// and a caller that seeks a shared file for the next upload too early
+// would send it short). It waits for a Read in progress, as retire does.
+func (r *replay) seal(resp *http.Response) *http.Response {
+	var g *gate
+	switch {
+	case r.shared != nil:
+		r.shared.mu.Lock()
+		g = r.shared.prev
+		r.shared.mu.Unlock()
+	case r.onceGate != nil:
+		g = r.onceGate
+	}
+	switch {
+	case g == nil:
+	case resp == nil:
+		g.retire(context.Background())
+	default:
+		resp.Body = wrapBody(resp.Body, func() { g.retire(context.Background()) })
+	}
+	return resp
+}
 
 // release closes the caller's body if no attempt took it, as the
 // RoundTripper contract requires.

@@ -12,7 +12,9 @@
 //   - Every attempt sends the whole request body, and nothing else: from
 //     GetBody when the request has one, one attempt at a time (a GetBody
 //     that rewinds one shared file is safe: no Read of an earlier attempt
-//     can touch the reader once it is rewound), otherwise from a copy kept
+//     can touch the reader once it is rewound, nor any Read of the call
+//     once it has failed or its response has been closed), otherwise from
+//     a copy kept
 //     in memory up to Config.MaxReplayBytes. A larger body is sent once and
 //     not retried, never truncated. A body shorter or longer than its
 //     declared ContentLength is an error, over HTTP/1.1 and HTTP/2 alike.

@@ -748,3 +748,29 @@ func TestPostNotResentAfterReset(t *testing.T) {
 		}
 	})
 }
+
+// A caller that uploads one shared file again right after a call returned
+// (a 503 answered before the body was read, no retry left) and its
+// response was closed: the earlier attempt's writer, which may still be
+// reading the file, must not take part of the next upload (HTTP/2, no
+// declared length: a short body would be accepted as whole).
+func TestSharedReaderReusedAfterCall(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		u := newUpload(t, 3<<20)
+		srv := newLazyServer(t, h2, 1) // 503 unread, then read, in turn
+		client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(1)})
+		for range 6 {
+			for range 2 { // the refused one, then the read one
+				resp, err := client.Do(u.request(t, srv.URL, -1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				readAll(t, resp)
+			}
+		}
+		if got := srv.Bodies(); len(got) != 6 {
+			t.Fatalf("the server read %d bodies, want 6", len(got))
+		}
+		u.wholeBodies(t, srv.Bodies())
+	})
+}

@@ -412,7 +412,7 @@ func checkBudget(b retry.Budget) error {
 func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 	if err == nil {
 		c.finish(nil)
-		return resp, nil
+		return c.body.seal(resp), nil
 	}
 	if h, ok := errors.AsType[*heldEvent](err); ok {
 		reported := false
@@ -433,8 +433,9 @@ func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 	}
 	c.finish(kept)
 	if kept != nil {
-		return kept.resp, nil
+		return c.body.seal(kept.resp), nil
 	}
+	c.body.seal(nil)
 	return nil, c.flatten(err)
 }
 
@@ -812,12 +813,13 @@ func (c *call) once() (*http.Response, error) {
 	}
 	handed = true
 	if err != nil && retryable {
+		c.body.seal(nil)
 		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
 	}
 	if err != nil {
 		err = withContext(c.req.Context(), err)
 	}
-	return resp, err // a retryable status too: with no retry, it is the answer
+	return c.body.seal(resp), err // a retryable status too: with no retry, it is the answer
 }
 
 // withContext makes err, an attempt's error once ctx may be done, match
