@@ -298,7 +298,7 @@ func TestModel(t *testing.T) {
 					if only >= 0 && k != only {
 						continue
 					}
-					wg.Go(func() { run.one(t, seed, k) })
+					wg.Go(func() { run.one(t, seed, k, nil) })
 				}
 				wg.Wait()
 			})
@@ -307,13 +307,18 @@ func TestModel(t *testing.T) {
 }
 
 // one runs case k of seed: it draws everything from its own generator.
-func (m *modelRun) one(t *testing.T, seed uint64, k int) {
+// With sh set (TestModelSharedState) it also draws the shared breaker and
+// budgets; without, it draws exactly what TestModel always drew.
+func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	rng := rand.New(rand.NewPCG(seed, uint64(k)))
 	proto := "h1"
 	if m.h2 {
 		proto = "h2"
 	}
 	id := fmt.Sprintf("%s-s%d-c%d", proto, seed, k)
+	if sh != nil {
+		id = "shared-" + id
+	}
 	var desc strings.Builder
 	fmt.Fprintf(&desc, "%s:", id)
 
@@ -330,7 +335,10 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int) {
 		}
 		fmt.Fprintf(&desc, " hedge=%d/%v/maxafter=%v", cfg.Hedge.MaxAttempts, cfg.Hedge.Delay, cfg.Hedge.MaxAfter)
 	}
-	if rng.IntN(3) == 0 {
+	if sh != nil && rng.IntN(2) == 0 {
+		cfg.Breaker = func(*http.Request) *retry.Breaker { return sh.br }
+		desc.WriteString(" sharedbreaker")
+	} else if rng.IntN(3) == 0 {
 		br, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1 + rng.IntN(3),
 			OpenDuration: time.Duration(5+rng.IntN(20)) * time.Millisecond})
 		if err != nil {
@@ -348,6 +356,32 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int) {
 		rb, _ := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: float64(rng.IntN(20))})
 		budget = rb
 		desc.WriteString(" ratiobudget")
+	}
+	var budgetPanic *sharedPanicBudget
+	if sh != nil && rng.IntN(3) == 0 {
+		// Config.Budget returns another budget on every call, or nil.
+		var calls atomic.Int32
+		cfg.Budget = func(*http.Request) retry.Budget {
+			switch calls.Add(1) % 4 {
+			case 1:
+				return nil
+			case 2:
+				return &retry.TokenBucket{}
+			case 3:
+				return sh.ratio
+			}
+			return sh.bucket
+		}
+		desc.WriteString(" budget(varying)")
+		budget = nil
+	} else if sh != nil && rng.IntN(5) == 0 {
+		budgetPanic = &sharedPanicBudget{where: rng.IntN(3), inner: sh.bucket}
+		if cfg.Hedge != nil {
+			budgetPanic.where = rng.IntN(2) // First or Extra: before the decision
+		}
+		pol.Budget = budgetPanic
+		fmt.Fprintf(&desc, " panicbudget(%d)", budgetPanic.where)
+		budget = nil
 	}
 	if budget != nil {
 		if rng.IntN(2) == 0 {
@@ -385,11 +419,28 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int) {
 		fmt.Fprintf(&desc, " onattempt(panic@%d)", panicOn)
 	}
 	retryablePanicOn := 0
-	if rng.IntN(8) == 0 && cfg.Hedge == nil {
+	var liveCtx context.Context
+	returned := make(chan struct{})
+	if rng.IntN(8) == 0 && (cfg.Hedge == nil || os.Getenv("MODEL_HEDGED_RETRYABLE_PANIC") != "") {
 		retryablePanicOn = 1 + rng.IntN(3)
+		if cfg.Hedge != nil {
+			retryablePanicOn = 1 // the first classification comes before the decision
+		}
 		var calls atomic.Int32
 		cfg.Retryable = func(resp *http.Response, err error) bool {
-			if int(calls.Add(1)) == retryablePanicOn {
+			n := int(calls.Add(1))
+			if cfg.Hedge != nil && n > retryablePanicOn {
+				// Other copies wait for the panicking one to end the call, so
+				// that the panic comes before the decision.
+				select {
+				case <-returned:
+				case <-time.After(2 * time.Second):
+				}
+			}
+			if n == retryablePanicOn && (cfg.Hedge == nil || sharedFar(liveCtx)) {
+				if os.Getenv("MODEL_TRACE") != "" {
+					fmt.Fprintf(os.Stderr, "RETRYABLE PANIC in %s (resp %v err %v) hits %+v\n", desc.String(), resp != nil, err, retryableAttempt(resp))
+				}
 				panic("model Retryable panics")
 			}
 			return httpx.DefaultRetryable(resp, err)
@@ -512,6 +563,10 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int) {
 	ctx, stop := context.WithTimeout(parent, deadline)
 	defer stop()
 	mode := mCancel(rng.IntN(4) % 3)
+	if cfg.Hedge != nil && retryablePanicOn != 0 {
+		mode = cNone // a panic after the decision crashes by design
+	}
+	liveCtx = ctx
 	switch mode {
 	case cAtHit:
 		c.cancelAt = rng.IntN(3)
@@ -549,10 +604,14 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int) {
 
 	start := time.Now()
 	resp, err, panicked := roundTripRecover(client, req)
+	close(returned)
+	if os.Getenv("MODEL_TRACE") != "" && retryablePanicOn != 0 {
+		fmt.Fprintf(os.Stderr, "RETURNED %s: resp %v err %v panicked %.60v\n", id, resp != nil, err, panicked)
+	}
 	elapsed := time.Since(start)
 	ctxErrAtReturn := ctx.Err()
 	if panicked != nil {
-		if panicOn == 0 && retryablePanicOn == 0 {
+		if panicOn == 0 && retryablePanicOn == 0 && (budgetPanic == nil || !budgetPanic.fired.Load()) {
 			t.Errorf("%s\n  RoundTrip panicked: %v", ds, panicked)
 		}
 		if resp != nil || err != nil {
