@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,31 +58,9 @@ func (b *sharedPanicBudget) Result(ok bool) {
 var sharedSeeds = []uint64{1, 2, 3, 4, 5, 6}
 
 func TestModelSharedState(t *testing.T) {
-	seeds := sharedSeeds
-	if s := os.Getenv("MODEL_SEED"); s != "" {
-		n, _ := strconv.ParseUint(s, 10, 64)
-		seeds = []uint64{n}
-	}
-	if s := os.Getenv("MODEL_SEEDS"); s != "" {
-		var from, to uint64
-		fmt.Sscanf(s, "%d-%d", &from, &to)
-		seeds = nil
-		for n := from; n <= to; n++ {
-			seeds = append(seeds, n)
-		}
-	}
-	only := -1
-	if s := os.Getenv("MODEL_CASE"); s != "" {
-		only, _ = strconv.Atoi(s)
-	}
+	seeds, only := modelSeedsFromEnv(sharedSeeds)
 	protocols(t, func(t *testing.T, h2 bool) {
-		srv := newModelServer(t, h2)
-		base := srv.Client().Transport.(*http.Transport).Clone()
-		if !h2 {
-			base.TLSClientConfig = nil
-		}
-		t.Cleanup(base.CloseIdleConnections)
-		run := &modelRun{t: t, h2: h2, srv: srv, base: base, tmpdir: t.TempDir()}
+		run := newModelRun(t, h2)
 		for _, seed := range seeds {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 0xadf6))

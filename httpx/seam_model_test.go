@@ -266,31 +266,9 @@ var modelSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 const modelCasesPerSeed = 48
 
 func TestModel(t *testing.T) {
-	seeds := modelSeeds
-	if s := os.Getenv("MODEL_SEED"); s != "" {
-		n, _ := strconv.ParseUint(s, 10, 64)
-		seeds = []uint64{n}
-	}
-	if s := os.Getenv("MODEL_SEEDS"); s != "" { // a wider sweep: seeds from, to
-		var from, to uint64
-		fmt.Sscanf(s, "%d-%d", &from, &to)
-		seeds = nil
-		for n := from; n <= to; n++ {
-			seeds = append(seeds, n)
-		}
-	}
-	only := -1
-	if s := os.Getenv("MODEL_CASE"); s != "" {
-		only, _ = strconv.Atoi(s)
-	}
+	seeds, only := modelSeedsFromEnv(modelSeeds)
 	protocols(t, func(t *testing.T, h2 bool) {
-		srv := newModelServer(t, h2)
-		base := srv.Client().Transport.(*http.Transport).Clone()
-		if !h2 {
-			base.TLSClientConfig = nil
-		}
-		t.Cleanup(base.CloseIdleConnections)
-		run := &modelRun{t: t, h2: h2, srv: srv, base: base, tmpdir: t.TempDir()}
+		run := newModelRun(t, h2)
 		for _, seed := range seeds {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 				var wg sync.WaitGroup
@@ -810,6 +788,41 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	if testing.Verbose() && os.Getenv("MODEL_CASE") != "" {
 		t.Logf("%s\n  hits=%+v\n  sent=%d resp=%v err=%v", ds, hits, tr.sent.Load(), resp != nil, err)
 	}
+}
+
+// modelSeedsFromEnv returns the seeds to run, def unless MODEL_SEED (one)
+// or MODEL_SEEDS (from-to, a wider sweep) says otherwise, and the one case
+// to run (MODEL_CASE), or -1 for all.
+func modelSeedsFromEnv(def []uint64) (seeds []uint64, only int) {
+	seeds, only = def, -1
+	if s := os.Getenv("MODEL_SEED"); s != "" {
+		n, _ := strconv.ParseUint(s, 10, 64)
+		seeds = []uint64{n}
+	}
+	if s := os.Getenv("MODEL_SEEDS"); s != "" {
+		var from, to uint64
+		fmt.Sscanf(s, "%d-%d", &from, &to)
+		seeds = nil
+		for n := from; n <= to; n++ {
+			seeds = append(seeds, n)
+		}
+	}
+	if s := os.Getenv("MODEL_CASE"); s != "" {
+		only, _ = strconv.Atoi(s)
+	}
+	return seeds, only
+}
+
+// newModelRun starts a model server for the protocol and a base transport
+// that trusts it.
+func newModelRun(t *testing.T, h2 bool) *modelRun {
+	srv := newModelServer(t, h2)
+	base := srv.Client().Transport.(*http.Transport).Clone()
+	if !h2 {
+		base.TLSClientConfig = nil
+	}
+	t.Cleanup(base.CloseIdleConnections)
+	return &modelRun{t: t, h2: h2, srv: srv, base: base, tmpdir: t.TempDir()}
 }
 
 func pollFor(d time.Duration, cond func() bool) bool {
