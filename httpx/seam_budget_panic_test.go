@@ -58,17 +58,7 @@ func TestPanickingBudgetLeaksResponse(t *testing.T) {
 					t.Fatal(err)
 				}
 				req, _ := http.NewRequest("GET", srv.URL, nil)
-				func() {
-					defer func() {
-						if recover() == nil {
-							t.Fatal("no panic reached the caller")
-						}
-					}()
-					resp, _ := rt.RoundTrip(req)
-					if resp != nil {
-						resp.Body.Close()
-					}
-				}()
+				mustPanic(t, rt, req)
 				waitFor(t, func() bool { return tr.open.Load() == 0 })
 			})
 		}

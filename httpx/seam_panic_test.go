@@ -72,17 +72,7 @@ func TestPanickingCallbackLeaksResponse(t *testing.T) {
 				} else {
 					req.Body = body
 				}
-				func() {
-					defer func() {
-						if recover() == nil {
-							t.Fatal("no panic reached the caller")
-						}
-					}()
-					resp, _ := rt.RoundTrip(req)
-					if resp != nil {
-						resp.Body.Close()
-					}
-				}()
+				mustPanic(t, rt, req)
 				waitFor(t, func() bool { return tr.open.Load() == 0 })
 			})
 		}
@@ -101,4 +91,19 @@ func (r *nopReader) Read(p []byte) (int, error) {
 	}
 	r.n -= k
 	return k, nil
+}
+
+// mustPanic sends req through rt, which must panic, and closes any
+// response it got.
+func mustPanic(t *testing.T, rt http.RoundTripper, req *http.Request) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic reached the caller")
+		}
+	}()
+	resp, _ := rt.RoundTrip(req)
+	if resp != nil {
+		resp.Body.Close()
+	}
 }
