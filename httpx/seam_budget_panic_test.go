@@ -45,12 +45,7 @@ func TestPanickingBudgetLeaksResponse(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		for _, v := range variants {
 			t.Run(fmt.Sprintf("h2=%v/%s", h2, v.name), func(t *testing.T) {
-				var steps []http.HandlerFunc
-				for _, c := range v.codes {
-					steps = append(steps, status(c, "body"))
-				}
-				srv := newScript(t, h2, steps...)
-				tr := &tracker{base: srv.base(t)}
+				srv, tr := statusServer(t, h2, v.codes...)
 				b := v.budget
 				rt, err := httpx.New(httpx.Config{Base: tr, Retry: fastPolicy(2),
 					Budget: func(*http.Request) retry.Budget { return b }})

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,14 +82,7 @@ func TestModelSharedState(t *testing.T) {
 					t.Fatal(err)
 				}
 				sh.ratio, _ = retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.3, MinPerSecond: 5})
-				var wg sync.WaitGroup
-				for k := range modelCasesPerSeed {
-					if only >= 0 && k != only {
-						continue
-					}
-					wg.Go(func() { run.one(t, seed, k, sh) })
-				}
-				wg.Wait()
+				run.cases(t, seed, only, sh)
 				// No probe leaked: once the calls ended, a half-open breaker
 				// has none in flight, and an open one lets a probe through
 				// once its time is up.

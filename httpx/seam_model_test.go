@@ -271,14 +271,7 @@ func TestModel(t *testing.T) {
 		run := newModelRun(t, h2)
 		for _, seed := range seeds {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-				var wg sync.WaitGroup
-				for k := range modelCasesPerSeed {
-					if only >= 0 && k != only {
-						continue
-					}
-					wg.Go(func() { run.one(t, seed, k, nil) })
-				}
-				wg.Wait()
+				run.cases(t, seed, only, nil)
 			})
 		}
 	})
@@ -788,6 +781,17 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	if testing.Verbose() && os.Getenv("MODEL_CASE") != "" {
 		t.Logf("%s\n  hits=%+v\n  sent=%d resp=%v err=%v", ds, hits, tr.sent.Load(), resp != nil, err)
 	}
+}
+
+// cases runs the cases of seed at once (only that one if only >= 0).
+func (m *modelRun) cases(t *testing.T, seed uint64, only int, sh *sharedState) {
+	var wg sync.WaitGroup
+	for k := range modelCasesPerSeed {
+		if only < 0 || k == only {
+			wg.Go(func() { m.one(t, seed, k, sh) })
+		}
+	}
+	wg.Wait()
 }
 
 // modelSeedsFromEnv returns the seeds to run, def unless MODEL_SEED (one)

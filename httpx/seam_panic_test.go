@@ -52,12 +52,7 @@ func TestPanickingCallbackLeaksResponse(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		for _, v := range variants {
 			t.Run(fmt.Sprintf("h2=%v/%s", h2, v.name), func(t *testing.T) {
-				var steps []http.HandlerFunc
-				for _, c := range v.codes {
-					steps = append(steps, status(c, "body"))
-				}
-				srv := newScript(t, h2, steps...)
-				tr := &tracker{base: srv.base(t)}
+				srv, tr := statusServer(t, h2, v.codes...)
 				cfg := httpx.Config{Base: tr, Retry: fastPolicy(2)}
 				v.cfg(&cfg)
 				rt, err := httpx.New(cfg)
@@ -106,4 +101,15 @@ func mustPanic(t *testing.T, rt http.RoundTripper, req *http.Request) {
 	if resp != nil {
 		resp.Body.Close()
 	}
+}
+
+// statusServer answers the codes in turn, each with a body, and returns a
+// tracker of the response bodies its base transport hands out.
+func statusServer(t *testing.T, h2 bool, codes ...int) (*script, *tracker) {
+	var steps []http.HandlerFunc
+	for _, c := range codes {
+		steps = append(steps, status(c, "body"))
+	}
+	srv := newScript(t, h2, steps...)
+	return srv, &tracker{base: srv.base(t)}
 }
