@@ -30,7 +30,7 @@ func TestNilBehindInterfaceIsInvalid(t *testing.T) {
 			}
 			calls := 0
 			fail := func(context.Context) (int, error) { calls++; return 0, errBoom }
-			_, err := retry.Retry(context.Background(), fail, p)
+			_, err := retry.Retry(context.Background(), p, fail)
 			if !errors.Is(err, retry.ErrInvalid) {
 				t.Errorf("Retry = %v, want ErrInvalid", err)
 			}
@@ -39,7 +39,7 @@ func TestNilBehindInterfaceIsInvalid(t *testing.T) {
 				if _, ok := errors.AsType[*retry.Error](err); ok || calls != 0 {
 					t.Errorf("Retry = %v after %d calls; want a plain ErrInvalid before any", err, calls)
 				}
-				if err := retry.Do(context.Background(), func(context.Context) error { calls++; return nil }, p); !errors.Is(err, retry.ErrInvalid) || calls != 0 {
+				if err := retry.Do(context.Background(), p, func(context.Context) error { calls++; return nil }); !errors.Is(err, retry.ErrInvalid) || calls != 0 {
 					t.Errorf("Do = %v after %d calls; want ErrInvalid before any", err, calls)
 				}
 			} else if e, ok := errors.AsType[*retry.Error](err); !ok || e.Attempts != 1 || calls != 1 {
@@ -58,7 +58,7 @@ func TestNilBehindInterfaceIsInvalid(t *testing.T) {
 				t.Errorf("Validate = %v, want ErrInvalid", err)
 			}
 			calls := 0
-			_, err := retry.Hedge(context.Background(), func(context.Context) (int, error) { calls++; return 1, nil }, h)
+			_, err := retry.Hedge(context.Background(), h, func(context.Context) (int, error) { calls++; return 1, nil })
 			if !errors.Is(err, retry.ErrInvalid) || calls != 0 {
 				t.Errorf("Hedge = %v after %d calls; want ErrInvalid before any", err, calls)
 			}

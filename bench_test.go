@@ -37,19 +37,19 @@ func BenchmarkRetrySuccess(b *testing.B) {
 	b.Run("policy", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, okValCall, benchPol)
+			sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
 		}
 	})
 	b.Run("adhoc", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, okValCall, nil)
+			sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
 		}
 	})
 	b.Run("do", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkErr = retry.Do(benchCtx, okCall, benchPol)
+			sinkErr = retry.Do(benchCtx, benchPol, okCall)
 		}
 	})
 }
@@ -66,7 +66,7 @@ func BenchmarkRetryFail3(b *testing.B) {
 		return n, nil
 	}
 	for b.Loop() {
-		sinkInt, sinkErr = retry.Retry(benchCtx, fn, benchPol)
+		sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, fn)
 	}
 	if sinkErr != nil {
 		b.Fatal(sinkErr)
@@ -107,14 +107,14 @@ func BenchmarkHedgeNoHedge(b *testing.B) {
 	b.Run("hedge", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkInt, sinkErr = retry.Hedge(benchCtx, okValCall, hedgeNever)
+			sinkInt, sinkErr = retry.Hedge(benchCtx, hedgeNever, okValCall)
 		}
 	})
 	b.Run("release", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var release func()
-			sinkInt, release, sinkErr = retry.HedgeWithRelease(benchCtx, okValCall, hedgeNever)
+			sinkInt, release, sinkErr = retry.HedgeWithRelease(benchCtx, hedgeNever, okValCall)
 			release()
 		}
 	})
@@ -123,7 +123,7 @@ func BenchmarkHedgeNoHedge(b *testing.B) {
 		p := &retry.HedgePolicy{Latency: tr}
 		b.ReportAllocs()
 		for b.Loop() {
-			sinkInt, sinkErr = retry.Hedge(benchCtx, okValCall, p)
+			sinkInt, sinkErr = retry.Hedge(benchCtx, p, okValCall)
 		}
 	})
 }
@@ -270,7 +270,7 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			br := mustBreaker(b, c.cfg)
-			run(b, func() (int, error) { return retry.Guard(benchCtx, bare, br) })
+			run(b, func() (int, error) { return retry.Guard(benchCtx, br, bare) })
 		})
 	}
 	b.Run("allow", func(b *testing.B) {

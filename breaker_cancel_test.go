@@ -62,14 +62,13 @@ func TestGuardFailureAfterCancelIgnored(t *testing.T) {
 		// fn cancels the call's context, as a caller would while it runs
 		// (Guard does not call fn with a context already done).
 		ctx, cancel := context.WithCancelCause(context.Background())
-		_, err := retry.Guard(ctx, func(ctx context.Context) (int, error) { cancel(errShutdown); return fn(ctx) }, b)
+		_, err := retry.Guard(ctx, b, func(ctx context.Context) (int, error) { cancel(errShutdown); return fn(ctx) })
 		if !errors.Is(err, errShutdown) || errors.Is(err, context.Canceled) || counted(b) {
 			t.Errorf("Guard: err %v, %+v; want the cause, Ignored", err, b.Snapshot())
 		}
 		ctx, cancel = context.WithCancelCause(context.Background())
 		fellBackTo := false
-		_, fb, err := retry.GuardFallback(ctx, func(ctx context.Context) (int, error) { cancel(errShutdown); return fn(ctx) },
-			func(context.Context, error) (int, error) { fellBackTo = true; return 1, nil }, b)
+		_, fb, err := retry.GuardFallback(ctx, b, func(ctx context.Context) (int, error) { cancel(errShutdown); return fn(ctx) }, func(context.Context, error) (int, error) { fellBackTo = true; return 1, nil })
 		if fb || fellBackTo || !errors.Is(err, errShutdown) || counted(b) {
 			t.Errorf("GuardFallback: fellBack %v, err %v, %+v; want the error as it is, Ignored", fb, err, b.Snapshot())
 		}
@@ -81,16 +80,16 @@ func TestGuardFailureAfterCancelIgnored(t *testing.T) {
 func TestGuardHedgeLoserIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, Classify: failAll})
-		v, err := retry.Hedge(context.Background(), func(ctx context.Context) (int, error) {
-			return retry.Guard(ctx, func(ctx context.Context) (int, error) {
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: ms}, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, b, func(ctx context.Context) (int, error) {
 				a, _ := retry.AttemptFrom(ctx)
 				if a.Number == 2 {
 					return 2, nil
 				}
 				<-ctx.Done()
 				return 0, context.Cause(ctx) // ErrHedgeLost
-			}, b)
-		}, &retry.HedgePolicy{Delay: ms})
+			})
+		})
 		synctest.Wait() // the loser has reported to the breaker
 		if err != nil || v != 2 || counted(b) {
 			t.Fatalf("Hedge = %v, %v; breaker %+v; want the loser Ignored", v, err, b.Snapshot())
@@ -105,10 +104,10 @@ func TestGuardDeadlineCounts(t *testing.T) {
 		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1})
 		ctx, cancel := context.WithTimeout(context.Background(), ms)
 		defer cancel()
-		_, err := retry.Guard(ctx, func(ctx context.Context) (int, error) {
+		_, err := retry.Guard(ctx, b, func(ctx context.Context) (int, error) {
 			<-ctx.Done()
 			return 0, ctx.Err()
-		}, b)
+		})
 		if !errors.Is(err, context.DeadlineExceeded) || b.State() != retry.StateOpen {
 			t.Fatalf("err %v, breaker %v; want the timeout counted (open)", err, b.State())
 		}

@@ -23,9 +23,9 @@ func TestRetryAroundBreakerFailsFastByDefault(t *testing.T) {
 	calls := 0
 	fn := func(context.Context) (string, error) { calls++; return "", errBoom }
 	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Clock: clk}
-	_, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
-		return retry.Guard(ctx, fn, b)
-	}, p)
+	_, err := retry.Retry(context.Background(), p, func(ctx context.Context) (string, error) {
+		return retry.Guard(ctx, b, fn)
+	})
 	var re *retry.Error
 	if !errors.As(err, &re) || re.Attempts != 3 || calls != 2 {
 		t.Fatalf("err = %v after %d calls; want a *Error after 3 attempts, 2 calls", err, calls)
@@ -56,9 +56,9 @@ func TestRetryAroundBreakerWaitsForProbe(t *testing.T) {
 		return "ok", nil
 	}
 	p := &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Clock: clk, WaitForProbe: true}
-	v, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
-		return retry.Guard(ctx, fn, b)
-	}, p)
+	v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (string, error) {
+		return retry.Guard(ctx, b, fn)
+	})
 	if v != "ok" || err != nil {
 		t.Fatalf("got %q, %v", v, err)
 	}
@@ -76,10 +76,10 @@ func TestRetryAroundBreakerStopsOnLongOpen(t *testing.T) {
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
 	calls := 0
 	p := &retry.Policy{MaxAttempts: 100, Backoff: retry.Constant{}, Clock: clk, WaitForProbe: true}
-	err := retry.Do(context.Background(), func(ctx context.Context) error {
-		_, err := retry.Guard(ctx, func(context.Context) (int, error) { calls++; return 0, errBoom }, b)
+	err := retry.Do(context.Background(), p, func(ctx context.Context) error {
+		_, err := retry.Guard(ctx, b, func(context.Context) (int, error) { calls++; return 0, errBoom })
 		return err
-	}, p)
+	})
 	var re *retry.Error
 	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || calls != 1 {
 		t.Fatalf("err = %v after %d calls", err, calls)
@@ -108,11 +108,11 @@ func TestRetryAroundBreakerOtherRejectionsStop(t *testing.T) {
 			t.Fatal(err)
 		}
 		calls := 0
-		err = retry.Do(context.Background(), func(ctx context.Context) error {
+		err = retry.Do(context.Background(), &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait}, func(ctx context.Context) error {
 			calls++
-			_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, b)
+			_, err := retry.Guard(ctx, b, func(context.Context) (int, error) { return 0, nil })
 			return err
-		}, &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait})
+		})
 		done(nil)
 		var re *retry.Error
 		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrTooManyProbes) || calls != 1 {
@@ -124,11 +124,11 @@ func TestRetryAroundBreakerOtherRejectionsStop(t *testing.T) {
 			call(thr, nil, 0, errBoom)
 		}
 		calls = 0
-		err = retry.Do(context.Background(), func(ctx context.Context) error {
+		err = retry.Do(context.Background(), &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait}, func(ctx context.Context) error {
 			calls++
-			_, err := retry.Guard(ctx, func(context.Context) (int, error) { return 0, nil }, thr)
+			_, err := retry.Guard(ctx, thr, func(context.Context) (int, error) { return 0, nil })
 			return err
-		}, &retry.Policy{MaxAttempts: 100, Clock: clk, WaitForProbe: wait})
+		})
 		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrThrottled) || calls != 1 {
 			t.Fatalf("WaitForProbe %v: err = %v after %d attempts", wait, err, calls)
 		}
@@ -142,13 +142,13 @@ func TestRetryAroundHedgedRoundStopsOnRejection(t *testing.T) {
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Clock: clk})
 	call(b, nil, 0, errBoom) // open
 	rounds := 0
-	err := retry.Do(context.Background(), func(ctx context.Context) error {
+	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: 5, Clock: clk}, func(ctx context.Context) error {
 		rounds++
-		_, err := retry.Hedge(ctx, func(ctx context.Context) (int, error) {
-			return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
-		}, nil)
+		_, err := retry.Hedge(ctx, nil, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
+		})
 		return err
-	}, &retry.Policy{MaxAttempts: 5, Clock: clk})
+	})
 	var re *retry.Error
 	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || rounds != 1 {
 		t.Fatalf("err = %v after %d rounds", err, rounds)

@@ -24,16 +24,16 @@ import (
 // To retry, put the retry loop outside the breaker, so that every attempt
 // asks the breaker:
 //
-//	v, err := retry.Retry(ctx, func(ctx context.Context) (T, error) {
-//		return retry.Guard(ctx, fn, breaker)
-//	}, policy)
+//	v, err := retry.Retry(ctx, policy, func(ctx context.Context) (T, error) {
+//		return retry.Guard(ctx, breaker, fn)
+//	})
 //
 // A rejection then stops the loop at once, with the *RejectedError as the
 // Reason of its *Error: the caller fails fast instead of waiting for the
 // breaker. Set Policy.WaitForProbe to have the loop wait instead, while
 // the breaker is open, until its next probe may start (within
 // Policy.MaxAfter and the context's deadline), and try again.
-func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *Breaker) (T, error) {
+func Guard[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if ctx == nil || fn == nil || b == nil {
 		return zero, invalidGuard(ctx == nil, fn == nil)
@@ -66,7 +66,7 @@ func Guard[T any](ctx context.Context, fn func(context.Context) (T, error), b *B
 // another). An Ignored outcome, such as the caller's own cancellation
 // (see Guard), goes to the caller as it is. A nil fallback makes GuardFallback behave
 // as Guard.
-func GuardFallback[T any](ctx context.Context, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error), b *Breaker) (v T, fellBack bool, err error) {
+func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error)) (v T, fellBack bool, err error) {
 	if ctx == nil || fn == nil || b == nil {
 		return v, false, invalidGuard(ctx == nil, fn == nil)
 	}

@@ -106,7 +106,7 @@ func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 				t.Errorf("recovered %v, want the hook's panic", r)
 			}
 		}()
-		retry.Guard(context.Background(), func(context.Context) (int, error) { ran = true; return 0, nil }, b)
+		retry.Guard(context.Background(), b, func(context.Context) (int, error) { ran = true; return 0, nil })
 	}()
 	if ran {
 		t.Error("the call ran although admission panicked")
@@ -201,9 +201,9 @@ func TestBreakerPanickingClassifyFreesProbe(t *testing.T) {
 				fn := func(context.Context) (int, error) { return 0, panicky }
 				switch api {
 				case "Guard":
-					retry.Guard(context.Background(), fn, b)
+					retry.Guard(context.Background(), b, fn)
 				case "GuardFallback":
-					retry.GuardFallback(context.Background(), fn, nil, b)
+					retry.GuardFallback(context.Background(), b, fn, nil)
 				case "Allow":
 					done, err := b.Allow()
 					if err != nil {

@@ -43,7 +43,7 @@ func TestPitfall28HalfOpenProbeLimit(t *testing.T) {
 	entered.Add(3)
 	for range callers {
 		wg.Go(func() {
-			_, err := retry.Guard(context.Background(), func(context.Context) (int, error) {
+			_, err := retry.Guard(context.Background(), b, func(context.Context) (int, error) {
 				n := inFlight.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
@@ -51,7 +51,7 @@ func TestPitfall28HalfOpenProbeLimit(t *testing.T) {
 				<-release
 				inFlight.Add(-1)
 				return 0, nil
-			}, b)
+			})
 			if errors.Is(err, retry.ErrTooManyProbes) {
 				rejected.Add(1)
 			}
@@ -76,21 +76,21 @@ func TestPitfall28ProbeSlotReleased(t *testing.T) {
 		},
 		"cancellation": func(b *retry.Breaker) {
 			ctx, cancel := context.WithCancel(context.Background())
-			retry.Guard(ctx, func(ctx context.Context) (int, error) {
+			retry.Guard(ctx, b, func(ctx context.Context) (int, error) {
 				cancel()
 				<-ctx.Done()
 				return 0, ctx.Err()
-			}, b)
+			})
 		},
 		"panic": func(b *retry.Breaker) {
 			defer func() { recover() }()
-			retry.Guard(context.Background(), func(context.Context) (int, error) { panic("probe") }, b)
+			retry.Guard(context.Background(), b, func(context.Context) (int, error) { panic("probe") })
 		},
 		"Goexit": func(b *retry.Breaker) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				retry.Guard(context.Background(), func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }, b)
+				retry.Guard(context.Background(), b, func(context.Context) (int, error) { runtime.Goexit(); return 0, nil })
 			}()
 			<-done
 		},
@@ -296,7 +296,7 @@ func TestPitfall34PanicIsFailure(t *testing.T) {
 					t.Errorf("recovered %v", r)
 				}
 			}()
-			retry.Guard(context.Background(), func(context.Context) (int, error) { panic("fn") }, b)
+			retry.Guard(context.Background(), b, func(context.Context) (int, error) { panic("fn") })
 		}()
 		if s := b.Snapshot(); i == 0 && s.ConsecutiveFailures != 1 {
 			t.Fatalf("snapshot %+v", s)

@@ -152,7 +152,7 @@ func TestBreakerModel(t *testing.T) {
 				var err error
 				func() {
 					defer func() { recover() }()
-					_, err = retry.Guard(context.Background(), func(context.Context) (int, error) { panic("fn") }, b)
+					_, err = retry.Guard(context.Background(), b, func(context.Context) (int, error) { panic("fn") })
 				}()
 				want, c := m.admit(clk.Now())
 				if checkAdmit(err, want) {

@@ -34,12 +34,12 @@ var errBoom = errors.New("boom")
 
 // call runs one call through b that returns err, after taking d on clk.
 func call(b *retry.Breaker, clk *manualClock, d time.Duration, err error) error {
-	_, gerr := retry.Guard(context.Background(), func(context.Context) (int, error) {
+	_, gerr := retry.Guard(context.Background(), b, func(context.Context) (int, error) {
 		if clk != nil {
 			clk.Add(d)
 		}
 		return 1, err
-	}, b)
+	})
 	return gerr
 }
 
@@ -312,16 +312,16 @@ func TestGuardBadInput(t *testing.T) {
 	b := newBreaker(t, retry.BreakerConfig{})
 	fn := func(context.Context) (int, error) { return 1, nil }
 	var nilCtx context.Context
-	if _, err := retry.Guard(nilCtx, fn, b); !errors.Is(err, retry.ErrInvalid) {
+	if _, err := retry.Guard(nilCtx, b, fn); !errors.Is(err, retry.ErrInvalid) {
 		t.Errorf("nil ctx: %v", err)
 	}
-	if _, err := retry.Guard[int](context.Background(), nil, b); !errors.Is(err, retry.ErrInvalid) {
+	if _, err := retry.Guard[int](context.Background(), b, nil); !errors.Is(err, retry.ErrInvalid) {
 		t.Errorf("nil fn: %v", err)
 	}
-	if _, err := retry.Guard[int](context.Background(), fn, nil); !errors.Is(err, retry.ErrInvalid) {
+	if _, err := retry.Guard[int](context.Background(), nil, fn); !errors.Is(err, retry.ErrInvalid) {
 		t.Errorf("nil breaker: %v", err)
 	}
-	if _, _, err := retry.GuardFallback[int](context.Background(), fn, nil, nil); !errors.Is(err, retry.ErrInvalid) {
+	if _, _, err := retry.GuardFallback[int](context.Background(), nil, fn, nil); !errors.Is(err, retry.ErrInvalid) {
 		t.Errorf("GuardFallback nil breaker: %v", err)
 	}
 }
@@ -333,7 +333,7 @@ func TestGuardDoneContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
-	_, err := retry.Guard(ctx, func(context.Context) (int, error) { called = true; return 0, nil }, b)
+	_, err := retry.Guard(ctx, b, func(context.Context) (int, error) { called = true; return 0, nil })
 	if called || !errors.Is(err, context.Canceled) {
 		t.Fatalf("called = %v, err = %v", called, err)
 	}
@@ -373,9 +373,9 @@ func TestGuardFallback(t *testing.T) {
 		return "cached", nil
 	}
 	run := func(err error) (string, bool, error) {
-		return retry.GuardFallback(context.Background(), func(context.Context) (string, error) {
+		return retry.GuardFallback(context.Background(), b, func(context.Context) (string, error) {
 			return "live", err
-		}, fallback, b)
+		}, fallback)
 	}
 	if v, fb, err := run(nil); v != "live" || fb || err != nil {
 		t.Fatalf("success: %q %v %v", v, fb, err)
@@ -394,13 +394,12 @@ func TestGuardFallback(t *testing.T) {
 		t.Errorf("fallback saw %v", seen)
 	}
 	// Without a fallback it is Guard.
-	_, fb, err := retry.GuardFallback(context.Background(), func(context.Context) (int, error) { return 1, nil }, nil, b)
+	_, fb, err := retry.GuardFallback(context.Background(), b, func(context.Context) (int, error) { return 1, nil }, nil)
 	if fb || !errors.Is(err, retry.ErrOpen) {
 		t.Errorf("nil fallback: %v %v", fb, err)
 	}
 	// A fallback that cannot help passes the error on, and says it ran.
-	_, fb, err = retry.GuardFallback(context.Background(), func(context.Context) (int, error) { return 1, nil },
-		func(_ context.Context, err error) (int, error) { return 0, err }, b)
+	_, fb, err = retry.GuardFallback(context.Background(), b, func(context.Context) (int, error) { return 1, nil }, func(_ context.Context, err error) (int, error) { return 0, err })
 	if !fb || !errors.Is(err, retry.ErrOpen) {
 		t.Errorf("declining fallback: %v %v", fb, err)
 	}

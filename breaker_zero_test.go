@@ -63,7 +63,7 @@ func TestZeroBreakerConcurrentFirstUse(t *testing.T) {
 				}
 				done(nil)
 			default:
-				if _, err := retry.Guard(context.Background(), func(context.Context) (int, error) { return 1, nil }, &b); err != nil {
+				if _, err := retry.Guard(context.Background(), &b, func(context.Context) (int, error) { return 1, nil }); err != nil {
 					t.Error(err)
 				}
 			}

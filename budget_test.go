@@ -162,8 +162,8 @@ func TestBudgetRefusalStopsRetry(t *testing.T) {
 	}
 	clk := newStepClock()
 	fn, calls := failing(10, errTransient)
-	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: 4, Budget: &b,
-		Backoff: retry.Constant{Interval: time.Second}, Clock: clk})
+	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: 4, Budget: &b,
+		Backoff: retry.Constant{Interval: time.Second}, Clock: clk}, fn)
 	if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
 		t.Fatalf("err = %v", err)
 	}
@@ -178,13 +178,13 @@ func TestBudgetCountsOutcomes(t *testing.T) {
 	var b retry.TokenBucket
 	p := &retry.Policy{MaxAttempts: 3, Budget: &b, Backoff: retry.Constant{}}
 	fn, _ := failing(2, errTransient)
-	if err := retry.Do(context.Background(), fn, p); err != nil {
+	if err := retry.Do(context.Background(), p, fn); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.Tokens(); math.Abs(got-8.1) > 1e-9 {
 		t.Fatalf("after 2 failures and 1 success: %v tokens, want 8.1", got)
 	}
-	_ = retry.Do(context.Background(), func(context.Context) error { return retry.Permanent(errTransient) }, p)
+	_ = retry.Do(context.Background(), p, func(context.Context) error { return retry.Permanent(errTransient) })
 	if got := b.Tokens(); math.Abs(got-8.1) > 1e-9 {
 		t.Fatalf("a permanent error changed the tokens to %v", got)
 	}
@@ -199,7 +199,7 @@ func TestBudgetSharedConcurrent(t *testing.T) {
 		for i := range 50 {
 			wg.Go(func() {
 				fn, _ := failing(i%3, errTransient)
-				err := retry.Do(context.Background(), fn, p)
+				err := retry.Do(context.Background(), p, fn)
 				if err != nil && !errors.Is(err, retry.ErrBudgetExhausted) {
 					t.Errorf("goroutine %d: %v", i, err)
 				}
@@ -222,19 +222,19 @@ func TestMarkAttempts(t *testing.T) {
 		}
 		return nil
 	}
-	if err := retry.Do(context.Background(), fn, &retry.Policy{MarkAttempts: true, Backoff: retry.Constant{}}); err != nil {
+	if err := retry.Do(context.Background(), &retry.Policy{MarkAttempts: true, Backoff: retry.Constant{}}, fn); err != nil {
 		t.Fatal(err)
 	}
 	want := []retry.Attempt{{Number: 1}, {Number: 2}, {Number: 3}}
 	if len(seen) != 3 || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] {
 		t.Fatalf("attempts = %v, want %v", seen, want)
 	}
-	_ = retry.Do(context.Background(), func(ctx context.Context) error {
+	_ = retry.Do(context.Background(), nil, func(ctx context.Context) error {
 		if _, ok := retry.AttemptFrom(ctx); ok {
 			t.Error("marked without MarkAttempts")
 		}
 		return nil
-	}, nil)
+	})
 }
 
 // Regression: the zero RatioBudget divided by a zero slice. It must behave
@@ -261,7 +261,7 @@ func TestRatioBudgetZeroValue(t *testing.T) {
 	// Used as a Policy's Budget, it stops the call at the first retry.
 	var b retry.RatioBudget
 	fn, calls := failing(5, errTransient)
-	err = retry.Do(context.Background(), fn, &retry.Policy{Budget: &b, Backoff: retry.Constant{}})
+	err = retry.Do(context.Background(), &retry.Policy{Budget: &b, Backoff: retry.Constant{}}, fn)
 	if !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
 		t.Fatalf("err = %v after %d calls", err, *calls)
 	}
@@ -351,11 +351,11 @@ func TestBudgetChargedBeforeWait(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(500*time.Millisecond, cancel)
 		fn, calls := failing(5, errTransient)
-		if err := retry.Do(ctx, fn, p); !errors.Is(err, context.Canceled) || *calls != 1 {
+		if err := retry.Do(ctx, p, fn); !errors.Is(err, context.Canceled) || *calls != 1 {
 			t.Fatalf("cancelled during the wait: err = %v after %d calls", err, *calls)
 		}
 		fn, calls = failing(5, errTransient)
-		if err := retry.Do(context.Background(), fn, p); !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
+		if err := retry.Do(context.Background(), p, fn); !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
 			t.Fatalf("err = %v after %d calls; the cancelled retry should have used the budget", err, *calls)
 		}
 	})

@@ -29,7 +29,7 @@ func TestNilPointerToBackoffFunc(t *testing.T) {
 						t.Errorf("Retry panicked: %v", r)
 					}
 				}()
-				err = retry.Do(context.Background(), func(context.Context) error { return errTransient }, p)
+				err = retry.Do(context.Background(), p, func(context.Context) error { return errTransient })
 			}()
 			if !errors.Is(err, retry.ErrInvalid) {
 				t.Errorf("Do = %v, want an error wrapping ErrInvalid", err)

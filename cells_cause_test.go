@@ -18,33 +18,33 @@ func TestCausesEverywhere(t *testing.T) {
 	hangCause := func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, context.Cause(ctx) }
 	fail := func(ctx context.Context) (int, error) { return 0, errTransient }
 	paths := map[string]func(ctx context.Context) (int, error){
-		"Retry attempt":       func(ctx context.Context) (int, error) { return retry.Retry(ctx, hang, nil) },
-		"Retry attempt cause": func(ctx context.Context) (int, error) { return retry.Retry(ctx, hangCause, nil) },
+		"Retry attempt":       func(ctx context.Context) (int, error) { return retry.Retry(ctx, nil, hang) },
+		"Retry attempt cause": func(ctx context.Context) (int, error) { return retry.Retry(ctx, nil, hangCause) },
 		"Retry wait": func(ctx context.Context) (int, error) {
-			return retry.Retry(ctx, fail, &retry.Policy{Backoff: retry.Constant{Interval: time.Hour}})
+			return retry.Retry(ctx, &retry.Policy{Backoff: retry.Constant{Interval: time.Hour}}, fail)
 		},
 		"Retry attempt timeout": func(ctx context.Context) (int, error) {
-			return retry.Retry(ctx, hang, &retry.Policy{AttemptTimeout: time.Hour, MarkAttempts: true})
+			return retry.Retry(ctx, &retry.Policy{AttemptTimeout: time.Hour, MarkAttempts: true}, hang)
 		},
 		"Hedge": func(ctx context.Context) (int, error) {
-			return retry.Hedge(ctx, hang, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
+			return retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, hang)
 		},
 		"Hedge cause": func(ctx context.Context) (int, error) {
-			return retry.Hedge(ctx, hangCause, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
+			return retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, hangCause)
 		},
 		"Hedge pushback wait": func(ctx context.Context) (int, error) {
-			return retry.Hedge(ctx, func(context.Context) (int, error) { return 0, retry.After(errTransient, 30*time.Second) }, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
+			return retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, func(context.Context) (int, error) { return 0, retry.After(errTransient, 30*time.Second) })
 		},
 		"Retry(Hedge)": func(ctx context.Context) (int, error) {
-			return retry.Retry(ctx, func(ctx context.Context) (int, error) {
-				return retry.Hedge(ctx, hangCause, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
-			}, &retry.Policy{WaitForProbe: true})
+			return retry.Retry(ctx, &retry.Policy{WaitForProbe: true}, func(ctx context.Context) (int, error) {
+				return retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, hangCause)
+			})
 		},
 		"Retry(Hedge(Guard))": func(ctx context.Context) (int, error) {
 			b, _ := retry.NewBreaker(retry.BreakerConfig{})
-			return retry.Retry(ctx, func(ctx context.Context) (int, error) {
-				return retry.Hedge(ctx, func(ctx context.Context) (int, error) { return retry.Guard(ctx, hangCause, b) }, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
-			}, nil)
+			return retry.Retry(ctx, nil, func(ctx context.Context) (int, error) {
+				return retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, func(ctx context.Context) (int, error) { return retry.Guard(ctx, b, hangCause) })
+			})
 		},
 	}
 	for name, f := range paths {

@@ -111,7 +111,7 @@ func TestHedgeHookPanicsNeverLeak(t *testing.T) {
 						go func() {
 							defer close(done)
 							defer func() { recover() }()
-							got, release, _ = retry.HedgeWithRelease(context.Background(), fn, h)
+							got, release, _ = retry.HedgeWithRelease(context.Background(), h, fn)
 						}()
 						<-done
 						time.Sleep(time.Second) // every attempt ends

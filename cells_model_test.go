@@ -195,13 +195,13 @@ func modelCoreCase(t *testing.T, seed uint64, k int) {
 	attempt := fn
 	if br != nil {
 		inner := attempt
-		attempt = func(ctx context.Context) (*m4Value, error) { return retry.Guard(ctx, inner, br) }
+		attempt = func(ctx context.Context) (*m4Value, error) { return retry.Guard(ctx, br, inner) }
 	}
 	round := attempt
 	if h != nil {
-		round = func(ctx context.Context) (*m4Value, error) { return retry.Hedge(ctx, attempt, h) }
+		round = func(ctx context.Context) (*m4Value, error) { return retry.Hedge(ctx, h, attempt) }
 	}
-	v, err := retry.Retry(ctx, round, p)
+	v, err := retry.Retry(ctx, p, round)
 	ctxErr := ctx.Err()
 
 	// Exactly one of a value and an error.

@@ -38,9 +38,9 @@ func TestWaitForProbeChargesBudget(t *testing.T) {
 				}
 				p := &retry.Policy{MaxAttempts: 3, WaitForProbe: true, Budget: budget}
 				var sent atomic.Int32
-				v, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
-					return retry.Guard(ctx, func(context.Context) (int, error) { sent.Add(1); return 7, nil }, b)
-				}, p)
+				v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+					return retry.Guard(ctx, b, func(context.Context) (int, error) { sent.Add(1); return 7, nil })
+				})
 				if err != nil {
 					t.Fatalf("nothing sent (%d), yet: %v (Budget asked for an Extra for the first attempt actually made)", sent.Load(), err)
 				}

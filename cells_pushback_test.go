@@ -21,7 +21,7 @@ func TestHugePushbackInsideHedgeInsideRetry(t *testing.T) {
 		h := &retry.HedgePolicy{MaxAttempts: 2, Delay: ms}
 		p := &retry.Policy{MaxAttempts: 3, MaxAfter: time.Second}
 		start := time.Now()
-		_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) { return retry.Hedge(ctx, fn, h) }, p)
+		_, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) { return retry.Hedge(ctx, h, fn) })
 		took := time.Since(start)
 		var pe *retry.PushbackError
 		if !errors.As(err, &pe) {

@@ -25,9 +25,9 @@ func TestRetryRetryableVsRejection(t *testing.T) {
 		call(b, nil, 0, errTransient)
 		onlyTransient := func(err error) bool { return errors.Is(err, errTransient) }
 		p := &retry.Policy{MaxAttempts: 3, Retryable: onlyTransient, Backoff: retry.Constant{Interval: ms}}
-		_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
-			return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
-		}, p)
+		_, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
+		})
 		var re *retry.Error
 		if !errors.As(err, &re) {
 			t.Fatalf("err = %v", err)
@@ -36,9 +36,9 @@ func TestRetryRetryableVsRejection(t *testing.T) {
 			t.Errorf("Reason = %v (%T), want the *RejectedError", re.Reason, re.Reason)
 		}
 		p.WaitForProbe = true
-		v, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
-			return retry.Guard(ctx, func(context.Context) (int, error) { return 7, nil }, b)
-		}, p)
+		v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, b, func(context.Context) (int, error) { return 7, nil })
+		})
 		if err != nil || v != 7 {
 			t.Errorf("WaitForProbe: Retry = %v, %v; want 7 after waiting for the probe", v, err)
 		}
@@ -58,7 +58,7 @@ func TestNestedProbeFails(t *testing.T) {
 		call(b, nil, 0, errTransient)
 		probes := 0
 		fn := func(ctx context.Context) (int, error) {
-			return retry.Guard(ctx, func(ctx context.Context) (int, error) {
+			return retry.Guard(ctx, b, func(ctx context.Context) (int, error) {
 				probes++
 				n := probes
 				select {
@@ -70,20 +70,20 @@ func TestNestedProbeFails(t *testing.T) {
 					return 0, errTransient
 				}
 				return 42, nil
-			}, b)
+			})
 		}
 		h := &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms}
 		p := &retry.Policy{MaxAttempts: 5, WaitForProbe: true, Backoff: retry.Constant{Interval: ms}}
 		// Control: the same, without the hedge, succeeds.
-		if v, err := retry.Retry(context.Background(), fn, p); err != nil || v != 42 {
+		if v, err := retry.Retry(context.Background(), p, fn); err != nil || v != 42 {
 			t.Fatalf("control Retry(Guard) = %v, %v; want 42", v, err)
 		}
 		probes = 0
 		call(b, nil, 0, errTransient) // trip it again (closed: one failure)
 		start := time.Now()
-		v, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
-			return retry.Hedge(ctx, fn, h)
-		}, p)
+		v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+			return retry.Hedge(ctx, h, fn)
+		})
 		if err != nil || v != 42 {
 			t.Errorf("after %v: Retry = %v, %v (breaker %v); want 42 from the second probe", time.Since(start), v, err, b.State())
 		}
@@ -108,13 +108,13 @@ func TestWaitForProbePushbackReason(t *testing.T) {
 				return 0, retry.After(errTransient, time.Hour)
 			}
 			call(b, nil, 0, errTransient) // someone trips it meanwhile
-			return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
+			return retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
 		}
 		h := &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms}
 		p := &retry.Policy{MaxAttempts: 3, WaitForProbe: true, MaxAfter: 5 * time.Second}
-		_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
-			return retry.Hedge(ctx, fn, h)
-		}, p)
+		_, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+			return retry.Hedge(ctx, h, fn)
+		})
 		var re *retry.Error
 		if !errors.As(err, &re) {
 			t.Fatalf("err = %v", err)
@@ -135,11 +135,11 @@ func TestPermanentRejectionNotRetried(t *testing.T) {
 		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second})
 		call(b, nil, 0, errTransient) // open
 		calls := 0
-		_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
+		_, err := retry.Retry(context.Background(), &retry.Policy{MaxAttempts: 3, WaitForProbe: true}, func(ctx context.Context) (int, error) {
 			calls++
-			v, err := retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
+			v, err := retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
 			return v, retry.Permanent(err)
-		}, &retry.Policy{MaxAttempts: 3, WaitForProbe: true})
+		})
 		if calls != 1 || !errors.Is(err, retry.ErrNotRetryable) {
 			t.Fatalf("%d calls, err %v; want 1 call and ErrNotRetryable", calls, err)
 		}
@@ -155,20 +155,20 @@ func TestStaleRejectionWrappedRound(t *testing.T) {
 			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour})
 			call(b, nil, 0, errTransient) // open for the whole test
 			rounds := 0
-			_, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) {
+			_, err := retry.Retry(context.Background(), &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}}, func(ctx context.Context) (int, error) {
 				rounds++
-				_, err := retry.Hedge(ctx, func(ctx context.Context) (int, error) {
+				_, err := retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms}, func(ctx context.Context) (int, error) {
 					if a, _ := retry.AttemptFrom(ctx); a.Number == 1 {
 						time.Sleep(10 * ms) // the copy is refused meanwhile
 						return 0, errTransient
 					}
-					return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
-				}, &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms})
+					return retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
+				})
 				if wrap {
 					err = fmt.Errorf("fetch: %w", err)
 				}
 				return 0, err
-			}, &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}})
+			})
 			if rounds != 3 || !errors.Is(err, retry.ErrExhausted) {
 				t.Fatalf("wrapped %v: %d rounds, err %v; want 3 and ErrExhausted", wrap, rounds, err)
 			}

@@ -31,7 +31,7 @@ func TestStressNested(t *testing.T) {
 				var mu sync.Mutex
 				for range 30 {
 					fn := func(ctx context.Context) (int, error) {
-						return retry.Guard(ctx, func(ctx context.Context) (int, error) {
+						return retry.Guard(ctx, b, func(ctx context.Context) (int, error) {
 							mu.Lock()
 							d := time.Duration(r.IntN(8)) * ms
 							x := r.IntN(10)
@@ -50,9 +50,9 @@ func TestStressNested(t *testing.T) {
 								return 0, retry.StopHedging(errTransient)
 							}
 							return 1, nil
-						}, b)
+						})
 					}
-					v, err := retry.Retry(context.Background(), func(ctx context.Context) (int, error) { return retry.Hedge(ctx, fn, h) }, p)
+					v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) { return retry.Hedge(ctx, h, fn) })
 					var re *retry.Error
 					if err == nil && v != 1 || err != nil && !errors.As(err, &re) {
 						t.Errorf("Retry = %v, %v", v, err)

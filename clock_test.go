@@ -72,7 +72,7 @@ func TestDelaysChosen(t *testing.T) {
 			clk := newStepClock()
 			fn, calls := failing(3, errTransient)
 			p := &retry.Policy{MaxAttempts: 4, Backoff: tt.backoff, Clock: clk, Rand: func() float64 { return tt.rand }}
-			if err := retry.Do(context.Background(), fn, p); err != nil {
+			if err := retry.Do(context.Background(), p, fn); err != nil {
 				t.Fatal(err)
 			}
 			if *calls != 4 {
@@ -90,7 +90,7 @@ func TestDelaysChosen(t *testing.T) {
 func TestNoWaitAfterLastAttempt(t *testing.T) {
 	clk := newStepClock()
 	fn, calls := failing(10, errTransient)
-	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{Interval: time.Second}, Clock: clk})
+	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{Interval: time.Second}, Clock: clk}, fn)
 	if !errors.Is(err, retry.ErrExhausted) || !errors.Is(err, errTransient) {
 		t.Fatalf("err = %v, want ErrExhausted wrapping the last error", err)
 	}
@@ -104,7 +104,7 @@ func TestMaxElapsed(t *testing.T) {
 	fn, calls := failing(10, errTransient)
 	p := &retry.Policy{MaxAttempts: 10, MaxElapsed: 3500 * time.Millisecond,
 		Backoff: retry.Constant{Interval: time.Second}, Clock: clk}
-	err := retry.Do(context.Background(), fn, p)
+	err := retry.Do(context.Background(), p, fn)
 	var re *retry.Error
 	if !errors.As(err, &re) || !errors.Is(err, retry.ErrElapsed) {
 		t.Fatalf("err = %v, want *Error with ErrElapsed", err)
@@ -123,7 +123,7 @@ func TestWaitPastDeadlineNotStarted(t *testing.T) {
 		defer cancel()
 		fn, calls := failing(10, errTransient)
 		start := time.Now()
-		err := retry.Do(ctx, fn, &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{Interval: time.Second}})
+		err := retry.Do(ctx, &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{Interval: time.Second}}, fn)
 		if !errors.Is(err, retry.ErrDeadline) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v", err)
 		}
@@ -148,7 +148,7 @@ func TestCancelDuringWait(t *testing.T) {
 			cancel()
 		}()
 		start := time.Now()
-		err := retry.Do(ctx, fn, &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{Interval: time.Hour}})
+		err := retry.Do(ctx, &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{Interval: time.Hour}}, fn)
 		if !errors.Is(err, context.Canceled) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want Canceled and the last error", err)
 		}
@@ -172,7 +172,7 @@ func TestCancelDuringWaitMockClock(t *testing.T) {
 		Clock:   mock,
 		OnRetry: func(retry.Event) { cancel(stop) },
 	}
-	err := retry.Do(ctx, func(context.Context) error { return errTransient }, p)
+	err := retry.Do(ctx, p, func(context.Context) error { return errTransient })
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, stop) || !errors.Is(err, errTransient) {
 		t.Fatalf("err = %v, want Canceled, its cause and the last error", err)
 	}
@@ -188,7 +188,7 @@ func TestMockClockWaitsItsTime(t *testing.T) {
 	}
 	fn, calls := failing(1, errTransient)
 	done := make(chan error)
-	go func() { done <- retry.Do(context.Background(), fn, p) }()
+	go func() { done <- retry.Do(context.Background(), p, fn) }()
 	for {
 		select {
 		case err := <-done:
@@ -218,8 +218,8 @@ func TestAttemptTimeout(t *testing.T) {
 			return "ok", nil
 		}
 		start := time.Now()
-		v, err := retry.Retry(context.Background(), fn, &retry.Policy{
-			MaxAttempts: 5, AttemptTimeout: time.Second, Backoff: retry.Constant{}})
+		v, err := retry.Retry(context.Background(), &retry.Policy{
+			MaxAttempts: 5, AttemptTimeout: time.Second, Backoff: retry.Constant{}}, fn)
 		if err != nil || v != "ok" || calls != 3 {
 			t.Fatalf("v, err = %q, %v after %d calls", v, err, calls)
 		}
@@ -230,7 +230,7 @@ func TestAttemptTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
 		calls = -10 // hang every time
-		_, err = retry.Retry(ctx, fn, &retry.Policy{MaxAttempts: 5, AttemptTimeout: time.Second, Backoff: retry.Constant{}})
+		_, err = retry.Retry(ctx, &retry.Policy{MaxAttempts: 5, AttemptTimeout: time.Second, Backoff: retry.Constant{}}, fn)
 		var re *retry.Error
 		if !errors.As(err, &re) || !errors.Is(err, context.DeadlineExceeded) || re.Attempts != 2 {
 			t.Fatalf("err = %v, want the caller's deadline after 2 attempts", err)
@@ -251,7 +251,7 @@ func TestAttemptTimeoutMockClock(t *testing.T) {
 	}
 	done := make(chan error)
 	go func() {
-		done <- retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: 1, AttemptTimeout: time.Second, Clock: mock})
+		done <- retry.Do(context.Background(), &retry.Policy{MaxAttempts: 1, AttemptTimeout: time.Second, Clock: mock}, fn)
 	}()
 	<-started
 	mock.Add(time.Second)
@@ -275,7 +275,7 @@ func TestServerRequestedDelay(t *testing.T) {
 		return nil
 	}
 	p := &retry.Policy{Backoff: retry.Constant{Interval: time.Second}, Clock: clk}
-	if err := retry.Do(context.Background(), fn, p); err != nil {
+	if err := retry.Do(context.Background(), p, fn); err != nil {
 		t.Fatal(err)
 	}
 	if want := []time.Duration{7 * time.Second, time.Second}; !slices.Equal(clk.Waits(), want) {
@@ -310,7 +310,7 @@ func TestServerRequestedDelayLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newStepClock()
 			fn, calls := failing(1, retry.After(errTransient, tt.delay))
-			err := retry.Do(context.Background(), fn, &retry.Policy{MaxAfter: tt.max, Clock: clk})
+			err := retry.Do(context.Background(), &retry.Policy{MaxAfter: tt.max, Clock: clk}, fn)
 			if !tt.check(err) || !errors.Is(err, errTransient) {
 				t.Fatalf("err = %v", err)
 			}
@@ -328,7 +328,7 @@ func TestServerRequestedDelayPastDeadline(t *testing.T) {
 		defer cancel()
 		fn, _ := failing(1, retry.After(errTransient, 30*time.Second))
 		start := time.Now()
-		err := retry.Do(ctx, fn, nil)
+		err := retry.Do(ctx, nil, fn)
 		if !errors.Is(err, retry.ErrDeadline) || time.Since(start) != 0 {
 			t.Fatalf("err = %v after %v", err, time.Since(start))
 		}

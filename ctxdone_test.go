@@ -46,9 +46,9 @@ func TestRetryContextAlreadyDone(t *testing.T) {
 						}
 					}
 				}
-				_, err := retry.Retry(c.ctx, func(context.Context) (int, error) { calls++; return 1, nil }, p)
+				_, err := retry.Retry(c.ctx, p, func(context.Context) (int, error) { calls++; return 1, nil })
 				check("Retry", err)
-				check("Do", retry.Do(c.ctx, func(context.Context) error { calls++; return nil }, p))
+				check("Do", retry.Do(c.ctx, p, func(context.Context) error { calls++; return nil }))
 			})
 		}
 	}

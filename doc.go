@@ -6,13 +6,13 @@
 // defaults; build one once, share it between goroutines, and pass nil for
 // the defaults:
 //
-//	err := retry.Do(ctx, ping, nil) // 3 attempts, exponential backoff with full jitter
+//	err := retry.Do(ctx, nil, ping) // 3 attempts, exponential backoff with full jitter
 //
 //	var policy = &retry.Policy{
 //		MaxAttempts: 5,
 //		Backoff:     retry.Exponential{Base: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: retry.FullJitter},
 //	}
-//	user, err := retry.Retry(ctx, fetchUser, policy)
+//	user, err := retry.Retry(ctx, policy, fetchUser)
 //
 // A call ends with either the result or an error that says why it stopped
 // and after how many attempts (see [Error]); errors.Is and errors.As reach

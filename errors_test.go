@@ -62,8 +62,8 @@ func TestErrorTimeoutThroughURLError(t *testing.T) {
 func TestErrorTimeoutAttemptTimeouts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fn := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
-		err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: 3,
-			AttemptTimeout: time.Second, Backoff: retry.Constant{Interval: time.Second}})
+		err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: 3,
+			AttemptTimeout: time.Second, Backoff: retry.Constant{Interval: time.Second}}, fn)
 		var re *retry.Error
 		if !errors.As(err, &re) || !errors.Is(err, retry.ErrExhausted) {
 			t.Fatalf("err = %v, want *Error with ErrExhausted", err)

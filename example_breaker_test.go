@@ -24,7 +24,7 @@ func ExampleGuard() {
 		return 0, errors.New("inventory: 503")
 	}
 	for range 5 {
-		_, err := retry.Guard(context.Background(), lookup, inventory)
+		_, err := retry.Guard(context.Background(), inventory, lookup)
 		var rejected *retry.RejectedError
 		if errors.As(err, &rejected) {
 			fmt.Println("rejected:", rejected.Reason, "for about", rejected.Wait.Round(time.Second))
@@ -54,7 +54,7 @@ func ExampleGuardFallback() {
 		return 0, err // a failure of the call itself: report it
 	}
 	for range 2 {
-		price, fellBack, err := retry.GuardFallback(context.Background(), live, cached, prices)
+		price, fellBack, err := retry.GuardFallback(context.Background(), prices, live, cached)
 		fmt.Println(price, fellBack, err)
 	}
 	// Output:
@@ -120,16 +120,16 @@ func ExampleGuard_retry() {
 		}
 		return "order #42", nil
 	}
-	guarded := func(ctx context.Context) (string, error) { return retry.Guard(ctx, fetch, br) }
+	guarded := func(ctx context.Context) (string, error) { return retry.Guard(ctx, br, fetch) }
 
-	_, err := retry.Retry(context.Background(), guarded, &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}})
+	_, err := retry.Retry(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}, guarded)
 	var gaveUp *retry.Error
 	if errors.As(err, &gaveUp) && errors.Is(gaveUp.Reason, retry.ErrOpen) {
 		fmt.Println("rejected after", calls, "calls and", gaveUp.Attempts, "attempts")
 	}
 
 	waiting := &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true}
-	order, err := retry.Retry(context.Background(), guarded, waiting)
+	order, err := retry.Retry(context.Background(), waiting, guarded)
 	fmt.Println(order, err, calls)
 	// Output:
 	// rejected after 2 calls and 3 attempts

@@ -16,7 +16,7 @@ import (
 func ExampleHedge() {
 	policy := &retry.HedgePolicy{MaxAttempts: 2, Delay: 2 * time.Millisecond}
 	lost := make(chan error, 1)
-	v, err := retry.Hedge(context.Background(), func(ctx context.Context) (string, error) {
+	v, err := retry.Hedge(context.Background(), policy, func(ctx context.Context) (string, error) {
 		a, _ := retry.AttemptFrom(ctx)
 		if a.Number == 1 { // a slow replica
 			<-ctx.Done()
@@ -24,7 +24,7 @@ func ExampleHedge() {
 			return "", ctx.Err()
 		}
 		return fmt.Sprintf("answer from attempt %d (hedge: %v)", a.Number, a.Hedge), nil
-	}, policy)
+	})
 	fmt.Println(v, err)
 	fmt.Println("attempt 1:", <-lost)
 	// Output:
@@ -40,11 +40,11 @@ func ExampleHedgeWithRelease() {
 		Delay:     time.Millisecond,
 		OnDiscard: func(v any) { v.(io.Closer).Close() },
 	}
-	body, release, err := retry.HedgeWithRelease(context.Background(), func(ctx context.Context) (io.ReadCloser, error) {
+	body, release, err := retry.HedgeWithRelease(context.Background(), policy, func(ctx context.Context) (io.ReadCloser, error) {
 		// A real call would return a body that reads from a connection
 		// tied to ctx, e.g. an *http.Response's Body.
 		return io.NopCloser(strings.NewReader("hello, hedging")), nil
-	}, policy)
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,14 +60,14 @@ func ExampleHedgeWithRelease() {
 func ExampleHedge_allFail() {
 	attempt := 0
 	errs := []error{errors.New("connection reset"), errors.New("503 Service Unavailable")}
-	_, err := retry.Hedge(context.Background(), func(ctx context.Context) (int, error) {
+	_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: time.Hour}, func(ctx context.Context) (int, error) {
 		a, _ := retry.AttemptFrom(ctx)
 		attempt = max(attempt, a.Number)
 		if a.Number == 1 {
 			return 0, errs[0] // fails at once: attempt 2 starts without waiting for the delay
 		}
 		return 0, errs[1]
-	}, &retry.HedgePolicy{Delay: time.Hour})
+	})
 	fmt.Println(errors.Is(err, errs[0]), errors.Is(err, errs[1]), errors.Is(err, retry.ErrExhausted), attempt)
 	// Output: true true true 2
 }
@@ -109,7 +109,7 @@ func ExampleLatencyTracker() {
 // and wins.
 func ExampleStopHedging() {
 	errOverloaded := errors.New("503 overloaded")
-	v, err := retry.Hedge(context.Background(), func(ctx context.Context) (string, error) {
+	v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 2 * time.Millisecond}, func(ctx context.Context) (string, error) {
 		if a, _ := retry.AttemptFrom(ctx); a.Hedge {
 			return "", retry.StopHedging(errOverloaded) // the copy is shed at once
 		}
@@ -119,7 +119,7 @@ func ExampleStopHedging() {
 		case <-ctx.Done():
 			return "", context.Cause(ctx)
 		}
-	}, &retry.HedgePolicy{MaxAttempts: 3, Delay: 2 * time.Millisecond})
+	})
 	fmt.Println(v, err)
 	// Output: answer <nil>
 }

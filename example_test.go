@@ -13,13 +13,13 @@ import (
 // Do with the defaults: three attempts, exponential backoff, full jitter.
 func ExampleDo() {
 	attempts := 0
-	err := retry.Do(context.Background(), func(ctx context.Context) error {
+	err := retry.Do(context.Background(), &retry.Policy{Backoff: retry.Constant{Interval: time.Millisecond}}, func(ctx context.Context) error {
 		attempts++
 		if attempts < 3 {
 			return errors.New("connection reset")
 		}
 		return nil
-	}, &retry.Policy{Backoff: retry.Constant{Interval: time.Millisecond}})
+	})
 	fmt.Println(attempts, err)
 	// Output: 3 <nil>
 }
@@ -31,13 +31,13 @@ func ExampleRetry() {
 		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 10 * time.Millisecond, Jitter: retry.FullJitter},
 	}
 	attempts := 0
-	user, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
+	user, err := retry.Retry(context.Background(), policy, func(ctx context.Context) (string, error) {
 		attempts++
 		if attempts == 1 {
 			return "", errors.New("503 Service Unavailable")
 		}
 		return "gopher", nil
-	}, policy)
+	})
 	fmt.Println(user, err, attempts)
 	// Output: gopher <nil> 2
 }
@@ -46,8 +46,7 @@ func ExampleRetry() {
 // and still matches the last attempt's error.
 func ExampleError() {
 	errDown := errors.New("backend down")
-	err := retry.Do(context.Background(), func(context.Context) error { return errDown },
-		&retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{}})
+	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{}}, func(context.Context) error { return errDown })
 	var re *retry.Error
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, errDown), errors.Is(err, retry.ErrExhausted), errors.As(err, &re) && re.Attempts == 2)
@@ -60,10 +59,10 @@ func ExampleError() {
 func ExamplePermanent() {
 	errNotFound := errors.New("not found")
 	attempts := 0
-	err := retry.Do(context.Background(), func(context.Context) error {
+	err := retry.Do(context.Background(), nil, func(context.Context) error {
 		attempts++
 		return retry.Permanent(errNotFound)
-	}, nil)
+	})
 	fmt.Println(attempts, errors.Is(err, errNotFound), errors.Is(err, retry.ErrNotRetryable))
 	// Output: 1 true true
 }
@@ -72,14 +71,14 @@ func ExamplePermanent() {
 // the backoff for one wait.
 func ExampleAfter() {
 	attempts := 0
-	err := retry.Do(context.Background(), func(context.Context) error {
+	err := retry.Do(context.Background(), &retry.Policy{
+		OnRetry: func(e retry.Event) { fmt.Println("server asked for", e.Delay) },
+	}, func(context.Context) error {
 		attempts++
 		if attempts == 1 {
 			return retry.After(errors.New("429 Too Many Requests"), time.Millisecond)
 		}
 		return nil
-	}, &retry.Policy{
-		OnRetry: func(e retry.Event) { fmt.Println("server asked for", e.Delay) },
 	})
 	fmt.Println(attempts, err)
 	// Output:

@@ -219,7 +219,7 @@ func (h *HedgePolicy) delay() time.Duration {
 // panicked). A caller that recovers it reads Value for the original.
 // runtime.Goexit in fn is passed on as it is. Hedge uses one goroutine per attempt, and none
 // outlives the call by more than fn takes to honour its cancellation.
-func Hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (T, error) {
+func Hedge[T any](ctx context.Context, h *HedgePolicy, fn func(context.Context) (T, error)) (T, error) {
 	v, cancel, err := hedge(ctx, fn, h)
 	if cancel != nil {
 		cancel(nil)
@@ -233,7 +233,7 @@ func Hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *H
 // release, which it must do once done with v (httpx calls it from the
 // body's Close). release is never nil and may be called any number of
 // times; after an error it does nothing.
-func HedgeWithRelease[T any](ctx context.Context, fn func(context.Context) (T, error), h *HedgePolicy) (v T, release func(), err error) {
+func HedgeWithRelease[T any](ctx context.Context, h *HedgePolicy, fn func(context.Context) (T, error)) (v T, release func(), err error) {
 	v, cancel, err := hedge(ctx, fn, h)
 	if cancel == nil {
 		return v, noRelease, err

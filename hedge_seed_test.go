@@ -36,8 +36,7 @@ func TestSeedRacySharedResult(t *testing.T) {
 				time.Sleep(time.Duration(4-a.Number) * ms)
 				return v, nil
 			}
-			v, release, err := retry.HedgeWithRelease(context.Background(), fn,
-				&retry.HedgePolicy{MaxAttempts: 3, Delay: ms, OnDiscard: func(any) {}})
+			v, release, err := retry.HedgeWithRelease(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: ms, OnDiscard: func(any) {}}, fn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +66,7 @@ func TestSeedUnbufferedChannelLeak(t *testing.T) {
 			return closer{"body", &closed}, nil
 		}
 		for range 10 {
-			if _, err := retry.Hedge(context.Background(), fn, &retry.HedgePolicy{MaxAttempts: 5, Delay: ms}); err != nil {
+			if _, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 5, Delay: ms}, fn); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,7 +83,7 @@ func TestSeedUnbufferedChannelLeak(t *testing.T) {
 func TestSeedAllHedgesStartedAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: time.Hour}, step{after: time.Hour}, step{after: time.Hour}, step{after: ms, val: "4"})
-		if _, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 4, Delay: 5 * ms}); err != nil {
+		if _, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 4, Delay: 5 * ms}, s.fn); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, 5 * ms, 10 * ms, 15 * ms}) {
@@ -101,7 +100,7 @@ func TestSeedLosersNeverCancelled(t *testing.T) {
 		ctx := context.Background()
 		s := newScript(step{after: time.Hour}, step{after: time.Hour}, step{after: ms, val: "3"})
 		start := time.Now()
-		if _, err := retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}); err != nil {
+		if _, err := retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, s.fn); err != nil {
 			t.Fatal(err)
 		}
 		for n := 1; n <= 2; n++ {
@@ -122,7 +121,7 @@ func TestSeedErrorsThrownAway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e1, e2 := errors.New("connection reset"), errors.New("503 Service Unavailable")
 		s := newScript(step{after: 5 * ms, err: e1}, step{after: ms, err: e2})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		if !errors.Is(err, e1) || !errors.Is(err, e2) || !errors.Is(err, retry.ErrExhausted) {
 			t.Fatalf("err = %v, want both attempts' errors and ErrExhausted", err)
 		}

@@ -43,7 +43,7 @@ func TestHedgeRejectedCopyKeepsProbe(t *testing.T) {
 			var calls int
 			var mu sync.Mutex
 			fn := func(ctx context.Context) (string, error) {
-				return retry.Guard(ctx, func(ctx context.Context) (string, error) {
+				return retry.Guard(ctx, b, func(ctx context.Context) (string, error) {
 					mu.Lock()
 					calls++
 					mu.Unlock()
@@ -53,13 +53,13 @@ func TestHedgeRejectedCopyKeepsProbe(t *testing.T) {
 					case <-ctx.Done():
 						return "", context.Cause(ctx)
 					}
-				}, b)
+				})
 			}
 			var events []retry.HedgeEvent
 			p := &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, Retryable: retryable,
 				OnHedge: func(e retry.HedgeEvent) { events = append(events, e) }}
 			start := time.Now()
-			v, err := retry.Hedge(context.Background(), fn, p)
+			v, err := retry.Hedge(context.Background(), p, fn)
 			if err != nil || v != "probe" {
 				t.Fatalf("Hedge = %q, %v; want the probe's answer", v, err)
 			}
@@ -86,7 +86,7 @@ func TestHedgeStopHedgingKeepsPrimary(t *testing.T) {
 			step{val: "never"},
 		)
 		start := time.Now()
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 		if err != nil || v != "first" || time.Since(start) != 10*ms {
 			t.Fatalf("Hedge = %q, %v after %v; want first after 10ms", v, err, time.Since(start))
 		}
@@ -109,7 +109,7 @@ func TestHedgeStopWithNothingRunning(t *testing.T) {
 				step{val: "never"},
 			)
 			start := time.Now()
-			_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+			_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 			var re *retry.Error
 			if !errors.As(err, &re) || re.Reason != retry.ErrExhausted || re.Attempts != 2 {
 				t.Fatalf("err = %v, want ErrExhausted after 2 attempts", err)
@@ -124,7 +124,7 @@ func TestHedgeStopWithNothingRunning(t *testing.T) {
 
 			s = newScript(step{after: 1 * ms, err: retry.StopHedging(errShed)}, step{val: "never"})
 			start = time.Now()
-			_, err = retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+			_, err = retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 			if !errors.Is(err, retry.ErrExhausted) || !errors.Is(err, errShed) || time.Since(start) != 1*ms || len(s.Starts()) != 1 {
 				t.Errorf("err = %v after %v and %d attempts, want ErrExhausted at once after 1", err, time.Since(start), len(s.Starts()))
 			}
@@ -136,10 +136,10 @@ func TestHedgeStopWithNothingRunning(t *testing.T) {
 			call(b, nil, 0, errBoom) // open
 			var calls int
 			start := time.Now()
-			_, err := retry.Hedge(context.Background(), func(ctx context.Context) (int, error) {
+			_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, func(ctx context.Context) (int, error) {
 				calls++ // attempts run one at a time here
-				return retry.Guard(ctx, func(context.Context) (int, error) { return 1, nil }, b)
-			}, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+				return retry.Guard(ctx, b, func(context.Context) (int, error) { return 1, nil })
+			})
 			var re *retry.Error
 			if !errors.As(err, &re) || re.Attempts != 1 || calls != 1 || time.Since(start) != 0 {
 				t.Fatalf("err = %v after %d attempts and %v; want one, at once", err, calls, time.Since(start))
@@ -159,7 +159,7 @@ func TestHedgeBudgetRefusalWithNothingRunningEndsAtOnce(t *testing.T) {
 		b := &fakeBudget{max: 0}
 		s := newScript(step{after: 1 * ms, err: errTransient}, step{val: "never"})
 		start := time.Now()
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: time.Hour, Budget: b})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: time.Hour, Budget: b}, s.fn)
 		if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 		}
@@ -180,7 +180,7 @@ func TestHedgeBudgetRefusalHalts(t *testing.T) {
 		b := &fakeBudget{max: 0}
 		s := newScript(step{after: 10 * ms, err: errTransient}, step{val: "never"})
 		start := time.Now()
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 5, Delay: 3 * ms, Budget: b})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 5, Delay: 3 * ms, Budget: b}, s.fn)
 		if !errors.Is(err, retry.ErrBudgetExhausted) || time.Since(start) != 10*ms {
 			t.Fatalf("err = %v after %v", err, time.Since(start))
 		}
@@ -229,11 +229,11 @@ func TestHedgeChargesBudgetAsRetry(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var seq, hedged logBudget
 				s := newScript(steps...)
-				retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
+				retry.Retry(context.Background(), &retry.Policy{MaxAttempts: len(steps), Backoff: retry.Constant{}, MarkAttempts: true, Budget: &seq}, func(ctx context.Context) (string, error) {
 					return s.fn(ctx)
-				}, &retry.Policy{MaxAttempts: len(steps), Backoff: retry.Constant{}, MarkAttempts: true, Budget: &seq})
+				})
 				s = newScript(steps...)
-				retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: len(steps), Delay: time.Hour, Budget: &hedged})
+				retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: len(steps), Delay: time.Hour, Budget: &hedged}, s.fn)
 				if !slices.Equal(seq.log, hedged.log) || seq.tb.Tokens() != hedged.tb.Tokens() {
 					t.Errorf("Retry: %v, %v tokens left\nHedge: %v, %v tokens left", seq.log, seq.tb.Tokens(), hedged.log, hedged.tb.Tokens())
 				}
@@ -252,7 +252,7 @@ func hedgedPanicker(context.Context) (int, error) { panic("hedgedPanicker: out o
 // runs itself in a child process to see the crash.
 func TestHedgePanicCrashReport(t *testing.T) {
 	if os.Getenv("RETRY_HEDGE_CRASH") == "1" {
-		retry.Hedge(context.Background(), hedgedPanicker, nil)
+		retry.Hedge(context.Background(), nil, hedgedPanicker)
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHedgePanicCrashReport$")
@@ -285,7 +285,7 @@ func TestHedgeHookPanicDiscardsWinner(t *testing.T) {
 		var got any
 		func() {
 			defer func() { got = recover() }()
-			retry.HedgeWithRelease(context.Background(), fn, &retry.HedgePolicy{Budget: panicBudget{}})
+			retry.HedgeWithRelease(context.Background(), &retry.HedgePolicy{Budget: panicBudget{}}, fn)
 		}()
 		if got != "budget: Result" {
 			t.Fatalf("recovered %v, want the Budget's panic", got)
@@ -323,18 +323,18 @@ func TestRetryHedgeGuardWaitsForNextProbe(t *testing.T) {
 		b := halfOpen(t)
 		var calls atomic.Int32
 		fn := func(ctx context.Context) (string, error) {
-			return retry.Guard(ctx, func(ctx context.Context) (string, error) {
+			return retry.Guard(ctx, b, func(ctx context.Context) (string, error) {
 				if calls.Add(1) == 1 {
 					time.Sleep(10 * ms)
 					return "", errors.New("probe failed")
 				}
 				return "ok", nil
-			}, b)
+			})
 		}
 		hp := &retry.HedgePolicy{MaxAttempts: 2, Delay: 3 * ms}
-		v, err := retry.Retry(context.Background(), func(ctx context.Context) (string, error) {
-			return retry.Hedge(ctx, fn, hp)
-		}, &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true})
+		v, err := retry.Retry(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true}, func(ctx context.Context) (string, error) {
+			return retry.Hedge(ctx, hp, fn)
+		})
 		if err != nil || v != "ok" {
 			t.Fatalf("Retry = %q, %v; want the second probe's answer", v, err)
 		}

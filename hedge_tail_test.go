@@ -60,7 +60,7 @@ func TestHedgeTailLatency(t *testing.T) {
 	})
 	fixedPolicy := &retry.HedgePolicy{MaxAttempts: 2, Delay: delay}
 	fixed := measure(t, draws, concurrency, "hedge after 3ms", func(ctx context.Context, fn func(context.Context) (int, error)) error {
-		_, err := retry.Hedge(ctx, fn, fixedPolicy)
+		_, err := retry.Hedge(ctx, fixedPolicy, fn)
 		return err
 	})
 	tracker, err := retry.NewLatencyTracker(retry.LatencyConfig{Quantile: 0.95})
@@ -69,7 +69,7 @@ func TestHedgeTailLatency(t *testing.T) {
 	}
 	adaptivePolicy := &retry.HedgePolicy{MaxAttempts: 2, Latency: tracker}
 	adaptive := measure(t, draws, concurrency, "hedge after p95", func(ctx context.Context, fn func(context.Context) (int, error)) error {
-		_, err := retry.Hedge(ctx, fn, adaptivePolicy)
+		_, err := retry.Hedge(ctx, adaptivePolicy, fn)
 		return err
 	})
 	idealRun := tailRun{"ideal min(d0, 3ms+d1)", ideal, int64(idealAttempts)}
@@ -182,7 +182,7 @@ func TestHedgeAdaptiveDelayUnbiased(t *testing.T) {
 	}
 	p := &retry.HedgePolicy{MaxAttempts: 2, Latency: tracker}
 	run := measure(t, draws, 8, "p95", func(ctx context.Context, fn func(context.Context) (int, error)) error {
-		_, err := retry.Hedge(ctx, fn, p)
+		_, err := retry.Hedge(ctx, p, fn)
 		return err
 	})
 	truth := pct(first, 0.95)

@@ -98,7 +98,7 @@ func TestHedgeDelayHonouredExactly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: 10 * ms, val: "first"}, step{after: 2 * ms, val: "second"})
 		start := time.Now()
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		if err != nil || v != "second" {
 			t.Fatalf("Hedge = %q, %v; want second, nil", v, err)
 		}
@@ -115,7 +115,7 @@ func TestHedgeDelayHonouredExactly(t *testing.T) {
 func TestHedgeNoHedgeBeforeDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: 3*ms - 1, val: "first"}, step{val: "second"})
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		if err != nil || v != "first" || len(s.Starts()) != 1 {
 			t.Fatalf("Hedge = %q, %v after %d attempts; want first, nil, 1", v, err, len(s.Starts()))
 		}
@@ -127,7 +127,7 @@ func TestHedgeDefaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: time.Hour, err: errTransient}, step{after: time.Hour, err: errTransient}, step{val: "never"})
 		start := time.Now()
-		_, err := retry.Hedge(context.Background(), s.fn, nil)
+		_, err := retry.Hedge(context.Background(), nil, s.fn)
 		var re *retry.Error
 		if !errors.As(err, &re) || re.Attempts != retry.DefaultHedgeAttempts {
 			t.Fatalf("err = %v, want a *Error after %d attempts", err, retry.DefaultHedgeAttempts)
@@ -148,7 +148,7 @@ func TestHedgeFailureStartsNextAtOnce(t *testing.T) {
 			step{after: 10 * ms, val: "second"},
 			step{after: 1 * ms, val: "third"},
 		)
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 		if err != nil || v != "third" {
 			t.Fatalf("Hedge = %q, %v; want third, nil", v, err)
 		}
@@ -166,7 +166,7 @@ func TestHedgeAttemptMarks(t *testing.T) {
 			step{after: 10 * ms, err: errTransient},
 			step{after: 1 * ms, val: "third"}, // started 3ms after attempt 2, which still runs
 		)
-		if _, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}); err != nil {
+		if _, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn); err != nil {
 			t.Fatal(err)
 		}
 		want := []retry.Attempt{{Number: 1}, {Number: 2}, {Number: 3, Hedge: true}}
@@ -185,7 +185,7 @@ func TestHedgeMaxAttemptsCap(t *testing.T) {
 					steps[i] = step{after: time.Hour, err: fmt.Errorf("attempt %d", i+1)}
 				}
 				s := newScript(steps...)
-				_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: max, Delay: ms})
+				_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: max, Delay: ms}, s.fn)
 				var re *retry.Error
 				if !errors.As(err, &re) || re.Attempts != max || !errors.Is(err, retry.ErrExhausted) {
 					t.Fatalf("err = %v, want ErrExhausted after %d attempts", err, max)
@@ -201,7 +201,7 @@ func TestHedgeMaxAttemptsCap(t *testing.T) {
 func TestHedgeLosersCancelledWithCause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: time.Hour}, step{after: ms, val: "second"})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func TestHedgeLosersCancelledWithCause(t *testing.T) {
 func TestHedgeWithReleaseKeepsWinnerAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: time.Hour}, step{after: ms, val: "second"})
-		v, release, err := retry.HedgeWithRelease(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+		v, release, err := retry.HedgeWithRelease(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		if err != nil || v != "second" {
 			t.Fatalf("HedgeWithRelease = %q, %v", v, err)
 		}
@@ -240,9 +240,9 @@ func TestHedgeWithReleaseKeepsWinnerAlive(t *testing.T) {
 }
 
 func TestHedgeWithReleaseOnError(t *testing.T) {
-	_, release, err := retry.HedgeWithRelease(context.Background(), func(context.Context) (int, error) {
+	_, release, err := retry.HedgeWithRelease(context.Background(), nil, func(context.Context) (int, error) {
 		return 0, retry.Permanent(errTransient)
-	}, nil)
+	})
 	if err == nil || release == nil {
 		t.Fatalf("err = %v, release nil: %v", err, release == nil)
 	}
@@ -260,7 +260,7 @@ func TestHedgeCallerCancel(t *testing.T) {
 			cancel(errShutdown)
 		}()
 		start := time.Now()
-		_, err := retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		_, err := retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 		if !errors.Is(err, context.Canceled) || !errors.Is(err, errShutdown) {
 			t.Fatalf("err = %v, want Canceled with its cause", err)
 		}
@@ -285,7 +285,7 @@ func TestHedgeContextAlreadyDone(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		s := newScript(step{after: time.Hour}, step{after: time.Hour})
-		_, err := retry.Hedge(ctx, s.fn, &retry.HedgePolicy{Delay: ms})
+		_, err := retry.Hedge(ctx, &retry.HedgePolicy{Delay: ms}, s.fn)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
@@ -300,7 +300,7 @@ func TestHedgeAllFailJoinsEveryError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		errs := []error{errors.New("e1"), errors.New("e2"), errors.New("e3")}
 		s := newScript(step{after: 10 * ms, err: errs[0]}, step{after: 2 * ms, err: errs[1]}, step{after: 5 * ms, err: errs[2]})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 		var re *retry.Error
 		if !errors.As(err, &re) || re.Attempts != 3 || !errors.Is(err, retry.ErrExhausted) {
 			t.Fatalf("err = %v, want *Error, ErrExhausted, 3 attempts", err)
@@ -329,7 +329,7 @@ func TestHedgePermanentCancelsAll(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := newScript(step{after: time.Hour}, step{after: ms, err: tt.err}, step{val: "never"})
 				start := time.Now()
-				_, err := retry.Hedge(context.Background(), s.fn, &tt.pol)
+				_, err := retry.Hedge(context.Background(), &tt.pol, s.fn)
 				if !errors.Is(err, retry.ErrNotRetryable) || !errors.Is(err, errFatal) {
 					t.Fatalf("err = %v", err)
 				}
@@ -366,7 +366,7 @@ func TestHedgeDiscardExactlyOnce(t *testing.T) {
 		// They ignore cancellation, as a call already past its last check does.
 		s := newScript(step{after: 3 * ms, val: "a", stubby: true}, step{after: 2 * ms, val: "b", stubby: true},
 			step{after: 1 * ms, val: "c", stubby: true})
-		v, err := retry.Hedge(context.Background(), s.fn, p)
+		v, err := retry.Hedge(context.Background(), p, s.fn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +391,7 @@ func TestHedgeDiscardLateSuccess(t *testing.T) {
 		var discarded atomic.Int32
 		p := &retry.HedgePolicy{Delay: 3 * ms, OnDiscard: func(any) { discarded.Add(1) }}
 		s := newScript(step{after: time.Second, val: "late", stubby: true}, step{after: ms, val: "second"})
-		if v, err := retry.Hedge(context.Background(), s.fn, p); err != nil || v != "second" {
+		if v, err := retry.Hedge(context.Background(), p, s.fn); err != nil || v != "second" {
 			t.Fatalf("Hedge = %q, %v", v, err)
 		}
 		if discarded.Load() != 0 {
@@ -414,7 +414,7 @@ func TestHedgeDiscardClosesClosers(t *testing.T) {
 			time.Sleep(time.Duration(4-a.Number) * ms) // all finish at 3ms, ignoring cancellation
 			return closer{fmt.Sprint(a.Number), &closed[a.Number-1]}, nil
 		}
-		v, err := retry.Hedge(context.Background(), fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: ms}, fn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +438,7 @@ func TestHedgePanicReraisedInCaller(t *testing.T) {
 		var got any
 		func() {
 			defer func() { got = recover() }()
-			retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms})
+			retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms}, s.fn)
 		}()
 		pe, ok := got.(*retry.PanicError)
 		if !ok || pe.Value != (boom{42}) || pe.Attempt != 2 {
@@ -466,7 +466,7 @@ func TestHedgeLatePanicToOnDiscard(t *testing.T) {
 			}
 		}}
 		s := newScript(step{after: time.Second, stubby: true, panics: "late boom"}, step{after: ms, val: "second"})
-		if v, err := retry.Hedge(context.Background(), s.fn, p); err != nil || v != "second" {
+		if v, err := retry.Hedge(context.Background(), p, s.fn); err != nil || v != "second" {
 			t.Fatalf("Hedge = %q, %v", v, err)
 		}
 		time.Sleep(time.Second)
@@ -486,10 +486,10 @@ func TestHedgeGoexitReachesCaller(t *testing.T) {
 		go func() {
 			returned := false
 			defer func() { done <- returned }()
-			retry.Hedge(context.Background(), func(context.Context) (int, error) {
+			retry.Hedge(context.Background(), nil, func(context.Context) (int, error) {
 				runtime.Goexit()
 				return 0, nil
-			}, nil)
+			})
 			returned = true
 		}()
 		if <-done {
@@ -526,7 +526,7 @@ func TestHedgeBudgetRefusalSuppressesNewHedgesOnly(t *testing.T) {
 		b := &fakeBudget{max: 0}
 		s := newScript(step{after: 10 * ms, val: "first"}, step{val: "never"})
 		start := time.Now()
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{Delay: 3 * ms, Budget: b})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: 3 * ms, Budget: b}, s.fn)
 		if err != nil || v != "first" || time.Since(start) != 10*ms {
 			t.Fatalf("Hedge = %q, %v after %v; want first after 10ms", v, err, time.Since(start))
 		}
@@ -540,7 +540,7 @@ func TestHedgeBudgetAllowsThenRefuses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &fakeBudget{max: 1}
 		s := newScript(step{after: 10 * ms, err: errTransient}, step{after: 10 * ms, err: errTransient}, step{val: "never"})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, Budget: b})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, Budget: b}, s.fn)
 		if !errors.Is(err, retry.ErrBudgetExhausted) || !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 		}
@@ -558,7 +558,7 @@ func TestHedgeOnHedgeEvents(t *testing.T) {
 		var events []retry.HedgeEvent // OnHedge runs on the caller's goroutine
 		p := &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, OnHedge: func(e retry.HedgeEvent) { events = append(events, e) }}
 		s := newScript(step{after: time.Hour}, step{after: 1 * ms, err: errTransient}, step{after: ms, val: "third"})
-		if _, err := retry.Hedge(context.Background(), s.fn, p); err != nil {
+		if _, err := retry.Hedge(context.Background(), p, s.fn); err != nil {
 			t.Fatal(err)
 		}
 		want := []retry.HedgeEvent{
@@ -593,7 +593,7 @@ func TestHedgeSharedPolicyConcurrent(t *testing.T) {
 						time.Sleep(d) // ignores cancellation: some losers succeed late
 						return fmt.Sprint(i, "/", j), nil
 					}
-					v, err := retry.Hedge(context.Background(), fn, p)
+					v, err := retry.Hedge(context.Background(), p, fn)
 					if want := fmt.Sprint(i, "/", j); err != nil || v != want {
 						t.Errorf("caller %d call %d: %q, %v", i, j, v, err)
 					}
@@ -620,9 +620,9 @@ func TestHedgeRecordsFirstAttemptLatency(t *testing.T) {
 		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{MinSamples: 1, Window: 100, Fallback: 3 * ms})
 		p := &retry.HedgePolicy{Latency: tr}
 		fast := newScript(step{after: 2 * ms, val: "a"})
-		retry.Hedge(context.Background(), fast.fn, p)
+		retry.Hedge(context.Background(), p, fast.fn)
 		slow := newScript(step{after: time.Hour}, step{after: 2 * ms, val: "b"})
-		retry.Hedge(context.Background(), slow.fn, p)
+		retry.Hedge(context.Background(), p, slow.fn)
 		if n := tr.Samples(); n != 2 {
 			t.Fatalf("%d samples, want 2", n)
 		}
@@ -653,7 +653,7 @@ func TestHedgeInjectedClock(t *testing.T) {
 		}
 		return 2, nil
 	}
-	v, err := retry.Hedge(context.Background(), fn, &retry.HedgePolicy{Delay: time.Hour, Clock: clk})
+	v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: time.Hour, Clock: clk}, fn)
 	if err != nil || v != 2 {
 		t.Fatalf("Hedge = %v, %v", v, err)
 	}
@@ -681,11 +681,11 @@ func TestHedgeBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := retry.Hedge(tt.ctx, tt.fn, tt.pol)
+			v, err := retry.Hedge(tt.ctx, tt.pol, tt.fn)
 			if !errors.Is(err, retry.ErrInvalid) || v != 0 {
 				t.Errorf("Hedge = %v, %v; want ErrInvalid", v, err)
 			}
-			_, release, err := retry.HedgeWithRelease(tt.ctx, tt.fn, tt.pol)
+			_, release, err := retry.HedgeWithRelease(tt.ctx, tt.pol, tt.fn)
 			if !errors.Is(err, retry.ErrInvalid) || release == nil {
 				t.Errorf("HedgeWithRelease: %v", err)
 			}
@@ -703,10 +703,10 @@ func TestHedgeBadInput(t *testing.T) {
 func TestHedgeNoHedgeUsesOneGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var during int
-	_, err := retry.Hedge(context.Background(), func(context.Context) (int, error) {
+	_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{Delay: time.Hour}, func(context.Context) (int, error) {
 		during = runtime.NumGoroutine()
 		return 1, nil
-	}, &retry.HedgePolicy{Delay: time.Hour})
+	})
 	if err != nil || during-before != 1 {
 		t.Errorf("err %v; %d goroutines during the call, %d before; want one more", err, during, before)
 	}
@@ -720,7 +720,7 @@ func TestHedgePushbackDelaysNextAttempt(t *testing.T) {
 			step{after: 1 * ms, err: retry.After(errTransient, 50*ms)},
 			step{after: 1 * ms, val: "second"},
 		)
-		v, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		v, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms}, s.fn)
 		if err != nil || v != "second" {
 			t.Fatalf("Hedge = %q, %v", v, err)
 		}
@@ -735,7 +735,7 @@ func TestHedgePushbackDelaysNextAttempt(t *testing.T) {
 func TestHedgePushbackStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: 1 * ms, err: retry.After(errTransient, -1)}, step{val: "never"})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms}, s.fn)
 		if !errors.Is(err, retry.ErrNotRetryable) || len(s.Starts()) != 1 {
 			t.Fatalf("err = %v after %d attempts; want ErrNotRetryable after 1", err, len(s.Starts()))
 		}
@@ -744,7 +744,7 @@ func TestHedgePushbackStops(t *testing.T) {
 		defer cancel()
 		s = newScript(step{after: 1 * ms, err: retry.After(errTransient, time.Second)}, step{val: "never"})
 		start := time.Now()
-		_, err = retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms})
+		_, err = retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms}, s.fn)
 		if !errors.Is(err, retry.ErrDeadline) || len(s.Starts()) != 1 || time.Since(start) != 1*ms {
 			t.Fatalf("err = %v after %d attempts and %v", err, len(s.Starts()), time.Since(start))
 		}
@@ -760,7 +760,7 @@ func TestHedgePushbackThenBudgetRefusal(t *testing.T) {
 			bucket.Result(false) // 6 tokens: the failure below leaves 5, not above half
 		}
 		s := newScript(step{after: 1 * ms, err: retry.After(errTransient, 5*ms)}, step{val: "never"})
-		_, err := retry.Hedge(context.Background(), s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms, Budget: &bucket})
+		_, err := retry.Hedge(context.Background(), &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * ms, Budget: &bucket}, s.fn)
 		if !errors.Is(err, retry.ErrBudgetExhausted) || len(s.Starts()) != 1 {
 			t.Fatalf("err = %v after %d attempts", err, len(s.Starts()))
 		}
@@ -776,7 +776,7 @@ func TestHedgeStopReasons(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*ms)
 		defer cancel()
 		s := newScript(step{after: 10 * ms, err: errTransient}, step{after: 1 * ms, err: retry.After(errTransient, time.Second)}, step{val: "never"})
-		_, err := retry.Hedge(ctx, s.fn, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms})
+		_, err := retry.Hedge(ctx, &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms}, s.fn)
 		if !errors.Is(err, retry.ErrDeadline) || len(s.Starts()) != 2 {
 			t.Fatalf("err = %v after %d attempts; want ErrDeadline after 2", err, len(s.Starts()))
 		}

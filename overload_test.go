@@ -41,7 +41,7 @@ func TestOverloadSimulation(t *testing.T) {
 		}
 		r := row{name: name}
 		for range calls {
-			if retry.Do(context.Background(), backend, p) == nil {
+			if retry.Do(context.Background(), p, backend) == nil {
 				r.success++
 			}
 			mock.Add(10 * time.Millisecond)
@@ -49,7 +49,7 @@ func TestOverloadSimulation(t *testing.T) {
 		r.attempts = attempts
 		healthy = true
 		for range calls {
-			if retry.Do(context.Background(), backend, p) == nil {
+			if retry.Do(context.Background(), p, backend) == nil {
 				r.recovered++
 			}
 			mock.Add(10 * time.Millisecond)
@@ -106,7 +106,7 @@ func TestSplitDeadline(t *testing.T) {
 			}
 			return nil
 		}
-		err := retry.Do(ctx, fn, &retry.Policy{MaxAttempts: 3, SplitDeadline: true, Backoff: retry.Constant{}})
+		err := retry.Do(ctx, &retry.Policy{MaxAttempts: 3, SplitDeadline: true, Backoff: retry.Constant{}}, fn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func ExampleTokenBucket() {
 	policy := &retry.Policy{MaxAttempts: 4, Budget: budget, Backoff: retry.Constant{}}
 	down := func(context.Context) error { return errors.New("503") }
 	for i := 1; i <= 3; i++ {
-		err := retry.Do(context.Background(), down, policy)
+		err := retry.Do(context.Background(), policy, down)
 		var re *retry.Error
 		errors.As(err, &re)
 		fmt.Printf("call %d: %d attempts, budget exhausted: %v, tokens left: %.0f\n",
@@ -146,7 +146,7 @@ func ExampleRatioBudget() {
 	policy := &retry.Policy{MaxAttempts: 4, Budget: budget, Backoff: retry.Constant{}}
 	attempts := 0
 	for range 100 {
-		_ = retry.Do(context.Background(), func(context.Context) error { attempts++; return errors.New("503") }, policy)
+		_ = retry.Do(context.Background(), policy, func(context.Context) error { attempts++; return errors.New("503") })
 	}
 	fmt.Println(attempts <= 100+10+10)
 	// Output: true
@@ -156,14 +156,14 @@ func ExampleRatioBudget() {
 // attempt header would.
 func ExampleAttemptFrom() {
 	policy := &retry.Policy{MarkAttempts: true, Backoff: retry.Constant{}}
-	_ = retry.Do(context.Background(), func(ctx context.Context) error {
+	_ = retry.Do(context.Background(), policy, func(ctx context.Context) error {
 		a, _ := retry.AttemptFrom(ctx)
 		fmt.Println("attempt", a.Number)
 		if a.Number < 2 {
 			return errors.New("503")
 		}
 		return nil
-	}, policy)
+	})
 	// Output:
 	// attempt 1
 	// attempt 2
@@ -172,12 +172,12 @@ func ExampleAttemptFrom() {
 // A layer that runs an attempt on a context of its own keeps the mark
 // with WithAttempt, so that what it calls still sees the attempt.
 func ExampleWithAttempt() {
-	_ = retry.Do(context.Background(), func(ctx context.Context) error {
+	_ = retry.Do(context.Background(), &retry.Policy{MarkAttempts: true}, func(ctx context.Context) error {
 		a, _ := retry.AttemptFrom(ctx)
 		own := retry.WithAttempt(context.WithoutCancel(ctx), a) // outlives the attempt
 		b, _ := retry.AttemptFrom(own)
 		fmt.Println("attempt", b.Number)
 		return nil
-	}, &retry.Policy{MarkAttempts: true})
+	})
 	// Output: attempt 1
 }

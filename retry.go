@@ -240,7 +240,7 @@ func validatePtr[T interface{ Validate() error }](b *T) error {
 // fn receives ctx, or a child of it when p.AttemptTimeout is set. A panic in
 // fn is not recovered: it reaches the caller unchanged, and nothing retries
 // it.
-func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *Policy) (T, error) {
+func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	var v T
 	if err := p.check(ctx, fn == nil); err != nil {
 		return v, err
@@ -275,7 +275,7 @@ func Retry[T any](ctx context.Context, fn func(context.Context) (T, error), p *P
 
 // Do is Retry for calls that return only an error. It checks its input
 // as Retry does.
-func Do(ctx context.Context, fn func(context.Context) error, p *Policy) error {
+func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if err := p.check(ctx, fn == nil); err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestRetryProperties(t *testing.T) {
 		p := &retry.Policy{MaxAttempts: maxAttempts, Backoff: b, Clock: clk,
 			Rand:    func() float64 { return u },
 			OnRetry: func(e retry.Event) { events = append(events, e) }}
-		v, err := retry.Retry(ctx, fn, p)
+		v, err := retry.Retry(ctx, p, fn)
 
 		if calls < 1 || calls > maxAttempts {
 			t.Fatalf("%d attempts, MaxAttempts %d", calls, maxAttempts)

@@ -18,7 +18,7 @@ var instant = &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}
 
 func TestSuccessFirstTry(t *testing.T) {
 	calls := 0
-	v, err := retry.Retry(context.Background(), func(context.Context) (int, error) { calls++; return 7, nil }, nil)
+	v, err := retry.Retry(context.Background(), nil, func(context.Context) (int, error) { calls++; return 7, nil })
 	if v != 7 || err != nil || calls != 1 {
 		t.Fatalf("got %d, %v after %d calls", v, err, calls)
 	}
@@ -26,7 +26,7 @@ func TestSuccessFirstTry(t *testing.T) {
 
 func TestRetryUntilSuccess(t *testing.T) {
 	fn, calls := failing(3, errTransient)
-	if err := retry.Do(context.Background(), fn, instant); err != nil || *calls != 4 {
+	if err := retry.Do(context.Background(), instant, fn); err != nil || *calls != 4 {
 		t.Fatalf("err = %v after %d calls", err, *calls)
 	}
 }
@@ -39,7 +39,7 @@ func TestExhaustedError(t *testing.T) {
 		calls++
 		return fmt.Sprint("partial ", calls), fmt.Errorf("attempt %d: %w", calls, errTransient)
 	}
-	v, err := retry.Retry(context.Background(), fn, instant)
+	v, err := retry.Retry(context.Background(), instant, fn)
 	var re *retry.Error
 	if !errors.As(err, &re) {
 		t.Fatalf("err = %v, want *retry.Error", err)
@@ -58,7 +58,7 @@ func TestExhaustedError(t *testing.T) {
 func TestPermanentStops(t *testing.T) {
 	errNotFound := errors.New("not found")
 	fn, calls := failing(10, retry.Permanent(fmt.Errorf("lookup: %w", errNotFound)))
-	err := retry.Do(context.Background(), fn, instant)
+	err := retry.Do(context.Background(), instant, fn)
 	if *calls != 1 || !errors.Is(err, retry.ErrNotRetryable) || !errors.Is(err, errNotFound) {
 		t.Fatalf("err = %v after %d calls", err, *calls)
 	}
@@ -82,7 +82,7 @@ func TestRetryablePredicate(t *testing.T) {
 	}
 	p := &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{},
 		Retryable: func(err error) bool { return !errors.Is(err, errFatal) }}
-	err := retry.Do(context.Background(), fn, p)
+	err := retry.Do(context.Background(), p, fn)
 	if calls != 3 || !errors.Is(err, retry.ErrNotRetryable) || !errors.Is(err, errFatal) {
 		t.Fatalf("err = %v after %d calls", err, calls)
 	}
@@ -98,7 +98,7 @@ func TestCallerCancelNotRetried(t *testing.T) {
 		return ctx.Err()
 	}
 	p := &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{}, Retryable: func(error) bool { return true }}
-	err := retry.Do(ctx, fn, p)
+	err := retry.Do(ctx, p, fn)
 	if calls != 1 || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v after %d calls", err, calls)
 	}
@@ -109,7 +109,7 @@ func TestOnRetry(t *testing.T) {
 	fn, _ := failing(2, errTransient)
 	p := &retry.Policy{Backoff: retry.Constant{Interval: time.Second}, Clock: newStepClock(),
 		OnRetry: func(e retry.Event) { events = append(events, e) }}
-	if err := retry.Do(context.Background(), fn, p); err != nil {
+	if err := retry.Do(context.Background(), p, fn); err != nil {
 		t.Fatal(err)
 	}
 	want := []retry.Event{{1, errTransient, time.Second}, {2, errTransient, time.Second}}
@@ -126,7 +126,7 @@ func TestPanicPropagates(t *testing.T) {
 			t.Errorf("recovered %v after %d calls, want boom after 1", r, calls)
 		}
 	}()
-	_ = retry.Do(context.Background(), func(context.Context) error { calls++; panic("boom") }, instant)
+	_ = retry.Do(context.Background(), instant, func(context.Context) error { calls++; panic("boom") })
 	t.Error("no panic")
 }
 
@@ -145,44 +145,44 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, "nil function"},
 		//lint:ignore SA1012 testing the nil check
-		{"nil ctx", func() error { return retry.Do(nil, ok, nil) }, "nil Context"}, //nolint:staticcheck
-		{"negative attempts", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxAttempts: -1}) }, "MaxAttempts"},
-		{"negative elapsed", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxElapsed: -1}) }, "MaxElapsed"},
-		{"negative attempt timeout", func() error { return retry.Do(context.Background(), ok, &retry.Policy{AttemptTimeout: -1}) }, "AttemptTimeout"},
-		{"negative max after", func() error { return retry.Do(context.Background(), ok, &retry.Policy{MaxAfter: -1}) }, "MaxAfter"},
+		{"nil ctx", func() error { return retry.Do(nil, nil, ok) }, "nil Context"}, //nolint:staticcheck
+		{"negative attempts", func() error { return retry.Do(context.Background(), &retry.Policy{MaxAttempts: -1}, ok) }, "MaxAttempts"},
+		{"negative elapsed", func() error { return retry.Do(context.Background(), &retry.Policy{MaxElapsed: -1}, ok) }, "MaxElapsed"},
+		{"negative attempt timeout", func() error { return retry.Do(context.Background(), &retry.Policy{AttemptTimeout: -1}, ok) }, "AttemptTimeout"},
+		{"negative max after", func() error { return retry.Do(context.Background(), &retry.Policy{MaxAfter: -1}, ok) }, "MaxAfter"},
 		{"timeout needs WithTimeout", func() error {
-			return retry.Do(context.Background(), ok, &retry.Policy{AttemptTimeout: time.Second, Clock: newStepClock()})
+			return retry.Do(context.Background(), &retry.Policy{AttemptTimeout: time.Second, Clock: newStepClock()}, ok)
 		}, "WithTimeout"},
 		{"NaN multiplier", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: nan}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Multiplier: nan}}, bad)
 		}, "Multiplier"},
 		{"Inf multiplier", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: math.Inf(1)}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Multiplier: math.Inf(1)}}, bad)
 		}, "Multiplier"},
 		{"shrinking multiplier", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Multiplier: 0.5}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Multiplier: 0.5}}, bad)
 		}, "Multiplier"},
 		{"cap below base", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Exponential{Base: time.Minute, Max: time.Second}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Base: time.Minute, Max: time.Second}}, bad)
 		}, "above Max"},
 		{"linear step above max", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Linear{Step: time.Minute, Max: time.Second}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Linear{Step: time.Minute, Max: time.Second}}, bad)
 		}, "Linear.Step (1m0s) is above Max (1s)"},
 		{"decorrelated base above max", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.DecorrelatedJitter{Base: time.Minute, Max: time.Second}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.DecorrelatedJitter{Base: time.Minute, Max: time.Second}}, bad)
 		}, "above Max"},
 		{"negative constant", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Constant{Interval: -1}}, bad)
 		}, "Interval"},
 		{"negative decorrelated", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.DecorrelatedJitter{Max: -1}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.DecorrelatedJitter{Max: -1}}, bad)
 		}, "Max is negative"},
 		{"spread out of range", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.Constant{Jitter: retry.Spread(1.5)}})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Constant{Jitter: retry.Spread(1.5)}}, bad)
 		}, "Spread"},
 		{"backoff returns negative", func() error {
-			return retry.Do(context.Background(), bad, &retry.Policy{Backoff: retry.BackoffFunc(
-				func(int, time.Duration, float64) time.Duration { return -time.Second })})
+			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.BackoffFunc(
+				func(int, time.Duration, float64) time.Duration { return -time.Second })}, bad)
 		}, "negative delay"},
 	}
 	for _, tt := range tests {
@@ -208,7 +208,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newStepClock()
 			fn, calls := failing(2, errTransient)
-			err := retry.Do(context.Background(), fn, &retry.Policy{Backoff: tt.b, Clock: clk, Rand: func() float64 { return 0 }})
+			err := retry.Do(context.Background(), &retry.Policy{Backoff: tt.b, Clock: clk, Rand: func() float64 { return 0 }}, fn)
 			if err != nil || *calls != 3 {
 				t.Fatalf("err = %v after %d calls, want success after 3", err, *calls)
 			}
@@ -236,7 +236,7 @@ func TestValidate(t *testing.T) {
 // error instead of guessing a delay, and says what failed before.
 func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
 	fn, calls := failing(5, errTransient)
-	err := retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Exponential{Base: -time.Second}})
+	err := retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Base: -time.Second}}, fn)
 	if *calls != 1 || !errors.Is(err, retry.ErrInvalid) || !errors.Is(err, errTransient) {
 		t.Fatalf("err = %v after %d calls", err, *calls)
 	}
@@ -247,12 +247,12 @@ func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
 // a *Error.
 func TestRetryDocInvalidInput(t *testing.T) {
 	fn, calls := failing(5, errTransient)
-	err := retry.Do(context.Background(), fn, &retry.Policy{MaxAttempts: -1, Backoff: retry.Constant{Interval: -1}})
+	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: -1, Backoff: retry.Constant{Interval: -1}}, fn)
 	var re *retry.Error
 	if !errors.Is(err, retry.ErrInvalid) || errors.As(err, &re) || *calls != 0 {
 		t.Fatalf("bad setting: err = %v after %d calls, want a plain ErrInvalid before any call", err, *calls)
 	}
-	err = retry.Do(context.Background(), fn, &retry.Policy{Backoff: retry.Constant{Interval: -1}})
+	err = retry.Do(context.Background(), &retry.Policy{Backoff: retry.Constant{Interval: -1}}, fn)
 	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrInvalid) || re.Last != errTransient || re.Attempts != 1 || *calls != 1 {
 		t.Fatalf("bad Backoff: err = %#v after %d calls, want a *Error after 1 call with Reason ErrInvalid", err, *calls)
 	}
@@ -269,7 +269,7 @@ func TestSharedPolicyConcurrent(t *testing.T) {
 	for i := range 50 {
 		wg.Go(func() {
 			fn, calls := failing(i%4, errTransient)
-			if err := retry.Do(context.Background(), fn, p); err != nil || *calls != i%4+1 {
+			if err := retry.Do(context.Background(), p, fn); err != nil || *calls != i%4+1 {
 				t.Errorf("goroutine %d: err = %v after %d calls", i, err, *calls)
 			}
 		})

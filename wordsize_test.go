@@ -19,12 +19,12 @@ func TestLongDurationsOn32Bit(t *testing.T) {
 	for _, d := range []time.Duration{3 * time.Second, 1 << 31, 1<<32 - 1, time.Hour} {
 		calls := 0
 		fn := func(context.Context) (int, error) { calls++; return 42, nil }
-		if v, err := retry.Hedge(ctx, fn, &retry.HedgePolicy{Delay: d}); v != 42 || err != nil || calls != 1 {
+		if v, err := retry.Hedge(ctx, &retry.HedgePolicy{Delay: d}, fn); v != 42 || err != nil || calls != 1 {
 			t.Errorf("Hedge with Delay %v = %v, %v after %d calls; want 42, nil after 1", d, v, err, calls)
 		}
 		calls = 0
 		p := &retry.Policy{MaxElapsed: d, AttemptTimeout: d, MaxAfter: d}
-		if v, err := retry.Retry(ctx, fn, p); v != 42 || err != nil || calls != 1 {
+		if v, err := retry.Retry(ctx, p, fn); v != 42 || err != nil || calls != 1 {
 			t.Errorf("Retry with durations %v = %v, %v after %d calls; want 42, nil after 1", d, v, err, calls)
 		}
 	}

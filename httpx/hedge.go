@@ -14,7 +14,7 @@ import (
 // context (see send), so the winner's body is read after Hedge returns.
 func (c *call) hedged(ctx context.Context) (*http.Response, error) {
 	c.rounds.Add(1)
-	return retry.Hedge(ctx, c.hedgeAttempt, &c.hedge)
+	return retry.Hedge(ctx, &c.hedge, c.hedgeAttempt)
 }
 
 // hedgeAttempt is one attempt of a hedged round, reported as it ends. A

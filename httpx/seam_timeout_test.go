@@ -39,7 +39,7 @@ func TestH2AttemptTimeoutIsCanceled(t *testing.T) {
 		// should trip a breaker that trips after two failures.
 		br, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
 		for range 2 {
-			retry.Guard(context.Background(), func(ctx context.Context) (int, error) {
+			retry.Guard(context.Background(), br, func(ctx context.Context) (int, error) {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -47,7 +47,7 @@ func TestH2AttemptTimeoutIsCanceled(t *testing.T) {
 				}
 				resp.Body.Close()
 				return resp.StatusCode, nil
-			}, br)
+			})
 		}
 		if st := br.State(); st != retry.StateOpen {
 			t.Errorf("after two calls whose every attempt timed out, the breaker is %v, not open", st)

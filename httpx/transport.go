@@ -345,7 +345,7 @@ func (c *call) retry(p *retry.Policy) (*http.Response, error) {
 			c.latest.Body.Close()
 		}
 	}()
-	resp, err := retry.Retry(c.req.Context(), c.attempt, p)
+	resp, err := retry.Retry(c.req.Context(), p, c.attempt)
 	returned = true
 	return resp, err
 }
@@ -390,7 +390,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		c.policy.Budget = roundGate{b}
 		c.hedge.Budget = &callBudget{Budget: b}
 	}
-	resp, err := retry.Retry(c.req.Context(), c.hedged, &c.policy)
+	resp, err := retry.Retry(c.req.Context(), &c.policy, c.hedged)
 	return c.result(resp, err)
 }
 

@@ -110,7 +110,7 @@ func run(args []string, out io.Writer) error {
 	}{
 		{"plain http.Client", func() error { return post(ctx, plain) }},
 		{fmt.Sprintf("retry.Do, %d attempts", *attempts), func() error {
-			return retry.Do(ctx, func(ctx context.Context) error { return post(ctx, plain) }, policy)
+			return retry.Do(ctx, policy, func(ctx context.Context) error { return post(ctx, plain) })
 		}},
 		{fmt.Sprintf("httpx client, %d attempts", *attempts), func() error { return post(ctx, resilient) }},
 	} {
@@ -133,7 +133,7 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintln(out, "\nhttpx drains and closes every retried response, so one keep-alive connection serves all attempts.")
-	err = retry.Do(ctx, func(context.Context) error { return nil }, &retry.Policy{MaxAttempts: -1})
+	err = retry.Do(ctx, &retry.Policy{MaxAttempts: -1}, func(context.Context) error { return nil })
 	fmt.Fprintf(out, "bad input gets a clear error, not a panic:\n  %v\n", err)
 	return nil
 }
