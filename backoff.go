@@ -29,11 +29,11 @@ func (f BackoffFunc) Delay(attempt int, prev time.Duration, u float64) time.Dura
 
 // Defaults for zero fields of the backoff strategies. A default never
 // conflicts with a field that is set: a zero Base (or Step) with Max set
-// means min(DefaultBase, Max), and a zero Max with Base (or Step) set means
-// max(DefaultMaxDelay, Base).
+// means min(defaultBase, Max), and a zero Max with Base (or Step) set means
+// max(defaultMaxDelay, Base).
 const (
-	DefaultBase     = 100 * time.Millisecond // first wait of Linear, Exponential and DecorrelatedJitter
-	DefaultMaxDelay = 10 * time.Second       // cap of Linear, Exponential and DecorrelatedJitter
+	defaultBase     = 100 * time.Millisecond // first wait of Linear, Exponential and DecorrelatedJitter
+	defaultMaxDelay = 10 * time.Second       // cap of Linear, Exponential and DecorrelatedJitter
 )
 
 const maxDuration = time.Duration(math.MaxInt64)
@@ -63,8 +63,8 @@ func (c Constant) Validate() error {
 // on: the wait grows by a constant step, up to Max, then jitter is applied
 // within [0, Max].
 type Linear struct {
-	Step   time.Duration // zero means DefaultBase, or Max if that is smaller
-	Max    time.Duration // zero means DefaultMaxDelay, or Step if that is larger; never below Step
+	Step   time.Duration // zero means 100ms, or Max if that is smaller
+	Max    time.Duration // zero means 10s, or Step if that is larger; never below Step
 	Jitter Jitter
 }
 
@@ -86,8 +86,8 @@ func (l Linear) Validate() error {
 // within [0, Max]. The seed's "exponential backoff with jitter" is
 // Exponential with FullJitter, EqualJitter or Spread.
 type Exponential struct {
-	Base       time.Duration // zero means DefaultBase, or Max if that is smaller
-	Max        time.Duration // zero means DefaultMaxDelay, or Base if that is larger; never below Base
+	Base       time.Duration // zero means 100ms, or Max if that is smaller
+	Max        time.Duration // zero means 10s, or Base if that is larger; never below Base
 	Multiplier float64       // zero means 2; otherwise at least 1
 	Jitter     Jitter
 }
@@ -119,8 +119,8 @@ func (e Exponential) Validate() error {
 // [Base, 3·previous wait], capped at Max. It grows about as fast as
 // Exponential but spreads retries of many clients apart.
 type DecorrelatedJitter struct {
-	Base time.Duration // zero means DefaultBase, or Max if that is smaller
-	Max  time.Duration // zero means DefaultMaxDelay, or Base if that is larger; never below Base
+	Base time.Duration // zero means 100ms, or Max if that is smaller
+	Max  time.Duration // zero means 10s, or Base if that is larger; never below Base
 }
 
 // Delay returns a wait in [Base, min(3·prev, Max)].
@@ -220,11 +220,11 @@ func unit(u float64) float64 {
 func bounds(base, hi time.Duration) (time.Duration, time.Duration) {
 	switch {
 	case base <= 0 && hi <= 0:
-		return DefaultBase, DefaultMaxDelay
+		return defaultBase, defaultMaxDelay
 	case base <= 0:
-		return min(DefaultBase, hi), hi
+		return min(defaultBase, hi), hi
 	case hi <= 0:
-		return base, max(DefaultMaxDelay, base)
+		return base, max(defaultMaxDelay, base)
 	}
 	return base, hi
 }

@@ -15,10 +15,10 @@ func strategies(base, hi time.Duration, mult, spread float64) []struct {
 	b   retry.Backoff
 	cap time.Duration
 } {
-	// A zero Max means max(DefaultMaxDelay, Base) when Base is set.
+	// A zero Max means max(10s, Base) when Base is set.
 	c := hi
 	if hi <= 0 {
-		c = max(retry.DefaultMaxDelay, base)
+		c = max((10 * time.Second), base)
 	}
 	jitters := []retry.Jitter{retry.NoJitter, retry.FullJitter, retry.EqualJitter, retry.Spread(spread)}
 	var out []struct {
@@ -150,19 +150,19 @@ func TestBackoffZeroValues(t *testing.T) {
 	if d := (retry.Constant{}).Delay(3, 0, 0.5); d != 0 {
 		t.Errorf("Constant{}: %v, want 0", d)
 	}
-	if d := (retry.Linear{}).Delay(3, 0, 0.5); d != 3*retry.DefaultBase {
+	if d := (retry.Linear{}).Delay(3, 0, 0.5); d != 3*(100*time.Millisecond) {
 		t.Errorf("Linear{}: %v", d)
 	}
-	if d := (retry.Exponential{}).Delay(3, 0, 0.5); d != 4*retry.DefaultBase {
+	if d := (retry.Exponential{}).Delay(3, 0, 0.5); d != 4*(100*time.Millisecond) {
 		t.Errorf("Exponential{}: %v", d)
 	}
-	if d := (retry.Exponential{}).Delay(100, 0, 0.5); d != retry.DefaultMaxDelay {
+	if d := (retry.Exponential{}).Delay(100, 0, 0.5); d != (10 * time.Second) {
 		t.Errorf("Exponential{} at 100: %v", d)
 	}
 }
 
-// Regression: a zero Base (or Step) meant DefaultBase even when Max was
-// set below it, and a zero Max meant DefaultMaxDelay even when Base was set
+// Regression: a zero Base (or Step) meant 100ms even when Max was
+// set below it, and a zero Max meant 10s even when Base was set
 // above it, so Exponential{Max: 50ms} and Linear{Step: 20s} were invalid.
 // Now the default gives way to the field that is set.
 func TestBackoffDefaultsYieldToSetFields(t *testing.T) {
@@ -175,10 +175,10 @@ func TestBackoffDefaultsYieldToSetFields(t *testing.T) {
 		want time.Duration
 	}{
 		{"exponential zero base, small max", retry.Exponential{Max: 50 * time.Millisecond}, 1, 0, 0, 50 * time.Millisecond},
-		{"exponential zero base, max above default", retry.Exponential{Max: time.Hour}, 1, 0, 0, retry.DefaultBase},
+		{"exponential zero base, max above default", retry.Exponential{Max: time.Hour}, 1, 0, 0, (100 * time.Millisecond)},
 		{"exponential zero max, big base", retry.Exponential{Base: 20 * time.Second}, 1, 0, 0, 20 * time.Second},
 		{"exponential zero max, big base, capped at base", retry.Exponential{Base: 20 * time.Second}, 5, 0, 0, 20 * time.Second},
-		{"exponential zero max, small base", retry.Exponential{Base: time.Second}, 10, 0, 0, retry.DefaultMaxDelay},
+		{"exponential zero max, small base", retry.Exponential{Base: time.Second}, 10, 0, 0, (10 * time.Second)},
 		{"linear zero step, small max", retry.Linear{Max: 20 * time.Millisecond}, 3, 0, 0, 20 * time.Millisecond},
 		{"linear zero max, big step", retry.Linear{Step: 20 * time.Second}, 1, 0, 0, 20 * time.Second},
 		{"linear zero max, big step, capped at step", retry.Linear{Step: 20 * time.Second}, 3, 0, 0, 20 * time.Second},

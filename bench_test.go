@@ -203,7 +203,7 @@ func (m *mutexBreaker) call(ctx context.Context, fn func(context.Context) (int, 
 	}
 	if m.open {
 		m.mu.Unlock()
-		return 0, retry.ErrOpen
+		return 0, retry.ErrBreakerOpen
 	}
 	gen := m.gen
 	m.mu.Unlock()

@@ -9,29 +9,29 @@ import (
 	"time"
 )
 
-// State is the state of a Breaker.
-type State uint8
+// BreakerState is the state of a Breaker.
+type BreakerState uint8
 
 const (
-	// StateClosed lets calls through and counts their outcomes.
-	StateClosed State = iota
-	// StateOpen rejects calls with ErrOpen until its time is up.
-	StateOpen
-	// StateHalfOpen lets a few probe calls through to test the dependency.
-	StateHalfOpen
+	// BreakerClosed lets calls through and counts their outcomes.
+	BreakerClosed BreakerState = iota
+	// BreakerOpen rejects calls with ErrBreakerOpen until its time is up.
+	BreakerOpen
+	// BreakerHalfOpen lets a few probe calls through to test the dependency.
+	BreakerHalfOpen
 )
 
 // String returns the state's name: "closed", "open" or "half-open".
-func (s State) String() string {
+func (s BreakerState) String() string {
 	switch s {
-	case StateClosed:
+	case BreakerClosed:
 		return "closed"
-	case StateOpen:
+	case BreakerOpen:
 		return "open"
-	case StateHalfOpen:
+	case BreakerHalfOpen:
 		return "half-open"
 	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
+	return "BreakerState(" + strconv.Itoa(int(s)) + ")"
 }
 
 // Breaker is a circuit breaker: it stops calls to a dependency that keeps
@@ -47,7 +47,7 @@ func (s State) String() string {
 //
 // The states: closed lets calls through until a trip rule fires (see
 // BreakerConfig), then the breaker is open and rejects every call with a
-// *RejectedError for the open duration, then half-open: it lets up to
+// *BreakerError for the open duration, then half-open: it lets up to
 // HalfOpenProbes calls through at a time, closes after HalfOpenSuccesses
 // of them succeed and reopens on the first failure. Each change of state
 // starts a new generation, and the outcome of a call that started in an
@@ -83,7 +83,7 @@ type Breaker struct {
 	notifying bool // a goroutine is delivering events
 }
 
-type stateChange struct{ from, to State }
+type stateChange struct{ from, to BreakerState }
 
 const stateMask = 3
 
@@ -105,12 +105,12 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 }
 
 // State returns the breaker's state. An open breaker whose time is up
-// reports StateOpen until a call makes it half-open.
-func (b *Breaker) State() State { return State(b.word.Load() & stateMask) }
+// reports BreakerOpen until a call makes it half-open.
+func (b *Breaker) State() BreakerState { return BreakerState(b.word.Load() & stateMask) }
 
 // BreakerSnapshot is a read-only view of a Breaker for metrics and tests.
 type BreakerSnapshot struct {
-	State      State
+	State      BreakerState
 	Generation uint64 // 1 plus the changes of state since NewBreaker
 
 	// Calls, Failures and Slow count the successes and failures, the
@@ -141,19 +141,19 @@ func (b *Breaker) Snapshot() BreakerSnapshot {
 	b.mu.Lock()
 	w := b.word.Load()
 	snap := BreakerSnapshot{
-		State:      State(w & stateMask),
+		State:      BreakerState(w & stateMask),
 		Generation: w >> 2,
 		Rejected:   b.rejected.Load(),
 	}
 	switch snap.State {
-	case StateOpen:
+	case BreakerOpen:
 		snap.OpenUntil = b.openUntil
-	case StateHalfOpen:
+	case BreakerHalfOpen:
 		snap.Probes, snap.ProbeSuccesses = b.probes, b.probeOK
 	}
 	st := b.stats.Load()
 	b.mu.Unlock()
-	if snap.State == StateClosed {
+	if snap.State == BreakerClosed {
 		snap.ConsecutiveFailures = max(st.consecutive.Load(), 0)
 		tot := st.totals(t.Sub(b.base))
 		snap.Calls, snap.Failures, snap.Slow = tot.calls, min(tot.failures, tot.calls), min(tot.slow, tot.calls)
@@ -226,7 +226,7 @@ func (b *Breaker) lazyInit() uint64 {
 // which take the lock.
 func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	elapsed := now.Sub(b.base)
-	if w&stateMask == uint64(StateClosed) {
+	if w&stateMask == uint64(BreakerClosed) {
 		t := ticket{word: w, stats: b.stats.Load(), start: elapsed}
 		if t.stats.word != w { // the breaker left that closed period
 			return b.admitAt(b.word.Load(), now)
@@ -239,18 +239,18 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	}
 	b.mu.Lock()
 	w = b.word.Load()
-	switch State(w & stateMask) {
-	case StateClosed: // it closed meanwhile
+	switch BreakerState(w & stateMask) {
+	case BreakerClosed: // it closed meanwhile
 		b.mu.Unlock()
 		return b.admitAt(w, now)
-	case StateOpen:
+	case BreakerOpen:
 		if now.Before(b.openUntil) {
 			until := b.openUntil
 			b.mu.Unlock()
 			b.rejected.Add(1)
 			return ticket{}, rejectOpen(until, now)
 		}
-		w = b.setState(w, StateHalfOpen)
+		w = b.setState(w, BreakerHalfOpen)
 		b.probes, b.probeOK = 0, 0
 	}
 	if b.probes >= b.s.probes {
@@ -275,7 +275,7 @@ func (b *Breaker) notifyAdmitted(t ticket) {
 	delivered := false
 	defer func() {
 		if !delivered {
-			b.finishProbe(t, Ignored, nil, time.Time{})
+			b.finishProbe(t, BreakerIgnored, nil, time.Time{})
 		}
 	}()
 	b.notify()
@@ -284,16 +284,16 @@ func (b *Breaker) notifyAdmitted(t ticket) {
 
 // classify sorts a call's error, calling the default classifier directly
 // when there is no other.
-func (b *Breaker) classify(err error) Outcome {
+func (b *Breaker) classify(err error) BreakerOutcome {
 	if err == nil && b.s.classify == nil {
-		return Success
+		return BreakerSuccess
 	}
 	return b.classifySlow(err)
 }
 
-func (b *Breaker) classifySlow(err error) Outcome {
+func (b *Breaker) classifySlow(err error) BreakerOutcome {
 	if err != nil && errors.Is(err, context.Canceled) {
-		return Ignored // whatever Classify says: the caller gave up
+		return BreakerIgnored // whatever Classify says: the caller gave up
 	}
 	if b.s.classify == nil {
 		return defaultClassify(err)
@@ -302,22 +302,22 @@ func (b *Breaker) classifySlow(err error) Outcome {
 }
 
 // outcome sorts the error of a call made with ctx. A failure once the
-// caller has cancelled ctx is Ignored, whatever the error says: fn may
+// caller has cancelled ctx is BreakerIgnored, whatever the error says: fn may
 // return the cancellation's cause (ErrHedgeLost for a hedge loser, or a
 // cause given to context.WithCancelCause, which net/http's HTTP/1
 // transport returns as is) or whatever broke when its connection closed.
 // A deadline is not a cancellation: it counts as classified.
-func (b *Breaker) outcome(ctx context.Context, err error) Outcome {
+func (b *Breaker) outcome(ctx context.Context, err error) BreakerOutcome {
 	if err == nil && b.s.classify == nil {
-		return Success // the fast path, inlined
+		return BreakerSuccess // the fast path, inlined
 	}
 	return b.outcomeSlow(ctx, err)
 }
 
-func (b *Breaker) outcomeSlow(ctx context.Context, err error) Outcome {
+func (b *Breaker) outcomeSlow(ctx context.Context, err error) BreakerOutcome {
 	o := b.classifySlow(err)
-	if o == Failure && ctx.Err() == context.Canceled {
-		return Ignored
+	if o == BreakerFailure && ctx.Err() == context.Canceled {
+		return BreakerIgnored
 	}
 	return o
 }
@@ -325,25 +325,25 @@ func (b *Breaker) outcomeSlow(ctx context.Context, err error) Outcome {
 // finish reports the outcome of an admitted call; cause is its error. A
 // success in a closed breaker without a window only reads the failure
 // run, and resets it if it is not zero.
-func (b *Breaker) finish(t ticket, o Outcome, cause error) {
+func (b *Breaker) finish(t ticket, o BreakerOutcome, cause error) {
 	// Stats of a closed period that is over are never read again, and a
 	// ticket's stats are those of its own period (see admit), so the
 	// generation need not be checked here.
-	if o == Success && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
+	if o == BreakerSuccess && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
 		return
 	}
 	b.finishSlow(t, o, cause)
 }
 
-func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
+func (b *Breaker) finishSlow(t ticket, o BreakerOutcome, cause error) {
 	switch {
 	case t.stats == nil:
 		b.finishProbe(t, o, cause, b.now())
 		return
-	case o == Success && t.stats.plain:
+	case o == BreakerSuccess && t.stats.plain:
 		t.stats.consecutive.Store(0)
 		return
-	case o == Ignored || b.word.Load() != t.word:
+	case o == BreakerIgnored || b.word.Load() != t.word:
 		return // not counted, or the breaker left that closed period
 	}
 	// Read the clock only if the window counts time or the call's duration
@@ -357,7 +357,7 @@ func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
 			d = elapsed - t.start
 		}
 	}
-	if t.stats.record(&b.s, o == Failure, elapsed, d) {
+	if t.stats.record(&b.s, o == BreakerFailure, elapsed, d) {
 		if now.IsZero() {
 			now = b.now()
 		}
@@ -366,7 +366,7 @@ func (b *Breaker) finishSlow(t ticket, o Outcome, cause error) {
 }
 
 // finishProbe reports the outcome of a half-open probe at time now.
-func (b *Breaker) finishProbe(t ticket, o Outcome, cause error, now time.Time) {
+func (b *Breaker) finishProbe(t ticket, o BreakerOutcome, cause error, now time.Time) {
 	b.mu.Lock()
 	w := b.word.Load()
 	if w != t.word {
@@ -375,18 +375,18 @@ func (b *Breaker) finishProbe(t ticket, o Outcome, cause error, now time.Time) {
 	}
 	b.probes--
 	switch o {
-	case Success:
+	case BreakerSuccess:
 		b.probeOK++
 		if b.probeOK >= b.s.successes {
 			// Fresh stats first, then the word: a lock-free admit that
 			// sees the new closed word must not find the stats of the
 			// period that tripped (its failure run would trip the
 			// breaker again at the next failure).
-			b.stats.Store(newClosedStats(&b.s, nextWord(w, StateClosed)))
-			b.setState(w, StateClosed)
+			b.stats.Store(newClosedStats(&b.s, nextWord(w, BreakerClosed)))
+			b.setState(w, BreakerClosed)
 			b.reopens = 0
 		}
-	case Failure:
+	case BreakerFailure:
 		b.reopens++
 		b.open(w, now, cause)
 	}
@@ -410,7 +410,7 @@ func (b *Breaker) trip(w uint64, now time.Time, cause error) {
 // open moves the breaker from w to open at time now, for the open
 // duration that cause and the number of reopenings ask for. b.mu is held.
 func (b *Breaker) open(w uint64, now time.Time, cause error) {
-	b.setState(w, StateOpen)
+	b.setState(w, BreakerOpen)
 	b.openUntil = now.Add(b.openDuration(cause))
 }
 
@@ -433,14 +433,14 @@ func (b *Breaker) openDuration(cause error) time.Duration {
 
 // setState starts the next generation in state to and queues the change
 // for OnStateChange. b.mu is held.
-func (b *Breaker) setState(w uint64, to State) uint64 {
+func (b *Breaker) setState(w uint64, to BreakerState) uint64 {
 	next := nextWord(w, to)
 	b.word.Store(next)
 	if b.s.hook != nil {
-		b.events = append(b.events, stateChange{State(w & stateMask), to})
+		b.events = append(b.events, stateChange{BreakerState(w & stateMask), to})
 	}
 	return next
 }
 
 // nextWord is the word of the generation after w's, in state to.
-func nextWord(w uint64, to State) uint64 { return (w>>2+1)<<2 | uint64(to) }
+func nextWord(w uint64, to BreakerState) uint64 { return (w>>2+1)<<2 | uint64(to) }

@@ -14,23 +14,23 @@ import (
 )
 
 // failAll is a classifier that counts every error as a failure.
-func failAll(err error) retry.Outcome {
+func failAll(err error) retry.BreakerOutcome {
 	if err != nil {
-		return retry.Failure
+		return retry.BreakerFailure
 	}
-	return retry.Success
+	return retry.BreakerSuccess
 }
 
 // counted reports whether b counted a failure.
 func counted(b *retry.Breaker) bool {
 	s := b.Snapshot()
-	return s.ConsecutiveFailures != 0 || s.State != retry.StateClosed
+	return s.ConsecutiveFailures != 0 || s.State != retry.BreakerClosed
 }
 
-// An error matching context.Canceled is Ignored, whatever Classify says,
+// An error matching context.Canceled is BreakerIgnored, whatever Classify says,
 // through Guard and through Allow's done.
 func TestBreakerCanceledAlwaysIgnored(t *testing.T) {
-	for _, classify := range map[string]func(error) retry.Outcome{"default": nil, "fail all": failAll} {
+	for _, classify := range map[string]func(error) retry.BreakerOutcome{"default": nil, "fail all": failAll} {
 		for _, err := range []error{context.Canceled, fmt.Errorf("read: %w", context.Canceled)} {
 			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, Classify: classify})
 			call(b, nil, 0, err)
@@ -47,7 +47,7 @@ func TestBreakerCanceledAlwaysIgnored(t *testing.T) {
 }
 
 // In Guard and GuardFallback, a failure after the call's context was
-// cancelled is Ignored, whatever fn returns (here the cancellation's
+// cancelled is BreakerIgnored, whatever fn returns (here the cancellation's
 // cause, which does not match context.Canceled, as net/http's HTTP/1
 // transport returns it) and whatever Classify says. The fallback does not
 // run: the caller gets the error.
@@ -57,7 +57,7 @@ func TestGuardFailureAfterCancelIgnored(t *testing.T) {
 		<-ctx.Done()
 		return 0, fmt.Errorf("read tcp: %w", context.Cause(ctx))
 	}
-	for _, classify := range []func(error) retry.Outcome{nil, failAll} {
+	for _, classify := range []func(error) retry.BreakerOutcome{nil, failAll} {
 		b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, Classify: classify})
 		// fn cancels the call's context, as a caller would while it runs
 		// (Guard does not call fn with a context already done).
@@ -108,7 +108,7 @@ func TestGuardDeadlineCounts(t *testing.T) {
 			<-ctx.Done()
 			return 0, ctx.Err()
 		})
-		if !errors.Is(err, context.DeadlineExceeded) || b.State() != retry.StateOpen {
+		if !errors.Is(err, context.DeadlineExceeded) || b.State() != retry.BreakerOpen {
 			t.Fatalf("err %v, breaker %v; want the timeout counted (open)", err, b.State())
 		}
 	})

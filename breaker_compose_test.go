@@ -16,7 +16,7 @@ import (
 
 // Retry outside the breaker, every default: a rejection by an open
 // breaker stops the loop at once, with the rejection as its Reason, rather
-// than block the caller until the next probe (DefaultOpenDuration later).
+// than block the caller until the next probe (30s later).
 func TestRetryAroundBreakerFailsFastByDefault(t *testing.T) {
 	clk := newStepClock() // any wait would show in its Waits
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 2, Clock: clk})
@@ -30,9 +30,9 @@ func TestRetryAroundBreakerFailsFastByDefault(t *testing.T) {
 	if !errors.As(err, &re) || re.Attempts != 3 || calls != 2 {
 		t.Fatalf("err = %v after %d calls; want a *Error after 3 attempts, 2 calls", err, calls)
 	}
-	rej, ok := re.Reason.(*retry.RejectedError)
-	if !ok || rej.Reason != retry.ErrOpen || !errors.Is(err, retry.ErrOpen) {
-		t.Errorf("Reason = %#v, want the *RejectedError for ErrOpen", re.Reason)
+	rej, ok := re.Reason.(*retry.BreakerError)
+	if !ok || rej.Reason != retry.ErrBreakerOpen || !errors.Is(err, retry.ErrBreakerOpen) {
+		t.Errorf("Reason = %#v, want the *BreakerError for ErrBreakerOpen", re.Reason)
 	}
 	if _, ok := errors.AsType[*retry.PushbackError](err); ok {
 		t.Errorf("the breaker's wait reported as server pushback: %v", err)
@@ -81,11 +81,11 @@ func TestRetryAroundBreakerStopsOnLongOpen(t *testing.T) {
 		return err
 	})
 	var re *retry.Error
-	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || calls != 1 {
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrBreakerOpen) || calls != 1 {
 		t.Fatalf("err = %v after %d calls", err, calls)
 	}
-	if _, ok := re.Reason.(*retry.RejectedError); !ok {
-		t.Errorf("Reason = %#v, want the *RejectedError", re.Reason)
+	if _, ok := re.Reason.(*retry.BreakerError); !ok {
+		t.Errorf("Reason = %#v, want the *BreakerError", re.Reason)
 	}
 	if _, ok := errors.AsType[*retry.PushbackError](err); ok {
 		t.Errorf("the breaker's wait reported as server pushback: %v", err)
@@ -129,7 +129,7 @@ func TestRetryAroundBreakerOtherRejectionsStop(t *testing.T) {
 			_, err := retry.Guard(ctx, thr, func(context.Context) (int, error) { return 0, nil })
 			return err
 		})
-		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrThrottled) || calls != 1 {
+		if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrBreakerThrottled) || calls != 1 {
 			t.Fatalf("WaitForProbe %v: err = %v after %d attempts", wait, err, calls)
 		}
 	}
@@ -150,11 +150,11 @@ func TestRetryAroundHedgedRoundStopsOnRejection(t *testing.T) {
 		return err
 	})
 	var re *retry.Error
-	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrOpen) || rounds != 1 {
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrBreakerOpen) || rounds != 1 {
 		t.Fatalf("err = %v after %d rounds", err, rounds)
 	}
-	if _, ok := re.Reason.(*retry.RejectedError); !ok {
-		t.Errorf("Reason = %#v, want the *RejectedError", re.Reason)
+	if _, ok := re.Reason.(*retry.BreakerError); !ok {
+		t.Errorf("Reason = %#v, want the *BreakerError", re.Reason)
 	}
 }
 
@@ -176,14 +176,14 @@ func TestAdaptiveThrottle(t *testing.T) {
 			t.Fatalf("shed while healthy: %v", err)
 		}
 	}
-	if s := b.Snapshot(); s.State != retry.StateClosed || s.Calls != 10 || s.Failures != 4 {
+	if s := b.Snapshot(); s.State != retry.BreakerClosed || s.Calls != 10 || s.Failures != 4 {
 		t.Fatalf("snapshot %+v", s)
 	}
 	for range 3 { // now 3 successes and 7 failures in the last 10: p = (10 - 6)/11 = 0.3636
 		call(b, nil, 0, errBoom)
 	}
 	setRand(0.36)
-	if err := call(b, nil, 0, errBoom); !errors.Is(err, retry.ErrThrottled) {
+	if err := call(b, nil, 0, errBoom); !errors.Is(err, retry.ErrBreakerThrottled) {
 		t.Fatalf("r = 0.36 < p: err = %v", err)
 	}
 	setRand(0.37)
@@ -220,7 +220,7 @@ func TestAdaptiveThrottleTimeWindow(t *testing.T) {
 	b := newBreaker(t, retry.BreakerConfig{Adaptive: true, Window: 10 * time.Second, Clock: clk,
 		Rand: func() float64 { return 0 }})
 	call(b, nil, 0, errBoom) // p = 1/2
-	if err := call(b, nil, 0, nil); !errors.Is(err, retry.ErrThrottled) {
+	if err := call(b, nil, 0, nil); !errors.Is(err, retry.ErrBreakerThrottled) {
 		t.Fatalf("err = %v", err)
 	}
 	clk.Add(10 * time.Second) // the failure leaves the window
@@ -243,10 +243,10 @@ func TestBreakerConcurrent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			clk := newManualClock()
 			var mu sync.Mutex
-			last, changes := retry.StateClosed, 0
+			last, changes := retry.BreakerClosed, 0
 			cfg.Clock, cfg.OpenDuration, cfg.HalfOpenProbes = clk, 20*time.Millisecond, 3
 			var b *retry.Breaker
-			cfg.OnStateChange = func(from, to retry.State) {
+			cfg.OnStateChange = func(from, to retry.BreakerState) {
 				mu.Lock()
 				defer mu.Unlock()
 				if from != last || from == to {

@@ -9,22 +9,22 @@ import (
 
 // Defaults of a BreakerConfig whose fields are zero.
 const (
-	// DefaultConsecutiveFailures trips a breaker that has no other trip
+	// defaultConsecutiveFailures trips a breaker that has no other trip
 	// rule: five failures in a row.
-	DefaultConsecutiveFailures = 5
-	// DefaultOpenDuration is how long a breaker stays open before it lets
+	defaultConsecutiveFailures = 5
+	// defaultOpenDuration is how long a breaker stays open before it lets
 	// a probe through.
-	DefaultOpenDuration = 30 * time.Second
-	// DefaultWindow is the span of the rolling window of the ratio,
-	// slow-call, average and adaptive rules, cut into DefaultBuckets.
-	DefaultWindow  = 10 * time.Second
-	DefaultBuckets = 10
-	// DefaultMinimumCalls is the number of calls the rolling window must
+	defaultOpenDuration = 30 * time.Second
+	// defaultWindow is the span of the rolling window of the ratio,
+	// slow-call, average and adaptive rules, cut into 10 buckets.
+	defaultWindow  = 10 * time.Second
+	defaultBuckets = 10
+	// defaultMinimumCalls is the number of calls the rolling window must
 	// hold before a ratio or average rule may trip.
-	DefaultMinimumCalls = 10
-	// DefaultAdaptiveK is the K of adaptive throttling: the backend may
+	defaultMinimumCalls = 10
+	// defaultAdaptiveK is the K of adaptive throttling: the backend may
 	// refuse up to (K-1)/K of the calls before the client sheds any.
-	DefaultAdaptiveK = 2.0
+	defaultAdaptiveK = 2.0
 )
 
 // maxBuckets bounds the memory of a time window (each bucket takes a cache
@@ -37,16 +37,15 @@ const maxWindowCalls = 1 << 20
 
 // BreakerConfig configures a Breaker. Every field is optional: a zero field
 // means the documented default, and the zero BreakerConfig trips after
-// DefaultConsecutiveFailures failures in a row, stays open for
-// DefaultOpenDuration, then lets one probe through and closes when it
-// succeeds.
+// 5 failures in a row, stays open for 30s, then lets one probe through and
+// closes when it succeeds.
 //
 // NewBreaker copies the config once and validates it; changing it later
 // does not change the breaker.
 type BreakerConfig struct {
 	// ConsecutiveFailures trips the breaker after that many failures in a
 	// row; a success resets the count. Zero disables the rule, unless no
-	// other trip rule is set (then it is DefaultConsecutiveFailures).
+	// other trip rule is set (then it is 5).
 	ConsecutiveFailures int
 
 	// FailureRatio trips the breaker when at least that share of the calls
@@ -71,13 +70,13 @@ type BreakerConfig struct {
 
 	// MinimumCalls is how many calls (successes and failures; ignored calls
 	// do not count) the window must hold before a ratio or average rule can
-	// trip. Zero means DefaultMinimumCalls, or WindowCalls if that is lower.
+	// trip. Zero means 10, or WindowCalls if that is lower.
 	MinimumCalls int
 
 	// Window and BucketPeriod shape the rolling window of the ratio,
 	// slow-call, average and adaptive rules: the last Window of time, in
 	// buckets of BucketPeriod, which must divide Window. Zero Window means
-	// DefaultWindow; zero BucketPeriod means Window/DefaultBuckets.
+	// 10s; zero BucketPeriod means Window/10.
 	// A call is counted in the bucket of the time it ends, so a call longer
 	// than the window still counts.
 	Window       time.Duration
@@ -94,19 +93,19 @@ type BreakerConfig struct {
 
 	// Adaptive turns on client-side adaptive throttling (Google SRE book,
 	// "Handling Overload"): while closed, a call is rejected with
-	// ErrThrottled with probability max(0, (requests − K·accepts) /
+	// ErrBreakerThrottled with probability max(0, (requests − K·accepts) /
 	// (requests + 1)), where requests counts the calls in the window that
 	// succeeded or failed and accepts those that succeeded. Calls the
 	// throttle rejects are not counted, so its rejections do not feed back
 	// into its own statistics. AdaptiveK is K: zero means
-	// DefaultAdaptiveK; it must be at least 1, and setting it without
+	// 2; it must be at least 1, and setting it without
 	// Adaptive is an error. Adaptive may be combined with the trip rules
 	// or used alone.
 	Adaptive  bool
 	AdaptiveK float64
 
 	// OpenDuration is how long the breaker stays open before it lets a
-	// probe through. Zero means DefaultOpenDuration.
+	// probe through. Zero means 30s.
 	//
 	// MaxOpenDuration, if longer, makes each reopening from half-open
 	// double the open time, up to MaxOpenDuration; it goes back to
@@ -128,18 +127,18 @@ type BreakerConfig struct {
 	HalfOpenProbes    int
 	HalfOpenSuccesses int
 
-	// Classify sorts the error of a call into Success, Failure or Ignored.
-	// Nil means: nil is a Success, anything else is a Failure. Use it to
+	// Classify sorts the error of a call into BreakerSuccess, BreakerFailure or BreakerIgnored.
+	// Nil means: nil is a BreakerSuccess, anything else a BreakerFailure. Use it to
 	// keep errors that say nothing about the dependency's health (not
 	// found, bad request) from tripping the breaker. If it panics, the call
-	// counts as a Failure and the panic goes on.
+	// counts as a BreakerFailure and the panic goes on.
 	//
-	// Outcomes that say nothing about the dependency are Ignored whatever
+	// Outcomes that say nothing about the dependency are BreakerIgnored whatever
 	// Classify says, and it is not asked: an error that matches
 	// context.Canceled (the caller gave up), and, in Guard and
 	// GuardFallback, any failure once the call's context was cancelled
 	// (see Guard). A context deadline is classified as any other error.
-	Classify func(err error) Outcome
+	Classify func(err error) BreakerOutcome
 
 	// OnStateChange, if set, is called after every change of state, in the
 	// order of the changes, outside the breaker's lock: it may call State
@@ -147,7 +146,7 @@ type BreakerConfig struct {
 	// (or on one that is already delivering earlier changes), so keep it
 	// short. If it panics, the breaker stays consistent, later changes
 	// are still delivered, and the panic is raised again in that goroutine.
-	OnStateChange func(from, to State)
+	OnStateChange func(from, to BreakerState)
 
 	// Clock is the source of time; nil means real time.
 	Clock Clock
@@ -158,41 +157,41 @@ type BreakerConfig struct {
 	Rand func() float64
 }
 
-// Outcome is how a call counts toward a breaker's statistics.
-type Outcome uint8
+// BreakerOutcome is how a call counts toward a breaker's statistics.
+type BreakerOutcome uint8
 
 const (
-	// Success counts as a healthy call; it closes a half-open breaker
+	// BreakerSuccess counts as a healthy call; it closes a half-open breaker
 	// after HalfOpenSuccesses of them.
-	Success Outcome = iota
-	// Failure counts toward the trip rules and reopens a half-open
+	BreakerSuccess BreakerOutcome = iota
+	// BreakerFailure counts toward the trip rules and reopens a half-open
 	// breaker.
-	Failure
-	// Ignored counts as neither: it releases a probe slot and changes
+	BreakerFailure
+	// BreakerIgnored counts as neither: it releases a probe slot and changes
 	// nothing else.
-	Ignored
+	BreakerIgnored
 )
 
 // String returns the outcome's name.
-func (o Outcome) String() string {
+func (o BreakerOutcome) String() string {
 	switch o {
-	case Success:
+	case BreakerSuccess:
 		return "success"
-	case Failure:
+	case BreakerFailure:
 		return "failure"
-	case Ignored:
+	case BreakerIgnored:
 		return "ignored"
 	}
-	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+	return "BreakerOutcome(" + strconv.Itoa(int(o)) + ")"
 }
 
 // defaultClassify is the Classify of a config that has none. The
 // context.Canceled rule comes before it (see Breaker.classifySlow).
-func defaultClassify(err error) Outcome {
+func defaultClassify(err error) BreakerOutcome {
 	if err == nil {
-		return Success
+		return BreakerSuccess
 	}
-	return Failure
+	return BreakerFailure
 }
 
 // breakerSettings is a validated BreakerConfig with the defaults filled in.
@@ -217,8 +216,8 @@ type breakerSettings struct {
 	probes        int
 	successes     int
 
-	classify func(error) Outcome
-	hook     func(from, to State)
+	classify func(error) BreakerOutcome
+	hook     func(from, to BreakerState)
 	clock    Clock
 	rand     func() float64
 }
@@ -306,7 +305,7 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		}
 	}
 	if s.consecutive == 0 && !s.windowed {
-		s.consecutive = DefaultConsecutiveFailures
+		s.consecutive = defaultConsecutiveFailures
 	}
 	if s.windowed {
 		if err := s.window(c); err != nil {
@@ -314,10 +313,10 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		}
 	}
 	if s.k == 0 {
-		s.k = DefaultAdaptiveK
+		s.k = defaultAdaptiveK
 	}
 	if s.open == 0 {
-		s.open = DefaultOpenDuration
+		s.open = defaultOpenDuration
 	}
 	switch {
 	case s.maxOpen == 0:
@@ -339,22 +338,22 @@ func (s *breakerSettings) window(c *BreakerConfig) error {
 	if c.WindowCalls > 0 {
 		s.calls = c.WindowCalls
 		if s.minCalls == 0 {
-			s.minCalls = int64(min(DefaultMinimumCalls, c.WindowCalls))
+			s.minCalls = int64(min(defaultMinimumCalls, c.WindowCalls))
 		}
 		return nil
 	}
 	if s.minCalls == 0 {
-		s.minCalls = DefaultMinimumCalls
+		s.minCalls = defaultMinimumCalls
 	}
 	w, p := c.Window, c.BucketPeriod
 	if w == 0 {
-		w = DefaultWindow
+		w = defaultWindow
 	}
 	if p == 0 {
-		if w%DefaultBuckets != 0 {
-			return invalid("BreakerConfig.Window (%v) is not a multiple of %d buckets; set BucketPeriod", w, DefaultBuckets)
+		if w%defaultBuckets != 0 {
+			return invalid("BreakerConfig.Window (%v) is not a multiple of %d buckets; set BucketPeriod", w, defaultBuckets)
 		}
-		p = w / DefaultBuckets
+		p = w / defaultBuckets
 	}
 	switch {
 	case p > w || w%p != 0:

@@ -6,14 +6,14 @@ import (
 )
 
 // Guard calls fn through the breaker b and returns its result. If b
-// rejects the call, fn is not called and the error is a *RejectedError
-// (errors.Is matches ErrOpen, ErrTooManyProbes or ErrThrottled). If ctx is
+// rejects the call, fn is not called and the error is a *BreakerError
+// (errors.Is matches ErrBreakerOpen, ErrTooManyProbes or ErrBreakerThrottled). If ctx is
 // already done, fn is not called either and the error is ctx's.
 // Otherwise fn's outcome, sorted by BreakerConfig.Classify, counts toward
 // b's rules; a panic in fn counts as a failure and is raised again.
 //
 // A failure once ctx has been cancelled (ctx.Err() is context.Canceled,
-// whatever the cause) is Ignored, whatever Classify says: the caller gave
+// whatever the cause) is BreakerIgnored, whatever Classify says: the caller gave
 // up, or a hedged call cancelled a loser (ErrHedgeLost), and what fn
 // returns then, the cancellation's cause or whatever broke when its
 // connection closed, says nothing about the dependency. net/http's HTTP/1
@@ -28,7 +28,7 @@ import (
 //		return retry.Guard(ctx, breaker, fn)
 //	})
 //
-// A rejection then stops the loop at once, with the *RejectedError as the
+// A rejection then stops the loop at once, with the *BreakerError as the
 // Reason of its *Error: the caller fails fast instead of waiting for the
 // breaker. Set Policy.WaitForProbe to have the loop wait instead, while
 // the breaker is open, until its next probe may start (within
@@ -48,7 +48,7 @@ func Guard[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, 
 	finished := false
 	defer func() {
 		if !finished { // fn panicked or called runtime.Goexit
-			b.finish(t, Failure, nil)
+			b.finish(t, BreakerFailure, nil)
 		}
 	}()
 	v, err := fn(ctx)
@@ -59,11 +59,11 @@ func Guard[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, 
 }
 
 // GuardFallback is Guard with a fallback ("degradation"): when b rejects
-// the call, or the call fails (its Outcome is Failure), fallback is called
+// the call, or the call fails (its outcome is BreakerFailure), fallback is called
 // with ctx and that error, and its result is returned instead, with
 // fellBack set, so the caller always knows that the value did not come
 // from fn. A fallback that cannot help returns the error it was given (or
-// another). An Ignored outcome, such as the caller's own cancellation
+// another). A BreakerIgnored outcome, such as the caller's own cancellation
 // (see Guard), goes to the caller as it is. A nil fallback makes GuardFallback behave
 // as Guard.
 func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error), fallback func(context.Context, error) (T, error)) (v T, fellBack bool, err error) {
@@ -84,14 +84,14 @@ func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Conte
 	finished := false
 	defer func() {
 		if !finished {
-			b.finish(t, Failure, nil)
+			b.finish(t, BreakerFailure, nil)
 		}
 	}()
 	v, err = fn(ctx)
 	o := b.outcome(ctx, err)
 	finished = true
 	b.finish(t, o, err)
-	if o != Failure || fallback == nil || err == nil {
+	if o != BreakerFailure || fallback == nil || err == nil {
 		return v, false, err
 	}
 	v, err = fallback(ctx, err)
@@ -110,10 +110,10 @@ func invalidGuard(nilCtx, nilFn bool) error {
 
 // Allow is the two-step form of Guard, for callers that cannot wrap the
 // call in a function, such as HTTP middleware or a stream. If the breaker
-// rejects the call, err is a *RejectedError (see Guard) and done does
+// rejects the call, err is a *BreakerError (see Guard) and done does
 // nothing. Otherwise make the call and then call done with its error,
 // which BreakerConfig.Classify sorts (an error matching context.Canceled
-// is Ignored whatever it says: pass context.Canceled for a call that
+// is BreakerIgnored whatever it says: pass context.Canceled for a call that
 // tells nothing, such as one whose context the caller cancelled),
 // exactly once whatever happens,
 // including a panic (defer it): until done is called a half-open
@@ -136,7 +136,7 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 			finished := false
 			defer func() {
 				if !finished { // Classify panicked or called runtime.Goexit
-					b.finish(t, Failure, nil)
+					b.finish(t, BreakerFailure, nil)
 				}
 			}()
 			o := b.classify(err)

@@ -17,18 +17,18 @@ import (
 // before Guard (or Allow's done) could release it, so the breaker stayed
 // half-open and rejected every later call with ErrTooManyProbes.
 func TestBreakerPanickingHookEveryTransition(t *testing.T) {
-	transitions := []struct{ from, to retry.State }{
-		{retry.StateClosed, retry.StateOpen},
-		{retry.StateOpen, retry.StateHalfOpen},
-		{retry.StateHalfOpen, retry.StateClosed},
-		{retry.StateHalfOpen, retry.StateOpen},
+	transitions := []struct{ from, to retry.BreakerState }{
+		{retry.BreakerClosed, retry.BreakerOpen},
+		{retry.BreakerOpen, retry.BreakerHalfOpen},
+		{retry.BreakerHalfOpen, retry.BreakerClosed},
+		{retry.BreakerHalfOpen, retry.BreakerOpen},
 	}
 	for _, tr := range transitions {
 		for _, api := range []string{"Guard", "Allow"} {
 			t.Run(tr.from.String()+">"+tr.to.String()+"/"+api, func(t *testing.T) {
 				clk := newManualClock()
 				b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-					OnStateChange: func(from, to retry.State) {
+					OnStateChange: func(from, to retry.BreakerState) {
 						if from == tr.from && to == tr.to {
 							panic("hook")
 						}
@@ -55,14 +55,14 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 				// checking the state after each step.
 				for round := range 2 {
 					do(errBoom) // closed>open
-					if s := b.State(); s != retry.StateOpen {
+					if s := b.State(); s != retry.BreakerOpen {
 						t.Fatalf("round %d: after a failure: %v, want open", round, s)
 					}
 					clk.Add(time.Second)
 					// open>half-open, then the probe fails: half-open>open.
 					// If the hook panicked on open>half-open the call was
 					// not made and the slot is free: probe again.
-					for i := 0; b.State() != retry.StateOpen; i++ {
+					for i := 0; b.State() != retry.BreakerOpen; i++ {
 						if i == 2 {
 							t.Fatalf("round %d: a failing probe did not reopen: %v %+v", round, b.State(), b.Snapshot())
 						}
@@ -70,7 +70,7 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 					}
 					clk.Add(time.Hour)
 					// open>half-open, then the probe succeeds: half-open>closed.
-					for i := 0; b.State() != retry.StateClosed; i++ {
+					for i := 0; b.State() != retry.BreakerClosed; i++ {
 						if i == 2 {
 							t.Fatalf("round %d: a good probe did not close: %v %+v", round, b.State(), b.Snapshot())
 						}
@@ -92,8 +92,8 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.State) {
-			if to == retry.StateHalfOpen {
+		OnStateChange: func(from, to retry.BreakerState) {
+			if to == retry.BreakerHalfOpen {
 				panic("hook")
 			}
 		}})
@@ -111,10 +111,10 @@ func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 	if ran {
 		t.Error("the call ran although admission panicked")
 	}
-	if s := b.Snapshot(); s.State != retry.StateHalfOpen || s.Probes != 0 {
+	if s := b.Snapshot(); s.State != retry.BreakerHalfOpen || s.Probes != 0 {
 		t.Fatalf("after the panic: %+v, want half-open with no probe in flight", s)
 	}
-	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.BreakerClosed {
 		t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
 	}
 }
@@ -130,9 +130,9 @@ func TestBreakerGoexitInHook(t *testing.T) {
 	var b *retry.Breaker
 	exited := 0
 	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.State) {
+		OnStateChange: func(from, to retry.BreakerState) {
 			rec.hook(from, to)
-			if from == retry.StateClosed && to == retry.StateOpen && exited < 2 {
+			if from == retry.BreakerClosed && to == retry.BreakerOpen && exited < 2 {
 				exited++
 				if exited == 2 {
 					// Queue open>half-open>closed behind this change:
@@ -181,14 +181,14 @@ func TestBreakerPanickingClassifyFreesProbe(t *testing.T) {
 			clk := newManualClock()
 			panicky := errors.New("panicky")
 			b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-				Classify: func(err error) retry.Outcome {
+				Classify: func(err error) retry.BreakerOutcome {
 					if err == panicky {
 						panic("classify")
 					}
 					if err != nil {
-						return retry.Failure
+						return retry.BreakerFailure
 					}
-					return retry.Success
+					return retry.BreakerSuccess
 				}})
 			call(b, nil, 0, errBoom)
 			clk.Add(time.Second) // half-open: the next call is the probe
@@ -214,11 +214,11 @@ func TestBreakerPanickingClassifyFreesProbe(t *testing.T) {
 			}()
 			// The probe counted as a failure: open again, then a good
 			// probe closes it.
-			if s := b.Snapshot(); s.State != retry.StateOpen || s.Probes != 0 {
+			if s := b.Snapshot(); s.State != retry.BreakerOpen || s.Probes != 0 {
 				t.Fatalf("after the panic: %+v, want open with no probe in flight", s)
 			}
 			clk.Add(time.Hour)
-			if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+			if err := call(b, nil, 0, nil); err != nil || b.State() != retry.BreakerClosed {
 				t.Fatalf("next probe: %v, state %v; want nil, closed", err, b.State())
 			}
 		})

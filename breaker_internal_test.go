@@ -42,7 +42,7 @@ func TestBreakerCloseNeverPairsOldStats(t *testing.T) {
 				if tk.stats != nil && tk.stats.word != tk.word {
 					bad.Add(1)
 				}
-				b.finish(tk, Ignored, nil)
+				b.finish(tk, BreakerIgnored, nil)
 			}
 		}()
 	}
@@ -50,13 +50,13 @@ func TestBreakerCloseNeverPairsOldStats(t *testing.T) {
 	for i := 0; i < 3000 && bad.Load() == 0 && time.Now().Before(deadline); i++ {
 		for range 100 { // trip
 			if tk, err := b.admit(); err == nil {
-				b.finish(tk, Failure, fail)
+				b.finish(tk, BreakerFailure, fail)
 			}
 		}
 		clk.Add(2 * time.Second)
-		for b.State() != StateClosed { // probe until closed
+		for b.State() != BreakerClosed { // probe until closed
 			if tk, err := b.admit(); err == nil {
-				b.finish(tk, Success, nil)
+				b.finish(tk, BreakerSuccess, nil)
 			} else {
 				clk.Add(2 * time.Second)
 			}

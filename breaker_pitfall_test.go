@@ -22,7 +22,7 @@ import (
 func openThenWait(t *testing.T, b *retry.Breaker, clk *manualClock, open time.Duration) {
 	t.Helper()
 	call(b, nil, 0, errBoom)
-	if b.State() != retry.StateOpen {
+	if b.State() != retry.BreakerOpen {
 		t.Fatalf("state %v, want open", b.State())
 	}
 	clk.Add(open)
@@ -108,7 +108,7 @@ func TestPitfall28ProbeSlotReleased(t *testing.T) {
 				HalfOpenSuccesses: 2, Clock: clk})
 			openThenWait(t, b, clk, time.Second)
 			probe(b)
-			if b.State() == retry.StateOpen { // a failed probe reopened it: a new half-open period
+			if b.State() == retry.BreakerOpen { // a failed probe reopened it: a new half-open period
 				clk.Add(time.Second)
 			}
 			// The slot is free: the next call is let through as a probe.
@@ -134,15 +134,15 @@ func TestPitfall29Generation(t *testing.T) {
 	clk.Add(2 * time.Second)
 	call(b, nil, 0, nil) // one success of two in the second half-open period
 	staleProbe(nil)      // from the first half-open period: must not close it
-	if b.State() != retry.StateHalfOpen {
+	if b.State() != retry.BreakerHalfOpen {
 		t.Fatalf("a stale probe's success changed the state to %v", b.State())
 	}
 	call(b, nil, 0, nil)
-	if b.State() != retry.StateClosed {
+	if b.State() != retry.BreakerClosed {
 		t.Fatalf("state %v, want closed", b.State())
 	}
 	slow(errBoom) // from the first closed period: must not trip this one
-	if b.State() != retry.StateClosed {
+	if b.State() != retry.BreakerClosed {
 		t.Fatalf("a stale failure changed the state to %v", b.State())
 	}
 }
@@ -157,7 +157,7 @@ func TestPitfall30IgnoredCannotClose(t *testing.T) {
 	for range 5 {
 		call(b, nil, 0, context.Canceled)
 	}
-	if s := b.Snapshot(); s.State != retry.StateHalfOpen || s.ProbeSuccesses != 0 || s.Probes != 0 {
+	if s := b.Snapshot(); s.State != retry.BreakerHalfOpen || s.ProbeSuccesses != 0 || s.Probes != 0 {
 		t.Fatalf("snapshot %+v, want half-open with no success", s)
 	}
 }
@@ -169,13 +169,13 @@ func TestPitfall31SlowCalls(t *testing.T) {
 	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, SlowCallThreshold: time.Second,
 		SlowCallRatio: 0.8, MinimumCalls: 5, Window: time.Minute, Clock: clk})
 	call(b, clk, 0, errBoom) // 1 of 1 failed: below MinimumCalls
-	if b.State() != retry.StateClosed {
+	if b.State() != retry.BreakerClosed {
 		t.Fatal("one failure tripped the breaker")
 	}
 	for i := range 4 {
 		call(b, clk, 3*time.Second, nil)
-		if want := retry.StateClosed; i == 3 {
-			if b.State() != retry.StateOpen {
+		if want := retry.BreakerClosed; i == 3 {
+			if b.State() != retry.BreakerOpen {
 				t.Fatalf("4 slow successes of 5 calls did not trip: %+v", b.Snapshot())
 			}
 		} else if b.State() != want {
@@ -193,11 +193,11 @@ func TestPitfall32HookOutsideLock(t *testing.T) {
 	var got []string
 	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
 		HalfOpenProbes: 2, HalfOpenSuccesses: 1,
-		OnStateChange: func(from, to retry.State) {
+		OnStateChange: func(from, to retry.BreakerState) {
 			if s := b.Snapshot(); s.State != b.State() { // Snapshot takes the lock: would deadlock under it
 				t.Errorf("snapshot %v, state %v", s.State, b.State())
 			}
-			if to == retry.StateHalfOpen {
+			if to == retry.BreakerHalfOpen {
 				call(b, nil, 0, nil) // a probe from inside the hook closes the breaker
 			}
 			got = append(got, fmt.Sprintf("%v>%v(%v)", from, to, b.State()))
@@ -219,9 +219,9 @@ func TestPitfall32PanickingHook(t *testing.T) {
 	clk := newManualClock()
 	rec := new(recorder)
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.State) {
+		OnStateChange: func(from, to retry.BreakerState) {
 			rec.hook(from, to)
-			if to == retry.StateOpen {
+			if to == retry.BreakerOpen {
 				panic("hook")
 			}
 		}})
@@ -233,11 +233,11 @@ func TestPitfall32PanickingHook(t *testing.T) {
 		}()
 		call(b, nil, 0, errBoom)
 	}()
-	if b.State() != retry.StateOpen {
+	if b.State() != retry.BreakerOpen {
 		t.Fatalf("state %v", b.State())
 	}
 	clk.Add(time.Second)
-	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.StateClosed {
+	if err := call(b, nil, 0, nil); err != nil || b.State() != retry.BreakerClosed {
 		t.Fatalf("after a panicking hook: %v, %v", err, b.State())
 	}
 	if want := "[closed>open open>half-open half-open>closed]"; rec.String() != want {
@@ -261,7 +261,7 @@ func TestPitfall33StaleBuckets(t *testing.T) {
 			t.Fatalf("after %v idle: %+v", gap, s)
 		}
 		call(b, nil, 0, errBoom) // would be the 4th failure of 4 if old buckets counted
-		if b.State() != retry.StateClosed {
+		if b.State() != retry.BreakerClosed {
 			t.Fatalf("after %v idle, stale failures tripped the breaker", gap)
 		}
 	}
@@ -302,7 +302,7 @@ func TestPitfall34PanicIsFailure(t *testing.T) {
 			t.Fatalf("snapshot %+v", s)
 		}
 	}
-	if b.State() != retry.StateOpen {
+	if b.State() != retry.BreakerOpen {
 		t.Fatalf("two panics did not trip: %v", b.State())
 	}
 }
@@ -333,7 +333,7 @@ func TestPitfall35ConfigValidated(t *testing.T) {
 	for range 3 {
 		clk.Add(b.Snapshot().OpenUntil.Sub(clk.Now()))
 		call(b, nil, 0, errBoom) // the probe fails: reopen, for longer
-		if s := b.Snapshot(); s.State != retry.StateOpen || !s.OpenUntil.After(clk.Now()) {
+		if s := b.Snapshot(); s.State != retry.BreakerOpen || !s.OpenUntil.After(clk.Now()) {
 			t.Fatalf("reopened until %v, now %v", s.OpenUntil, clk.Now())
 		}
 	}

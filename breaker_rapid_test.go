@@ -19,7 +19,7 @@ type breakerModel struct {
 	failures, probes, successes int // the config: F, N, M
 	open                        time.Duration
 
-	state    retry.State
+	state    retry.BreakerState
 	gen      int
 	run      int // consecutive failures while closed
 	until    time.Time
@@ -35,7 +35,7 @@ type pendingCall struct {
 	done  func(error)
 }
 
-func (m *breakerModel) set(to retry.State) {
+func (m *breakerModel) set(to retry.BreakerState) {
 	m.changes = append(m.changes, m.state.String()+">"+to.String())
 	m.state = to
 	m.gen++
@@ -44,13 +44,13 @@ func (m *breakerModel) set(to retry.State) {
 // admit returns the rejection expected at now, or nil and the call.
 func (m *breakerModel) admit(now time.Time) (error, pendingCall) {
 	switch m.state {
-	case retry.StateClosed:
+	case retry.BreakerClosed:
 		return nil, pendingCall{gen: m.gen}
-	case retry.StateOpen:
+	case retry.BreakerOpen:
 		if now.Before(m.until) {
-			return retry.ErrOpen, pendingCall{}
+			return retry.ErrBreakerOpen, pendingCall{}
 		}
-		m.set(retry.StateHalfOpen)
+		m.set(retry.BreakerHalfOpen)
 		m.inFlight, m.probeOK = 0, 0
 	}
 	if m.inFlight >= m.probes {
@@ -60,17 +60,17 @@ func (m *breakerModel) admit(now time.Time) (error, pendingCall) {
 	return nil, pendingCall{gen: m.gen, probe: true}
 }
 
-func (m *breakerModel) finish(c pendingCall, o retry.Outcome, now time.Time) {
+func (m *breakerModel) finish(c pendingCall, o retry.BreakerOutcome, now time.Time) {
 	if c.gen != m.gen {
 		return
 	}
 	if !c.probe {
 		switch o {
-		case retry.Success:
+		case retry.BreakerSuccess:
 			m.run = 0
-		case retry.Failure:
+		case retry.BreakerFailure:
 			if m.run++; m.run >= m.failures {
-				m.set(retry.StateOpen)
+				m.set(retry.BreakerOpen)
 				m.until = now.Add(m.open)
 			}
 		}
@@ -78,18 +78,18 @@ func (m *breakerModel) finish(c pendingCall, o retry.Outcome, now time.Time) {
 	}
 	m.inFlight--
 	switch o {
-	case retry.Success:
+	case retry.BreakerSuccess:
 		if m.probeOK++; m.probeOK >= m.successes {
-			m.set(retry.StateClosed)
+			m.set(retry.BreakerClosed)
 			m.run = 0
 		}
-	case retry.Failure:
-		m.set(retry.StateOpen)
+	case retry.BreakerFailure:
+		m.set(retry.BreakerOpen)
 		m.until = now.Add(m.open)
 	}
 }
 
-var outcomeErrs = map[retry.Outcome]error{retry.Success: nil, retry.Failure: errBoom, retry.Ignored: context.Canceled}
+var outcomeErrs = map[retry.BreakerOutcome]error{retry.BreakerSuccess: nil, retry.BreakerFailure: errBoom, retry.BreakerIgnored: context.Canceled}
 
 // TestBreakerModel drives a Breaker and the model with the same random
 // actions (Allow, finishing a held call with each outcome, a panicking
@@ -142,7 +142,7 @@ func TestBreakerModel(t *testing.T) {
 					rt.Skip("nothing in flight")
 				}
 				i := rapid.IntRange(0, len(pending)-1).Draw(rt, "call")
-				o := rapid.SampledFrom([]retry.Outcome{retry.Success, retry.Failure, retry.Ignored}).Draw(rt, "outcome")
+				o := rapid.SampledFrom([]retry.BreakerOutcome{retry.BreakerSuccess, retry.BreakerFailure, retry.BreakerIgnored}).Draw(rt, "outcome")
 				c := pending[i]
 				pending = append(pending[:i], pending[i+1:]...)
 				c.done(outcomeErrs[o])
@@ -156,7 +156,7 @@ func TestBreakerModel(t *testing.T) {
 				}()
 				want, c := m.admit(clk.Now())
 				if checkAdmit(err, want) {
-					m.finish(c, retry.Failure, clk.Now())
+					m.finish(c, retry.BreakerFailure, clk.Now())
 				}
 			},
 			"advance": func(rt *rapid.T) {
@@ -171,15 +171,15 @@ func TestBreakerModel(t *testing.T) {
 					rt.Fatalf("counts out of range: %+v", s)
 				}
 				switch m.state {
-				case retry.StateClosed:
+				case retry.BreakerClosed:
 					if s.ConsecutiveFailures != int64(m.run) {
 						rt.Fatalf("run %d, model %d", s.ConsecutiveFailures, m.run)
 					}
-				case retry.StateOpen:
+				case retry.BreakerOpen:
 					if !s.OpenUntil.Equal(m.until) {
 						rt.Fatalf("open until %v, model %v", s.OpenUntil, m.until)
 					}
-				case retry.StateHalfOpen:
+				case retry.BreakerHalfOpen:
 					if s.Probes != m.inFlight || s.ProbeSuccesses != m.probeOK {
 						rt.Fatalf("probes %d ok %d, model %d ok %d", s.Probes, s.ProbeSuccesses, m.inFlight, m.probeOK)
 					}

@@ -49,7 +49,7 @@ type recorder struct {
 	changes []string
 }
 
-func (r *recorder) hook(from, to retry.State) {
+func (r *recorder) hook(from, to retry.BreakerState) {
 	r.mu.Lock()
 	r.changes = append(r.changes, from.String()+">"+to.String())
 	r.mu.Unlock()
@@ -64,11 +64,11 @@ func (r *recorder) String() string {
 // bstep is one event of a state-machine table: a call with an outcome and a
 // duration, or the clock moving.
 type bstep struct {
-	wait  time.Duration // advance the clock first
-	err   error         // outcome of the call (errSkip: no call)
-	took  time.Duration // how long the call takes
-	want  retry.State   // state after the step
-	rejct error         // error the call must match (nil: let through)
+	wait  time.Duration      // advance the clock first
+	err   error              // outcome of the call (errSkip: no call)
+	took  time.Duration      // how long the call takes
+	want  retry.BreakerState // state after the step
+	rejct error              // error the call must match (nil: let through)
 }
 
 var errSkip = errors.New("no call")
@@ -87,10 +87,10 @@ func TestBreakerStateMachine(t *testing.T) {
 			steps: []bstep{
 				{err: errBoom}, {err: errBoom}, {err: ok}, // a success resets the run
 				{err: errBoom}, {err: errBoom},
-				{err: errBoom, want: retry.StateOpen},
-				{err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
-				{wait: 999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
-				{wait: time.Millisecond, err: ok, want: retry.StateClosed},
+				{err: errBoom, want: retry.BreakerOpen},
+				{err: ok, want: retry.BreakerOpen, rejct: retry.ErrBreakerOpen},
+				{wait: 999 * time.Millisecond, err: ok, want: retry.BreakerOpen, rejct: retry.ErrBreakerOpen},
+				{wait: time.Millisecond, err: ok, want: retry.BreakerClosed},
 			},
 			changes: "[closed>open open>half-open half-open>closed]",
 		},
@@ -98,14 +98,14 @@ func TestBreakerStateMachine(t *testing.T) {
 			name: "a failed probe reopens, with a doubled open time up to the cap",
 			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, MaxOpenDuration: 3 * time.Second},
 			steps: []bstep{
-				{err: errBoom, want: retry.StateOpen},
-				{wait: time.Second, err: errBoom, want: retry.StateOpen}, // probe fails: open for 2s
-				{wait: 1999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
-				{wait: time.Millisecond, err: errBoom, want: retry.StateOpen}, // open for 3s (capped, not 4s)
-				{wait: 2999 * time.Millisecond, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
-				{wait: time.Millisecond, err: ok, want: retry.StateClosed},
-				{err: errBoom, want: retry.StateOpen}, // closed again: back to 1s
-				{wait: time.Second, err: ok, want: retry.StateClosed},
+				{err: errBoom, want: retry.BreakerOpen},
+				{wait: time.Second, err: errBoom, want: retry.BreakerOpen}, // probe fails: open for 2s
+				{wait: 1999 * time.Millisecond, err: ok, want: retry.BreakerOpen, rejct: retry.ErrBreakerOpen},
+				{wait: time.Millisecond, err: errBoom, want: retry.BreakerOpen}, // open for 3s (capped, not 4s)
+				{wait: 2999 * time.Millisecond, err: ok, want: retry.BreakerOpen, rejct: retry.ErrBreakerOpen},
+				{wait: time.Millisecond, err: ok, want: retry.BreakerClosed},
+				{err: errBoom, want: retry.BreakerOpen}, // closed again: back to 1s
+				{wait: time.Second, err: ok, want: retry.BreakerClosed},
 			},
 			changes: "[closed>open open>half-open half-open>open open>half-open half-open>open open>half-open half-open>closed closed>open open>half-open half-open>closed]",
 		},
@@ -113,11 +113,11 @@ func TestBreakerStateMachine(t *testing.T) {
 			name: "HalfOpenSuccesses successes close",
 			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenSuccesses: 3},
 			steps: []bstep{
-				{err: errBoom, want: retry.StateOpen},
-				{wait: time.Second, err: ok, want: retry.StateHalfOpen},
-				{err: ok, want: retry.StateHalfOpen},
-				{err: context.Canceled, want: retry.StateHalfOpen}, // ignored: does not count
-				{err: ok, want: retry.StateClosed},
+				{err: errBoom, want: retry.BreakerOpen},
+				{wait: time.Second, err: ok, want: retry.BreakerHalfOpen},
+				{err: ok, want: retry.BreakerHalfOpen},
+				{err: context.Canceled, want: retry.BreakerHalfOpen}, // ignored: does not count
+				{err: ok, want: retry.BreakerClosed},
 			},
 			changes: "[closed>open open>half-open half-open>closed]",
 		},
@@ -127,8 +127,8 @@ func TestBreakerStateMachine(t *testing.T) {
 				BucketPeriod: time.Second, OpenDuration: time.Second},
 			steps: []bstep{
 				{err: errBoom}, {err: errBoom}, {err: errBoom}, // 3 calls: too few
-				{err: ok, want: retry.StateClosed}, // 4 calls, but a success does not check
-				{err: errBoom, want: retry.StateOpen},
+				{err: ok, want: retry.BreakerClosed}, // 4 calls, but a success does not check
+				{err: errBoom, want: retry.BreakerOpen},
 			},
 			changes: "[closed>open]",
 		},
@@ -137,9 +137,9 @@ func TestBreakerStateMachine(t *testing.T) {
 			cfg:  retry.BreakerConfig{FailureRatio: 0.6, WindowCalls: 5, MinimumCalls: 5},
 			steps: []bstep{
 				{err: errBoom}, {err: errBoom}, {err: ok}, {err: ok}, {err: ok}, {err: ok},
-				{err: errBoom},                        // 1 of the last 5
-				{err: errBoom},                        // 2 of 5
-				{err: errBoom, want: retry.StateOpen}, // 3 of 5 = 0.6, though 5 of 9 overall
+				{err: errBoom},                          // 1 of the last 5
+				{err: errBoom},                          // 2 of 5
+				{err: errBoom, want: retry.BreakerOpen}, // 3 of 5 = 0.6, though 5 of 9 overall
 			},
 			changes: "[closed>open]",
 		},
@@ -151,7 +151,7 @@ func TestBreakerStateMachine(t *testing.T) {
 				{err: ok, took: 10 * time.Millisecond},
 				{err: ok, took: 100 * time.Millisecond}, // at the threshold: slow
 				{err: ok, took: 10 * time.Millisecond},
-				{err: ok, took: time.Second, want: retry.StateOpen}, // 2 of 4 slow, all succeeded
+				{err: ok, took: time.Second, want: retry.BreakerOpen}, // 2 of 4 slow, all succeeded
 			},
 			changes: "[closed>open]",
 		},
@@ -161,8 +161,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			steps: []bstep{
 				{err: ok, took: 10 * time.Millisecond},
 				{err: ok, took: 20 * time.Millisecond},
-				{err: ok, took: 90 * time.Millisecond},                        // average 40ms
-				{err: ok, took: 90 * time.Millisecond, want: retry.StateOpen}, // average 52.5ms
+				{err: ok, took: 90 * time.Millisecond},                          // average 40ms
+				{err: ok, took: 90 * time.Millisecond, want: retry.BreakerOpen}, // average 52.5ms
 			},
 			changes: "[closed>open]",
 		},
@@ -171,7 +171,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			cfg:  retry.BreakerConfig{ConsecutiveFailures: 2},
 			steps: []bstep{
 				{err: errBoom}, {err: context.Canceled}, {err: fmt.Errorf("wrapped: %w", context.Canceled)},
-				{err: errBoom, want: retry.StateOpen}, // the run was not broken
+				{err: errBoom, want: retry.BreakerOpen}, // the run was not broken
 			},
 			changes: "[closed>open]",
 		},
@@ -179,7 +179,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			name: "a deadline counts as a failure",
 			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1},
 			steps: []bstep{
-				{err: context.DeadlineExceeded, want: retry.StateOpen},
+				{err: context.DeadlineExceeded, want: retry.BreakerOpen},
 			},
 			changes: "[closed>open]",
 		},
@@ -187,29 +187,29 @@ func TestBreakerStateMachine(t *testing.T) {
 			name: "Retry-After sets the open time",
 			cfg:  retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, MaxOpenDuration: time.Minute},
 			steps: []bstep{
-				{err: retry.After(errBoom, 5*time.Second), want: retry.StateOpen},
-				{wait: 4 * time.Second, err: ok, want: retry.StateOpen, rejct: retry.ErrOpen},
-				{wait: time.Second, err: ok, want: retry.StateClosed},
-				{err: retry.After(errBoom, time.Hour), want: retry.StateOpen}, // capped at a minute
-				{wait: time.Minute, err: ok, want: retry.StateClosed},
+				{err: retry.After(errBoom, 5*time.Second), want: retry.BreakerOpen},
+				{wait: 4 * time.Second, err: ok, want: retry.BreakerOpen, rejct: retry.ErrBreakerOpen},
+				{wait: time.Second, err: ok, want: retry.BreakerClosed},
+				{err: retry.After(errBoom, time.Hour), want: retry.BreakerOpen}, // capped at a minute
+				{wait: time.Minute, err: ok, want: retry.BreakerClosed},
 			},
 			changes: "[closed>open open>half-open half-open>closed closed>open open>half-open half-open>closed]",
 		},
 		{
 			name: "a classifier decides",
-			cfg: retry.BreakerConfig{ConsecutiveFailures: 1, Classify: func(err error) retry.Outcome {
+			cfg: retry.BreakerConfig{ConsecutiveFailures: 1, Classify: func(err error) retry.BreakerOutcome {
 				if errors.Is(err, errSkip) {
-					return retry.Success
+					return retry.BreakerSuccess
 				}
 				if err != nil {
-					return retry.Failure
+					return retry.BreakerFailure
 				}
-				return retry.Success
+				return retry.BreakerSuccess
 			}},
 			steps: []bstep{
 				{err: fmt.Errorf("not found: %w", errSkip)},
 				{err: context.Canceled}, // Ignored whatever the classifier says
-				{err: errBoom, want: retry.StateOpen},
+				{err: errBoom, want: retry.BreakerOpen},
 			},
 			changes: "[closed>open]",
 		},
@@ -345,11 +345,11 @@ func TestRejectedError(t *testing.T) {
 	call(b, nil, 0, errBoom)
 	clk.Add(4 * time.Second)
 	err := call(b, nil, 0, nil)
-	var re *retry.RejectedError
+	var re *retry.BreakerError
 	if !errors.As(err, &re) {
-		t.Fatalf("err = %v, want *RejectedError", err)
+		t.Fatalf("err = %v, want *BreakerError", err)
 	}
-	if re.Reason != retry.ErrOpen || re.State != retry.StateOpen || re.Wait != 6*time.Second ||
+	if re.Reason != retry.ErrBreakerOpen || re.State != retry.BreakerOpen || re.Wait != 6*time.Second ||
 		!re.Until.Equal(clk.Now().Add(6*time.Second)) {
 		t.Errorf("got %+v", re)
 	}
@@ -359,7 +359,7 @@ func TestRejectedError(t *testing.T) {
 	if got, want := err.Error(), "retry: circuit breaker is open (next probe in 6s)"; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
-	if s := b.Snapshot(); s.Rejected != 1 || s.State != retry.StateOpen || !s.OpenUntil.Equal(re.Until) {
+	if s := b.Snapshot(); s.Rejected != 1 || s.State != retry.BreakerOpen || !s.OpenUntil.Equal(re.Until) {
 		t.Errorf("snapshot %+v", s)
 	}
 }
@@ -390,17 +390,17 @@ func TestGuardFallback(t *testing.T) {
 	if v, fb, err := run(nil); v != "cached" || !fb || err != nil {
 		t.Fatalf("rejected: %q %v %v", v, fb, err)
 	}
-	if len(seen) != 3 || seen[0] != errBoom || !errors.Is(seen[2], retry.ErrOpen) {
+	if len(seen) != 3 || seen[0] != errBoom || !errors.Is(seen[2], retry.ErrBreakerOpen) {
 		t.Errorf("fallback saw %v", seen)
 	}
 	// Without a fallback it is Guard.
 	_, fb, err := retry.GuardFallback(context.Background(), b, func(context.Context) (int, error) { return 1, nil }, nil)
-	if fb || !errors.Is(err, retry.ErrOpen) {
+	if fb || !errors.Is(err, retry.ErrBreakerOpen) {
 		t.Errorf("nil fallback: %v %v", fb, err)
 	}
 	// A fallback that cannot help passes the error on, and says it ran.
 	_, fb, err = retry.GuardFallback(context.Background(), b, func(context.Context) (int, error) { return 1, nil }, func(_ context.Context, err error) (int, error) { return 0, err })
-	if !fb || !errors.Is(err, retry.ErrOpen) {
+	if !fb || !errors.Is(err, retry.ErrBreakerOpen) {
 		t.Errorf("declining fallback: %v %v", fb, err)
 	}
 }
@@ -417,20 +417,20 @@ func TestAllow(t *testing.T) {
 		done(nil) // later calls are ignored
 	}
 	done, err := b.Allow()
-	if !errors.Is(err, retry.ErrOpen) {
+	if !errors.Is(err, retry.ErrBreakerOpen) {
 		t.Fatalf("err = %v", err)
 	}
 	done(errBoom) // a no-op, safe to call
 	clk.Add(time.Second)
 	done, err = b.Allow()
-	if err != nil || b.State() != retry.StateHalfOpen {
+	if err != nil || b.State() != retry.BreakerHalfOpen {
 		t.Fatal(err, b.State())
 	}
 	if _, err := b.Allow(); !errors.Is(err, retry.ErrTooManyProbes) {
 		t.Fatalf("second probe: %v", err)
 	}
 	done(nil)
-	if b.State() != retry.StateClosed {
+	if b.State() != retry.BreakerClosed {
 		t.Fatal(b.State())
 	}
 }
@@ -443,7 +443,7 @@ func TestSnapshot(t *testing.T) {
 	call(b, clk, 0, nil)
 	call(b, clk, time.Second, errBoom)
 	s := b.Snapshot()
-	want := retry.BreakerSnapshot{State: retry.StateClosed, Generation: 1, Calls: 3, Failures: 2, Slow: 2,
+	want := retry.BreakerSnapshot{State: retry.BreakerClosed, Generation: 1, Calls: 3, Failures: 2, Slow: 2,
 		AverageDuration: time.Second, ConsecutiveFailures: 1}
 	if s != want {
 		t.Errorf("snapshot\n%+v, want\n%+v", s, want)
@@ -451,14 +451,14 @@ func TestSnapshot(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[retry.State]string{retry.StateClosed: "closed", retry.StateOpen: "open",
-		retry.StateHalfOpen: "half-open", 7: "State(7)"} {
+	for s, want := range map[retry.BreakerState]string{retry.BreakerClosed: "closed", retry.BreakerOpen: "open",
+		retry.BreakerHalfOpen: "half-open", 7: "BreakerState(7)"} {
 		if s.String() != want {
 			t.Errorf("%d: %q", s, s.String())
 		}
 	}
-	for o, want := range map[retry.Outcome]string{retry.Success: "success", retry.Failure: "failure",
-		retry.Ignored: "ignored", 9: "Outcome(9)"} {
+	for o, want := range map[retry.BreakerOutcome]string{retry.BreakerSuccess: "success", retry.BreakerFailure: "failure",
+		retry.BreakerIgnored: "ignored", 9: "BreakerOutcome(9)"} {
 		if o.String() != want {
 			t.Errorf("%d: %q", o, o.String())
 		}
@@ -474,28 +474,28 @@ func TestBreakerSlowProbeIsSuccess(t *testing.T) {
 		WindowCalls: 4, OpenDuration: time.Second, Clock: clk})
 	call(b, clk, 2*time.Second, nil)
 	call(b, clk, 2*time.Second, nil)
-	if b.State() != retry.StateOpen {
+	if b.State() != retry.BreakerOpen {
 		t.Fatalf("2 slow calls: %v, want open", b.State())
 	}
 	clk.Add(time.Second)
-	if err := call(b, clk, 5*time.Second, nil); err != nil || b.State() != retry.StateClosed {
+	if err := call(b, clk, 5*time.Second, nil); err != nil || b.State() != retry.BreakerClosed {
 		t.Fatalf("slow probe: %v, %v; want nil, closed", err, b.State())
 	}
 	if s := b.Snapshot(); s.Calls != 0 || s.Slow != 0 {
 		t.Fatalf("fresh closed period counts %+v", s)
 	}
 	call(b, clk, 2*time.Second, nil)
-	if b.State() != retry.StateClosed {
+	if b.State() != retry.BreakerClosed {
 		t.Fatal("one slow call tripped a fresh closed period below MinimumCalls")
 	}
 	call(b, clk, 2*time.Second, nil)
-	if b.State() != retry.StateOpen {
+	if b.State() != retry.BreakerOpen {
 		t.Fatalf("still slow after closing: %v, want open", b.State())
 	}
 }
 
-// For ErrTooManyProbes and ErrThrottled, Until is the time of the
-// rejection and Wait is zero (see RejectedError).
+// For ErrTooManyProbes and ErrBreakerThrottled, Until is the time of the
+// rejection and Wait is zero (see BreakerError).
 func TestRejectedErrorUntilWithoutOpen(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk})
@@ -508,7 +508,7 @@ func TestRejectedErrorUntilWithoutOpen(t *testing.T) {
 	defer done(nil)
 	clk.Add(time.Millisecond)
 	_, err = b.Allow()
-	var re *retry.RejectedError
+	var re *retry.BreakerError
 	if !errors.As(err, &re) || re.Reason != retry.ErrTooManyProbes {
 		t.Fatalf("second probe: %v, want ErrTooManyProbes", err)
 	}

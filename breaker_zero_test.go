@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/retrykit/retry"
 )
@@ -14,31 +15,31 @@ import (
 // behaves as NewBreaker(BreakerConfig{}).
 func TestZeroBreakerHasDefaults(t *testing.T) {
 	var b retry.Breaker
-	if s := b.Snapshot(); s.State != retry.StateClosed || s.Generation != 1 {
+	if s := b.Snapshot(); s.State != retry.BreakerClosed || s.Generation != 1 {
 		t.Fatalf("fresh zero Breaker: %+v", s)
 	}
-	for i := range retry.DefaultConsecutiveFailures - 1 {
-		if err := call(&b, nil, 0, errBoom); !errors.Is(err, errBoom) || b.State() != retry.StateClosed {
+	for i := range 5 - 1 {
+		if err := call(&b, nil, 0, errBoom); !errors.Is(err, errBoom) || b.State() != retry.BreakerClosed {
 			t.Fatalf("failure %d: %v, %v; want boom, closed", i+1, err, b.State())
 		}
 	}
 	if err := call(&b, nil, 0, nil); err != nil || b.Snapshot().ConsecutiveFailures != 0 {
 		t.Fatalf("success: %v, %+v; want the failure run reset", err, b.Snapshot())
 	}
-	for range retry.DefaultConsecutiveFailures {
+	for range 5 {
 		call(&b, nil, 0, errBoom)
 	}
-	if b.State() != retry.StateOpen {
-		t.Fatalf("after %d failures: %v, want open", retry.DefaultConsecutiveFailures, b.State())
+	if b.State() != retry.BreakerOpen {
+		t.Fatalf("after %d failures: %v, want open", 5, b.State())
 	}
 	for i := range 3 {
 		err := call(&b, nil, 0, nil)
-		var rej *retry.RejectedError
-		if !errors.As(err, &rej) || !errors.Is(err, retry.ErrOpen) || rej.Wait <= 0 || rej.Wait > retry.DefaultOpenDuration {
-			t.Fatalf("call %d while open: %v; want ErrOpen with a wait of at most %v", i, err, retry.DefaultOpenDuration)
+		var rej *retry.BreakerError
+		if !errors.As(err, &rej) || !errors.Is(err, retry.ErrBreakerOpen) || rej.Wait <= 0 || rej.Wait > (30*time.Second) {
+			t.Fatalf("call %d while open: %v; want ErrBreakerOpen with a wait of at most %v", i, err, (30 * time.Second))
 		}
 	}
-	if done, err := b.Allow(); !errors.Is(err, retry.ErrOpen) {
+	if done, err := b.Allow(); !errors.Is(err, retry.ErrBreakerOpen) {
 		t.Fatalf("Allow while open: %v", err)
 	} else {
 		done(nil)
@@ -70,7 +71,7 @@ func TestZeroBreakerConcurrentFirstUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if s := b.Snapshot(); s.State != retry.StateClosed || s.Generation != 1 {
+	if s := b.Snapshot(); s.State != retry.BreakerClosed || s.Generation != 1 {
 		t.Fatalf("after concurrent first use: %+v", s)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func TestTokenBucketZeroValue(t *testing.T) {
 	var b retry.TokenBucket
-	if b.Tokens() != retry.DefaultMaxTokens || !b.Extra() {
+	if b.Tokens() != 10 || !b.Extra() {
 		t.Fatalf("zero bucket: %v tokens, Extra %v", b.Tokens(), b.Extra())
 	}
 	for range 4 {
@@ -110,7 +110,7 @@ func TestRatioBudget(t *testing.T) {
 		t.Fatal("an 11th extra for 100 first attempts was allowed")
 	}
 	// The counts roll out of the window a slice at a time.
-	mock.Add(retry.DefaultBudgetWindow)
+	mock.Add((10 * time.Second))
 	if b.Extra() {
 		t.Fatal("the window has passed, but old first attempts still count")
 	}
@@ -331,7 +331,7 @@ func TestRatioBudgetClockGoesBack(t *testing.T) {
 	}
 	// Once the clock passes the latest time seen, counts leave the window
 	// as usual.
-	clk.Add(time.Hour + retry.DefaultBudgetWindow)
+	clk.Add(time.Hour + (10 * time.Second))
 	b.First()
 	if b.Extra() {
 		t.Fatal("the window has passed, but old first attempts still count")

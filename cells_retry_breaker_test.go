@@ -12,8 +12,8 @@ import (
 	"github.com/retrykit/retry"
 )
 
-// Guard: "A rejection then stops the loop at once, with the *RejectedError
-// as the Reason of its *Error"; Policy.WaitForProbe: an ErrOpen rejection
+// Guard: "A rejection then stops the loop at once, with the *BreakerError
+// as the Reason of its *Error"; Policy.WaitForProbe: an ErrBreakerOpen rejection
 // waits for the next probe "instead of stopping the call". A Retryable
 // written for the dependency's own errors (as the Policy doc invites)
 // knows nothing of breakers: it turns the rejection into ErrNotRetryable
@@ -32,8 +32,8 @@ func TestRetryRetryableVsRejection(t *testing.T) {
 		if !errors.As(err, &re) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, ok := re.Reason.(*retry.RejectedError); !ok {
-			t.Errorf("Reason = %v (%T), want the *RejectedError", re.Reason, re.Reason)
+		if _, ok := re.Reason.(*retry.BreakerError); !ok {
+			t.Errorf("Reason = %v (%T), want the *BreakerError", re.Reason, re.Reason)
 		}
 		p.WaitForProbe = true
 		v, err := retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {

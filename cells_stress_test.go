@@ -14,7 +14,7 @@ import (
 
 // Many goroutines through Retry(Hedge(Guard)), one TokenBucket shared by
 // both policies, one breaker, one LatencyTracker feeding the hedge delay.
-// Every call ends with a value or a *Error (or a *RejectedError inside
+// Every call ends with a value or a *Error (or a *BreakerError inside
 // one); the bucket stays within its bounds; the breaker's probes are all
 // released at the end.
 func TestStressNested(t *testing.T) {

@@ -170,7 +170,7 @@ func TestCancelDuringWaitMockClock(t *testing.T) {
 	p := &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Minute},
 		Clock:   mock,
-		OnRetry: func(retry.Event) { cancel(stop) },
+		OnRetry: func(retry.RetryEvent) { cancel(stop) },
 	}
 	err := retry.Do(ctx, p, func(context.Context) error { return errTransient })
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, stop) || !errors.Is(err, errTransient) {
@@ -184,7 +184,7 @@ func TestMockClockWaitsItsTime(t *testing.T) {
 	p := &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Minute},
 		Clock:   mock,
-		OnRetry: func(retry.Event) { retryAt = mock.Now() },
+		OnRetry: func(retry.RetryEvent) { retryAt = mock.Now() },
 	}
 	fn, calls := failing(1, errTransient)
 	done := make(chan error)
@@ -292,7 +292,7 @@ func TestServerRequestedDelayLimits(t *testing.T) {
 	}{
 		{"over default cap", 2 * time.Minute, 0, func(err error) bool {
 			var pe *retry.PushbackError
-			return errors.As(err, &pe) && pe.Requested == 2*time.Minute && pe.Limit == retry.DefaultMaxAfter
+			return errors.As(err, &pe) && pe.Requested == 2*time.Minute && pe.Limit == time.Minute
 		}},
 		{"over set cap", 11 * time.Second, 10 * time.Second, func(err error) bool {
 			var pe *retry.PushbackError

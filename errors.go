@@ -48,7 +48,7 @@ func (deadlineError) Is(target error) bool { return target == context.DeadlineEx
 
 // Error is the error of a call that gave up. Reason says why: one of the
 // Err* reasons of this package, a context error, a *PushbackError (the
-// server asked for a longer wait than allowed), or a *RejectedError (a
+// server asked for a longer wait than allowed), or a *BreakerError (a
 // circuit breaker refused an attempt; see Guard). Last is the error of the
 // last attempt; errors.Is and errors.As reach both.
 type Error struct {

@@ -25,7 +25,7 @@ func ExampleGuard() {
 	}
 	for range 5 {
 		_, err := retry.Guard(context.Background(), inventory, lookup)
-		var rejected *retry.RejectedError
+		var rejected *retry.BreakerError
 		if errors.As(err, &rejected) {
 			fmt.Println("rejected:", rejected.Reason, "for about", rejected.Wait.Round(time.Second))
 			continue
@@ -48,7 +48,7 @@ func ExampleGuardFallback() {
 	prices, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Minute})
 	live := func(ctx context.Context) (float64, error) { return 0, errors.New("pricing: timeout") }
 	cached := func(ctx context.Context, err error) (float64, error) {
-		if errors.Is(err, retry.ErrOpen) {
+		if errors.Is(err, retry.ErrBreakerOpen) {
 			return 9.99, nil // the breaker is open: serve the last known price
 		}
 		return 0, err // a failure of the call itself: report it
@@ -85,7 +85,7 @@ func ExampleBreaker_Allow() {
 	req, _ := http.NewRequest(http.MethodGet, "http://inventory.internal/items", nil)
 	for range 6 {
 		resp, err := guarded.RoundTrip(req)
-		if errors.Is(err, retry.ErrOpen) {
+		if errors.Is(err, retry.ErrBreakerOpen) {
 			fmt.Println("rejected")
 			continue
 		}
@@ -106,7 +106,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Retry goes outside the breaker, so that each attempt asks it. By
-// default a rejection ends the loop at once, with the *RejectedError as
+// default a rejection ends the loop at once, with the *BreakerError as
 // its Reason: the caller fails fast. With WaitForProbe, an open breaker's
 // rejection makes the loop wait for the next probe instead (within
 // Policy.MaxAfter and the deadline).
@@ -124,7 +124,7 @@ func ExampleGuard_retry() {
 
 	_, err := retry.Retry(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}}, guarded)
 	var gaveUp *retry.Error
-	if errors.As(err, &gaveUp) && errors.Is(gaveUp.Reason, retry.ErrOpen) {
+	if errors.As(err, &gaveUp) && errors.Is(gaveUp.Reason, retry.ErrBreakerOpen) {
 		fmt.Println("rejected after", calls, "calls and", gaveUp.Attempts, "attempts")
 	}
 

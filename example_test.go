@@ -72,7 +72,7 @@ func ExamplePermanent() {
 func ExampleAfter() {
 	attempts := 0
 	err := retry.Do(context.Background(), &retry.Policy{
-		OnRetry: func(e retry.Event) { fmt.Println("server asked for", e.Delay) },
+		OnRetry: func(e retry.RetryEvent) { fmt.Println("server asked for", e.Delay) },
 	}, func(context.Context) error {
 		attempts++
 		if attempts == 1 {

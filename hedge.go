@@ -8,18 +8,18 @@ import (
 
 // Defaults and limits of HedgePolicy.
 const (
-	// DefaultHedgeAttempts is the number of attempts, the first included,
+	// defaultHedgeAttempts is the number of attempts, the first included,
 	// of a HedgePolicy whose MaxAttempts is zero.
-	DefaultHedgeAttempts = 2
+	defaultHedgeAttempts = 2
 	// MaxHedgeAttempts is the most attempts a HedgePolicy may allow. More
 	// would multiply the load on a slow dependency for little gain; gRPC
 	// caps hedging at 5.
 	MaxHedgeAttempts = 10
-	// DefaultHedgeDelay is the hedge delay of a HedgePolicy with neither a
+	// defaultHedgeDelay is the hedge delay of a HedgePolicy with neither a
 	// Delay nor a Latency tracker, and the fallback of a LatencyTracker
 	// that has too few samples. It is deliberately conservative: set Delay
 	// near your dependency's p95, or use a LatencyTracker.
-	DefaultHedgeDelay = 100 * time.Millisecond
+	defaultHedgeDelay = 100 * time.Millisecond
 )
 
 // ErrHedgeLost is the cause (see context.Cause) with which Hedge cancels an
@@ -34,18 +34,18 @@ var errCallEnded = errors.New("retry: hedged call ended")
 // answered within a delay, it starts another copy and takes the first
 // success. Hedge only calls that are safe to repeat (idempotent ones).
 //
-// The zero value (and a nil *HedgePolicy) allows DefaultHedgeAttempts
-// attempts, each DefaultHedgeDelay after the previous one. A HedgePolicy is
+// The zero value (and a nil *HedgePolicy) allows 2 attempts, the second
+// 100ms after the first. A HedgePolicy is
 // read-only once in use: build it once and share it between any number of
 // goroutines; it holds no per-call state.
 type HedgePolicy struct {
 	// MaxAttempts caps the attempts of one call, the first included. Zero
-	// means DefaultHedgeAttempts; 1 disables hedging; negative or above
+	// means 2; 1 disables hedging; negative or above
 	// MaxHedgeAttempts is invalid.
 	MaxAttempts int
 
 	// Delay is how long after an attempt starts the next one starts, if no
-	// attempt has succeeded by then. Zero means DefaultHedgeDelay, or the
+	// attempt has succeeded by then. Zero means 100ms, or the
 	// Latency tracker's delay when Latency is set; there is no instant
 	// fan-out. Negative is invalid, and so is a Delay together with a
 	// Latency tracker.
@@ -67,7 +67,7 @@ type HedgePolicy struct {
 	// waiting for the delay. A failure that is not retryable, or that is
 	// marked with Permanent, cancels every attempt and ends the call. Nil
 	// means every other error is retryable. A failure marked with
-	// StopHedging, or a circuit breaker's *RejectedError, halts the call
+	// StopHedging, or a circuit breaker's *BreakerError, halts the call
 	// instead (see Hedge), whatever Retryable says.
 	Retryable func(error) bool
 
@@ -94,7 +94,7 @@ type HedgePolicy struct {
 	// copies, as a negative one does, and the call, once nothing is left
 	// running, fails with a *PushbackError as its Reason rather than stall
 	// for a server-chosen time (a Retry around it then sees the request
-	// and applies its own Policy.MaxAfter). Zero means DefaultMaxAfter;
+	// and applies its own Policy.MaxAfter). Zero means 1 minute;
 	// negative is invalid.
 	MaxAfter time.Duration
 
@@ -156,7 +156,7 @@ func (h *HedgePolicy) Validate() error {
 
 func (h *HedgePolicy) maxAttempts() int {
 	if h.MaxAttempts == 0 {
-		return DefaultHedgeAttempts
+		return defaultHedgeAttempts
 	}
 	return h.MaxAttempts
 }
@@ -166,7 +166,7 @@ func (h *HedgePolicy) delay() time.Duration {
 	if h.Latency != nil {
 		return h.Latency.Delay()
 	}
-	return orDefault(h.Delay, DefaultHedgeDelay)
+	return orDefault(h.Delay, defaultHedgeDelay)
 }
 
 // Hedge calls fn and, if no attempt has succeeded within the hedge delay,
@@ -185,7 +185,7 @@ func (h *HedgePolicy) delay() time.Duration {
 // "go on" and "stop": no further attempt starts, but the attempts already
 // running go on, and one of them may still win. They are a failure marked
 // with StopHedging (a server that sheds load), a circuit breaker's
-// *RejectedError (a refused copy says nothing about the others: the
+// *BreakerError (a refused copy says nothing about the others: the
 // primary may be the breaker's probe), the Budget refusing an attempt, and
 // pushback with a negative wait or one that would pass ctx's deadline.
 //
@@ -202,7 +202,7 @@ func (h *HedgePolicy) delay() time.Duration {
 // that, and the running ones are cancelled). Otherwise the call ends when
 // its last running attempt fails and no other may start, and the Reason
 // says why none may: ErrExhausted when every allowed attempt has started
-// or a StopHedging failure halted the call, the *RejectedError when a
+// or a StopHedging failure halted the call, the *BreakerError when a
 // breaker's rejection did and was the last attempt to end (a copy refused
 // while the breaker's probe ran is stale once the probe has failed: then
 // ErrExhausted), ErrBudgetExhausted when the Budget did,

@@ -237,7 +237,7 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 	// attempts already running finish. A breaker's refusal of one copy
 	// says nothing about the others, a probe above all, and costs the
 	// Budget nothing: nothing was sent.
-	if rej, ok := errors.AsType[*RejectedError](err); ok {
+	if rej, ok := errors.AsType[*BreakerError](err); ok {
 		c.halt(rej)
 		return nil
 	}
@@ -256,7 +256,7 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 		// Server pushback: no copy at once, but after the wait asked
 		// for. A negative wait means no more copies at all; a wait past
 		// the deadline likewise.
-		limit := orDefault(h.MaxAfter, DefaultMaxAfter)
+		limit := orDefault(h.MaxAfter, defaultMaxAfter)
 		switch {
 		case wait < 0:
 			c.halt(ErrNotRetryable)
@@ -318,8 +318,8 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 // only if the last attempt to end was refused: a copy refused while the
 // half-open breaker's probe ran is stale once that probe has failed.
 func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
-	if _, ok := reason.(*RejectedError); ok && len(c.errs) > 0 {
-		if _, last := errors.AsType[*RejectedError](c.errs[len(c.errs)-1]); !last {
+	if _, ok := reason.(*BreakerError); ok && len(c.errs) > 0 {
+		if _, last := errors.AsType[*BreakerError](c.errs[len(c.errs)-1]); !last {
 			reason = ErrExhausted
 		}
 	}

@@ -69,7 +69,7 @@ func TestHedgeRejectedCopyKeepsProbe(t *testing.T) {
 			if calls != 1 || len(events) != 1 {
 				t.Errorf("%d calls of the dependency, %d hedges; want 1 and 1 (no copy after the refusal)", calls, len(events))
 			}
-			if s := b.State(); s != retry.StateClosed {
+			if s := b.State(); s != retry.BreakerClosed {
 				t.Errorf("breaker %v after its probe succeeded, want closed", s)
 			}
 		})
@@ -144,8 +144,8 @@ func TestHedgeStopWithNothingRunning(t *testing.T) {
 			if !errors.As(err, &re) || re.Attempts != 1 || calls != 1 || time.Since(start) != 0 {
 				t.Fatalf("err = %v after %d attempts and %v; want one, at once", err, calls, time.Since(start))
 			}
-			if rej, ok := re.Reason.(*retry.RejectedError); !ok || rej.Reason != retry.ErrOpen {
-				t.Errorf("Reason = %#v, want the *RejectedError", re.Reason)
+			if rej, ok := re.Reason.(*retry.BreakerError); !ok || rej.Reason != retry.ErrBreakerOpen {
+				t.Errorf("Reason = %#v, want the *BreakerError", re.Reason)
 			}
 		})
 	})
@@ -214,7 +214,7 @@ func (b *logBudget) Result(ok bool) {
 // attempts: every failure that is not permanent once (a StopHedging one, a
 // pushback, a breaker's rejection included), the success once.
 func TestHedgeChargesBudgetAsRetry(t *testing.T) {
-	rejected := &retry.RejectedError{Reason: retry.ErrTooManyProbes, State: retry.StateHalfOpen}
+	rejected := &retry.BreakerError{Reason: retry.ErrTooManyProbes, State: retry.BreakerHalfOpen}
 	scenarios := map[string][]step{
 		"success":          {{val: "ok"}},
 		"fail, fail, ok":   {{err: errTransient}, {err: errTransient}, {val: "ok"}},
@@ -338,7 +338,7 @@ func TestRetryHedgeGuardWaitsForNextProbe(t *testing.T) {
 		if err != nil || v != "ok" {
 			t.Fatalf("Retry = %q, %v; want the second probe's answer", v, err)
 		}
-		if calls.Load() != 2 || b.State() != retry.StateClosed {
+		if calls.Load() != 2 || b.State() != retry.BreakerClosed {
 			t.Fatalf("%d calls of the dependency, breaker %v; want 2 and closed", calls.Load(), b.State())
 		}
 	})

@@ -122,20 +122,20 @@ func TestHedgeNoHedgeBeforeDelay(t *testing.T) {
 	})
 }
 
-// The zero policy hedges once, after DefaultHedgeDelay.
+// The zero policy hedges once, after 100ms.
 func TestHedgeDefaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScript(step{after: time.Hour, err: errTransient}, step{after: time.Hour, err: errTransient}, step{val: "never"})
 		start := time.Now()
 		_, err := retry.Hedge(context.Background(), nil, s.fn)
 		var re *retry.Error
-		if !errors.As(err, &re) || re.Attempts != retry.DefaultHedgeAttempts {
-			t.Fatalf("err = %v, want a *Error after %d attempts", err, retry.DefaultHedgeAttempts)
+		if !errors.As(err, &re) || re.Attempts != 2 {
+			t.Fatalf("err = %v, want a *Error after %d attempts", err, 2)
 		}
-		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, retry.DefaultHedgeDelay}) {
+		if got := s.Starts(); !slices.Equal(got, []time.Duration{0, (100 * time.Millisecond)}) {
 			t.Errorf("attempts started at %v", got)
 		}
-		if want := time.Hour + retry.DefaultHedgeDelay; time.Since(start) != want {
+		if want := time.Hour + (100 * time.Millisecond); time.Since(start) != want {
 			t.Errorf("returned after %v, want %v (the second attempt's failure)", time.Since(start), want)
 		}
 	})

@@ -10,21 +10,21 @@ import (
 
 // Defaults for zero fields of LatencyConfig.
 const (
-	DefaultLatencyQuantile = 0.95 // LatencyConfig.Quantile
-	DefaultLatencyWindow   = 1000 // LatencyConfig.Window
+	defaultLatencyQuantile = 0.95 // LatencyConfig.Quantile
+	defaultLatencyWindow   = 1000 // LatencyConfig.Window
 )
 
 // LatencyConfig configures a LatencyTracker. Every zero field means the
 // default documented on it.
 type LatencyConfig struct {
 	// Quantile is the quantile of recent latencies that Delay returns, in
-	// (0, 1). Zero means DefaultLatencyQuantile (p95).
+	// (0, 1). Zero means 0.95 (p95).
 	Quantile float64
 
 	// Window is the number of samples in one generation. The estimate
 	// covers the most recent Window to 2·Window−1 samples (all of them
 	// before the first Window); older ones roll out whole, one generation
-	// at a time. Zero means DefaultLatencyWindow.
+	// at a time. Zero means 1000.
 	Window int
 
 	// MinSamples is the number of recent samples that Delay needs before it
@@ -42,7 +42,7 @@ type LatencyConfig struct {
 	Floor, Ceiling time.Duration
 
 	// Fallback is what Delay returns while there are fewer than MinSamples
-	// samples, used as it is. Zero means DefaultHedgeDelay.
+	// samples, used as it is. Zero means 100ms.
 	Fallback time.Duration
 }
 
@@ -72,14 +72,14 @@ func (c LatencyConfig) Validate() error {
 
 func (c *LatencyConfig) quantile() float64 {
 	if c.Quantile == 0 {
-		return DefaultLatencyQuantile
+		return defaultLatencyQuantile
 	}
 	return c.Quantile
 }
 
 func (c *LatencyConfig) window() int {
 	if c.Window == 0 {
-		return DefaultLatencyWindow
+		return defaultLatencyWindow
 	}
 	return c.Window
 }
@@ -253,7 +253,7 @@ func (t *LatencyTracker) Delay() time.Duration {
 	if d := t.estimate.Load(); d > 0 {
 		return time.Duration(d)
 	}
-	return orDefault(t.cfg.Fallback, DefaultHedgeDelay)
+	return orDefault(t.cfg.Fallback, defaultHedgeDelay)
 }
 
 // quantile returns the q-quantile of the current and previous generations

@@ -114,8 +114,8 @@ func TestLatencyTrackerDelay(t *testing.T) {
 // The zero value works with the defaults: p95 once 200 samples are in.
 func TestLatencyTrackerZeroValue(t *testing.T) {
 	var tr retry.LatencyTracker
-	if d := tr.Delay(); d != retry.DefaultHedgeDelay {
-		t.Errorf("Delay = %v, want DefaultHedgeDelay", d)
+	if d := tr.Delay(); d != (100 * time.Millisecond) {
+		t.Errorf("Delay = %v, want 100ms", d)
 	}
 	if _, ok := tr.Quantile(0.5); ok {
 		t.Error("Quantile reported a value with no samples")

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// DefaultBudgetWindow is the window of a RatioBudget whose Window is zero.
-const DefaultBudgetWindow = 10 * time.Second
+// defaultBudgetWindow is the window of a RatioBudget whose Window is zero.
+const defaultBudgetWindow = 10 * time.Second
 
 // ratioBuckets is the number of slices the window is kept in: counts leave
 // the window one slice (a tenth of it) at a time.
@@ -21,7 +21,7 @@ type RatioBudgetConfig struct {
 	// client with little traffic can still retry. Zero means none.
 	MinPerSecond float64
 	// Window is how far back first attempts and extra attempts are counted.
-	// Zero means DefaultBudgetWindow.
+	// Zero means 10s.
 	Window time.Duration
 	// Clock is the source of time; nil means real time.
 	Clock Clock
@@ -40,7 +40,7 @@ type RatioBudgetConfig struct {
 //
 // A RatioBudget is safe for concurrent use. Create it with NewRatioBudget.
 // The zero value behaves exactly as NewRatioBudget(RatioBudgetConfig{}):
-// a DefaultBudgetWindow window, a Ratio of 0 and no minimum, so it refuses
+// a 10s window, a Ratio of 0 and no minimum, so it refuses
 // every extra attempt. That is the safe side: a budget that was never
 // configured must not let retries multiply the load.
 type RatioBudget struct {
@@ -76,7 +76,7 @@ func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
 	}
 	window := cfg.Window
 	if window == 0 {
-		window = DefaultBudgetWindow
+		window = defaultBudgetWindow
 	}
 	return &RatioBudget{
 		ratio:        cfg.Ratio,
@@ -89,7 +89,7 @@ func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
 // sliceLen returns the length of a slice of the window.
 func (b *RatioBudget) sliceLen() time.Duration {
 	if b.slice == 0 { // the zero value
-		return DefaultBudgetWindow / ratioBuckets
+		return defaultBudgetWindow / ratioBuckets
 	}
 	return b.slice
 }

@@ -7,19 +7,19 @@ import (
 	"time"
 )
 
-// DefaultMaxAttempts is the number of attempts of a Policy whose
+// defaultMaxAttempts is the number of attempts of a Policy whose
 // MaxAttempts is zero, the first included.
-const DefaultMaxAttempts = 3
+const defaultMaxAttempts = 3
 
-// DefaultMaxAfter is the longest server-requested wait (see After) that a
+// defaultMaxAfter is the longest server-requested wait (see After) that a
 // Policy with a zero MaxAfter honours.
-const DefaultMaxAfter = time.Minute
+const defaultMaxAfter = time.Minute
 
 // defaultBackoff is the Backoff of a Policy whose Backoff is nil.
 var defaultBackoff Backoff = Exponential{Jitter: FullJitter}
 
 // Policy says how Retry and Do retry a failing call. The zero value (and a
-// nil *Policy) makes DefaultMaxAttempts attempts with exponential backoff
+// nil *Policy) makes 3 attempts with exponential backoff
 // and full jitter: waits drawn from [0, 100ms], [0, 200ms], ... up to 10s.
 //
 // A Policy is read-only once in use: build it once, for instance as a
@@ -27,7 +27,7 @@ var defaultBackoff Backoff = Exponential{Jitter: FullJitter}
 // It holds no per-call state.
 type Policy struct {
 	// MaxAttempts caps the attempts of one call, the first included. Zero
-	// means DefaultMaxAttempts; 1 disables retries; negative is invalid.
+	// means 3; 1 disables retries; negative is invalid.
 	MaxAttempts int
 
 	// Backoff chooses the wait before each retry. Nil means
@@ -54,17 +54,17 @@ type Policy struct {
 
 	// MaxAfter caps a wait that the server asked for through After. A longer
 	// request stops the call at once with a *PushbackError as its Reason.
-	// Zero means DefaultMaxAfter.
+	// Zero means 1 minute.
 	MaxAfter time.Duration
 
 	// WaitForProbe, if set, makes a rejection by an open circuit breaker
-	// (a *RejectedError for ErrOpen, see Guard) wait until the breaker lets
-	// its next probe through (RejectedError.Until, read on Clock) and try
+	// (a *BreakerError for ErrBreakerOpen, see Guard) wait until the breaker lets
+	// its next probe through (BreakerError.Until, read on Clock) and try
 	// again, instead of stopping the call. The wait is bounded like any
 	// other: by MaxAfter (a longer one stops the call with the
-	// *RejectedError as its Reason), MaxElapsed and the context's
+	// *BreakerError as its Reason), MaxElapsed and the context's
 	// deadline; and a rejection of the last attempt allowed stops the call
-	// with the *RejectedError too. Other rejections stop the call whatever
+	// with the *BreakerError too. Other rejections stop the call whatever
 	// it says. A Permanent error is never retried, rejection or not.
 	WaitForProbe bool
 
@@ -77,7 +77,7 @@ type Policy struct {
 	// OnRetry, if set, is called before each wait, on the caller's
 	// goroutine, with the failed attempt and the wait chosen. Use it for
 	// logging and metrics.
-	OnRetry func(Event)
+	OnRetry func(RetryEvent)
 
 	// Budget, if set, is asked before every retry, and a refusal stops the
 	// call at once with ErrBudgetExhausted. Share one Budget between the
@@ -110,8 +110,8 @@ type Policy struct {
 	Rand func() float64
 }
 
-// Event describes a failed attempt that is about to be retried.
-type Event struct {
+// RetryEvent describes a failed attempt that is about to be retried.
+type RetryEvent struct {
 	Attempt int           // number of the failed attempt, from 1
 	Err     error         // its error
 	Delay   time.Duration // the wait before the next attempt
@@ -342,7 +342,7 @@ func (p *Policy) plain() bool {
 
 func (p *Policy) maxAttempts() int {
 	if p.MaxAttempts == 0 {
-		return DefaultMaxAttempts
+		return defaultMaxAttempts
 	}
 	return p.MaxAttempts
 }
@@ -406,7 +406,7 @@ func (p *Policy) retry(ctx context.Context, call func(context.Context) error, er
 			return &Error{Attempts: n, Reason: reason, Last: err}
 		}
 		if p.OnRetry != nil {
-			p.OnRetry(Event{Attempt: n, Err: err, Delay: delay})
+			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
 		}
 		if sleep(ctx, p.Clock, delay) != nil {
 			return &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
@@ -438,7 +438,7 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	if p.Budget != nil && !rejected {
 		p.Budget.Result(false)
 	}
-	if rejected && (!p.WaitForProbe || rej.Reason != ErrOpen || n >= maxAttempts) {
+	if rejected && (!p.WaitForProbe || rej.Reason != ErrBreakerOpen || n >= maxAttempts) {
 		return 0, rej
 	}
 	if n >= maxAttempts {
@@ -446,7 +446,7 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 	}
 	limit := p.MaxAfter
 	if limit == 0 {
-		limit = DefaultMaxAfter
+		limit = defaultMaxAfter
 	}
 	var delay time.Duration
 	if d, ok := RequestedDelay(err); ok {
@@ -498,11 +498,11 @@ func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration,
 // rejection returns the breaker's rejection that ended an attempt. For a
 // nested call's *Error (a hedged round, say), that is its Reason alone: a
 // refused copy joined in its Last may be stale.
-func rejection(err error) (*RejectedError, bool) {
+func rejection(err error) (*BreakerError, bool) {
 	if e, ok := errors.AsType[*Error](err); ok {
-		return errors.AsType[*RejectedError](e.Reason)
+		return errors.AsType[*BreakerError](e.Reason)
 	}
-	return errors.AsType[*RejectedError](err)
+	return errors.AsType[*BreakerError](err)
 }
 
 func hasDeadline(ctx context.Context) bool {

@@ -69,7 +69,7 @@ func TestRetryProperties(t *testing.T) {
 			ctx = fakeDeadlineCtx{ctx, start.Add(deadline)}
 		}
 
-		var events []retry.Event
+		var events []retry.RetryEvent
 		var errs []error // the error of each attempt made
 		calls := 0
 		fn := func(context.Context) (int, error) {
@@ -89,7 +89,7 @@ func TestRetryProperties(t *testing.T) {
 		}
 		p := &retry.Policy{MaxAttempts: maxAttempts, Backoff: b, Clock: clk,
 			Rand:    func() float64 { return u },
-			OnRetry: func(e retry.Event) { events = append(events, e) }}
+			OnRetry: func(e retry.RetryEvent) { events = append(events, e) }}
 		v, err := retry.Retry(ctx, p, fn)
 
 		if calls < 1 || calls > maxAttempts {

@@ -7,8 +7,8 @@ import (
 
 // Defaults of a zero TokenBucket, as in gRPC's retry throttling.
 const (
-	DefaultMaxTokens  = 10
-	DefaultTokenRatio = 0.1
+	defaultMaxTokens  = 10
+	defaultTokenRatio = 0.1
 )
 
 // TokenBucket is the retry throttle of gRPC (gRFC A6): every failed
@@ -18,8 +18,8 @@ const (
 // 1/(1+TokenRatio) soon gets first attempts only; as successes return,
 // retries resume.
 //
-// The zero value is a full bucket with DefaultMaxTokens and
-// DefaultTokenRatio. A TokenBucket is safe for concurrent use and lock-free.
+// The zero value is a full bucket with 10 tokens and
+// a TokenRatio of 0.1. A TokenBucket is safe for concurrent use and lock-free.
 type TokenBucket struct {
 	maxMilli   int64        // MaxTokens in thousandths; zero means the default
 	ratioMilli int64        // TokenRatio in thousandths; zero means the default
@@ -52,10 +52,10 @@ func NewTokenBucket(maxTokens, tokenRatio float64) (*TokenBucket, error) {
 func (b *TokenBucket) limits() (maxMilli, ratioMilli int64) {
 	maxMilli, ratioMilli = b.maxMilli, b.ratioMilli
 	if maxMilli == 0 {
-		maxMilli = DefaultMaxTokens * 1000
+		maxMilli = defaultMaxTokens * 1000
 	}
 	if ratioMilli == 0 {
-		ratioMilli = DefaultTokenRatio * 1000
+		ratioMilli = defaultTokenRatio * 1000
 	}
 	return maxMilli, ratioMilli
 }

@@ -24,7 +24,7 @@ func (c *call) guarded(ctx context.Context, n int, hedge bool) (*http.Response, 
 		if br := c.t.cfg.Breaker(c.req); br != nil {
 			d, err := br.Allow()
 			if err != nil {
-				return nil, err, nil // a *retry.RejectedError: nothing sent
+				return nil, err, nil // a *retry.BreakerError: nothing sent
 			}
 			done = d
 		}

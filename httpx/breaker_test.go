@@ -38,13 +38,13 @@ func TestBreakerOpensAndRetryWaits(t *testing.T) {
 	if got := clk.Waits(); !slices.Equal(got, want) {
 		t.Fatalf("waits = %v, want %v", got, want)
 	}
-	if br.State() != retry.StateClosed {
+	if br.State() != retry.BreakerClosed {
 		t.Fatalf("breaker %v after a successful probe", br.State())
 	}
 }
 
 // A breaker open for longer than the policy will wait ends the call at
-// once with ErrOpen, and no request goes out.
+// once with ErrBreakerOpen, and no request goes out.
 func TestBreakerRejectionEndsCall(t *testing.T) {
 	srv := newScript(t, false, status(500, "boom"))
 	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -57,9 +57,9 @@ func TestBreakerRejectionEndsCall(t *testing.T) {
 	}
 	readAll(t, resp)
 	_, err = client.Get(srv.URL)
-	var rej *retry.RejectedError
-	if !errors.Is(err, retry.ErrOpen) || !errors.As(err, &rej) || rej.Wait != time.Hour {
-		t.Fatalf("err = %v, want ErrOpen with an hour to wait", err)
+	var rej *retry.BreakerError
+	if !errors.Is(err, retry.ErrBreakerOpen) || !errors.As(err, &rej) || rej.Wait != time.Hour {
+		t.Fatalf("err = %v, want ErrBreakerOpen with an hour to wait", err)
 	}
 	if srv.hits.Load() != 1 || len(clk.Waits()) != 0 {
 		t.Fatalf("%d requests and waits %v; want 1 and none", srv.hits.Load(), clk.Waits())
@@ -79,7 +79,7 @@ func TestBreakerOpenTimeFromRetryAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAll(t, resp)
-	if s := br.Snapshot(); s.State != retry.StateOpen || !s.OpenUntil.Equal(clk.Now().Add(90*time.Second)) {
+	if s := br.Snapshot(); s.State != retry.BreakerOpen || !s.OpenUntil.Equal(clk.Now().Add(90*time.Second)) {
 		t.Fatalf("breaker %v until %v, want open for 90s from %v", s.State, s.OpenUntil, clk.Now())
 	}
 }
@@ -96,7 +96,7 @@ func TestPerHost(t *testing.T) {
 	base := bad.base(t)
 	client := mustNew(t, httpx.Config{Base: base, Retry: &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxAfter: time.Millisecond},
 		Breaker: breakers.For})
-	if _, err := client.Get(bad.URL); !errors.Is(err, retry.ErrOpen) {
+	if _, err := client.Get(bad.URL); !errors.Is(err, retry.ErrBreakerOpen) {
 		t.Fatalf("bad host: err = %v, want the breaker open after 2 failures", err)
 	}
 	resp, err := client.Get(good.URL)

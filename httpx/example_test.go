@@ -121,7 +121,7 @@ func ExampleConfig_hedge() {
 }
 
 // One circuit breaker per host: after two failures in a row the host's
-// breaker opens, and calls to it fail at once with ErrOpen instead of
+// breaker opens, and calls to it fail at once with ErrBreakerOpen instead of
 // waiting on a sick server.
 func ExampleBreakers() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +142,7 @@ func ExampleBreakers() {
 	}
 	defer client.CloseIdleConnections()
 	_, err = client.Get(srv.URL)
-	fmt.Println(errors.Is(err, retry.ErrOpen))
+	fmt.Println(errors.Is(err, retry.ErrBreakerOpen))
 	// Output: true
 }
 

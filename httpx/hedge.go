@@ -41,7 +41,7 @@ func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
 // pushedBack reports whether err is a breaker's rejection or a status by
 // which the server asks for less load or more time.
 func pushedBack(err error) bool {
-	if _, ok := errors.AsType[*retry.RejectedError](err); ok {
+	if _, ok := errors.AsType[*retry.BreakerError](err); ok {
 		return true
 	}
 	se, ok := errors.AsType[*statusError](err)

@@ -118,7 +118,7 @@ func TestOnceBodyShort(t *testing.T) {
 			if complete.Load() != 0 {
 				t.Errorf("declared %d: the server read a complete body", declared)
 			}
-			if br.State() != retry.StateClosed {
+			if br.State() != retry.BreakerClosed {
 				t.Errorf("declared %d: breaker %v after a body shorter than declared (the client's fault)", declared, br.State())
 			}
 		}

@@ -62,7 +62,7 @@ func TestHedgeKeepsHalfOpenProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		readAll(t, resp)
-		if resp.StatusCode != 200 || base.n.Load() != 1 || br.State() != retry.StateClosed {
+		if resp.StatusCode != 200 || base.n.Load() != 1 || br.State() != retry.BreakerClosed {
 			t.Fatalf("status %d after %d requests, breaker %v; want 200 after 1, closed",
 				resp.StatusCode, base.n.Load(), br.State())
 		}
@@ -120,8 +120,8 @@ func breakerRejectionPost(t *testing.T, h2 bool) {
 			Breaker: func(*http.Request) *retry.Breaker { return br }})
 		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("order #1"))
 		if !wait {
-			if !errors.Is(err, retry.ErrOpen) || srv.hits.Load() != 0 || len(clk.Waits()) != 0 {
-				t.Fatalf("err = %v after %d requests and waits %v; want ErrOpen at once", err, srv.hits.Load(), clk.Waits())
+			if !errors.Is(err, retry.ErrBreakerOpen) || srv.hits.Load() != 0 || len(clk.Waits()) != 0 {
+				t.Fatalf("err = %v after %d requests and waits %v; want ErrBreakerOpen at once", err, srv.hits.Load(), clk.Waits())
 			}
 			var pe *retry.PushbackError
 			if errors.As(err, &pe) || strings.Contains(err.Error(), "server asked") {
@@ -199,7 +199,7 @@ func TestHedgeKeepsHalfOpenProbeLoopback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readAll(t, resp); got != "probe" || br.State() != retry.StateClosed {
+		if got := readAll(t, resp); got != "probe" || br.State() != retry.BreakerClosed {
 			t.Fatalf("got %q, breaker %v; want the probe's answer and a closed breaker", got, br.State())
 		}
 	})

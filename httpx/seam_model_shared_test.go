@@ -67,14 +67,14 @@ func TestModelSharedState(t *testing.T) {
 				bc := retry.BreakerConfig{ConsecutiveFailures: 1 + rng.IntN(3),
 					OpenDuration: time.Duration(5+rng.IntN(20)) * time.Millisecond, HalfOpenProbes: sh.probes}
 				if rng.IntN(2) == 0 {
-					bc.Classify = func(err error) retry.Outcome {
+					bc.Classify = func(err error) retry.BreakerOutcome {
 						if err != nil && strings.Contains(err.Error(), "500") {
-							return retry.Ignored
+							return retry.BreakerIgnored
 						}
 						if err == nil {
-							return retry.Success
+							return retry.BreakerSuccess
 						}
-						return retry.Failure
+						return retry.BreakerFailure
 					}
 				}
 				var err error
@@ -87,7 +87,7 @@ func TestModelSharedState(t *testing.T) {
 				// has none in flight, and an open one lets a probe through
 				// once its time is up.
 				snap := sh.br.Snapshot()
-				if snap.State == retry.StateHalfOpen && snap.Probes != 0 {
+				if snap.State == retry.BreakerHalfOpen && snap.Probes != 0 {
 					t.Errorf("seed %d: after every call ended the shared breaker is half-open with %d probes in flight: %+v", seed, snap.Probes, snap)
 				}
 				time.Sleep(bc.OpenDuration + 5*time.Millisecond)

@@ -82,14 +82,14 @@ func TestRefusedRequestTripsBreaker(t *testing.T) {
 				if n := base.calls.Load(); n > 1 { // 0 when httpx refuses it first
 					t.Errorf("a request net/http refuses before sending went to the base transport %d times, want at most 1 (not retried)", n)
 				}
-				if br.State() != retry.StateClosed {
+				if br.State() != retry.BreakerClosed {
 					t.Errorf("breaker %v after one refused request, want closed: net/http's refusal counted as the server's failure", br.State())
 				}
 				// Another, valid request must pass.
 				ok, _ := http.NewRequest("GET", srv.URL, nil)
 				resp, err = rt.RoundTrip(ok)
 				if err != nil {
-					var rej *retry.RejectedError
+					var rej *retry.BreakerError
 					if errors.As(err, &rej) {
 						t.Errorf("a valid request is rejected by the breaker that the bad one opened: %v", err)
 					} else {

@@ -333,7 +333,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 			}
 			readAll(t, resp)
 			waitFor(t, func() bool { return events.Load() == 2 }) // the loser's outcome is in
-			if br.State() != retry.StateClosed {
+			if br.State() != retry.BreakerClosed {
 				t.Fatalf("breaker %v after a hedge lost its race", br.State())
 			}
 		})
@@ -350,7 +350,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, errGone) {
 				t.Fatalf("err = %v, want the cancellation", err)
 			}
-			if br.State() != retry.StateClosed {
+			if br.State() != retry.BreakerClosed {
 				t.Fatalf("breaker %v after the caller cancelled", br.State())
 			}
 		})
@@ -379,7 +379,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			readAll(t, resp)
-			if br.State() != retry.StateClosed {
+			if br.State() != retry.BreakerClosed {
 				t.Fatalf("breaker %v after a successful probe", br.State())
 			}
 		})
@@ -392,7 +392,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 			if _, err := client.Do(req); err == nil {
 				t.Fatal("a request with an invalid header value was sent")
 			}
-			if br.State() != retry.StateClosed || srv.hits.Load() != 0 {
+			if br.State() != retry.BreakerClosed || srv.hits.Load() != 0 {
 				t.Fatalf("breaker %v, %d requests", br.State(), srv.hits.Load())
 			}
 		})
@@ -405,7 +405,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 			if _, err := client.Do(req); err == nil {
 				t.Fatal("no error from a GetBody that fails")
 			}
-			if s := br.Snapshot(); s.State != retry.StateClosed || s.ConsecutiveFailures != 1 {
+			if s := br.Snapshot(); s.State != retry.BreakerClosed || s.ConsecutiveFailures != 1 {
 				t.Fatalf("breaker %+v after one 503 and a GetBody error", s)
 			}
 		})
@@ -442,11 +442,11 @@ func TestOnceBodyThroughBreaker(t *testing.T) {
 			t.Fatal(err)
 		}
 		readAll(t, resp)
-		if br.State() != retry.StateOpen {
+		if br.State() != retry.BreakerOpen {
 			t.Fatalf("breaker %v after a 502", br.State())
 		}
-		if _, err := client.Do(stream()); !errors.Is(err, retry.ErrOpen) || srv.hits.Load() != 1 {
-			t.Fatalf("err = %v after %d requests; want ErrOpen and 1 request", err, srv.hits.Load())
+		if _, err := client.Do(stream()); !errors.Is(err, retry.ErrBreakerOpen) || srv.hits.Load() != 1 {
+			t.Fatalf("err = %v after %d requests; want ErrBreakerOpen and 1 request", err, srv.hits.Load())
 		}
 	})
 }
@@ -643,11 +643,11 @@ func TestPanickingClassifyClosesResponse(t *testing.T) {
 	protocols(t, func(t *testing.T, h2 bool) {
 		srv := newScript(t, h2, status(503, "busy"))
 		tr := &tracker{base: srv.base(t)}
-		br, _ := retry.NewBreaker(retry.BreakerConfig{Classify: func(err error) retry.Outcome {
+		br, _ := retry.NewBreaker(retry.BreakerConfig{Classify: func(err error) retry.BreakerOutcome {
 			if err != nil {
 				panic("classify blew up")
 			}
-			return retry.Success
+			return retry.BreakerSuccess
 		}})
 		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(2), Breaker: func(*http.Request) *retry.Breaker { return br }})
 		func() {

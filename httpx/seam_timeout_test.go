@@ -49,7 +49,7 @@ func TestH2AttemptTimeoutIsCanceled(t *testing.T) {
 				return resp.StatusCode, nil
 			})
 		}
-		if st := br.State(); st != retry.StateOpen {
+		if st := br.State(); st != retry.BreakerOpen {
 			t.Errorf("after two calls whose every attempt timed out, the breaker is %v, not open", st)
 		}
 	})

@@ -121,7 +121,7 @@ type Config struct {
 	// Breaker, if set, returns the circuit breaker for a request (nil for
 	// none), such as the PerHost of Breakers. Every attempt asks it first,
 	// a body sent once included. A rejection means the request was not
-	// sent, so it ends the call with the *retry.RejectedError at once,
+	// sent, so it ends the call with the *retry.BreakerError at once,
 	// whatever the method, unless Retry.WaitForProbe is set: then a
 	// rejection by an open breaker makes the retry loop wait until its next
 	// probe (within Retry.MaxAfter and the deadline). In a hedged round a
@@ -260,7 +260,7 @@ func New(cfg Config) (*Transport, error) {
 		}
 	}
 	onRetry := t.policy.OnRetry
-	t.policy.OnRetry = func(e retry.Event) {
+	t.policy.OnRetry = func(e retry.RetryEvent) {
 		// Let the connections go back to the pool before the wait.
 		discardAll(e.Err, nil)
 		if h, ok := errors.AsType[*heldEvent](e.Err); ok {
@@ -557,7 +557,7 @@ func closeUnhanded(resp *http.Response, handed *bool) {
 // left to the retry loop: the request was not sent.
 func (c *call) classify(resp *http.Response, err error) (*http.Response, error) {
 	if err != nil {
-		if _, ok := errors.AsType[*retry.RejectedError](err); ok {
+		if _, ok := errors.AsType[*retry.BreakerError](err); ok {
 			return nil, err
 		}
 		if !c.retryable(nil, err) {
@@ -668,7 +668,7 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 	}
 	attempts := c.t.policy.MaxAttempts
 	if attempts == 0 {
-		attempts = retry.DefaultMaxAttempts
+		attempts = 3 // a zero Policy.MaxAttempts
 	}
 	left := attempts - n + 1 // this one and those that may follow it
 	if left <= 1 {
@@ -806,7 +806,7 @@ func (c *call) once() (*http.Response, error) {
 	if ev != nil {
 		c.t.cfg.OnAttempt(*ev)
 	}
-	_, rejected := errors.AsType[*retry.RejectedError](err)
+	_, rejected := errors.AsType[*retry.BreakerError](err)
 	retryable := !rejected && c.req.Context().Err() == nil && c.retryable(resp, err)
 	if b != nil && !rejected && c.req.Context().Err() == nil && (err == nil || retryable) {
 		b.Result(!retryable)

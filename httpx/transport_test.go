@@ -359,7 +359,7 @@ func TestCancelDuringWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	client := mustNew(t, httpx.Config{Base: tr, Retry: &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Hour},
-		OnRetry: func(retry.Event) { cancel() },
+		OnRetry: func(retry.RetryEvent) { cancel() },
 	}})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
