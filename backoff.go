@@ -2,6 +2,7 @@ package retry
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -56,7 +57,7 @@ func (c Constant) Validate() error {
 	if c.Interval < 0 {
 		return invalid("Constant.Interval is negative (%v)", c.Interval)
 	}
-	return c.Jitter.validate()
+	return c.Jitter.Validate()
 }
 
 // Linear waits Step after the first failure, 2·Step after the second, and so
@@ -133,63 +134,78 @@ func (dj DecorrelatedJitter) Delay(_ int, prev time.Duration, u float64) time.Du
 
 // Validate reports negative durations or a Base set above a Max set.
 func (dj DecorrelatedJitter) Validate() error {
-	return validateRange("DecorrelatedJitter", "Base", dj.Base, dj.Max, Jitter{})
+	return validateRange("DecorrelatedJitter", "Base", dj.Base, dj.Max, NoJitter)
 }
 
 // Jitter randomizes a wait so that clients that failed together do not
-// retry together. The zero value, NoJitter, leaves waits as they are.
-type Jitter struct {
-	kind   jitterKind
-	spread float64
-}
+// retry together. Its values are the constants NoJitter (the zero value),
+// FullJitter and EqualJitter, and Spread(f); Validate, and every policy's
+// Validate, reports any other.
+type Jitter float64
 
-type jitterKind uint8
-
+// The jitters of this package. A Spread is the fraction itself, in [0, 1];
+// the other jitters are negative so that no spread can be mistaken for one.
 const (
-	noJitter jitterKind = iota
-	fullJitter
-	equalJitter
-	spreadJitter
-)
-
-// The jitters of this package. They are variables only because a struct
-// cannot be a constant: treat them as read-only. Assigning to one changes
-// every policy of the program that uses it, including the default
-// Backoff, and is a bug.
-var (
 	// NoJitter keeps the wait d as it is.
-	NoJitter = Jitter{}
+	NoJitter Jitter = 0
 	// FullJitter draws the wait uniformly from [0, d] (AWS "full jitter").
-	FullJitter = Jitter{kind: fullJitter}
+	FullJitter Jitter = -1
 	// EqualJitter draws the wait uniformly from [d/2, d] (AWS "equal jitter").
-	EqualJitter = Jitter{kind: equalJitter}
+	EqualJitter Jitter = -2
 )
 
 // Spread returns a jitter that draws the wait uniformly from
-// [d·(1-f), d·(1+f)], capped at the strategy's Max: the seed article's
-// "fluctuate by a percentage". f must be within [0, 1].
-func Spread(f float64) Jitter { return Jitter{kind: spreadJitter, spread: f} }
-
-func (j Jitter) validate() error {
-	if j.kind == spreadJitter && !(j.spread >= 0 && j.spread <= 1) {
-		return invalid("Spread(%v): the fraction must be within [0, 1]", j.spread)
+// [d·(1-f), d·(1+f)], capped at the strategy's Max: "fluctuate by a
+// percentage". f must be within [0, 1]; any other f gives a Jitter that
+// Validate reports (it never becomes another jitter).
+func Spread(f float64) Jitter {
+	if f >= 0 && f <= 1 {
+		return Jitter(f)
 	}
-	return nil
+	return Jitter(math.NaN())
+}
+
+// Validate reports a Jitter that is none of this package's.
+func (j Jitter) Validate() error {
+	if j == FullJitter || j == EqualJitter || (j >= 0 && j <= 1) {
+		return nil
+	}
+	if j != j {
+		return invalid("Spread: the fraction must be within [0, 1]")
+	}
+	return invalid("Jitter(%v) is neither a Spread in [0, 1] nor one of NoJitter, FullJitter, EqualJitter", float64(j))
+}
+
+// String returns the jitter as it is written in Go: "FullJitter",
+// "Spread(0.2)".
+func (j Jitter) String() string {
+	switch {
+	case j == NoJitter:
+		return "NoJitter"
+	case j == FullJitter:
+		return "FullJitter"
+	case j == EqualJitter:
+		return "EqualJitter"
+	case j > 0 && j <= 1:
+		return "Spread(" + strconv.FormatFloat(float64(j), 'g', -1, 64) + ")"
+	}
+	return "Jitter(" + strconv.FormatFloat(float64(j), 'g', -1, 64) + ")"
 }
 
 // apply jitters d with u and keeps the result within [0, hi].
 func (j Jitter) apply(d time.Duration, u float64, hi time.Duration) time.Duration {
-	u = unit(u)
-	switch j.kind {
-	case fullJitter: // float rounding must not lift the result above d
-		return capped(float64(d)*u, min(d, hi))
-	case equalJitter:
-		return capped(float64(d)/2*(1+u), min(d, hi))
-	case spreadJitter:
-		f := min(max(j.spread, 0), 1) // NaN becomes 0
-		return capped(float64(d)*(1-f+2*f*u), hi)
+	switch {
+	case j == NoJitter:
+		return min(d, hi)
+	case j == FullJitter: // float rounding must not lift the result above d
+		return capped(float64(d)*unit(u), min(d, hi))
+	case j == EqualJitter:
+		return capped(float64(d)/2*(1+unit(u)), min(d, hi))
+	case j > 0 && j <= 1:
+		f := float64(j)
+		return capped(float64(d)*(1-f+2*f*unit(u)), hi)
 	}
-	return min(d, hi)
+	return min(d, hi) // invalid: Validate reports it
 }
 
 // capped converts f to a Duration within [0, hi] without overflow.
@@ -238,7 +254,7 @@ func validateRange(typ, baseName string, base, hi time.Duration, j Jitter) error
 	case base > 0 && hi > 0 && base > hi:
 		return invalid("%s.%s (%v) is above Max (%v)", typ, baseName, base, hi)
 	}
-	return j.validate()
+	return j.Validate()
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -206,3 +206,37 @@ func TestBackoffDefaultsYieldToSetFields(t *testing.T) {
 		}
 	}
 }
+
+// The jitters are constants, and no bad Spread turns into another jitter.
+func TestJitterValues(t *testing.T) {
+	for _, tc := range []struct {
+		j     retry.Jitter
+		valid bool
+		str   string
+	}{
+		{retry.NoJitter, true, "NoJitter"},
+		{retry.FullJitter, true, "FullJitter"},
+		{retry.EqualJitter, true, "EqualJitter"},
+		{retry.Spread(0.2), true, "Spread(0.2)"},
+		{retry.Spread(1), true, "Spread(1)"},
+		{retry.Spread(0), true, "NoJitter"},
+		{retry.Spread(-1), false, "Jitter(NaN)"},
+		{retry.Spread(2), false, "Jitter(NaN)"},
+		{retry.Jitter(5), false, "Jitter(5)"},
+		{retry.Jitter(-3), false, "Jitter(-3)"},
+	} {
+		err := tc.j.Validate()
+		if (err == nil) != tc.valid || (err != nil && !errors.Is(err, retry.ErrInvalid)) {
+			t.Errorf("%v.Validate() = %v, want valid %v", tc.j, err, tc.valid)
+		}
+		if got := tc.j.String(); got != tc.str {
+			t.Errorf("String() = %q, want %q", got, tc.str)
+		}
+		if err := (retry.Exponential{Jitter: tc.j}).Validate(); (err == nil) != tc.valid {
+			t.Errorf("Exponential{Jitter: %v}.Validate() = %v", tc.j, err)
+		}
+	}
+	if retry.Spread(-1) == retry.FullJitter || retry.Spread(-2) == retry.EqualJitter {
+		t.Error("a negative Spread became another jitter")
+	}
+}
