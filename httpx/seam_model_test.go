@@ -127,8 +127,9 @@ type mCase struct {
 	cancelAt int // hit index, -1 none
 	cancel   context.CancelCauseFunc
 	cause    error
-	cancelOK atomic.Bool  // the cancel at the hit fired before any deadline
-	active   atomic.Int32 // handlers running
+	ctx      context.Context // the caller's
+	cancelOK atomic.Bool     // the cancel at the hit fired before any deadline
+	active   atomic.Int32    // handlers running
 
 	mu   sync.Mutex
 	hits []mHit
@@ -198,10 +199,9 @@ func (s *mServer) serve(w http.ResponseWriter, r *http.Request) {
 	c.hits[i] = h
 	c.mu.Unlock()
 	if c.cancelAt == i {
-		if r.Context().Err() == nil {
-			c.cancelOK.Store(true)
-		}
 		c.cancel(c.cause)
+		// The cancel counts only if it beat the caller's deadline.
+		c.cancelOK.Store(context.Cause(c.ctx) == c.cause)
 		io.Copy(io.Discard, r.Body) // HTTP/1 sees the hang-up only past the body
 		f = fHang
 	}
@@ -533,6 +533,7 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	deadline := time.Duration(150+rng.IntN(400)) * time.Millisecond
 	ctx, stop := context.WithTimeout(parent, deadline)
 	defer stop()
+	c.ctx = ctx
 	mode := mCancel(rng.IntN(4) % 3)
 	if cfg.Hedge != nil && retryablePanicOn != 0 {
 		mode = cNone // a panic after the decision crashes by design

@@ -733,10 +733,11 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 	if err != nil {
 		cause := context.Cause(rctx)
 		cancel(nil)
-		if cause == errAttemptTimeout && c.req.Context().Err() == nil {
+		if cause == errAttemptTimeout {
 			// Not the base transport's error, which may be the
 			// context.Canceled of our own cancel (HTTP/2): that would
-			// read as the caller's cancellation.
+			// read as the caller's cancellation. If the caller's
+			// deadline passed meanwhile, the retry loop reports it.
 			err = &attemptTimeoutError{timeout: timeout}
 		}
 		return nil, err, c.event(n, hedge, nil, err, start)
