@@ -84,8 +84,8 @@ func (l Linear) Validate() error {
 
 // Exponential waits Base after the first failure and multiplies the wait by
 // Multiplier after each further one, up to Max; then jitter is applied
-// within [0, Max]. The seed's "exponential backoff with jitter" is
-// Exponential with FullJitter, EqualJitter or Spread.
+// within [0, Max]. "Exponential backoff with jitter" is Exponential with
+// FullJitter, EqualJitter or Spread.
 type Exponential struct {
 	Base       time.Duration // zero means 100ms, or Max if that is smaller
 	Max        time.Duration // zero means 10s, or Base if that is larger; never below Base

@@ -1,10 +1,9 @@
-// Package retry runs calls that may fail through resilience policies:
-// retries with backoff, hedged requests and circuit breaking.
+// Package retry makes calls to a dependency that may fail or stall
+// resilient: retries with backoff, hedged requests, circuit breakers and
+// retry budgets, for any func(context.Context) (T, error). Package httpx
+// applies them to net/http.
 //
-// Every entry point takes any func(context.Context) (T, error) and a policy
-// value. Policies are plain structs whose zero fields mean documented
-// defaults; build one once, share it between goroutines, and pass nil for
-// the defaults:
+// Every entry point takes the context, then a policy, then the function:
 //
 //	err := retry.Do(ctx, nil, ping) // 3 attempts, exponential backoff with full jitter
 //
@@ -14,13 +13,56 @@
 //	}
 //	user, err := retry.Retry(ctx, policy, fetchUser)
 //
-// A call ends with either the result or an error that says why it stopped
-// and after how many attempts (see [Error]); errors.Is and errors.As reach
+// A call ends with the result, or with an error that says why it stopped
+// and after how many attempts (see [Error]). errors.Is and errors.As reach
 // the last attempt's error and any context error.
 //
-// Time comes from an injectable [Clock], so timing behaviour can be tested
-// without sleeping; a nil Clock means real time.
+// # Which to use
 //
-// Nothing here keeps global state. Shared objects, such as a [Budget], are
-// values the caller creates and passes in.
+// Retry, with [Retry] or [Do], when failures are brief: a dropped
+// connection, a 503, a timeout. Mark errors that will not go away with
+// [Permanent], and retry only calls that are safe to repeat.
+//
+// Hedge, with [Hedge], when a call is slow rather than failing: a copy
+// sent after a delay, such as the p95 of recent latencies (see
+// [LatencyTracker]), cuts the tail latency for a little more load. Hedge
+// only idempotent calls.
+//
+// Break, with [Guard] and a [Breaker], when a dependency is down or
+// overloaded: an open breaker fails calls at once instead of letting every
+// caller wait and add to the load, and lets a probe through now and then.
+//
+// Budget, with a [TokenBucket] or a [RatioBudget] as the policy's
+// [Budget], whenever many calls retry the same dependency: retries
+// multiply the load when it is weakest, and a budget caps the extra
+// attempts of all of them together.
+//
+// Nest them with the retry loop outside. Give the budget to the retry
+// policy, shared by every call to the dependency. Put the breaker inside
+// the loop, so that every attempt (and every hedged copy) asks it, and the
+// hedge between them:
+//
+//	user, err := retry.Retry(ctx, policy, func(ctx context.Context) (User, error) {
+//		return retry.Hedge(ctx, hedging, func(ctx context.Context) (User, error) {
+//			return retry.Guard(ctx, breaker, fetchUser)
+//		})
+//	})
+//
+// A rejection by the breaker ends the loop at once: failing fast is what a
+// breaker is for. Set [Policy.WaitForProbe] to wait for the breaker's next
+// probe instead. For HTTP, package httpx nests them this way.
+//
+// # Zero values and constructors
+//
+// Every zero value is ready to use with its documented defaults; a nil
+// policy means the zero one. Every shared stateful type ([Breaker],
+// [TokenBucket], [RatioBudget], [LatencyTracker]) has NewX(XConfig) (*X,
+// error), and its zero value behaves as NewX(XConfig{}). Every config and
+// policy has Validate, and [Must] turns an invalid package-level value into
+// a panic at program start. Policies are read-only once in use: build them
+// once and share them between goroutines.
+//
+// Time comes from a [Clock], so timing can be tested without sleeping; a
+// nil Clock means real time. The package keeps no global settings or
+// registries.
 package retry
