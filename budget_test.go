@@ -434,3 +434,34 @@ func TestTokenBucketThreshold(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBudget is the cost of a budget's decision for one retry
+// (First, Extra, Result), against a plain mutex lock and unlock.
+func BenchmarkBudget(b *testing.B) {
+	b.Run("mutex", func(b *testing.B) {
+		var mu sync.Mutex
+		n := 0
+		for b.Loop() {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	})
+	ratio, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 1, MinPerSecond: retry.None})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		budget retry.Budget
+	}{{"token-bucket", new(retry.TokenBucket)}, {"ratio-zero", new(retry.RatioBudget)}, {"ratio", ratio}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.budget.First()
+				bc.budget.Extra()
+				bc.budget.Result(true)
+			}
+		})
+	}
+}
