@@ -53,9 +53,9 @@ func (s BreakerState) String() string {
 // starts a new generation, and the outcome of a call that started in an
 // earlier generation is ignored.
 //
-// The zero Breaker is ready to use and behaves as NewBreaker with the zero
-// BreakerConfig (the documented defaults), but it has no OnStateChange,
-// Classify or Clock; a Breaker must not be copied after first use.
+// The zero value is ready to use and behaves as NewBreaker(BreakerConfig{}),
+// with the defaults documented there. A Breaker must not be copied after
+// first use.
 type Breaker struct {
 	// word is the generation and the state, gen<<2 | state, read by every
 	// call and written only by a change of state (and by lazyInit: it is
@@ -87,8 +87,8 @@ type stateChange struct{ from, to BreakerState }
 
 const stateMask = 3
 
-// NewBreaker returns a closed Breaker configured by cfg, or an error
-// wrapping ErrInvalid that names the first bad setting.
+// NewBreaker returns a closed Breaker configured by cfg, or the error of
+// cfg.Validate.
 func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	s, err := cfg.settings()
 	if err != nil {

@@ -40,8 +40,8 @@ const maxWindowCalls = 1 << 20
 // 5 failures in a row, stays open for 30s, then lets one probe through and
 // closes when it succeeds.
 //
-// NewBreaker copies the config once and validates it; changing it later
-// does not change the breaker.
+// NewBreaker copies the config once and validates it (see Validate);
+// changing it later does not change the breaker.
 type BreakerConfig struct {
 	// ConsecutiveFailures trips the breaker after that many failures in a
 	// row; a success resets the count. Zero disables the rule, unless no
@@ -220,6 +220,15 @@ type breakerSettings struct {
 	hook     func(from, to BreakerState)
 	clock    Clock
 	rand     func() float64
+}
+
+// Validate reports the first invalid setting of c, wrapped around
+// ErrInvalid and naming the field: a value out of its range, or settings
+// that contradict each other or have no effect (a Window without a rule
+// that uses one, say). NewBreaker returns the same error.
+func (c BreakerConfig) Validate() error {
+	_, err := c.settings()
+	return err
 }
 
 // timed reports whether a call's duration must be measured.

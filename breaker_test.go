@@ -242,52 +242,53 @@ func TestBreakerStateMachine(t *testing.T) {
 }
 
 func TestBreakerBadConfig(t *testing.T) {
-	tests := map[string]retry.BreakerConfig{
-		"negative consecutive":   {ConsecutiveFailures: -1},
-		"ratio above 1":          {FailureRatio: 1.5},
-		"negative ratio":         {FailureRatio: -0.1},
-		"NaN ratio":              {FailureRatio: math.NaN()},
-		"slow ratio above 1":     {SlowCallThreshold: time.Second, SlowCallRatio: 2},
-		"slow ratio alone":       {SlowCallRatio: 0.5},
-		"negative slow":          {SlowCallThreshold: -time.Second},
-		"negative average":       {MaxAverageDuration: -1},
-		"negative minimum":       {FailureRatio: 0.5, MinimumCalls: -1},
-		"negative window":        {FailureRatio: 0.5, Window: -time.Second},
-		"negative bucket":        {FailureRatio: 0.5, BucketPeriod: -time.Second},
-		"bucket does not divide": {FailureRatio: 0.5, Window: 10 * time.Second, BucketPeriod: 3 * time.Second},
-		"bucket above window":    {FailureRatio: 0.5, Window: time.Second, BucketPeriod: 2 * time.Second},
-		"window not /10":         {FailureRatio: 0.5, Window: 15},
-		"too many buckets":       {FailureRatio: 0.5, Window: time.Hour, BucketPeriod: time.Millisecond},
-		"negative window calls":  {FailureRatio: 0.5, WindowCalls: -1},
-		"both windows":           {FailureRatio: 0.5, WindowCalls: 10, Window: time.Second},
-		"minimum above calls":    {FailureRatio: 0.5, WindowCalls: 10, MinimumCalls: 11},
-		"K below 1":              {Adaptive: true, AdaptiveK: 0.5},
-		"K negative":             {Adaptive: true, AdaptiveK: -2},
-		"K NaN":                  {Adaptive: true, AdaptiveK: math.NaN()},
-		"K infinite":             {Adaptive: true, AdaptiveK: math.Inf(1)},
-		"negative open":          {OpenDuration: -time.Second},
-		"negative max open":      {MaxOpenDuration: -time.Second},
-		"max open below open":    {OpenDuration: time.Minute, MaxOpenDuration: time.Second},
-		"negative probes":        {HalfOpenProbes: -1},
-		"negative successes":     {HalfOpenSuccesses: -1},
-		"max int64 window":       {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1},
-		// A huge count window used to panic in make (or exhaust memory).
-		"window calls MaxInt":  {FailureRatio: 0.5, WindowCalls: math.MaxInt},
-		"window calls 1<<20+1": {FailureRatio: 0.5, WindowCalls: 1<<20 + 1},
-		// Settings that would be silently ignored.
-		"window without rule":        {Window: time.Second},
-		"bucket without rule":        {BucketPeriod: time.Second},
-		"window calls without rule":  {WindowCalls: 10},
-		"minimum calls without rule": {ConsecutiveFailures: 3, MinimumCalls: 5},
-		"K without Adaptive":         {AdaptiveK: 3},
-		"K with a ratio only":        {FailureRatio: 0.5, AdaptiveK: 3},
+	type bad struct {
+		cfg   retry.BreakerConfig
+		field string // the field the error names
 	}
-	for name, cfg := range tests {
+	tests := map[string]bad{
+		"negative consecutive":   {retry.BreakerConfig{ConsecutiveFailures: -1}, "ConsecutiveFailures"},
+		"ratio above 1":          {retry.BreakerConfig{FailureRatio: 1.5}, "FailureRatio"},
+		"negative ratio":         {retry.BreakerConfig{FailureRatio: -0.1}, "FailureRatio"},
+		"NaN ratio":              {retry.BreakerConfig{FailureRatio: math.NaN()}, "FailureRatio"},
+		"slow ratio above 1":     {retry.BreakerConfig{SlowCallThreshold: time.Second, SlowCallRatio: 2}, "SlowCallRatio"},
+		"slow ratio alone":       {retry.BreakerConfig{SlowCallRatio: 0.5}, "SlowCallRatio"},
+		"negative slow":          {retry.BreakerConfig{SlowCallThreshold: -time.Second}, "SlowCallThreshold"},
+		"negative average":       {retry.BreakerConfig{MaxAverageDuration: -1}, "MaxAverageDuration"},
+		"negative minimum":       {retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: -1}, "MinimumCalls"},
+		"negative window":        {retry.BreakerConfig{FailureRatio: 0.5, Window: -time.Second}, "Window"},
+		"negative bucket":        {retry.BreakerConfig{FailureRatio: 0.5, BucketPeriod: -time.Second}, "BucketPeriod"},
+		"bucket does not divide": {retry.BreakerConfig{FailureRatio: 0.5, Window: 10 * time.Second, BucketPeriod: 3 * time.Second}, "BucketPeriod"},
+		"bucket above window":    {retry.BreakerConfig{FailureRatio: 0.5, Window: time.Second, BucketPeriod: 2 * time.Second}, "BucketPeriod"},
+		"window not /10":         {retry.BreakerConfig{FailureRatio: 0.5, Window: 15}, "Window"},
+		"too many buckets":       {retry.BreakerConfig{FailureRatio: 0.5, Window: time.Hour, BucketPeriod: time.Millisecond}, "Window"},
+		"negative window calls":  {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: -1}, "WindowCalls"},
+		"both windows":           {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, Window: time.Second}, "WindowCalls"},
+		"minimum above calls":    {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, MinimumCalls: 11}, "MinimumCalls"},
+		"K below 1":              {retry.BreakerConfig{Adaptive: true, AdaptiveK: 0.5}, "AdaptiveK"},
+		"K negative":             {retry.BreakerConfig{Adaptive: true, AdaptiveK: -2}, "AdaptiveK"},
+		"K NaN":                  {retry.BreakerConfig{Adaptive: true, AdaptiveK: math.NaN()}, "AdaptiveK"},
+		"K infinite":             {retry.BreakerConfig{Adaptive: true, AdaptiveK: math.Inf(1)}, "AdaptiveK"},
+		"negative open":          {retry.BreakerConfig{OpenDuration: -time.Second}, "OpenDuration"},
+		"negative max open":      {retry.BreakerConfig{MaxOpenDuration: -time.Second}, "MaxOpenDuration"},
+		"max open below open":    {retry.BreakerConfig{OpenDuration: time.Minute, MaxOpenDuration: time.Second}, "MaxOpenDuration"},
+		"negative probes":        {retry.BreakerConfig{HalfOpenProbes: -1}, "HalfOpenProbes"},
+		"negative successes":     {retry.BreakerConfig{HalfOpenSuccesses: -1}, "HalfOpenSuccesses"},
+		"max int64 window":       {retry.BreakerConfig{FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: 1}, "Window"},
+		// A huge count window used to panic in make (or exhaust memory).
+		"window calls MaxInt":  {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: math.MaxInt}, "WindowCalls"},
+		"window calls 1<<20+1": {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 1<<20 + 1}, "WindowCalls"},
+		// Settings that would be silently ignored.
+		"window without rule":        {retry.BreakerConfig{Window: time.Second}, "Window"},
+		"bucket without rule":        {retry.BreakerConfig{BucketPeriod: time.Second}, "BucketPeriod"},
+		"window calls without rule":  {retry.BreakerConfig{WindowCalls: 10}, "WindowCalls"},
+		"minimum calls without rule": {retry.BreakerConfig{ConsecutiveFailures: 3, MinimumCalls: 5}, "MinimumCalls"},
+		"K without Adaptive":         {retry.BreakerConfig{AdaptiveK: 3}, "AdaptiveK"},
+		"K with a ratio only":        {retry.BreakerConfig{FailureRatio: 0.5, AdaptiveK: 3}, "AdaptiveK"},
+	}
+	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			b, err := retry.NewBreaker(cfg)
-			if !errors.Is(err, retry.ErrInvalid) || b != nil {
-				t.Fatalf("NewBreaker = %v, %v; want ErrInvalid", b, err)
-			}
+			rejects(t, retry.NewBreaker, tt.cfg, "BreakerConfig."+tt.field)
 		})
 	}
 	for name, cfg := range map[string]retry.BreakerConfig{
@@ -302,9 +303,7 @@ func TestBreakerBadConfig(t *testing.T) {
 		"avg calls":    {MaxAverageDuration: time.Second, WindowCalls: 50, MinimumCalls: 5},
 		"adaptive K":   {Adaptive: true, AdaptiveK: 1.5, Window: time.Second},
 	} {
-		if _, err := retry.NewBreaker(cfg); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) { accepts(t, retry.NewBreaker, cfg) })
 	}
 }
 

@@ -47,15 +47,21 @@ func TestTokenBucketZeroValue(t *testing.T) {
 }
 
 func TestNewTokenBucket(t *testing.T) {
-	b, err := retry.NewTokenBucket(100, 0.5)
+	b, err := retry.NewTokenBucket(retry.TokenBucketConfig{MaxTokens: 100, TokenRatio: 0.5})
 	if err != nil || b.Tokens() != 100 {
 		t.Fatalf("%v, %v", b, err)
 	}
-	for _, tt := range []struct{ max, ratio float64 }{
-		{0, 0.1}, {-1, 0.1}, {1001, 0.1}, {math.NaN(), 0.1}, {10, 0}, {10, 1.5}, {10, math.Inf(1)}, {10, -0.1},
+	b.Result(false)
+	b.Result(true)
+	if got := b.Tokens(); got != 99.5 {
+		t.Fatalf("after a failure and a success: %v tokens, want 99.5", got)
+	}
+	for _, cfg := range []retry.TokenBucketConfig{
+		{MaxTokens: 10}, {TokenRatio: 0.1}, // the other field's default
 	} {
-		if _, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) {
-			t.Errorf("NewTokenBucket(%v, %v): %v, want ErrInvalid", tt.max, tt.ratio, err)
+		b, err := retry.NewTokenBucket(cfg)
+		if err != nil || b.Tokens() != 10 {
+			t.Fatalf("NewTokenBucket(%+v) = %v, %v; want 10 tokens", cfg, b, err)
 		}
 	}
 }
@@ -65,19 +71,19 @@ func TestNewTokenBucket(t *testing.T) {
 // 10 tokens. Values that round below one thousandth are errors; the
 // smallest that do not are kept as they are.
 func TestNewTokenBucketBelowOneThousandth(t *testing.T) {
-	for _, tt := range []struct{ max, ratio float64 }{
-		{0.0004, 0.1}, {1e-300, 0.1}, {10, 0.0004}, {10, 1e-9},
+	for _, cfg := range []retry.TokenBucketConfig{
+		{MaxTokens: 0.0004}, {MaxTokens: 1e-300}, {TokenRatio: 0.0004}, {TokenRatio: 1e-9},
 	} {
-		if b, err := retry.NewTokenBucket(tt.max, tt.ratio); !errors.Is(err, retry.ErrInvalid) || b != nil {
-			t.Errorf("NewTokenBucket(%v, %v) = %v, %v; want ErrInvalid", tt.max, tt.ratio, b, err)
+		if b, err := retry.NewTokenBucket(cfg); !errors.Is(err, retry.ErrInvalid) || b != nil {
+			t.Errorf("NewTokenBucket(%+v) = %v, %v; want ErrInvalid", cfg, b, err)
 		}
 	}
-	b, err := retry.NewTokenBucket(0.0006, 0.0006)
+	b, err := retry.NewTokenBucket(retry.TokenBucketConfig{MaxTokens: 0.0006, TokenRatio: 0.0006})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := b.Tokens(); got != 0.001 {
-		t.Fatalf("NewTokenBucket(0.0006, ...) holds %v tokens, want 0.001", got)
+		t.Fatalf("MaxTokens 0.0006: the bucket holds %v tokens, want 0.001", got)
 	}
 	b.Result(false)
 	if got := b.Tokens(); got != 0 {
@@ -91,7 +97,7 @@ func TestNewTokenBucketBelowOneThousandth(t *testing.T) {
 
 func TestRatioBudget(t *testing.T) {
 	mock := newStepClock()
-	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, Clock: mock})
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, MinPerSecond: retry.None, Clock: mock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +130,12 @@ func TestRatioBudget(t *testing.T) {
 
 func TestRatioBudgetMinPerSecond(t *testing.T) {
 	mock := newStepClock()
-	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{MinPerSecond: 2, Window: 5 * time.Second, Clock: mock})
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: retry.None, MinPerSecond: 2, Window: 5 * time.Second, Clock: mock})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for range 100 {
+		b.First() // earns nothing with Ratio None
 	}
 	for i := range 10 {
 		if !b.Extra() {
@@ -139,17 +148,6 @@ func TestRatioBudgetMinPerSecond(t *testing.T) {
 	mock.Add(5 * time.Second)
 	if !b.Extra() {
 		t.Fatal("the minimum did not come back once the window passed")
-	}
-}
-
-func TestNewRatioBudgetBadInput(t *testing.T) {
-	for _, cfg := range []retry.RatioBudgetConfig{
-		{Ratio: -0.1}, {Ratio: 1.1}, {Ratio: math.NaN()}, {MinPerSecond: -1},
-		{MinPerSecond: math.Inf(1)}, {Window: -time.Second}, {Window: 3},
-	} {
-		if _, err := retry.NewRatioBudget(cfg); !errors.Is(err, retry.ErrInvalid) {
-			t.Errorf("NewRatioBudget(%+v): %v, want ErrInvalid", cfg, err)
-		}
 	}
 }
 
@@ -237,33 +235,69 @@ func TestMarkAttempts(t *testing.T) {
 	})
 }
 
-// Regression: the zero RatioBudget divided by a zero slice. It must behave
-// as NewRatioBudget(RatioBudgetConfig{}): a ratio of 0 and no minimum, so
-// every extra attempt is refused, however many first attempts there were.
+// The zero RatioBudget (which used to refuse every extra attempt) has the
+// documented defaults: a floor of 10 extras a second and 0.2 per first
+// attempt, over a 10s window.
 func TestRatioBudgetZeroValue(t *testing.T) {
-	var zero retry.RatioBudget
-	def, err := retry.NewRatioBudget(retry.RatioBudgetConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []*retry.RatioBudget{&zero, def} {
-		if b.Extra() {
-			t.Fatal("an extra with no first attempt")
+	synctest.Test(t, func(t *testing.T) {
+		var b retry.RatioBudget
+		extras := func() int {
+			n := 0
+			for b.Extra() {
+				n++
+			}
+			return n
+		}
+		if n := extras(); n != 100 {
+			t.Fatalf("with no first attempt: %d extras, want the floor of 10/s over 10s, 100", n)
 		}
 		for range 1000 {
 			b.First()
 		}
-		b.Result(false)
-		if b.Extra() {
-			t.Fatal("an extra allowed by a budget with a ratio of 0")
+		if n := extras(); n != 200 {
+			t.Fatalf("after 1000 first attempts: %d more extras, want 0.2 each, 200", n)
 		}
-	}
-	// Used as a Policy's Budget, it stops the call at the first retry.
-	var b retry.RatioBudget
-	fn, calls := failing(5, errTransient)
-	err = retry.Do(context.Background(), &retry.Policy{Budget: &b, Backoff: retry.Constant{}}, fn)
-	if !errors.Is(err, retry.ErrBudgetExhausted) || *calls != 1 {
-		t.Fatalf("err = %v after %d calls", err, *calls)
+		time.Sleep(10 * time.Second)
+		if n := extras(); n != 100 {
+			t.Fatalf("once the window has passed: %d extras, want 100", n)
+		}
+		// Used as a Policy's Budget, it lets a failing call retry.
+		var fresh retry.RatioBudget
+		fn, calls := failing(2, errTransient)
+		if err := retry.Do(context.Background(), &retry.Policy{Budget: &fresh, Backoff: retry.Constant{}}, fn); err != nil || *calls != 3 {
+			t.Fatalf("err = %v after %d calls; want success at the third", err, *calls)
+		}
+	})
+}
+
+// RatioBudgetConfig's None turns off the ratio or the floor, which a zero
+// field cannot (it means the default); both None refuse every extra.
+func TestRatioBudgetNone(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  retry.RatioBudgetConfig
+		want int // extras allowed after 100 first attempts
+	}{
+		{retry.RatioBudgetConfig{}, 100 + 20},
+		{retry.RatioBudgetConfig{MinPerSecond: retry.None}, 20},
+		{retry.RatioBudgetConfig{Ratio: retry.None}, 100},
+		{retry.RatioBudgetConfig{Ratio: retry.None, MinPerSecond: retry.None}, 0},
+		{retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: 1}, 10 + 50},
+	} {
+		tt.cfg.Clock = newStepClock()
+		b, err := retry.NewRatioBudget(tt.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			b.First()
+		}
+		n := 0
+		for b.Extra() {
+			n++
+		}
+		if n != tt.want {
+			t.Errorf("%+v: %d extras after 100 first attempts, want %d", tt.cfg, n, tt.want)
+		}
 	}
 }
 
@@ -275,7 +309,7 @@ func TestRatioBudgetClockBefore1970(t *testing.T) {
 		{}, // year 1: the zero time
 	} {
 		clk := stepclock.New(start)
-		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: clk})
+		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: retry.None, Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +333,7 @@ func TestRatioBudgetClockBefore1970(t *testing.T) {
 // catches up.
 func TestRatioBudgetClockGoesBack(t *testing.T) {
 	clk := newStepClock()
-	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, Clock: clk})
+	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: retry.None, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +377,7 @@ func TestRatioBudgetClockGoesBack(t *testing.T) {
 func TestBudgetChargedBeforeWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// MinPerSecond·Window = 1: one extra attempt in the window.
-		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{MinPerSecond: 0.1})
+		b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: retry.None, MinPerSecond: 0.1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,4 +393,75 @@ func TestBudgetChargedBeforeWait(t *testing.T) {
 			t.Fatalf("err = %v after %d calls; the cancelled retry should have used the budget", err, *calls)
 		}
 	})
+}
+
+// TokenBucket's doc: retries stop once more than TokenRatio/(1+TokenRatio)
+// of the attempts fail (1 in 11 with the defaults). A stream of outcomes
+// with its failures spread evenly, 2% below that share, keeps the bucket
+// near full; 2% above it, the bucket empties and refuses every extra
+// attempt.
+func TestTokenBucketThreshold(t *testing.T) {
+	for _, ratio := range []float64{0.1, 0.25, 0.5} {
+		threshold := ratio / (1 + ratio)
+		for _, f := range []float64{threshold * 0.98, threshold * 1.02} {
+			b, err := retry.NewTokenBucket(retry.TokenBucketConfig{TokenRatio: ratio})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 20000
+			refused, lowest := 0, b.Tokens()
+			for i := range n {
+				fail := math.Floor(float64(i+1)*f) > math.Floor(float64(i)*f)
+				b.Result(!fail)
+				if i >= n/2 { // the steady state
+					if !b.Extra() {
+						refused++
+					}
+					lowest = min(lowest, b.Tokens())
+				}
+			}
+			if f < threshold {
+				if refused != 0 || lowest < 9 {
+					t.Errorf("ratio %v, failure share %.4f (below %.4f): %d of %d extras refused, lowest %v tokens; want none refused, at least 9",
+						ratio, f, threshold, refused, n/2, lowest)
+				}
+				continue
+			}
+			if refused != n/2 || b.Tokens() > 1 {
+				t.Errorf("ratio %v, failure share %.4f (above %.4f): %d of %d extras refused, %v tokens left; want all refused, at most 1",
+					ratio, f, threshold, refused, n/2, b.Tokens())
+			}
+		}
+	}
+}
+
+// BenchmarkBudget is the cost of a budget's decision for one retry
+// (First, Extra, Result), against a plain mutex lock and unlock.
+func BenchmarkBudget(b *testing.B) {
+	b.Run("mutex", func(b *testing.B) {
+		var mu sync.Mutex
+		n := 0
+		for b.Loop() {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	})
+	ratio, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 1, MinPerSecond: retry.None})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		budget retry.Budget
+	}{{"token-bucket", new(retry.TokenBucket)}, {"ratio-zero", new(retry.RatioBudget)}, {"ratio", ratio}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.budget.First()
+				bc.budget.Extra()
+				bc.budget.Result(true)
+			}
+		})
+	}
 }

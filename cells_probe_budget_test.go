@@ -30,7 +30,7 @@ func TestWaitForProbeChargesBudget(t *testing.T) {
 					}
 					budget = tb
 				case "ratio":
-					rb, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1})
+					rb, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, MinPerSecond: retry.None})
 					if err != nil {
 						t.Fatal(err)
 					}

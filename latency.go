@@ -46,8 +46,8 @@ type LatencyConfig struct {
 	Fallback time.Duration
 }
 
-// Validate reports the first invalid setting of c, wrapped around
-// ErrInvalid.
+// Validate reports the first invalid field of c, wrapped around
+// ErrInvalid and naming the field.
 func (c LatencyConfig) Validate() error {
 	switch {
 	case c.Quantile != 0 && !(c.Quantile > 0 && c.Quantile < 1): // catches NaN too
@@ -100,8 +100,9 @@ func (c *LatencyConfig) minSamples() int {
 // any number of policies and goroutines: every method is safe for
 // concurrent use, and Record, Quantile and Delay do not allocate. Record
 // and Quantile take a short lock; Delay reads a cached estimate with one
-// atomic load. The zero value is ready to use with the defaults of
-// LatencyConfig. A LatencyTracker must not be copied after first use.
+// atomic load. The zero value is ready to use and behaves as
+// NewLatencyTracker(LatencyConfig{}). A LatencyTracker must not be copied
+// after first use.
 //
 // # How it works
 //
@@ -175,8 +176,8 @@ func upperEdge(i int) time.Duration {
 	return time.Duration(m+1) << shift
 }
 
-// NewLatencyTracker returns a tracker with the settings of c, or an error
-// wrapping ErrInvalid if c is invalid.
+// NewLatencyTracker returns an empty tracker configured by c, or the error
+// of c.Validate.
 func NewLatencyTracker(c LatencyConfig) (*LatencyTracker, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

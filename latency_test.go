@@ -1,7 +1,6 @@
 package retry_test
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -135,33 +134,29 @@ func TestLatencyTrackerZeroValue(t *testing.T) {
 
 func TestLatencyTrackerBadConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  retry.LatencyConfig
+		name  string
+		cfg   retry.LatencyConfig
+		field string // the field the error names
 	}{
-		{"quantile negative", retry.LatencyConfig{Quantile: -0.5}},
-		{"quantile 1", retry.LatencyConfig{Quantile: 1}},
-		{"quantile above 1", retry.LatencyConfig{Quantile: 1.5}},
-		{"quantile NaN", retry.LatencyConfig{Quantile: math.NaN()}},
-		{"quantile +Inf", retry.LatencyConfig{Quantile: math.Inf(1)}},
-		{"floor above ceiling", retry.LatencyConfig{Floor: 2 * time.Second, Ceiling: time.Second}},
-		{"negative floor", retry.LatencyConfig{Floor: -1}},
-		{"negative ceiling", retry.LatencyConfig{Ceiling: -1}},
-		{"negative fallback", retry.LatencyConfig{Fallback: -1}},
-		{"negative window", retry.LatencyConfig{Window: -1}},
-		{"negative min samples", retry.LatencyConfig{MinSamples: -1}},
-		{"min samples above window", retry.LatencyConfig{Window: 10, MinSamples: 11}},
+		{"quantile negative", retry.LatencyConfig{Quantile: -0.5}, "Quantile"},
+		{"quantile 1", retry.LatencyConfig{Quantile: 1}, "Quantile"},
+		{"quantile above 1", retry.LatencyConfig{Quantile: 1.5}, "Quantile"},
+		{"quantile NaN", retry.LatencyConfig{Quantile: math.NaN()}, "Quantile"},
+		{"quantile +Inf", retry.LatencyConfig{Quantile: math.Inf(1)}, "Quantile"},
+		{"floor above ceiling", retry.LatencyConfig{Floor: 2 * time.Second, Ceiling: time.Second}, "Floor"},
+		{"negative floor", retry.LatencyConfig{Floor: -1}, "Floor"},
+		{"negative ceiling", retry.LatencyConfig{Ceiling: -1}, "Ceiling"},
+		{"negative fallback", retry.LatencyConfig{Fallback: -1}, "Fallback"},
+		{"negative window", retry.LatencyConfig{Window: -1}, "Window"},
+		{"negative min samples", retry.LatencyConfig{MinSamples: -1}, "MinSamples"},
+		{"min samples above window", retry.LatencyConfig{Window: 10, MinSamples: 11}, "MinSamples"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := retry.NewLatencyTracker(tt.cfg)
-			if !errors.Is(err, retry.ErrInvalid) || tr != nil {
-				t.Errorf("NewLatencyTracker = %v, %v; want nil, ErrInvalid", tr, err)
-			}
+			rejects(t, retry.NewLatencyTracker, tt.cfg, "LatencyConfig."+tt.field)
 		})
 	}
-	if _, err := retry.NewLatencyTracker(retry.LatencyConfig{Floor: time.Second}); err != nil {
-		t.Errorf("a floor with no ceiling: %v", err)
-	}
+	accepts(t, retry.NewLatencyTracker, retry.LatencyConfig{Floor: time.Second}) // no ceiling
 }
 
 func TestLatencyTrackerNoAllocs(t *testing.T) {

@@ -117,41 +117,6 @@ func TestSplitDeadline(t *testing.T) {
 	})
 }
 
-// ExampleTokenBucket shares one budget between every call to a dependency:
-// once failures have drained half of it, calls stop retrying.
-func ExampleTokenBucket() {
-	budget := &retry.TokenBucket{} // gRPC's defaults: 10 tokens, 0.1 back per success
-	policy := &retry.Policy{MaxAttempts: 4, Budget: budget, Backoff: retry.Constant{}}
-	down := func(context.Context) error { return errors.New("503") }
-	for i := 1; i <= 3; i++ {
-		err := retry.Do(context.Background(), policy, down)
-		var re *retry.Error
-		errors.As(err, &re)
-		fmt.Printf("call %d: %d attempts, budget exhausted: %v, tokens left: %.0f\n",
-			i, re.Attempts, errors.Is(err, retry.ErrBudgetExhausted), budget.Tokens())
-	}
-	// Output:
-	// call 1: 4 attempts, budget exhausted: false, tokens left: 6
-	// call 2: 1 attempts, budget exhausted: true, tokens left: 5
-	// call 3: 1 attempts, budget exhausted: true, tokens left: 4
-}
-
-// ExampleRatioBudget lets retries add at most 10% to the load, with a
-// floor of one retry a second for quiet clients.
-func ExampleRatioBudget() {
-	budget, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, MinPerSecond: 1})
-	if err != nil {
-		panic(err)
-	}
-	policy := &retry.Policy{MaxAttempts: 4, Budget: budget, Backoff: retry.Constant{}}
-	attempts := 0
-	for range 100 {
-		_ = retry.Do(context.Background(), policy, func(context.Context) error { attempts++; return errors.New("503") })
-	}
-	fmt.Println(attempts <= 100+10+10)
-	// Output: true
-}
-
 // ExampleAttemptFrom tells the callee which attempt it serves, as an
 // attempt header would.
 func ExampleAttemptFrom() {

@@ -5,26 +5,61 @@ import (
 	"time"
 )
 
-// defaultBudgetWindow is the window of a RatioBudget whose Window is zero.
-const defaultBudgetWindow = 10 * time.Second
+// Defaults of the zero fields of a RatioBudgetConfig: those of Finagle's
+// retry budget.
+const (
+	defaultBudgetRatio        = 0.2
+	defaultBudgetMinPerSecond = 10
+	defaultBudgetWindow       = 10 * time.Second
+)
+
+// None, as the Ratio or the MinPerSecond of a RatioBudgetConfig, turns that
+// part of the budget off, where zero would mean its default.
+const None float64 = -1
 
 // ratioBuckets is the number of slices the window is kept in: counts leave
 // the window one slice (a tenth of it) at a time.
 const ratioBuckets = 10
 
-// RatioBudgetConfig configures a RatioBudget.
+// RatioBudgetConfig configures a RatioBudget. Every zero field means the
+// default documented on it. The defaults are Finagle's: a Ratio of 0.2
+// (Envoy's retry budget has the same), so that retries add at most a fifth
+// to the load of a dependency that fails every call, and a floor of 10
+// extra attempts a second over a 10s window, so that a client with little
+// traffic, or one just started, can still retry an occasional failure.
 type RatioBudgetConfig struct {
 	// Ratio is how many extra attempts each first attempt earns, in
-	// [0, 1]: 0.1 lets retries and hedges add at most 10% to the load.
+	// (0, 1]: 0.1 lets retries and hedges add at most 10% to the load.
+	// Zero means 0.2; None means none, leaving the floor alone.
 	Ratio float64
-	// MinPerSecond is a floor of extra attempts per second, so that a
-	// client with little traffic can still retry. Zero means none.
+
+	// MinPerSecond is a floor of extra attempts per second, in (0, 1e9],
+	// allowed whatever the first attempts. Zero means 10; None means no
+	// floor. With Ratio and MinPerSecond both None, every extra attempt is
+	// refused.
 	MinPerSecond float64
-	// Window is how far back first attempts and extra attempts are counted.
-	// Zero means 10s.
+
+	// Window is how far back first attempts and extra attempts are
+	// counted, at least 10ns. Zero means 10s.
 	Window time.Duration
+
 	// Clock is the source of time; nil means real time.
 	Clock Clock
+}
+
+// Validate reports the first invalid field of c, wrapped around
+// ErrInvalid: a Ratio or MinPerSecond outside its range (any negative
+// value but None, NaN, an infinity), or a negative or too short Window.
+func (c RatioBudgetConfig) Validate() error {
+	switch {
+	case c.Ratio != None && !(c.Ratio >= 0 && c.Ratio <= 1): // catches NaN too
+		return invalid("RatioBudgetConfig.Ratio must be in (0, 1], zero for the default, or None; not %v", c.Ratio)
+	case c.MinPerSecond != None && !(c.MinPerSecond >= 0 && c.MinPerSecond <= 1e9):
+		return invalid("RatioBudgetConfig.MinPerSecond must be in (0, 1e9], zero for the default, or None; not %v", c.MinPerSecond)
+	case c.Window < 0 || (c.Window > 0 && c.Window < ratioBuckets):
+		return invalid("RatioBudgetConfig.Window must be at least %dns, or zero for the default; not %v", ratioBuckets, c.Window)
+	}
+	return nil
 }
 
 // RatioBudget caps extra attempts, retries and hedges, at Ratio times the
@@ -38,15 +73,14 @@ type RatioBudgetConfig struct {
 // neither empties nor refills the window; while a Clock goes backwards,
 // time stands still for the budget.
 //
-// A RatioBudget is safe for concurrent use. Create it with NewRatioBudget.
-// The zero value behaves exactly as NewRatioBudget(RatioBudgetConfig{}):
-// a 10s window, a Ratio of 0 and no minimum, so it refuses
-// every extra attempt. That is the safe side: a budget that was never
-// configured must not let retries multiply the load.
+// Create one per dependency with NewRatioBudget and share it between any
+// number of policies and goroutines: it is safe for concurrent use. The
+// zero value is ready to use and behaves as
+// NewRatioBudget(RatioBudgetConfig{}): a Ratio of 0.2 and a floor of 10
+// extra attempts a second, over a 10s window. A RatioBudget must not be
+// copied after first use.
 type RatioBudget struct {
-	ratio, minPerSecond float64
-	slice               time.Duration // Window / ratioBuckets; zero means the default
-	clock               Clock
+	cfg RatioBudgetConfig // read-only after NewRatioBudget; zero fields mean the defaults
 
 	mu      sync.Mutex
 	started bool      // origin is set
@@ -62,42 +96,38 @@ type ratioBucket struct {
 
 var _ Budget = (*RatioBudget)(nil)
 
-// NewRatioBudget returns an empty budget, or an error wrapping ErrInvalid
-// for a ratio outside [0, 1], a negative or non-finite rate, or a negative
-// or too short window (under ten nanoseconds).
+// NewRatioBudget returns an empty budget configured by cfg, or the error
+// of cfg.Validate.
 func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
-	switch {
-	case !(cfg.Ratio >= 0 && cfg.Ratio <= 1):
-		return nil, invalid("RatioBudget: Ratio must be in [0, 1], not %v", cfg.Ratio)
-	case !(cfg.MinPerSecond >= 0 && cfg.MinPerSecond <= 1e9):
-		return nil, invalid("RatioBudget: MinPerSecond must be in [0, 1e9], not %v", cfg.MinPerSecond)
-	case cfg.Window < 0 || (cfg.Window > 0 && cfg.Window < ratioBuckets):
-		return nil, invalid("RatioBudget: Window must be zero (default) or at least %dns, not %v", ratioBuckets, cfg.Window)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	window := cfg.Window
-	if window == 0 {
-		window = defaultBudgetWindow
+	return &RatioBudget{cfg: cfg}, nil
+}
+
+// setting returns a Ratio or MinPerSecond as the budget uses it.
+func setting(v, def float64) float64 {
+	switch v {
+	case 0:
+		return def
+	case None:
+		return 0
 	}
-	return &RatioBudget{
-		ratio:        cfg.Ratio,
-		minPerSecond: cfg.MinPerSecond,
-		slice:        window / ratioBuckets,
-		clock:        cfg.Clock,
-	}, nil
+	return v
 }
 
 // sliceLen returns the length of a slice of the window.
 func (b *RatioBudget) sliceLen() time.Duration {
-	if b.slice == 0 { // the zero value
+	if b.cfg.Window == 0 {
 		return defaultBudgetWindow / ratioBuckets
 	}
-	return b.slice
+	return b.cfg.Window / ratioBuckets
 }
 
 // current returns the bucket of now, cleared if it held another slice.
 // It also reports the epoch, for sums. b.mu must be held.
 func (b *RatioBudget) current() (*ratioBucket, int64) {
-	t := now(b.clock)
+	t := now(b.cfg.Clock)
 	if !b.started {
 		b.started, b.origin = true, t
 	}
@@ -143,7 +173,9 @@ func (b *RatioBudget) Extra() bool {
 	bk, epoch := b.current()
 	first, extras := b.sums(epoch)
 	window := (b.sliceLen() * ratioBuckets).Seconds()
-	if float64(extras+1) > b.ratio*float64(first)+b.minPerSecond*window {
+	ratio := setting(b.cfg.Ratio, defaultBudgetRatio)
+	floor := setting(b.cfg.MinPerSecond, defaultBudgetMinPerSecond)
+	if float64(extras+1) > ratio*float64(first)+floor*window {
 		return false
 	}
 	bk.extras++

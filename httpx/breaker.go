@@ -103,8 +103,8 @@ func statusCause(resp *http.Response, now time.Time) error {
 //
 // A PerHost is safe for concurrent use. It keeps a value for every host it
 // has seen, so give it to clients that call a known set of hosts. Make one
-// with NewPerHost or Breakers: the zero PerHost (and a nil one) has no
-// way to make values, so For returns T's zero value for every host, which
+// with NewPerHost or Breakers. The zero PerHost (and a nil one) is ready to
+// use and makes no values: For returns T's zero value for every host, which
 // Config.Breaker and Config.Budget read as none.
 type PerHost[T any] struct {
 	newValue func() T
@@ -120,14 +120,14 @@ func NewPerHost[T any](newValue func() T) (*PerHost[T], error) {
 	return &PerHost[T]{newValue: newValue}, nil
 }
 
-// Breakers returns a PerHost of circuit breakers made from cfg, which it
-// checks first.
+// Breakers returns a PerHost of circuit breakers made from cfg, or the
+// error of cfg.Validate.
 func Breakers(cfg retry.BreakerConfig) (*PerHost[*retry.Breaker], error) {
-	if _, err := retry.NewBreaker(cfg); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &PerHost[*retry.Breaker]{newValue: func() *retry.Breaker {
-		b, _ := retry.NewBreaker(cfg) // cannot fail: checked above
+		b, _ := retry.NewBreaker(cfg) // cannot fail: Validate passed
 		return b
 	}}, nil
 }

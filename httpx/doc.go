@@ -7,6 +7,11 @@
 //	})
 //	resp, err := client.Post(url, "application/json", body) // retried only if that is safe
 //
+// The zero Transport is ready to use as well, and behaves as New(Config{}):
+// &http.Client{Transport: new(httpx.Transport)} retries with retry's zero
+// Policy through http.DefaultTransport. Config.Validate reports a bad
+// Config, naming the field, and New returns its error.
+//
 // What it gets right:
 //
 //   - Every attempt sends the whole request body, and nothing else: from

@@ -79,6 +79,34 @@ func ExampleTransport() {
 	// 503 down for maintenance
 }
 
+// The zero Transport is ready to use: it sends through
+// http.DefaultTransport with retry's zero Policy (3 attempts), as
+// New(Config{}) does. Here the server asks for a retry at once.
+func ExampleTransport_zeroValue() {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+
+	var rt httpx.Transport
+	defer rt.CloseIdleConnections()
+	client := &http.Client{Transport: &rt}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body), "after", hits.Load(), "attempts")
+	// Output: 200 ok after 2 attempts
+}
+
 func ExampleRetryAfter() {
 	d, ok := httpx.RetryAfter("120", time.Now())
 	fmt.Println(d, ok)

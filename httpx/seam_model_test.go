@@ -324,7 +324,11 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 		budget = &retry.TokenBucket{}
 		desc.WriteString(" tokenbucket")
 	case 2:
-		rb, _ := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: float64(rng.IntN(20))})
+		floor := float64(rng.IntN(20))
+		if floor == 0 {
+			floor = retry.None // zero would mean the default floor
+		}
+		rb, _ := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.5, MinPerSecond: floor})
 		budget = rb
 		desc.WriteString(" ratiobudget")
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,141 +14,6 @@ import (
 
 	"github.com/retrykit/retry"
 )
-
-// Defaults of a Config whose fields are zero.
-const (
-	DefaultMaxReplayBytes = 1 << 20  // 1 MiB of request body kept to send again
-	DefaultMaxDrainBytes  = 64 << 10 // 64 KiB read from a discarded response
-	DefaultDrainTimeout   = time.Second
-)
-
-// Config configures a Transport. Zero fields mean the documented defaults;
-// New copies and checks the Config once.
-type Config struct {
-	// Base sends each attempt. Nil means http.DefaultTransport. The
-	// Transport never calls its CloseIdleConnections on its own.
-	Base http.RoundTripper
-
-	// Retry says how many attempts and how long between them. Nil means
-	// retry's zero Policy: 3 attempts, exponential backoff with full
-	// jitter. Its Retryable, AttemptTimeout and SplitDeadline must be unset:
-	// here Config.Retryable classifies and Config.AttemptTimeout bounds an
-	// attempt, since a response's body is read after the attempt returns.
-	// A server's Retry-After on 429 and 503 replaces the backoff for that
-	// wait, within Retry.MaxAfter; a longer one ends the call with that
-	// response, and so does one that would pass the caller's deadline. A
-	// Retry-After of 0 or a past date retries at once. One that is not a
-	// non-negative integer or an HTTP-date, or more than one, is ignored:
-	// the backoff applies.
-	Retry *retry.Policy
-
-	// Retryable says whether an attempt's outcome is worth another attempt:
-	// resp is nil when err is not. Nil means DefaultRetryable. Whatever it
-	// says, a request that is not Idempotent is sent again only when the
-	// outcome shows that the server did not act on it (a failed dial, 429,
-	// 503), unless RetryNonIdempotent is set. Hedged attempts call it from
-	// their own goroutines: it must then be safe for concurrent use, and
-	// must not panic (see OnAttempt).
-	Retryable func(resp *http.Response, err error) bool
-
-	// RetryNonIdempotent lets POST and PATCH requests without an
-	// Idempotency-Key be retried like any other.
-	RetryNonIdempotent bool
-
-	// AttemptTimeout, if positive, bounds each attempt's wait for the
-	// response headers. An attempt that runs out of time is retried. The
-	// body of the response returned is not bounded: it is read through the
-	// attempt's context, which lives until the body is closed.
-	AttemptTimeout time.Duration
-
-	// SplitDeadline, if set, gives each attempt at most an equal share of
-	// the time left before the caller's deadline for its response headers,
-	// so that a hanging first attempt cannot use up the time of the later
-	// ones (AttemptTimeout, if also set, caps each share). A hedged call
-	// shares the time among its rounds, each copy getting its round's
-	// share. An attempt that no other could follow (a body sent once, a
-	// request that is not Idempotent, whose timeout is never retried) gets
-	// no share of its own: only AttemptTimeout bounds it.
-	SplitDeadline bool
-
-	// MaxReplayBytes caps the request body kept in memory to send again
-	// when the request has no GetBody (or, hedged, to let copies run at
-	// once; see Hedge). A larger body (or one that has no GetBody and no
-	// length, such as a pipe, past that size) is sent once and not
-	// retried; a failure then is a *NotReplayableError. Zero means
-	// DefaultMaxReplayBytes. A body read into memory must have its
-	// declared ContentLength: a shorter or longer one is an error wrapping
-	// ErrInvalid, and nothing is sent. The caller's GetBody bodies are held
-	// to the declared length too, as HTTP/1 holds them (HTTP/2 would send
-	// a short one as if whole).
-	MaxReplayBytes int64
-
-	// MaxDrainBytes caps what is read from a response that is discarded
-	// (retried or lost) so its connection can be reused; DrainTimeout caps
-	// the time. Past either the body is closed as it is. Zero means
-	// DefaultMaxDrainBytes and DefaultDrainTimeout.
-	MaxDrainBytes int64
-	DrainTimeout  time.Duration
-
-	// Hedge, if set, hedges requests that are Idempotent and whose bodies
-	// are independent (never a plain POST, whatever RetryNonIdempotent
-	// says): each attempt of the retry loop becomes a round of up to
-	// Hedge.MaxAttempts concurrent copies, and the first answer wins. Lost
-	// responses are drained and closed; every response is read through a
-	// context that lives until its body is closed, so the winner's body,
-	// or the last response when retries run out, comes back whole. A 429,
-	// a 503, a 409 or a breaker's rejection stops the round from sending
-	// more copies but lets the attempts already running finish (gRPC's
-	// hedging rule); when none is left, the retry loop waits before the
-	// next round. Bodies are independent when the request has none, when
-	// httpx keeps it in memory (see MaxReplayBytes), or when its GetBody's
-	// body has a declared ContentLength within MaxReplayBytes, which httpx
-	// then reads into memory once: a caller's GetBody may rewind one shared
-	// reader (a file), which copies must not read at once. Any other
-	// request is retried one attempt at a time, not hedged. Hedge's
-	// Retryable and OnDiscard must be unset: the Transport classifies and
-	// discards. A hedged call has one budget, counted once per attempt:
-	// Config.Budget's, or else Retry.Budget, or else Hedge.Budget.
-	Hedge *retry.HedgePolicy
-
-	// Budget, if set, returns the retry budget for a request (nil for
-	// none), such as a PerHost's, in place of Retry.Budget and
-	// Hedge.Budget: one budget per host keeps a failing host from using up
-	// the retries of the healthy ones.
-	Budget func(req *http.Request) retry.Budget
-
-	// Breaker, if set, returns the circuit breaker for a request (nil for
-	// none), such as the PerHost of Breakers. Every attempt asks it first,
-	// a body sent once included. A rejection means the request was not
-	// sent, so it ends the call with the *retry.BreakerError at once,
-	// whatever the method, unless Retry.WaitForProbe is set: then a
-	// rejection by an open breaker makes the retry loop wait until its next
-	// probe (within Retry.MaxAfter and the deadline). In a hedged round a
-	// rejected copy only stops the round from sending more (see Hedge).
-	// Transport errors, attempt timeouts, 5xx and 429 count as failures,
-	// and a Retry-After sets how long the breaker stays open. Outcomes
-	// that say nothing
-	// about the server count as nothing: the caller's cancellation (with
-	// or without a cause), a hedged copy cancelled because another won, a
-	// request that net/http refuses before sending it, a GetBody error. A
-	// context already done asks the breaker nothing.
-	Breaker func(req *http.Request) *retry.Breaker
-
-	// AttemptHeader, if set, names a header that carries the attempt
-	// number (from 1) on every attempt, as gRPC's
-	// grpc-previous-rpc-attempts does. Off by default.
-	AttemptHeader string
-
-	// OnAttempt, if set, is called once for each attempt, for logging and
-	// metrics: for an attempt that is retried, when the retry loop has
-	// chosen the wait before the next one (AttemptEvent.Delay); otherwise
-	// as the attempt ends. Hedged attempts, which run at once, are
-	// reported as they end, from their own goroutines: OnAttempt must then
-	// be safe for concurrent use, and must not panic (a hedged attempt
-	// that ends after its call has none to raise the panic in, and it
-	// crashes the program, as Hedge's late panics do).
-	OnAttempt func(AttemptEvent)
-}
 
 // AttemptEvent describes one finished attempt.
 type AttemptEvent struct {
@@ -179,13 +43,16 @@ type AttemptEvent struct {
 // transport error it returns only the error (a *retry.Error that wraps the
 // last attempt's error). It never returns both.
 //
-// A Transport is safe for concurrent use. Create it with New: the zero
-// Transport answers every request with an ErrInvalid error.
+// A Transport is safe for concurrent use. Create it with New, or use the
+// zero value: it is ready to use and behaves as New(Config{}), sending
+// through http.DefaultTransport with retry's zero Policy. A Transport must
+// not be copied after first use.
 //
 // net/http's own Transport may also resend a replayable request once after
 // a kept-alive connection fails before the response (see the
 // http.Transport doc), so a server may see more requests than attempts.
 type Transport struct {
+	once   sync.Once // sets the fields below: in New, or on a zero Transport's first use
 	cfg    Config
 	policy retry.Policy      // cfg.Retry, with OnRetry draining discarded responses
 	hedge  retry.HedgePolicy // cfg.Hedge, with our Retryable and OnDiscard
@@ -200,25 +67,28 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-// New checks cfg and returns a Transport that uses a copy of it.
+// New returns a Transport that uses a copy of cfg, or the error of
+// cfg.Validate.
 func New(cfg Config) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := new(Transport)
+	t.once.Do(func() { t.setup(cfg) })
+	return t, nil
+}
+
+// init makes a zero Transport the Transport of New(Config{}), on first
+// use.
+func (t *Transport) init() {
+	t.once.Do(func() { t.setup(Config{}) })
+}
+
+// setup fills in the defaults of cfg, which Validate has accepted, and
+// the policies that the calls use.
+func (t *Transport) setup(cfg Config) {
 	if cfg.Base == nil {
 		cfg.Base = http.DefaultTransport
-	} else if v := reflect.ValueOf(cfg.Base); v.Kind() == reflect.Pointer && v.IsNil() {
-		return nil, invalid("Config.Base is a nil %T", cfg.Base)
-	}
-	switch {
-	case cfg.MaxReplayBytes < 0:
-		return nil, invalid("Config.MaxReplayBytes is negative (%d)", cfg.MaxReplayBytes)
-	case cfg.MaxDrainBytes < 0:
-		return nil, invalid("Config.MaxDrainBytes is negative (%d)", cfg.MaxDrainBytes)
-	case cfg.DrainTimeout < 0:
-		return nil, invalid("Config.DrainTimeout is negative (%v)", cfg.DrainTimeout)
-	case cfg.AttemptTimeout < 0:
-		return nil, invalid("Config.AttemptTimeout is negative (%v)", cfg.AttemptTimeout)
-	}
-	if cfg.AttemptHeader != "" && !validToken(cfg.AttemptHeader) {
-		return nil, invalid("Config.AttemptHeader %q is not a valid header name", cfg.AttemptHeader)
 	}
 	cfg.MaxReplayBytes = orDefault(cfg.MaxReplayBytes, DefaultMaxReplayBytes)
 	cfg.MaxDrainBytes = orDefault(cfg.MaxDrainBytes, DefaultMaxDrainBytes)
@@ -226,27 +96,11 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Retryable == nil {
 		cfg.Retryable = DefaultRetryable
 	}
-	t := &Transport{cfg: cfg}
+	t.cfg = cfg
 	if cfg.Retry != nil {
-		if err := cfg.Retry.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: Config.Retry: %w", ErrInvalid, err)
-		}
-		switch {
-		case cfg.Retry.Retryable != nil:
-			return nil, invalid("set Config.Retryable, not Config.Retry.Retryable")
-		case cfg.Retry.AttemptTimeout != 0, cfg.Retry.SplitDeadline:
-			return nil, invalid("set Config.AttemptTimeout, not Config.Retry.AttemptTimeout or SplitDeadline: " +
-				"they would cancel a response before its body is read")
-		}
 		t.policy = *cfg.Retry
 	}
 	if cfg.Hedge != nil {
-		if err := cfg.Hedge.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: Config.Hedge: %w", ErrInvalid, err)
-		}
-		if cfg.Hedge.Retryable != nil || cfg.Hedge.OnDiscard != nil {
-			return nil, invalid("Config.Hedge.Retryable and OnDiscard must be unset: the Transport classifies and discards")
-		}
 		t.hedge = *cfg.Hedge
 		t.hedge.OnDiscard = func(v any) {
 			switch v := v.(type) {
@@ -270,7 +124,6 @@ func New(cfg Config) (*Transport, error) {
 			onRetry(e)
 		}
 	}
-	return t, nil
 }
 
 func (t *Transport) now() time.Time {
@@ -293,6 +146,7 @@ func NewClient(cfg Config) (*http.Client, error) {
 // if it has that method. http.Client.CloseIdleConnections calls it; the
 // Transport itself never does.
 func (t *Transport) CloseIdleConnections() {
+	t.init()
 	if c, ok := t.cfg.Base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
@@ -300,6 +154,7 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip sends req, retrying as the Config says. See Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
 	if err := t.checkRequest(req); err != nil {
 		if req != nil && req.Body != nil {
 			req.Body.Close()
@@ -458,8 +313,6 @@ func (c *call) flatten(err error) error {
 
 func (t *Transport) checkRequest(req *http.Request) error {
 	switch {
-	case t.cfg.Base == nil:
-		return invalid("Transport not made by New")
 	case req == nil:
 		return invalid("nil Request")
 	case req.URL == nil:

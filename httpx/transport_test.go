@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -397,40 +396,24 @@ func TestRequestNotModified(t *testing.T) {
 	}
 }
 
+// Bad requests get ErrInvalid (bad Configs: see TestConfigValidate), from
+// the zero Transport as from New's.
 func TestBadInput(t *testing.T) {
-	if _, err := new(httpx.Transport).RoundTrip(httptest.NewRequest("GET", "http://x.test/", nil)); !errors.Is(err, httpx.ErrInvalid) {
-		t.Errorf("zero Transport: %v, want ErrInvalid", err)
-	}
-	for _, cfg := range []httpx.Config{
-		{MaxReplayBytes: -1},
-		{MaxDrainBytes: -1},
-		{DrainTimeout: -1},
-		{AttemptTimeout: -time.Second},
-		{Base: (*http.Transport)(nil)},
-		{AttemptHeader: "Bad Header"},
-		{Retry: &retry.Policy{MaxAttempts: -1}},
-		{Retry: &retry.Policy{AttemptTimeout: time.Second}},
-		{Retry: &retry.Policy{SplitDeadline: true}},
-		{Retry: &retry.Policy{Retryable: func(error) bool { return true }}},
-	} {
-		_, err := httpx.New(cfg)
-		if !errors.Is(err, httpx.ErrInvalid) {
-			t.Errorf("New(%+v) = %v, want ErrInvalid", cfg, err)
+	fromNew, _ := httpx.New(httpx.Config{})
+	for _, rt := range []*httpx.Transport{fromNew, new(httpx.Transport)} {
+		closed := false
+		for _, req := range []*http.Request{
+			nil,
+			{Method: "GET", Header: http.Header{}},
+			{Method: "GET", URL: mustURL("http://127.0.0.1:1"), Body: closeSpy{&closed}},
+		} {
+			if resp, err := rt.RoundTrip(req); resp != nil || !errors.Is(err, httpx.ErrInvalid) {
+				t.Errorf("RoundTrip(%v) = %v, %v; want ErrInvalid", req, resp, err)
+			}
 		}
-	}
-	rt, _ := httpx.New(httpx.Config{})
-	closed := false
-	for _, req := range []*http.Request{
-		nil,
-		{Method: "GET", Header: http.Header{}},
-		{Method: "GET", URL: mustURL("http://127.0.0.1:1"), Body: closeSpy{&closed}},
-	} {
-		if resp, err := rt.RoundTrip(req); resp != nil || !errors.Is(err, httpx.ErrInvalid) {
-			t.Errorf("RoundTrip(%v) = %v, %v; want ErrInvalid", req, resp, err)
+		if !closed {
+			t.Error("the body of a rejected request was not closed")
 		}
-	}
-	if !closed {
-		t.Error("the body of a rejected request was not closed")
 	}
 }
 
