@@ -57,10 +57,14 @@
 // Every zero value is ready to use with its documented defaults; a nil
 // policy means the zero one. Every shared stateful type ([Breaker],
 // [TokenBucket], [RatioBudget], [LatencyTracker]) has NewX(XConfig) (*X,
-// error), and its zero value behaves as NewX(XConfig{}). Every config and
-// policy has Validate, and [Must] turns an invalid package-level value into
-// a panic at program start. Policies are read-only once in use: build them
-// once and share them between goroutines.
+// error), and its zero value behaves as NewX(XConfig{}); it must not be
+// copied after first use. Every config and policy has Validate, which names
+// the first bad field in an error wrapping [ErrInvalid]; a constructor
+// returns exactly that error, and [Must] turns an invalid package-level
+// value into a panic at program start. A zero field always means its
+// default; where zero is also a meaningful setting, a named value says it
+// ([None] turns off a RatioBudget's ratio or floor). Policies are
+// read-only once in use: build them once and share them between goroutines.
 //
 // Time comes from a [Clock], so timing can be tested without sleeping; a
 // nil Clock means real time. The package keeps no global settings or
