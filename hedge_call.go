@@ -39,7 +39,8 @@ type result[T any] struct {
 	n        int // attempt number, from 1
 	v        T
 	err      error
-	panicked bool // fn panicked (value in pv) or called runtime.Goexit (goexit)
+	took     time.Duration // attempt 1 only, with a Latency tracker: from the call's start to fn's return
+	panicked bool          // fn panicked (value in pv) or called runtime.Goexit (goexit)
 	goexit   bool
 	pv       any
 	stack    []byte
@@ -57,10 +58,10 @@ type hedgeCall[T any] struct {
 
 	mu      sync.Mutex
 	decided bool // the call has its outcome; later results are their attempts' own to discard, and none is sent
+	won     bool // an attempt won; written before decided, so whoever sees decided sees it
 
 	// Owned by the coordinator.
 	cancels  [MaxHedgeAttempts]context.CancelCauseFunc
-	finished [MaxHedgeAttempts]bool
 	started  int
 	running  int
 	errs     []error
@@ -96,7 +97,6 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 		select {
 		case r := <-c.results:
 			c.running--
-			c.finished[r.n-1] = true
 			if r.panicked {
 				c.reraise(r)
 			}
@@ -161,6 +161,9 @@ func (c *hedgeCall[T]) attempt(ctx context.Context, n int) {
 	}()
 	r.v, r.err = c.fn(ctx)
 	returned = true
+	if n == 1 && c.h.Latency != nil {
+		r.took = now(c.h.Clock).Sub(c.begin)
+	}
 }
 
 // deliver hands r to the coordinator, or discards it if the call is
@@ -283,6 +286,7 @@ func pastDeadline(ctx context.Context, clk Clock, wait time.Duration) bool {
 // value is either returned or, if a hook panics, discarded: never lost.
 func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	h := c.h
+	c.won = true
 	c.markDecided()
 	c.cancelAll(r.n, ErrHedgeLost)
 	kept := false
@@ -295,16 +299,8 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	if h.Budget != nil {
 		h.Budget.Result(true)
 	}
-	if h.Latency != nil {
-		switch {
-		case r.n == 1:
-			h.Latency.Record(now(h.Clock).Sub(c.begin))
-		case !c.finished[0]:
-			// The first attempt lost while still running, so the first
-			// hedge started on the timer: the first attempt took longer
-			// than the delay. Record that lower bound (see HedgePolicy.Latency).
-			h.Latency.Record(c.delay)
-		}
+	if r.n == 1 && h.Latency != nil {
+		h.Latency.Record(r.took)
 	}
 	if p := c.drain(); p != nil {
 		panic(p)
@@ -386,6 +382,9 @@ func (c *hedgeCall[T]) drain() *PanicError {
 // discard disposes of a result that came after the call was decided. It
 // returns a panic that OnDiscard did not take.
 func (c *hedgeCall[T]) discard(r result[T]) *PanicError {
+	if r.n == 1 && c.won && !r.panicked && c.h.Latency != nil {
+		c.recordLoser(r)
+	}
 	switch {
 	case r.goexit:
 	case r.panicked:
@@ -398,6 +397,21 @@ func (c *hedgeCall[T]) discard(r result[T]) *PanicError {
 		c.discardValue(r.v)
 	}
 	return nil
+}
+
+// recordLoser records a first attempt that returned after another attempt
+// had won (see HedgePolicy.Latency): its latency if it succeeded anyway,
+// else, as it was most likely cut short by its cancellation, the time it
+// ran plus half the delay. It ran past the delay, and its sample must land
+// above the quantile whenever its true latency would: the time it ran
+// alone, a lower bound, lets a delay that is too short stay too short on a
+// long tail; the full delay on top makes the delay overshoot when slow
+// samples crowd the window (docs/measurements.md).
+func (c *hedgeCall[T]) recordLoser(r result[T]) {
+	if r.err != nil {
+		r.took += c.delay / 2
+	}
+	c.h.Latency.Record(r.took)
 }
 
 // discardValue releases a successful value that is not returned.

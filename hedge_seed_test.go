@@ -1,7 +1,7 @@
 package retry_test
 
 // Regression tests named after the defects of the seed article's
-// retryHedged (see ../shared/seed/README.md), one per defect.
+// retryHedged (the README lists them), one per defect.
 
 import (
 	"context"

@@ -613,28 +613,39 @@ func TestHedgeSharedPolicyConcurrent(t *testing.T) {
 	})
 }
 
-// Hedge feeds its tracker one sample per call: the first attempt's latency,
-// or how long it had run when it lost.
+// Hedge feeds its tracker one sample per call that succeeds, taken from
+// the first attempt (see HedgePolicy.Latency); the delay is the tracker's
+// 3ms fallback.
 func TestHedgeRecordsFirstAttemptLatency(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{MinSamples: 1, Window: 100, Fallback: 3 * ms})
-		p := &retry.HedgePolicy{Latency: tr}
-		fast := newScript(step{after: 2 * ms, val: "a"})
-		retry.Hedge(context.Background(), p, fast.fn)
-		slow := newScript(step{after: time.Hour}, step{after: 2 * ms, val: "b"})
-		retry.Hedge(context.Background(), p, slow.fn)
-		if n := tr.Samples(); n != 2 {
-			t.Fatalf("%d samples, want 2", n)
-		}
-		lo, _ := tr.Quantile(0)
-		hi, _ := tr.Quantile(1)
-		// 2ms, and the 3ms delay after which the slow first attempt was
-		// hedged, a lower bound of its latency; each rounded up to its
-		// bucket's edge (≤ 1/32 above).
-		if lo < 2*ms || lo > 2*ms+2*ms/32 || hi < 3*ms || hi > 3*ms+3*ms/32 {
-			t.Errorf("samples span [%v, %v], want about [2ms, 3ms]", lo, hi)
-		}
-	})
+	for _, c := range []struct {
+		name  string
+		steps []step
+		want  time.Duration // the sample; 0 for none
+	}{
+		{"first wins", []step{{after: 2 * ms, val: "a"}}, 2 * ms},
+		{"first cut short", []step{{after: time.Hour}, {after: 2 * ms, val: "b"}}, 5*ms + 3*ms/2}, // ran 5ms, plus half the delay
+		{"first ends anyway", []step{{after: 7 * ms, val: "a", stubby: true}, {after: 2 * ms, val: "b"}}, 7 * ms},
+		{"first fails after losing", []step{{after: 7 * ms, err: errTransient, stubby: true}, {after: 2 * ms, val: "b"}}, 7*ms + 3*ms/2},
+		{"first fails first", []step{{after: ms, err: errTransient}, {after: 2 * ms, val: "b"}}, 0},
+		{"call fails", []step{{after: 5 * ms, err: errTransient}, {after: 5 * ms, err: errTransient}}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{MinSamples: 1, Window: 100, Fallback: 3 * ms})
+				retry.Hedge(context.Background(), &retry.HedgePolicy{Latency: tr}, newScript(c.steps...).fn)
+				time.Sleep(10 * ms) // a losing first attempt records when it returns
+				synctest.Wait()
+				got, _ := tr.Quantile(0)
+				if n := tr.Samples(); c.want == 0 && n != 0 || c.want != 0 && n != 1 {
+					t.Fatalf("%d samples (%v), want %d", n, got, min(c.want, 1))
+				}
+				// Rounded up to its bucket's edge: ≤ 1/32 above.
+				if c.want != 0 && (got < c.want || got > c.want+c.want/32) {
+					t.Errorf("recorded %v, want %v", got, c.want)
+				}
+			})
+		})
+	}
 }
 
 // With an injected Clock the delay is taken from it.

@@ -107,12 +107,13 @@ func (c *LatencyConfig) minSamples() int {
 // # How it works
 //
 // Samples go into a log-linear histogram: 32 buckets per power of two,
-// from 1 ns up to 2⁴⁰ ns (about 18 minutes; longer samples count as that).
-// A quantile is reported as the upper edge of the bucket that holds the
-// sample of that rank (nearest-rank method), so it is never below the
-// exact sample quantile and at most 1/32 (3.125%) above it, or 1 ns above
-// it under 64 ns. Memory is fixed: two generations of 1188 counters, about
-// 19 KiB.
+// from 1 ns up to 2⁴⁰ ns (18m19.5s). A quantile is reported as the upper
+// edge of the bucket that holds the sample of that rank (nearest-rank
+// method), so it is never below the exact sample quantile and at most 1/32
+// (3.125%) above it, or 1 ns above it under 64 ns, for samples under 2⁴⁰
+// ns. Longer samples are clipped: a quantile that falls on one reads 2⁴⁰
+// ns, below the sample (a 1 h sample reads 18m19.5s). Memory is fixed: two
+// generations of 1188 counters, about 19 KiB.
 //
 // Recency: samples go to the current generation of the histogram; the
 // Record that brings it to Window samples makes it the previous one and

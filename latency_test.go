@@ -13,9 +13,9 @@ import (
 )
 
 // The tracker reports the upper edge of the bucket of the nearest-rank
-// sample: never below the exact sample quantile, at most 1/32 (+1 ns)
-// above it. Checked on a seeded log-normal distribution (median 5ms, long
-// tail) and a uniform one.
+// sample: for samples under 2⁴⁰ ns, never below the exact sample quantile,
+// at most 1/32 (+1 ns) above it. Checked on a seeded log-normal
+// distribution (median 5ms, long tail) and a uniform one.
 func TestLatencyTrackerAccuracy(t *testing.T) {
 	dists := map[string]func(r *rand.Rand) time.Duration{
 		"lognormal": func(r *rand.Rand) time.Duration {
@@ -46,6 +46,26 @@ func TestLatencyTrackerAccuracy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Samples of 2⁴⁰ ns (about 18 minutes) and more are clipped: a quantile
+// that falls on one reads 2⁴⁰ ns, below the sample; shorter ones are not.
+func TestLatencyTrackerClipsLongSamples(t *testing.T) {
+	const clip = time.Duration(1 << 40) // 18m19.511627776s
+	for _, c := range []struct {
+		sample, want time.Duration
+	}{
+		{time.Hour, clip},
+		{clip, clip},
+		{clip - 1, clip},
+		{clip / 2, clip/2 + clip/64}, // the upper edge of its bucket, 1/32 above
+	} {
+		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		tr.Record(c.sample)
+		if got, _ := tr.Quantile(1); got != c.want {
+			t.Errorf("one sample of %v: max %v, want %v", c.sample, got, c.want)
+		}
 	}
 }
 

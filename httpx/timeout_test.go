@@ -12,38 +12,49 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
 )
 
 // fakeBase is a RoundTripper for synctest bubbles, where real sockets
 // cannot be used: it waits delays[i] (virtual time) before answering
-// request i, and its body fails once the request's context is done, as a
-// network body would.
+// request i, or until the request's context is done, and its body fails
+// once the request's context is done, as a network body would. If release
+// is set, the body's first byte waits for it to be closed. It notes when
+// each request ended, answered or not.
 type fakeBase struct {
-	delays []time.Duration
-	body   string
-	n      int
+	delays  []time.Duration
+	body    string
+	release chan struct{}
+	n       int
+	ended   []time.Time
 }
 
 func (f *fakeBase) RoundTrip(r *http.Request) (*http.Response, error) {
 	d := f.delays[min(f.n, len(f.delays)-1)]
 	f.n++
+	defer func() { f.ended = append(f.ended, time.Now()) }()
 	select {
 	case <-time.After(d):
 	case <-r.Context().Done():
 		return nil, r.Context().Err()
 	}
 	return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Request: r,
-		Body: &ctxBody{ctx: r.Context(), r: strings.NewReader(f.body)}}, nil
+		Body: &ctxBody{ctx: r.Context(), r: strings.NewReader(f.body), release: f.release}}, nil
 }
 
 type ctxBody struct {
-	ctx context.Context
-	r   io.Reader
+	ctx     context.Context
+	r       io.Reader
+	release chan struct{}
 }
 
 func (b *ctxBody) Read(p []byte) (int, error) {
+	if b.release != nil {
+		select {
+		case <-b.release:
+		case <-b.ctx.Done():
+		}
+	}
 	if err := b.ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -51,24 +62,32 @@ func (b *ctxBody) Read(p []byte) (int, error) {
 }
 func (b *ctxBody) Close() error { return nil }
 
+// fakeGet sends a GET through a Transport with cfg and returns the
+// response and how long its headers took.
+func fakeGet(t *testing.T, cfg httpx.Config) (*http.Response, time.Duration) {
+	t.Helper()
+	rt, err := httpx.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, time.Since(start)
+}
+
 // An attempt that gets no headers within AttemptTimeout is retried.
 func TestAttemptTimeoutRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := &fakeBase{delays: []time.Duration{time.Hour, time.Hour, 10 * time.Millisecond}, body: "ok"}
-		rt, err := httpx.New(httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(3)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, took := fakeGet(t, httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(3)})
 		if got := readAll(t, resp); got != "ok" || base.n != 3 {
 			t.Fatalf("body %q after %d attempts", got, base.n)
 		}
-		if took := time.Since(start); took != 2*time.Second+10*time.Millisecond {
+		if took != 2*time.Second+10*time.Millisecond {
 			t.Fatalf("took %v, want 2.01s", took)
 		}
 	})
@@ -111,31 +130,44 @@ func TestCallerDeadlineNotRetried(t *testing.T) {
 	})
 }
 
-// Through a real server: headers flushed, then the body comes after the
-// attempt timeout has passed; it must still be read in full.
-func TestSlowBodyOverLoopback(t *testing.T) {
-	release := make(chan struct{})
-	payload := strings.Repeat("z", 1<<20)
-	srv := newScript(t, false, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(200)
-		http.NewResponseController(w).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
+// AttemptTimeout bounds the wait for response headers, not the body:
+// attempts without headers are cut at exactly the timeout and retried at
+// once, as timeouts; once headers are in, the body may take many timeouts
+// to come and is still read in full, on a context that lives until Close.
+func TestSlowBodyAfterAttemptTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 3 * time.Millisecond
+		payload := strings.Repeat("z", 1<<20)
+		base := &fakeBase{delays: []time.Duration{time.Hour, time.Hour, 0}, body: payload, release: make(chan struct{})}
+		var events []httpx.AttemptEvent
+		start := time.Now()
+		resp, took := fakeGet(t, httpx.Config{Base: base, AttemptTimeout: timeout, Retry: fastPolicy(10),
+			OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+		if took != 2*timeout || len(events) != 3 {
+			t.Fatalf("headers after %v and %d attempts, want 6ms (two timeouts) and 3", took, len(events))
 		}
-		io.WriteString(w, payload)
+		for i, e := range events[:2] {
+			var timedOut interface{ Timeout() bool }
+			if !errors.As(e.Err, &timedOut) || !timedOut.Timeout() || e.Duration != timeout {
+				t.Errorf("attempt %d: %v after %v; want a timeout after 3ms", i+1, e.Err, e.Duration)
+			}
+			if ended := base.ended[i].Sub(start); ended != time.Duration(i+1)*timeout {
+				t.Errorf("attempt %d cancelled at %v, want %v", i+1, ended, time.Duration(i+1)*timeout)
+			}
+		}
+
+		time.Sleep(10 * timeout) // ten more attempt timeouts, with the body still to come
+		if err := resp.Request.Context().Err(); err != nil || base.n != 3 {
+			t.Fatalf("before the body came: the attempt's context is %v after %d attempts; want alive, 3", err, base.n)
+		}
+		close(base.release)
+		if got := readAll(t, resp); len(got) != len(payload) {
+			t.Fatalf("read %d bytes, want %d", len(got), len(payload))
+		}
+		if err := resp.Request.Context().Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("after Close the attempt's context is %v, want canceled", err)
+		}
 	})
-	client := mustNew(t, httpx.Config{Base: srv.base(t), AttemptTimeout: 3 * time.Millisecond, Retry: &retry.Policy{MaxAttempts: 10, Backoff: retry.Constant{}}})
-	resp, err := client.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(10 * time.Millisecond) // three attempt timeouts
-	close(release)
-	if got := readAll(t, resp); len(got) != len(payload) {
-		t.Fatalf("read %d bytes, want %d", len(got), len(payload))
-	}
 }
 
 // Headers that arrive exactly when the attempt times out: either the
