@@ -74,7 +74,8 @@ func ExampleHedge_allFail() {
 
 // A LatencyTracker per dependency turns recent latencies into a hedge
 // delay: here the p90 of 1..160ms, within a floor and a ceiling. Quantiles
-// come out at most 1/32 above the exact sample quantile, never below.
+// come out at most 1/32 above the exact sample quantile, never below (for
+// samples under 2⁴⁰ ns, about 18 minutes; longer ones are clipped).
 func ExampleLatencyTracker() {
 	tracker, err := retry.NewLatencyTracker(retry.LatencyConfig{
 		Quantile: 0.9,
