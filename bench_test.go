@@ -32,45 +32,129 @@ func BenchmarkBareCall(b *testing.B) {
 	}
 }
 
-// BenchmarkRetrySuccess is a call that succeeds on its first attempt.
-func BenchmarkRetrySuccess(b *testing.B) {
-	b.Run("policy", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
-		}
-	})
-	b.Run("adhoc", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
-		}
-	})
-	b.Run("do", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkErr = retry.Do(benchCtx, benchPol, okCall)
-		}
-	})
-}
-
-// BenchmarkRetryFail3 fails twice, then succeeds, with no wait between.
-func BenchmarkRetryFail3(b *testing.B) {
-	b.ReportAllocs()
+// failTwice returns a call that fails twice, then succeeds, over and over.
+func failTwice() func(context.Context) (int, error) {
 	n := 0
-	fn := func(context.Context) (int, error) {
+	return func(context.Context) (int, error) {
 		n++
 		if n%3 != 0 {
 			return 0, errBench
 		}
 		return n, nil
 	}
+}
+
+// bareLoop3 is the least a retry loop can do: call fn up to three times,
+// until it succeeds.
+//
+//go:noinline
+func bareLoop3(ctx context.Context, fn func(context.Context) (int, error)) (v int, err error) {
+	for range 3 {
+		if v, err = fn(ctx); err == nil {
+			return v, nil
+		}
+	}
+	return v, err
+}
+
+// BenchmarkBareLoop3 is the baseline of BenchmarkRetryFail3: bareLoop3 over
+// a call that fails twice, then succeeds.
+func BenchmarkBareLoop3(b *testing.B) {
+	b.ReportAllocs()
+	fn := failTwice()
+	for b.Loop() {
+		sinkInt, sinkErr = bareLoop3(benchCtx, fn)
+	}
+}
+
+// Loops of n operations, for reportRatio.
+
+func bareCalls(n int) {
+	for range n {
+		sinkInt, sinkErr = bare(benchCtx)
+	}
+}
+
+func bareLoops3(n int) {
+	fn := failTwice()
+	for range n {
+		sinkInt, sinkErr = bareLoop3(benchCtx, fn)
+	}
+}
+
+// reportRatio times op and base in turn, ten rounds of b.N/10 operations
+// each, and reports op's total time over base's as the metric "x-"+name.
+// Taking turns keeps both under the same load on a shared machine.
+// (testing.Benchmark cannot run inside a benchmark.)
+func reportRatio(b *testing.B, name string, op, base func(n int)) {
+	var tOp, tBase time.Duration
+	n := max(b.N/10, 1)
+	for range 10 {
+		t0 := time.Now()
+		op(n)
+		t1 := time.Now()
+		base(n)
+		tOp += t1.Sub(t0)
+		tBase += time.Since(t1)
+	}
+	b.ReportMetric(float64(tOp)/float64(tBase), "x-"+name)
+}
+
+// BenchmarkRetrySuccess is a call that succeeds on its first attempt. The
+// target is at most 3 times a bare call (x-bare).
+func BenchmarkRetrySuccess(b *testing.B) {
+	b.Run("policy", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
+			}
+		}, bareCalls)
+	})
+	b.Run("adhoc", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
+			}
+		}, bareCalls)
+	})
+	b.Run("do", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkErr = retry.Do(benchCtx, benchPol, okCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkErr = retry.Do(benchCtx, benchPol, okCall)
+			}
+		}, bareCalls)
+	})
+}
+
+// BenchmarkRetryFail3 fails twice, then succeeds, with no wait between.
+// The target is at most 3.5 times the bare three-call loop (x-loop3).
+func BenchmarkRetryFail3(b *testing.B) {
+	b.ReportAllocs()
+	fn := failTwice()
 	for b.Loop() {
 		sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, fn)
 	}
 	if sinkErr != nil {
 		b.Fatal(sinkErr)
 	}
+	reportRatio(b, "loop3", func(n int) {
+		fn := failTwice()
+		for range n {
+			sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, fn)
+		}
+	}, bareLoops3)
 }
 
 // ---------------------------------------------------------------------
