@@ -13,8 +13,8 @@ import (
 // ErrInvalid is wrapped by every error that reports bad input: a nil
 // function or context, a negative duration or count, a NaN multiplier. Such
 // an error comes back from Validate, from a constructor, or from a call
-// before anything runs; the one exception is a Policy's Backoff, which a
-// call checks only before its first wait (see Retry).
+// before anything runs; the one exception is a negative delay returned by
+// a Backoff, found only when a wait needs it (see Retry).
 var ErrInvalid = errors.New("retry: invalid argument")
 
 func invalid(format string, args ...any) error {
@@ -31,7 +31,8 @@ var (
 	// Policy.Retryable refused it, or a server asked not to retry (After with
 	// a negative delay).
 	ErrNotRetryable = errors.New("retry: error is not retryable")
-	// ErrElapsed: the next wait would end past Policy.MaxElapsed.
+	// ErrElapsed: the call reached the end of Policy.MaxElapsed, which cut
+	// an attempt short, or the next wait would have ended at or after it.
 	ErrElapsed = errors.New("retry: max elapsed time reached")
 	// ErrDeadline: the next wait would end at or past the context's
 	// deadline, so it was not started. It matches

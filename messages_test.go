@@ -3,8 +3,10 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -148,5 +150,53 @@ func TestHedgeErrorsJoinedOnOneLine(t *testing.T) {
 	}
 	if got, want := err.Error(), "retry: gave up after 3 hedged attempts (attempts exhausted): timeout=true; b; b"; got != want {
 		t.Errorf("message %q, want %q", got, want)
+	}
+}
+
+// The messages of calls that ran out of time, in a synctest bubble: an
+// attempt's own timeout, the end of MaxElapsed and the caller's deadline
+// each read differently.
+func TestTimeoutMessages(t *testing.T) {
+	tests := []struct {
+		name     string
+		deadline time.Duration // of the caller's context, if positive
+		p        *retry.Policy
+		fn       func(context.Context) error
+		want     string
+	}{
+		{"attempt timeout", 0, &retry.Policy{MaxAttempts: 2, AttemptTimeout: time.Second, Backoff: retry.Constant{}}, hang,
+			"retry: gave up after 2 attempts (attempts exhausted): attempt timed out after 1s"},
+		{"attempt timeout, wrapped", 0, &retry.Policy{MaxAttempts: 2, AttemptTimeout: 1500 * time.Millisecond, Backoff: retry.Constant{}},
+			func(ctx context.Context) error { return fmt.Errorf("GET /items: %w", hang(ctx)) },
+			"retry: gave up after 2 attempts (attempts exhausted): attempt timed out after 1.5s: GET /items: context deadline exceeded"},
+		{"attempt cut by MaxElapsed", 0, &retry.Policy{MaxElapsed: 5 * time.Second}, hang,
+			"retry: gave up after 1 attempt (max elapsed time reached): context deadline exceeded"},
+		{"wait past MaxElapsed", 0, &retry.Policy{MaxElapsed: 5 * time.Second, Backoff: retry.Constant{Interval: 10 * time.Second}},
+			func(context.Context) error { return errTransient },
+			"retry: gave up after 1 attempt (max elapsed time reached): transient"},
+		{"caller's deadline", 2 * time.Second, &retry.Policy{AttemptTimeout: 5 * time.Second}, hang,
+			"retry: gave up after 1 attempt (context deadline exceeded)"},
+		{"wait past the caller's deadline", 2 * time.Second, &retry.Policy{Backoff: retry.Constant{Interval: 10 * time.Second}},
+			func(context.Context) error { return errTransient },
+			"retry: gave up after 1 attempt (next wait would pass the context deadline): transient"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tt.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+					defer cancel()
+				}
+				err := retry.Do(ctx, tt.p, tt.fn)
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if got := err.Error(); got != tt.want {
+					t.Errorf("message\n %q, want\n %q", got, tt.want)
+				}
+			})
+		})
 	}
 }

@@ -1,0 +1,149 @@
+package retry
+
+import "context"
+
+// Validate reports the first invalid setting of p, its Backoff included,
+// wrapped around ErrInvalid. A nil *Policy is valid.
+//
+// Retry and Do check the same before the first attempt of every call, and
+// return the error without calling fn. Call Validate, or Must, to fail
+// earlier: at start-up, or in a test.
+func (p *Policy) Validate() error {
+	if err := p.validateSettings(); err != nil || p == nil {
+		return err
+	}
+	return validateBackoff(p.Backoff)
+}
+
+func (p *Policy) validateSettings() error {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case p.MaxAttempts < 0 && p.MaxAttempts != Unlimited:
+		return invalid("Policy.MaxAttempts is negative (%d) and not Unlimited", p.MaxAttempts)
+	case p.MaxElapsed < 0:
+		return invalid("Policy.MaxElapsed is negative (%v)", p.MaxElapsed)
+	case p.AttemptTimeout < 0:
+		return invalid("Policy.AttemptTimeout is negative (%v)", p.AttemptTimeout)
+	case p.MaxAfter < 0:
+		return invalid("Policy.MaxAfter is negative (%v)", p.MaxAfter)
+	case p.SplitDeadline && p.MaxAttempts == Unlimited:
+		return invalid("Policy.SplitDeadline shares the time among a count of attempts, and MaxAttempts is Unlimited")
+	}
+	return validateBudget("Policy", p.Budget)
+}
+
+// validateBudget reports a nil pointer to one of this package's budgets
+// in a non-nil Budget, whose methods would panic.
+func validateBudget(owner string, b Budget) error {
+	switch b := b.(type) {
+	case *TokenBucket:
+		if b == nil {
+			return invalid("%s.Budget is a nil *TokenBucket", owner)
+		}
+	case *RatioBudget:
+		if b == nil {
+			return invalid("%s.Budget is a nil *RatioBudget", owner)
+		}
+	}
+	return nil
+}
+
+// validateBackoff validates a Backoff: this package's strategies, values
+// or pointers, and any other by its Validate method, if it has one.
+func validateBackoff(b Backoff) error {
+	switch b := b.(type) {
+	case nil:
+		return nil
+	case Exponential:
+		return b.Validate()
+	case Constant:
+		return b.Validate()
+	case Linear:
+		return b.Validate()
+	case DecorrelatedJitter:
+		return b.Validate()
+	case BackoffFunc:
+		if b == nil {
+			return invalid("Policy.Backoff is a nil BackoffFunc")
+		}
+		return nil
+	case *BackoffFunc:
+		if b == nil || *b == nil {
+			return invalid("Policy.Backoff is a nil *BackoffFunc or points to a nil one")
+		}
+		return nil
+	// Nil pointers to the strategies would panic in Validate and Delay.
+	case *Exponential:
+		return validatePtr(b)
+	case *Constant:
+		return validatePtr(b)
+	case *Linear:
+		return validatePtr(b)
+	case *DecorrelatedJitter:
+		return validatePtr(b)
+	case interface{ Validate() error }:
+		return b.Validate()
+	}
+	return nil
+}
+
+func validatePtr[T interface{ Validate() error }](b *T) error {
+	if b == nil {
+		return invalid("Policy.Backoff is a nil %T", b)
+	}
+	return (*b).Validate()
+}
+
+// check validates the arguments of a call and p's settings, and stops a
+// call whose context is already done. The common case, a valid Policy
+// with one of this package's strategies or none, costs a few comparisons;
+// anything else takes checkSlow.
+func (p *Policy) check(ctx context.Context, nilFn bool) error {
+	if nilFn || ctx == nil || p != nil && !p.surelyValid() || ctx.Err() != nil {
+		return p.checkSlow(ctx, nilFn)
+	}
+	return nil
+}
+
+// surelyValid reports whether p's settings are valid, with no Budget (a
+// nil pointer to check) and a Backoff whose validity does not depend on
+// code outside this package. False sends the call to checkSlow, which
+// tells.
+func (p *Policy) surelyValid() bool {
+	if p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 || p.MaxAfter < 0 || p.Budget != nil {
+		return false
+	}
+	switch b := p.Backoff.(type) {
+	case nil:
+		return true
+	case Exponential:
+		return b.Validate() == nil
+	case Constant:
+		return b.Validate() == nil
+	case Linear:
+		return b.Validate() == nil
+	case DecorrelatedJitter:
+		return b.Validate() == nil
+	case BackoffFunc:
+		return b != nil
+	}
+	return false
+}
+
+func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
+	switch {
+	case nilFn:
+		return invalid("nil function")
+	case ctx == nil:
+		return invalid("nil Context")
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return &Error{Attempts: 0, Reason: ctxReason(ctx)}
+	}
+	return nil
+}
