@@ -54,19 +54,19 @@ var boxedAttempts = func() (t [17][2]any) {
 // Budget as a success if it is one (failures are counted by next, which
 // knows whether they were retryable). cut reports that it failed because
 // MaxElapsed ended it.
-func (p *Policy) attempt(ctx context.Context, n int, start time.Time, call func(context.Context) error) (err error, cut bool) {
+func attempt[T any](ctx context.Context, p *Policy, n int, start time.Time, fn func(context.Context) (T, error)) (v T, err error, cut bool) {
 	if p.MarkAttempts {
 		ctx = withAttempt(ctx, Attempt{Number: n})
 	}
-	if l, ok := p.limit(ctx, n, start); ok {
-		err, cut = p.limited(ctx, l, call)
+	if p.AttemptTimeout > 0 || p.SplitDeadline || p.MaxElapsed > 0 {
+		v, err, cut = limited(ctx, p, n, start, fn)
 	} else {
-		err = call(ctx)
+		v, err = fn(ctx)
 	}
 	if err == nil && p.Budget != nil {
 		p.Budget.Result(true)
 	}
-	return err, cut
+	return v, err, cut
 }
 
 // attemptLimit is when an attempt's context expires, if before the
@@ -81,9 +81,6 @@ type attemptLimit struct {
 // limit returns the time limit of attempt n, and false if nothing but the
 // caller's context bounds it.
 func (p *Policy) limit(ctx context.Context, n int, start time.Time) (attemptLimit, bool) {
-	if p.AttemptTimeout <= 0 && !p.SplitDeadline && p.MaxElapsed <= 0 {
-		return attemptLimit{}, false
-	}
 	var l attemptLimit
 	set := p.MaxElapsed > 0
 	if set {
@@ -117,10 +114,16 @@ func (p *Policy) limit(ctx context.Context, n int, start time.Time) (attemptLimi
 	return l, true
 }
 
-// limited makes an attempt within l. An attempt whose own limit ran out
-// while ctx was live gets an error that says so (ErrAttemptTimeout); one
-// that the end of the call cut short is reported as cut.
-func (p *Policy) limited(ctx context.Context, l attemptLimit, call func(context.Context) error) (err error, cut bool) {
+// limited makes attempt n within its time limit, if it has one. An
+// attempt whose own limit ran out while ctx was live gets an error that
+// says so (ErrAttemptTimeout); one that the end of the call cut short is
+// reported as cut.
+func limited[T any](ctx context.Context, p *Policy, n int, start time.Time, fn func(context.Context) (T, error)) (v T, err error, cut bool) {
+	l, ok := p.limit(ctx, n, start)
+	if !ok {
+		v, err = fn(ctx)
+		return v, err, false
+	}
 	var actx context.Context
 	var cancel context.CancelFunc
 	if p.Clock == nil {
@@ -129,11 +132,11 @@ func (p *Policy) limited(ctx context.Context, l attemptLimit, call func(context.
 		actx, cancel = withClockDeadline(ctx, p.Clock, l.at, l.in)
 	}
 	defer cancel()
-	if err = call(actx); err == nil || actx.Err() == nil || ctx.Err() != nil {
-		return err, false
+	if v, err = fn(actx); err == nil || actx.Err() == nil || ctx.Err() != nil {
+		return v, err, false
 	}
 	if l.end {
-		return err, true
+		return v, err, true
 	}
-	return &attemptTimeoutError{err: err, limit: l.own}, false
+	return v, &attemptTimeoutError{err: err, limit: l.own}, false
 }

@@ -3,6 +3,7 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,22 +83,25 @@ func bareLoops3(n int) {
 	}
 }
 
-// reportRatio times op and base in turn, ten rounds of b.N/10 operations
-// each, and reports op's total time over base's as the metric "x-"+name.
-// Taking turns keeps both under the same load on a shared machine.
-// (testing.Benchmark cannot run inside a benchmark.)
+// reportRatio times op and base in turn, in 21 rounds of b.N/21
+// operations each, and reports the median of the rounds' ratios of op's
+// time to base's as the metric "x-"+name. Taking turns keeps both under
+// the same load on a shared machine, and the median leaves out the rounds
+// that another process disturbed. (testing.Benchmark cannot run inside a
+// benchmark.)
 func reportRatio(b *testing.B, name string, op, base func(n int)) {
-	var tOp, tBase time.Duration
-	n := max(b.N/10, 1)
-	for range 10 {
+	const rounds = 21
+	n := max(b.N/rounds, 1)
+	ratios := make([]float64, rounds)
+	for i := range ratios {
 		t0 := time.Now()
 		op(n)
 		t1 := time.Now()
 		base(n)
-		tOp += t1.Sub(t0)
-		tBase += time.Since(t1)
+		ratios[i] = float64(t1.Sub(t0)) / float64(time.Since(t1))
 	}
-	b.ReportMetric(float64(tOp)/float64(tBase), "x-"+name)
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[rounds/2], "x-"+name)
 }
 
 // BenchmarkRetrySuccess is a call that succeeds on its first attempt. The

@@ -2,9 +2,7 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -169,49 +167,63 @@ type RetryEvent struct {
 // panic in fn is not recovered: it reaches the caller unchanged, and
 // nothing retries it.
 func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
-	var v T
-	if err := p.check(ctx, fn == nil); err != nil {
-		return v, err
-	}
 	if p == nil {
 		p = &zeroPolicy
 	}
-	var err error
-	if p.plain() {
-		if v, err = fn(ctx); err == nil {
+	if fn != nil && ctx != nil && p.fast() && (p.Backoff == nil || knownValid(p.Backoff)) && ctx.Err() == nil {
+		v, err := fn(ctx)
+		if err == nil {
 			return v, nil // the fast path: nothing else to do
 		}
+		return run(ctx, p, fn, v, err)
 	}
-	// The closure is made only here, off the fast path.
-	call := func(ctx context.Context) (err error) {
-		v, err = fn(ctx)
-		return err
+	if err := p.check(ctx, fn == nil); err != nil {
+		var zero T
+		return zero, err
 	}
-	err = p.run(ctx, call, err)
-	return v, err
+	var zero T
+	return run(ctx, p, fn, zero, nil)
 }
 
 // Do is Retry for calls that return only an error. It checks its input
 // as Retry does.
 func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	if err := p.check(ctx, fn == nil); err != nil {
-		return err
-	}
 	if p == nil {
 		p = &zeroPolicy
 	}
-	var err error
-	if p.plain() {
-		if err = fn(ctx); err == nil {
+	if fn != nil && ctx != nil && p.fast() && (p.Backoff == nil || knownValid(p.Backoff)) && ctx.Err() == nil {
+		err := fn(ctx)
+		if err == nil {
 			return nil
 		}
+		return runDo(ctx, p, fn, err)
 	}
-	return p.run(ctx, fn, err)
+	if err := p.check(ctx, fn == nil); err != nil {
+		return err
+	}
+	return runDo(ctx, p, fn, nil)
+}
+
+// runDo is run for Do.
+func runDo(ctx context.Context, p *Policy, fn func(context.Context) error, err error) error {
+	_, err = run(ctx, p, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }, struct{}{}, err)
+	return err
 }
 
 var zeroPolicy Policy
 
-// plain reports whether an attempt is a bare call of fn, made before run.
+// fast reports, cheaply, whether p's settings other than its Backoff are
+// valid and its attempts are bare calls of fn: the common case, whose
+// first attempt Retry and Do make at once when knownValid vouches for the
+// Backoff. False sends a call to check, which validates p in full, and to
+// run for its first attempt.
+func (p *Policy) fast() bool {
+	return p.MaxAttempts >= Unlimited && p.MaxElapsed == 0 && p.AttemptTimeout == 0 && p.MaxAfter >= 0 &&
+		p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+}
+
+// plain reports whether p's attempts are bare calls of fn, with no time
+// limit, mark or Budget.
 func (p *Policy) plain() bool {
 	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
 }
@@ -224,144 +236,4 @@ func (p *Policy) maxAttempts() int {
 		return math.MaxInt
 	}
 	return p.MaxAttempts
-}
-
-// run makes the attempts of a call after its first, or all of them: err is
-// the error of the first attempt of a plain policy, nil if none was made.
-func (p *Policy) run(ctx context.Context, call func(context.Context) error, err error) error {
-	var start time.Time
-	if p.MaxElapsed > 0 {
-		start = now(p.Clock)
-	}
-	if err == nil {
-		if p.Budget != nil {
-			p.Budget.First()
-		}
-		var cut bool
-		if err, cut = p.attempt(ctx, 1, start, call); err == nil {
-			return nil
-		} else if cut {
-			return &Error{Attempts: 1, Reason: ErrElapsed, Last: err}
-		}
-	}
-	maxAttempts := p.maxAttempts()
-	var prev time.Duration
-	for n := 1; ; n++ {
-		delay, reason := p.next(ctx, n, err, prev, start, maxAttempts)
-		if reason != nil {
-			return &Error{Attempts: n, Reason: reason, Last: err}
-		}
-		if p.OnRetry != nil {
-			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
-		}
-		if sleep(ctx, p.Clock, delay) != nil {
-			return &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
-		}
-		prev = delay
-		var cut bool
-		if err, cut = p.attempt(ctx, n+1, start, call); err == nil {
-			return nil
-		} else if cut {
-			return &Error{Attempts: n + 1, Reason: ErrElapsed, Last: err}
-		}
-	}
-}
-
-// next decides what follows failed attempt n: the wait before attempt n+1,
-// or the reason to stop.
-func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration, start time.Time, maxAttempts int) (time.Duration, error) {
-	if ctx.Err() != nil {
-		return 0, ctxReason(ctx)
-	}
-	if isPermanent(err) {
-		return 0, ErrNotRetryable
-	}
-	// A breaker's rejection is sorted here, whatever Retryable says (it
-	// says nothing about the dependency's error), and it costs the Budget
-	// nothing (nothing was sent): fail fast, unless told to wait for an
-	// open breaker's probe and another attempt is allowed.
-	rej, rejected := rejection(err)
-	if !rejected && p.Retryable != nil && !p.Retryable(err) {
-		return 0, ErrNotRetryable
-	}
-	if p.Budget != nil && !rejected {
-		p.Budget.Result(false)
-	}
-	if rejected && (!p.WaitForProbe || rej.Reason != ErrBreakerOpen || n >= maxAttempts) {
-		return 0, rej
-	}
-	if n >= maxAttempts {
-		return 0, ErrExhausted
-	}
-	limit := p.MaxAfter
-	if limit == 0 {
-		limit = defaultMaxAfter
-	}
-	var delay time.Duration
-	if d, ok := RequestedDelay(err); ok {
-		switch {
-		case d < 0:
-			return 0, ErrNotRetryable
-		case d > limit:
-			return 0, &PushbackError{Requested: d, Limit: limit}
-		}
-		delay = d
-	} else if !rejected {
-		b := p.Backoff
-		if b == nil {
-			b = defaultBackoff
-		}
-		delay = b.Delay(n, prev, p.random())
-		if delay < 0 {
-			return 0, invalid("%T returned a negative delay (%v) for attempt %d", b, delay, n)
-		}
-	}
-	if rejected {
-		// Until, on our clock; never more than the breaker's own Wait, in
-		// case the breaker reads another clock.
-		wait := min(max(rej.Until.Sub(now(p.Clock)), 0), rej.Wait)
-		if wait > limit {
-			return 0, rej
-		}
-		delay = max(delay, wait)
-	}
-	if p.MaxElapsed > 0 || hasDeadline(ctx) {
-		t := now(p.Clock)
-		// A wait that ends when the call must end leaves no time for the
-		// attempt after it.
-		if p.MaxElapsed > 0 && delay >= p.MaxElapsed-t.Sub(start) {
-			return 0, ErrElapsed
-		}
-		if dl, ok := ctx.Deadline(); ok && delay >= dl.Sub(t) {
-			return 0, ErrDeadline
-		}
-	}
-	// An attempt after a rejection takes the rejected one's place, which
-	// was counted already (as the first, or by Extra): nothing was sent.
-	if p.Budget != nil && !rejected && !p.Budget.Extra() {
-		return 0, ErrBudgetExhausted
-	}
-	return delay, nil
-}
-
-// rejection returns the breaker's rejection that ended an attempt. For a
-// nested call's *Error (a hedged round, say), that is its Reason alone: a
-// refused copy joined in its Last may be stale.
-func rejection(err error) (*BreakerError, bool) {
-	if e, ok := errors.AsType[*Error](err); ok {
-		return errors.AsType[*BreakerError](e.Reason)
-	}
-	return errors.AsType[*BreakerError](err)
-}
-
-func hasDeadline(ctx context.Context) bool {
-	_, ok := ctx.Deadline()
-	return ok
-}
-
-func (p *Policy) random() float64 {
-	if p.Rand != nil {
-		return p.Rand()
-	}
-	return rand.Float64()
 }

@@ -307,3 +307,26 @@ func TestSharedPolicyConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A random number is drawn for a jitter that uses one, and only then.
+func TestRandDrawnOnlyForJitter(t *testing.T) {
+	for _, tt := range []struct {
+		b    retry.Backoff
+		want int
+	}{
+		{retry.Constant{}, 0},
+		{retry.Linear{Step: time.Millisecond}, 0},
+		{retry.Exponential{Base: time.Millisecond}, 0},
+		{retry.Constant{Jitter: retry.FullJitter}, 2},
+		{retry.Exponential{Base: time.Millisecond, Jitter: retry.Spread(0.1)}, 2},
+		{retry.DecorrelatedJitter{Base: time.Millisecond}, 2},
+		{nil, 2}, // full jitter
+	} {
+		draws := 0
+		fn, _ := failing(2, errTransient)
+		p := &retry.Policy{Backoff: tt.b, Clock: newStepClock(), Rand: func() float64 { draws++; return 0.5 }}
+		if err := retry.Do(context.Background(), p, fn); err != nil || draws != tt.want {
+			t.Errorf("%#v: err = %v after %d draws, want %d", tt.b, err, draws, tt.want)
+		}
+	}
+}

@@ -96,43 +96,29 @@ func validatePtr[T interface{ Validate() error }](b *T) error {
 	return (*b).Validate()
 }
 
-// check validates the arguments of a call and p's settings, and stops a
-// call whose context is already done. The common case, a valid Policy
-// with one of this package's strategies or none, costs a few comparisons;
-// anything else takes checkSlow.
-func (p *Policy) check(ctx context.Context, nilFn bool) error {
-	if nilFn || ctx == nil || p != nil && !p.surelyValid() || ctx.Err() != nil {
-		return p.checkSlow(ctx, nilFn)
-	}
-	return nil
-}
-
-// surelyValid reports whether p's settings are valid, with no Budget (a
-// nil pointer to check) and a Backoff whose validity does not depend on
-// code outside this package. False sends the call to checkSlow, which
-// tells.
-func (p *Policy) surelyValid() bool {
-	if p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 || p.MaxAfter < 0 || p.Budget != nil {
-		return false
-	}
-	switch b := p.Backoff.(type) {
+// knownValid reports whether b is nil or one of this package's strategies
+// with valid fields, without an interface method call. False says
+// nothing: b may still be valid, as check finds out.
+func knownValid(b Backoff) bool {
+	switch b := b.(type) {
 	case nil:
 		return true
 	case Exponential:
-		return b.Validate() == nil
+		return b.valid()
 	case Constant:
-		return b.Validate() == nil
+		return b.valid()
 	case Linear:
-		return b.Validate() == nil
+		return b.valid()
 	case DecorrelatedJitter:
-		return b.Validate() == nil
-	case BackoffFunc:
-		return b != nil
+		return b.valid()
 	}
 	return false
 }
 
-func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
+// check validates the arguments of a call and p's settings in full, and
+// stops a call whose context is already done; Retry and Do call it when
+// Policy.fast cannot vouch for them.
+func (p *Policy) check(ctx context.Context, nilFn bool) error {
 	switch {
 	case nilFn:
 		return invalid("nil function")
