@@ -33,7 +33,9 @@ var (
 	ErrNotRetryable = errors.New("retry: error is not retryable")
 	// ErrElapsed: the call reached the end of Policy.MaxElapsed, which cut
 	// an attempt short, or the next wait would have ended at or after it.
-	ErrElapsed = errors.New("retry: max elapsed time reached")
+	// It does not match context.DeadlineExceeded (see Policy.MaxElapsed),
+	// but Error.Timeout reports it.
+	ErrElapsed error = elapsedError{}
 	// ErrDeadline: the next wait would end at or past the context's
 	// deadline, so it was not started. It matches
 	// context.DeadlineExceeded too.
@@ -82,6 +84,11 @@ func (e *attemptTimeoutError) write(b *strings.Builder) {
 
 func (e *attemptTimeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
 func (e *attemptTimeoutError) Timeout() bool   { return true }
+
+type elapsedError struct{}
+
+func (elapsedError) Error() string { return "retry: max elapsed time reached" }
+func (elapsedError) Timeout() bool { return true }
 
 type deadlineError struct{}
 
@@ -250,8 +257,9 @@ func (e *Error) Unwrap() []error {
 
 // Timeout reports whether the call ran out of time: whether anything in
 // e's tree, the Reason or the last attempt's error, is
-// context.DeadlineExceeded (ErrDeadline is) or has a Timeout method that
-// reports true, as net.Error and os.ErrDeadlineExceeded do.
+// context.DeadlineExceeded (ErrDeadline and ErrAttemptTimeout are) or has
+// a Timeout method that reports true, as ErrElapsed, net.Error and
+// os.ErrDeadlineExceeded do.
 //
 // It lets (*url.Error).Timeout, which only asks the error it wraps, see
 // through a *Error: after http.Client wraps the error of a call whose

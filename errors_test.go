@@ -38,6 +38,8 @@ func TestErrorTimeoutThroughURLError(t *testing.T) {
 			Last: fmt.Errorf("dial: %w", errors.Join(errTransient, fmt.Errorf("read: %w", timeoutErr{true})))}, true},
 		{"nested retry error", &retry.Error{Attempts: 1, Reason: retry.ErrNotRetryable,
 			Last: &retry.Error{Attempts: 2, Reason: retry.ErrDeadline}}, true},
+		{"max elapsed", &retry.Error{Attempts: 2, Reason: retry.ErrElapsed, Last: errTransient}, true},
+		{"attempt timeout", &retry.Error{Attempts: 2, Reason: retry.ErrExhausted, Last: fmt.Errorf("%w", retry.ErrAttemptTimeout)}, true},
 		{"exhausted", &retry.Error{Attempts: 3, Reason: retry.ErrExhausted, Last: errTransient}, false},
 		{"Timeout false", &retry.Error{Attempts: 3, Reason: retry.ErrExhausted, Last: timeoutErr{false}}, false},
 		{"canceled", &retry.Error{Attempts: 1, Reason: context.Canceled, Last: errTransient}, false},

@@ -54,6 +54,11 @@ func TestMaxElapsedCutsAttempt(t *testing.T) {
 		if errors.Is(re.Reason, context.DeadlineExceeded) || ctx.Err() != nil {
 			t.Errorf("Reason %v reads as the caller's deadline", re.Reason)
 		}
+		// As documented: the attempt's own error still says that its
+		// context's deadline passed, and the call timed out.
+		if !errors.Is(err, context.DeadlineExceeded) || !re.Timeout() {
+			t.Errorf("err = %v hides the attempt's context.DeadlineExceeded, or is no timeout", err)
+		}
 	})
 }
 

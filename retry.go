@@ -56,9 +56,10 @@ type Policy struct {
 	// ErrDeadline): test ErrElapsed, or your own ctx.Err(), to tell the
 	// two apart.
 	//
-	// As with AttemptTimeout, each attempt's context is then cancelled when
-	// fn returns: return values that do not depend on it (read a response
-	// body within fn). It costs a clock read and a timer per attempt.
+	// With MaxElapsed set, as with AttemptTimeout, each attempt's context
+	// is cancelled when fn returns: return values that do not depend on it
+	// (read a response body within fn). It costs a clock read and a timer
+	// per attempt, the first included.
 	MaxElapsed time.Duration
 
 	// AttemptTimeout, if positive, gives each attempt a context that
@@ -155,12 +156,13 @@ type RetryEvent struct {
 // and the context's error, and its cancel cause, as its Reason.
 //
 // Bad input is reported before the first attempt, without calling fn: a
-// nil ctx or fn, or an invalid setting of p, its Backoff included, makes
-// Retry return an error wrapping ErrInvalid, not a *Error (see
-// Policy.Validate, and Must to fail at program start). Only a delay that
-// the Backoff returns is checked when a wait needs it: if it is negative,
-// no wait starts and the call stops with a *Error whose Reason wraps
-// ErrInvalid and whose Last is the failed attempt's error.
+// nil ctx or fn, or an invalid setting of p, its Backoff included (a
+// Backoff of your own by its Validate method, if it has one), makes Retry
+// return an error wrapping ErrInvalid, not a *Error (see Policy.Validate,
+// and Must to fail at program start). Only a delay that the Backoff
+// returns is checked when a wait needs it: if it is negative, no wait
+// starts and the call stops with a *Error whose Reason wraps ErrInvalid
+// and whose Last is the failed attempt's error.
 //
 // fn receives ctx, or a child of it when an attempt has a time limit
 // (AttemptTimeout, SplitDeadline, MaxElapsed) or a mark (MarkAttempts). A

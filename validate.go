@@ -50,20 +50,13 @@ func validateBudget(owner string, b Budget) error {
 	return nil
 }
 
-// validateBackoff validates a Backoff: this package's strategies, values
-// or pointers, and any other by its Validate method, if it has one.
+// validateBackoff validates a Backoff by its Validate method, if it has
+// one (this package's strategies do), after the nil values behind it that
+// would panic.
 func validateBackoff(b Backoff) error {
 	switch b := b.(type) {
 	case nil:
 		return nil
-	case Exponential:
-		return b.Validate()
-	case Constant:
-		return b.Validate()
-	case Linear:
-		return b.Validate()
-	case DecorrelatedJitter:
-		return b.Validate()
 	case BackoffFunc:
 		if b == nil {
 			return invalid("Policy.Backoff is a nil BackoffFunc")
