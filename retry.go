@@ -172,19 +172,18 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 	if p == nil {
 		p = &zeroPolicy
 	}
-	if fn != nil && ctx != nil && p.fast() && (p.Backoff == nil || knownValid(p.Backoff)) && ctx.Err() == nil {
-		v, err := fn(ctx)
-		if err == nil {
-			return v, nil // the fast path: nothing else to do
-		}
-		return run(ctx, p, fn, v, err)
-	}
-	if err := p.check(ctx, fn == nil); err != nil {
+	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
 		var zero T
-		return zero, err
+		if err := p.check(ctx, fn == nil); err != nil {
+			return zero, err
+		}
+		return run(ctx, p, fn, zero, nil)
 	}
-	var zero T
-	return run(ctx, p, fn, zero, nil)
+	v, err := fn(ctx)
+	if err == nil {
+		return v, nil // the fast path: nothing else to do
+	}
+	return run(ctx, p, fn, v, err)
 }
 
 // Do is Retry for calls that return only an error. It checks its input
@@ -193,17 +192,17 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if p == nil {
 		p = &zeroPolicy
 	}
-	if fn != nil && ctx != nil && p.fast() && (p.Backoff == nil || knownValid(p.Backoff)) && ctx.Err() == nil {
-		err := fn(ctx)
-		if err == nil {
-			return nil
+	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
+		if err := p.check(ctx, fn == nil); err != nil {
+			return err
 		}
-		return runDo(ctx, p, fn, err)
+		return runDo(ctx, p, fn, nil)
 	}
-	if err := p.check(ctx, fn == nil); err != nil {
-		return err
+	err := fn(ctx)
+	if err == nil {
+		return nil
 	}
-	return runDo(ctx, p, fn, nil)
+	return runDo(ctx, p, fn, err)
 }
 
 // runDo is run for Do.
