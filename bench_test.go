@@ -140,6 +140,20 @@ func BenchmarkRetrySuccess(b *testing.B) {
 			}
 		}, bareCalls)
 	})
+	// MaxElapsed bounds every attempt, the first included: a clock read
+	// and a context with a timer. No target; the cost is documented.
+	b.Run("max-elapsed", func(b *testing.B) {
+		p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxElapsed: time.Minute}
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+			}
+		}, bareCalls)
+	})
 }
 
 // BenchmarkRetryFail3 fails twice, then succeeds, with no wait between.
