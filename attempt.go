@@ -1,6 +1,9 @@
 package retry
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Attempt describes the attempt of a call that a context was made for, so
 // that fn can tell the callee (an attempt header, a log field).
@@ -45,3 +48,95 @@ var boxedAttempts = func() (t [17][2]any) {
 	}
 	return t
 }()
+
+// attempt makes attempt n of a call that started at start (read if
+// MaxElapsed is set): marked, within its time limit, and counted by the
+// Budget as a success if it is one (failures are counted by next, which
+// knows whether they were retryable). cut reports that it failed because
+// MaxElapsed ended it.
+func attempt[T any](ctx context.Context, p *Policy, n int, start time.Time, fn func(context.Context) (T, error)) (v T, err error, cut bool) {
+	if p.MarkAttempts {
+		ctx = withAttempt(ctx, Attempt{Number: n})
+	}
+	if p.AttemptTimeout > 0 || p.SplitDeadline || p.MaxElapsed > 0 {
+		v, err, cut = limited(ctx, p, n, start, fn)
+	} else {
+		v, err = fn(ctx)
+	}
+	if err == nil && p.Budget != nil {
+		p.Budget.Result(true)
+	}
+	return v, err, cut
+}
+
+// attemptLimit is when an attempt's context expires, if before the
+// caller's deadline.
+type attemptLimit struct {
+	at  time.Time     // on the policy's Clock
+	in  time.Duration // at, from the time the attempt starts
+	own time.Duration // the attempt's own limit (AttemptTimeout, or its share), if at is that
+	end bool          // at is the end of the call, start+MaxElapsed
+}
+
+// limit returns the time limit of attempt n, and false if nothing but the
+// caller's context bounds it.
+func (p *Policy) limit(ctx context.Context, n int, start time.Time) (attemptLimit, bool) {
+	var l attemptLimit
+	set := p.MaxElapsed > 0
+	if set {
+		l.at, l.end = start.Add(p.MaxElapsed), true
+	}
+	t := now(p.Clock)
+	dl, hasDeadline := ctx.Deadline()
+	own := p.AttemptTimeout
+	if p.SplitDeadline {
+		// An equal share of the time left before the call must end among
+		// this attempt and those that may follow it; the last one's share
+		// is all of it.
+		end, ok := dl, hasDeadline
+		if set && (!ok || l.at.Before(end)) {
+			end, ok = l.at, true
+		}
+		if ok {
+			share := max(end.Sub(t)/time.Duration(max(p.maxAttempts()-n+1, 1)), 1)
+			if own <= 0 || share < own {
+				own = share
+			}
+		}
+	}
+	if own > 0 && (!set || t.Add(own).Before(l.at)) {
+		l.at, l.end, l.own, set = t.Add(own), false, own, true
+	}
+	if !set || hasDeadline && !dl.After(l.at) {
+		return attemptLimit{}, false // the caller's deadline comes first
+	}
+	l.in = l.at.Sub(t)
+	return l, true
+}
+
+// limited makes attempt n within its time limit, if it has one. An
+// attempt whose own limit ran out while ctx was live gets an error that
+// says so (ErrAttemptTimeout); one that the end of the call cut short is
+// reported as cut.
+func limited[T any](ctx context.Context, p *Policy, n int, start time.Time, fn func(context.Context) (T, error)) (v T, err error, cut bool) {
+	l, ok := p.limit(ctx, n, start)
+	if !ok {
+		v, err = fn(ctx)
+		return v, err, false
+	}
+	var actx context.Context
+	var cancel context.CancelFunc
+	if p.Clock == nil {
+		actx, cancel = context.WithDeadline(ctx, l.at)
+	} else {
+		actx, cancel = withClockDeadline(ctx, p.Clock, l.at, l.in)
+	}
+	defer cancel()
+	if v, err = fn(actx); err == nil || actx.Err() == nil || ctx.Err() != nil {
+		return v, err, false
+	}
+	if l.end {
+		return v, err, true
+	}
+	return v, &attemptTimeoutError{err: err, limit: l.own}, false
+}

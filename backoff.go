@@ -49,11 +49,18 @@ type Constant struct {
 
 // Delay returns the jittered c.Interval.
 func (c Constant) Delay(_ int, _ time.Duration, u float64) time.Duration {
-	return c.Jitter.apply(max(c.Interval, 0), u, maxDuration)
+	d := max(c.Interval, 0)
+	if c.Jitter == NoJitter {
+		return d
+	}
+	return c.Jitter.draw(d, u, maxDuration)
 }
 
 // Validate reports a negative delay or a bad jitter.
 func (c Constant) Validate() error {
+	if c.valid() {
+		return nil
+	}
 	if c.Interval < 0 {
 		return invalid("Constant.Interval is negative (%v)", c.Interval)
 	}
@@ -79,7 +86,10 @@ func (l Linear) Delay(attempt int, _ time.Duration, u float64) time.Duration {
 // Validate reports negative durations, a Step set above a Max set, or a bad
 // jitter.
 func (l Linear) Validate() error {
-	return validateRange("Linear", "Step", l.Step, l.Max, l.Jitter)
+	if l.valid() {
+		return nil
+	}
+	return rangeError("Linear", "Step", l.Step, l.Max, l.Jitter)
 }
 
 // Exponential waits Base after the first failure and multiplies the wait by
@@ -109,10 +119,13 @@ func (e Exponential) Delay(attempt int, _ time.Duration, u float64) time.Duratio
 // Validate reports negative durations, a Base set above a Max set, a
 // Multiplier below 1 or not finite, or a bad jitter.
 func (e Exponential) Validate() error {
-	if e.Multiplier != 0 && !(e.Multiplier >= 1 && !math.IsInf(e.Multiplier, 1)) {
+	if e.valid() {
+		return nil
+	}
+	if !validMultiplier(e.Multiplier) {
 		return invalid("Exponential.Multiplier must be at least 1 and finite, not %v", e.Multiplier)
 	}
-	return validateRange("Exponential", "Base", e.Base, e.Max, e.Jitter)
+	return rangeError("Exponential", "Base", e.Base, e.Max, e.Jitter)
 }
 
 // DecorrelatedJitter is the "decorrelated jitter" of the AWS analysis
@@ -134,7 +147,10 @@ func (dj DecorrelatedJitter) Delay(_ int, prev time.Duration, u float64) time.Du
 
 // Validate reports negative durations or a Base set above a Max set.
 func (dj DecorrelatedJitter) Validate() error {
-	return validateRange("DecorrelatedJitter", "Base", dj.Base, dj.Max, NoJitter)
+	if dj.valid() {
+		return nil
+	}
+	return rangeError("DecorrelatedJitter", "Base", dj.Base, dj.Max, NoJitter)
 }
 
 // Jitter randomizes a wait so that clients that failed together do not
@@ -167,7 +183,7 @@ func Spread(f float64) Jitter {
 
 // Validate reports a Jitter that is none of this package's.
 func (j Jitter) Validate() error {
-	if j == FullJitter || j == EqualJitter || (j >= 0 && j <= 1) {
+	if j.valid() {
 		return nil
 	}
 	if j != j {
@@ -194,9 +210,15 @@ func (j Jitter) String() string {
 
 // apply jitters d with u and keeps the result within [0, hi].
 func (j Jitter) apply(d time.Duration, u float64, hi time.Duration) time.Duration {
+	if j == NoJitter {
+		return min(d, hi) // inlined: the cheapest wait is cheap
+	}
+	return j.draw(d, u, hi)
+}
+
+// draw is apply for a jitter that uses u.
+func (j Jitter) draw(d time.Duration, u float64, hi time.Duration) time.Duration {
 	switch {
-	case j == NoJitter:
-		return min(d, hi)
 	case j == FullJitter: // float rounding must not lift the result above d
 		return capped(float64(d)*unit(u), min(d, hi))
 	case j == EqualJitter:
@@ -245,7 +267,33 @@ func bounds(base, hi time.Duration) (time.Duration, time.Duration) {
 	return base, hi
 }
 
-func validateRange(typ, baseName string, base, hi time.Duration, j Jitter) error {
+// The valid methods hold the rules that Validate reports on, in a form
+// cheap enough to inline: every call of Retry and Do checks its policy's
+// Backoff with them.
+
+func (c Constant) valid() bool { return c.Interval >= 0 && c.Jitter.valid() }
+
+func (l Linear) valid() bool { return validRange(l.Step, l.Max) && l.Jitter.valid() }
+
+func (e Exponential) valid() bool {
+	return validMultiplier(e.Multiplier) && validRange(e.Base, e.Max) && e.Jitter.valid()
+}
+
+func (dj DecorrelatedJitter) valid() bool { return validRange(dj.Base, dj.Max) }
+
+func (j Jitter) valid() bool {
+	return j == NoJitter || j == FullJitter || j == EqualJitter || j > 0 && j <= 1
+}
+
+func validMultiplier(m float64) bool { return m == 0 || m >= 1 && m <= math.MaxFloat64 }
+
+func validRange(base, hi time.Duration) bool {
+	return base >= 0 && hi >= 0 && (base == 0 || hi == 0 || base <= hi)
+}
+
+// rangeError reports the bad base or cap of a strategy, or else its bad
+// jitter.
+func rangeError(typ, baseName string, base, hi time.Duration, j Jitter) error {
 	switch {
 	case base < 0:
 		return invalid("%s.%s is negative (%v)", typ, baseName, base)

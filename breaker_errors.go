@@ -10,12 +10,12 @@ import (
 var (
 	// ErrBreakerOpen: the breaker is open and the time for the next probe has not
 	// come.
-	ErrBreakerOpen = errors.New("retry: circuit breaker is open")
+	ErrBreakerOpen = errors.New("circuit breaker is open")
 	// ErrTooManyProbes: the breaker is half-open and every probe slot is
 	// taken.
-	ErrTooManyProbes = errors.New("retry: circuit breaker is half-open and its probe slots are taken")
+	ErrTooManyProbes = errors.New("circuit breaker is half-open and its probe slots are taken")
 	// ErrBreakerThrottled: adaptive throttling shed the call.
-	ErrBreakerThrottled = errors.New("retry: circuit breaker throttled the call")
+	ErrBreakerThrottled = errors.New("circuit breaker throttled the call")
 )
 
 // BreakerError is the error of a call that a Breaker did not let through;
@@ -44,10 +44,10 @@ type BreakerError struct {
 }
 
 // Error returns the Reason's message, with the wait before the next probe
-// when the breaker is open.
+// when the breaker is open: "circuit breaker is open, next probe in 30s".
 func (e *BreakerError) Error() string {
 	if e.Wait > 0 {
-		return e.Reason.Error() + " (next probe in " + e.Wait.String() + ")"
+		return e.Reason.Error() + ", next probe in " + e.Wait.String()
 	}
 	return e.Reason.Error()
 }

@@ -355,7 +355,7 @@ func TestRejectedError(t *testing.T) {
 	if d, ok := retry.RequestedDelay(err); ok {
 		t.Errorf("RequestedDelay = %v: the breaker's wait passed off as server pushback", d)
 	}
-	if got, want := err.Error(), "retry: circuit breaker is open (next probe in 6s)"; got != want {
+	if got, want := err.Error(), "circuit breaker is open, next probe in 6s"; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
 	if s := b.Snapshot(); s.Rejected != 1 || s.State != retry.BreakerOpen || !s.OpenUntil.Equal(re.Until) {

@@ -5,20 +5,18 @@ import (
 	"time"
 )
 
-// Clock is the source of time for waits, elapsed-time limits and deadline
-// checks. The real clock and *clock.Mock of github.com/benbjohnson/clock
-// satisfy it as they are. A nil Clock means real time (package time), which
-// also makes the policies work inside a testing/synctest bubble.
+// Clock is the source of time for waits, elapsed-time limits, the time
+// limits of attempts and deadline checks. The real clock and *clock.Mock
+// of github.com/benbjohnson/clock satisfy it as they are. A nil Clock
+// means real time (package time), which also makes the policies work
+// inside a testing/synctest bubble.
+//
+// An attempt's time limit on a Clock is a context whose deadline is Now
+// plus the limit and which After ends; it costs a goroutine per attempt,
+// stopped when the attempt returns.
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
-}
-
-// timeoutClock is a Clock that can also make a context that expires in its
-// own time, as benbjohnson/clock's clocks can. Policy.AttemptTimeout needs
-// one when a Clock is set.
-type timeoutClock interface {
-	WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc)
 }
 
 func now(c Clock) time.Time {
@@ -47,12 +45,4 @@ func sleep(ctx context.Context, c Clock, d time.Duration) error {
 		}
 	}
 	return ctx.Err()
-}
-
-// withTimeout returns a child of ctx that expires after d on c.
-func withTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
-	if c == nil {
-		return context.WithTimeout(ctx, d)
-	}
-	return c.(timeoutClock).WithTimeout(ctx, d) // checked by Policy.Validate
 }

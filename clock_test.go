@@ -100,19 +100,21 @@ func TestNoWaitAfterLastAttempt(t *testing.T) {
 }
 
 func TestMaxElapsed(t *testing.T) {
-	clk := newStepClock()
-	fn, calls := failing(10, errTransient)
-	p := &retry.Policy{MaxAttempts: 10, MaxElapsed: 3500 * time.Millisecond,
-		Backoff: retry.Constant{Interval: time.Second}, Clock: clk}
-	err := retry.Do(context.Background(), p, fn)
-	var re *retry.Error
-	if !errors.As(err, &re) || !errors.Is(err, retry.ErrElapsed) {
-		t.Fatalf("err = %v, want *Error with ErrElapsed", err)
-	}
-	// Waits end at 1s, 2s, 3s; a fourth would end at 4s > 3.5s.
-	if re.Attempts != 4 || *calls != 4 || len(clk.Waits()) != 3 {
-		t.Errorf("attempts = %d, calls = %d, waits = %v", re.Attempts, *calls, clk.Waits())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn, calls := failing(10, errTransient)
+		p := &retry.Policy{MaxAttempts: 10, MaxElapsed: 3500 * time.Millisecond,
+			Backoff: retry.Constant{Interval: time.Second}}
+		start := time.Now()
+		err := retry.Do(context.Background(), p, fn)
+		var re *retry.Error
+		if !errors.As(err, &re) || !errors.Is(err, retry.ErrElapsed) {
+			t.Fatalf("err = %v, want *Error with ErrElapsed", err)
+		}
+		// Waits end at 1s, 2s, 3s; a fourth would end at 4s > 3.5s.
+		if re.Attempts != 4 || *calls != 4 || time.Since(start) != 3*time.Second {
+			t.Errorf("attempts = %d, calls = %d, after %v", re.Attempts, *calls, time.Since(start))
+		}
+	})
 }
 
 // A wait that would outlive the caller's deadline is not started: the call

@@ -13,8 +13,8 @@ import (
 // ErrInvalid is wrapped by every error that reports bad input: a nil
 // function or context, a negative duration or count, a NaN multiplier. Such
 // an error comes back from Validate, from a constructor, or from a call
-// before anything runs; the one exception is a Policy's Backoff, which a
-// call checks only before its first wait (see Retry).
+// before anything runs; the one exception is a negative delay returned by
+// a Backoff, found only when a wait needs it (see Retry).
 var ErrInvalid = errors.New("retry: invalid argument")
 
 func invalid(format string, args ...any) error {
@@ -31,13 +31,64 @@ var (
 	// Policy.Retryable refused it, or a server asked not to retry (After with
 	// a negative delay).
 	ErrNotRetryable = errors.New("retry: error is not retryable")
-	// ErrElapsed: the next wait would end past Policy.MaxElapsed.
-	ErrElapsed = errors.New("retry: max elapsed time reached")
+	// ErrElapsed: the call reached the end of Policy.MaxElapsed, which cut
+	// an attempt short, or the next wait would have ended at or after it.
+	// It does not match context.DeadlineExceeded (see Policy.MaxElapsed),
+	// but Error.Timeout reports it.
+	ErrElapsed error = elapsedError{}
 	// ErrDeadline: the next wait would end at or past the context's
 	// deadline, so it was not started. It matches
 	// context.DeadlineExceeded too.
 	ErrDeadline error = deadlineError{}
 )
+
+// ErrAttemptTimeout is matched (errors.Is) by the error of an attempt
+// whose own time limit ran out, Policy.AttemptTimeout or its share under
+// SplitDeadline, while the caller's context was still live: the caller's
+// own deadline never makes it match. Such an attempt is retried. It
+// matches context.DeadlineExceeded too, as the attempt's context expired;
+// the attempt's message says how long it had:
+// "retry: attempt timed out after 2s".
+var ErrAttemptTimeout error = attemptTimeout{}
+
+type attemptTimeout struct{}
+
+func (attemptTimeout) Error() string        { return "retry: attempt timed out" }
+func (attemptTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+func (attemptTimeout) Timeout() bool        { return true }
+
+// attemptTimeoutError is the error of an attempt that ran out of its own
+// time: fn's error, err, marked with ErrAttemptTimeout and the limit.
+type attemptTimeoutError struct {
+	err   error
+	limit time.Duration
+}
+
+func (e *attemptTimeoutError) Error() string {
+	var b strings.Builder
+	b.WriteString("retry: ")
+	e.write(&b)
+	return b.String()
+}
+
+// write writes the message without its package prefix; the context's own
+// error, which fn returns as a rule, says nothing more.
+func (e *attemptTimeoutError) write(b *strings.Builder) {
+	b.WriteString("attempt timed out after ")
+	b.WriteString(e.limit.String())
+	if e.err != context.DeadlineExceeded {
+		b.WriteString(": ")
+		b.WriteString(e.err.Error())
+	}
+}
+
+func (e *attemptTimeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
+func (e *attemptTimeoutError) Timeout() bool   { return true }
+
+type elapsedError struct{}
+
+func (elapsedError) Error() string { return "retry: max elapsed time reached" }
+func (elapsedError) Timeout() bool { return true }
 
 type deadlineError struct{}
 
@@ -55,30 +106,109 @@ type Error struct {
 	Attempts int   // attempts started, the first included
 	Reason   error // why no further attempt was made; never nil in errors this package returns
 	Last     error // error of the last attempt; nil if none finished
+
+	hedged bool // made by Hedge: the attempts ran side by side
 }
 
-// Error returns a message with the attempts, the reason and the last
-// attempt's error.
+// Error returns a one-line message that says why the call stopped, after
+// how many attempts, and what the last attempt's error was:
+//
+//	retry: gave up after 3 attempts (attempts exhausted): connection refused
+//	retry: gave up after 2 hedged attempts (attempts exhausted): 503; 503
+//	retry: error is not retryable: not found
+//	retry: no attempt made (context canceled)
+//
+// A call that stopped at its first attempt for a reason that no count of
+// attempts would change (Permanent, Retryable, a breaker's rejection, a
+// pushback too long) reads as that reason alone. The errors of a Hedge's
+// attempts are joined with "; ". The error of a nested call (a Hedge as a
+// Retry's attempt) reads as one part of the message, without its own
+// "retry: gave up".
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("retry: gave up after ")
-	b.WriteString(strconv.Itoa(e.Attempts))
-	if e.Attempts == 1 {
-		b.WriteString(" attempt (")
-	} else {
-		b.WriteString(" attempts (")
-	}
+	b.WriteString("retry: ")
+	e.write(&b, nil)
+	return b.String()
+}
+
+// write writes e's message without its package prefix. outer is the Reason
+// of the call that e is the last attempt of, or nil if e is not nested:
+// what outer says is not said again.
+func (e *Error) write(b *strings.Builder, outer error) {
+	reason := "no reason given" // a hand-built Error
 	if e.Reason != nil {
-		b.WriteString(strings.TrimPrefix(e.Reason.Error(), "retry: "))
-	} else {
-		b.WriteString("no reason given") // a hand-built Error
+		reason = strings.TrimPrefix(e.Reason.Error(), "retry: ")
 	}
-	b.WriteString(")")
+	showReason := true
+	switch {
+	case e.Attempts == 0:
+		b.WriteString("no attempt made")
+	case e.Attempts == 1 && outer == nil && stopsAtOnce(e.Reason):
+		b.WriteString(reason)
+		showReason = false
+	case outer != nil:
+		b.WriteString(strconv.Itoa(e.Attempts))
+		b.WriteString(e.attempts())
+		b.WriteString(" failed")
+		showReason = e.Reason != nil && e.Reason != ErrExhausted && !sameError(e.Reason, outer)
+	default:
+		b.WriteString("gave up after ")
+		b.WriteString(strconv.Itoa(e.Attempts))
+		b.WriteString(e.attempts())
+	}
+	if showReason {
+		b.WriteString(" (")
+		b.WriteString(reason)
+		b.WriteString(")")
+	}
 	if e.Last != nil && !sameError(e.Last, e.Reason) {
 		b.WriteString(": ")
-		b.WriteString(e.Last.Error())
+		writeCause(b, e.Last, e.Reason)
 	}
-	return b.String()
+}
+
+// attempts is the noun of e's count, with a leading space.
+func (e *Error) attempts() string {
+	switch {
+	case e.hedged && e.Attempts == 1:
+		return " hedged attempt"
+	case e.hedged:
+		return " hedged attempts"
+	case e.Attempts == 1:
+		return " attempt"
+	}
+	return " attempts"
+}
+
+// stopsAtOnce reports whether reason stops a call whatever its count of
+// attempts.
+func stopsAtOnce(reason error) bool {
+	switch reason.(type) {
+	case *BreakerError, *PushbackError:
+		return true
+	}
+	return reason == ErrNotRetryable
+}
+
+// writeCause writes the message of an attempt's error, err, of a call that
+// stopped for reason: this package's errors without their prefix, so
+// that the line says "retry:" once.
+func writeCause(b *strings.Builder, err, reason error) {
+	switch err := err.(type) {
+	case *Error:
+		err.write(b, reason)
+	case *attemptErrors:
+		for i, e := range err.errs {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			writeCause(b, e, reason)
+		}
+	case *attemptTimeoutError:
+		err.write(b)
+	default:
+		b.WriteString(err.Error())
+	}
 }
 
 // sameError reports whether a and b are the same error value, without the
@@ -88,6 +218,27 @@ func sameError(a, b error) bool {
 		return false
 	}
 	return a == b
+}
+
+// attemptErrors are the errors of the attempts of a Hedge that failed, in
+// the order they failed. Its message joins theirs with "; ", on one line;
+// errors.Is and errors.As reach each.
+type attemptErrors struct{ errs []error }
+
+func (e *attemptErrors) Error() string {
+	var b strings.Builder
+	writeCause(&b, e, nil)
+	return b.String()
+}
+
+func (e *attemptErrors) Unwrap() []error { return e.errs }
+
+// joinErrors returns the one error of errs, or all of them joined.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return &attemptErrors{errs}
 }
 
 // Unwrap returns the reason and the last attempt's error, leaving out
@@ -106,8 +257,9 @@ func (e *Error) Unwrap() []error {
 
 // Timeout reports whether the call ran out of time: whether anything in
 // e's tree, the Reason or the last attempt's error, is
-// context.DeadlineExceeded (ErrDeadline is) or has a Timeout method that
-// reports true, as net.Error and os.ErrDeadlineExceeded do.
+// context.DeadlineExceeded (ErrDeadline and ErrAttemptTimeout are) or has
+// a Timeout method that reports true, as ErrElapsed, net.Error and
+// os.ErrDeadlineExceeded do.
 //
 // It lets (*url.Error).Timeout, which only asks the error it wraps, see
 // through a *Error: after http.Client wraps the error of a call whose

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -39,6 +38,8 @@ func TestErrorTimeoutThroughURLError(t *testing.T) {
 			Last: fmt.Errorf("dial: %w", errors.Join(errTransient, fmt.Errorf("read: %w", timeoutErr{true})))}, true},
 		{"nested retry error", &retry.Error{Attempts: 1, Reason: retry.ErrNotRetryable,
 			Last: &retry.Error{Attempts: 2, Reason: retry.ErrDeadline}}, true},
+		{"max elapsed", &retry.Error{Attempts: 2, Reason: retry.ErrElapsed, Last: errTransient}, true},
+		{"attempt timeout", &retry.Error{Attempts: 2, Reason: retry.ErrExhausted, Last: fmt.Errorf("%w", retry.ErrAttemptTimeout)}, true},
 		{"exhausted", &retry.Error{Attempts: 3, Reason: retry.ErrExhausted, Last: errTransient}, false},
 		{"Timeout false", &retry.Error{Attempts: 3, Reason: retry.ErrExhausted, Last: timeoutErr{false}}, false},
 		{"canceled", &retry.Error{Attempts: 1, Reason: context.Canceled, Last: errTransient}, false},
@@ -76,10 +77,17 @@ func TestErrorTimeoutAttemptTimeouts(t *testing.T) {
 
 // Regression: a hand-built Error with a nil Reason must not panic.
 func TestErrorNilReason(t *testing.T) {
-	for _, e := range []*retry.Error{{}, {Attempts: 2, Last: errTransient}} {
+	for _, tt := range []struct {
+		e    *retry.Error
+		want string
+	}{
+		{&retry.Error{}, "retry: no attempt made (no reason given)"},
+		{&retry.Error{Attempts: 2, Last: errTransient}, "retry: gave up after 2 attempts (no reason given): transient"},
+	} {
+		e := tt.e
 		msg := e.Error()
-		if !strings.HasPrefix(msg, "retry: gave up after") {
-			t.Errorf("message %q", msg)
+		if msg != tt.want {
+			t.Errorf("message %q, want %q", msg, tt.want)
 		}
 		if errors.Is(e, retry.ErrExhausted) || e.Timeout() {
 			t.Errorf("%q matches a reason it does not have", msg)

@@ -37,8 +37,8 @@ func ExampleGuard() {
 	// inventory: 503
 	// inventory: 503
 	// inventory: 503
-	// rejected: retry: circuit breaker is open for about 1m0s
-	// rejected: retry: circuit breaker is open for about 1m0s
+	// rejected: circuit breaker is open for about 1m0s
+	// rejected: circuit breaker is open for about 1m0s
 	// open after 3 calls
 }
 

@@ -132,3 +132,45 @@ func ExampleSpread() {
 	fmt.Println(b.Delay(1, 0, 0), b.Delay(1, 0, 0.5), b.Delay(1, 0, 1))
 	// Output: 900ms 1s 1.1s
 }
+
+// Unlimited retries until the call succeeds or something else stops it:
+// here MaxElapsed, which also bounds each attempt.
+func ExampleUnlimited() {
+	policy := &retry.Policy{MaxAttempts: retry.Unlimited, MaxElapsed: time.Minute, Backoff: retry.Constant{}}
+	attempts := 0
+	err := retry.Do(context.Background(), policy, func(ctx context.Context) error {
+		attempts++
+		if attempts < 10 {
+			return errors.New("not ready")
+		}
+		return nil
+	})
+	fmt.Println(attempts, err)
+	// Output: 10 <nil>
+}
+
+// An attempt that runs out of its own time is retried, and its error says
+// so; the caller's deadline would read as context.DeadlineExceeded alone.
+func ExampleErrAttemptTimeout() {
+	policy := &retry.Policy{
+		AttemptTimeout: time.Millisecond,
+		Backoff:        retry.Constant{},
+		OnRetry: func(e retry.RetryEvent) {
+			fmt.Println(e.Err)
+			fmt.Println(errors.Is(e.Err, retry.ErrAttemptTimeout), errors.Is(e.Err, context.DeadlineExceeded))
+		},
+	}
+	attempts := 0
+	err := retry.Do(context.Background(), policy, func(ctx context.Context) error {
+		if attempts++; attempts == 1 {
+			<-ctx.Done() // a hung first attempt
+			return ctx.Err()
+		}
+		return nil
+	})
+	fmt.Println(attempts, err)
+	// Output:
+	// retry: attempt timed out after 1ms
+	// true true
+	// 2 <nil>
+}

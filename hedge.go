@@ -219,7 +219,8 @@ func (h *HedgePolicy) delay() time.Duration {
 // ErrExhausted), ErrBudgetExhausted when the Budget did,
 // ErrNotRetryable or ErrDeadline for pushback (the first such reason, if
 // several). Its Last joins the errors of every attempt that failed, so
-// errors.Is and errors.As reach each. Invalid input (nil ctx or fn, an
+// errors.Is and errors.As reach each; its message, on one line, joins
+// theirs with "; ". Invalid input (nil ctx or fn, an
 // invalid h) returns an error wrapping ErrInvalid without calling fn.
 //
 // A panic in fn is recovered in the attempt's goroutine and raised again in

@@ -320,7 +320,7 @@ func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 		}
 	}
 	c.cancelAll(0, errCallEnded)
-	err := &Error{Attempts: c.started, Reason: reason, Last: joinErrors(c.errs)}
+	err := &Error{Attempts: c.started, Reason: reason, Last: joinErrors(c.errs), hedged: true}
 	c.markDecided()
 	if p := c.drain(); p != nil {
 		panic(p)
@@ -458,11 +458,4 @@ func (c *hedgeCall[T]) cleanup() {
 		c.markDecided()
 		c.drain()
 	}
-}
-
-func joinErrors(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return errors.Join(errs...)
 }

@@ -2,8 +2,7 @@ package retry
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
+	"math"
 	"time"
 )
 
@@ -18,38 +17,67 @@ const defaultMaxAfter = time.Minute
 // defaultBackoff is the Backoff of a Policy whose Backoff is nil.
 var defaultBackoff Backoff = Exponential{Jitter: FullJitter}
 
+// Unlimited, as Policy.MaxAttempts, lets a call retry with no cap on its
+// attempts: it goes on until it succeeds or something else stops it, such
+// as MaxElapsed, the context, a Permanent error, Retryable or the Budget.
+// Nothing else bounds it: with none of these, a call whose attempts keep
+// failing retries for as long as the program runs.
+const Unlimited int = -1
+
 // Policy says how Retry and Do retry a failing call. The zero value (and a
 // nil *Policy) makes 3 attempts with exponential backoff
 // and full jitter: waits drawn from [0, 100ms], [0, 200ms], ... up to 10s.
 //
 // A Policy is read-only once in use: build it once, for instance as a
-// package-level variable, and share it between any number of goroutines.
-// It holds no per-call state.
+// package-level variable (see Must), and share it between any number of
+// goroutines. It holds no per-call state.
 type Policy struct {
 	// MaxAttempts caps the attempts of one call, the first included. Zero
-	// means 3; 1 disables retries; negative is invalid.
+	// means 3; 1 disables retries; Unlimited removes the cap. Any other
+	// negative number is invalid.
 	MaxAttempts int
 
 	// Backoff chooses the wait before each retry. Nil means
-	// Exponential{Jitter: FullJitter}; a nil BackoffFunc, or a nil pointer
-	// to one of this package's strategies, is invalid.
+	// Exponential{Jitter: FullJitter}. Every call checks it before its
+	// first attempt (see Retry); a nil BackoffFunc, or a nil pointer to
+	// one of this package's strategies, is invalid.
 	Backoff Backoff
 
-	// MaxElapsed, if positive, bounds the time from the start of the call:
-	// a wait that would end later is not started and the call stops with
-	// ErrElapsed. The context's deadline is always honoured the same way.
+	// MaxElapsed, if positive, bounds the whole call, attempts included,
+	// from its start, read on Clock: no attempt's context outlives
+	// start+MaxElapsed, and a wait that would end then or later is not
+	// started. Either way the call stops with ErrElapsed as its Reason.
+	//
+	// An attempt cut short this way is not retried: Last is its error,
+	// usually the context.DeadlineExceeded of its context, so that
+	// errors.Is(err, context.DeadlineExceeded) holds for the call as it
+	// does for any attempt that returns it. The caller's own deadline
+	// shows in the Reason instead (context.DeadlineExceeded or
+	// ErrDeadline): test ErrElapsed, or your own ctx.Err(), to tell the
+	// two apart.
+	//
+	// With MaxElapsed set, as with AttemptTimeout, each attempt's context
+	// is cancelled when fn returns: return values that do not depend on it
+	// (read a response body within fn). It costs a clock read and a timer
+	// per attempt, the first included.
 	MaxElapsed time.Duration
 
 	// AttemptTimeout, if positive, gives each attempt a context that
-	// expires after that long. An attempt that runs out of time is retried;
-	// the caller's own deadline is not.
+	// expires after that long, read on Clock. An attempt that runs out of
+	// its own time is retried, and its error matches ErrAttemptTimeout
+	// (and context.DeadlineExceeded); the caller's own deadline is not
+	// retried. The attempt's context is cancelled when fn returns.
 	AttemptTimeout time.Duration
 
 	// SplitDeadline, if set, gives each attempt at most an equal share of
-	// the time left before the context's deadline, so that a hanging first
+	// the time left before the call must end (the context's deadline, or
+	// start+MaxElapsed if that is earlier), so that a hanging first
 	// attempt cannot use up the time of the later ones: with 9s left and
 	// three attempts to go, the next attempt gets 3s. AttemptTimeout, if
-	// also set, still caps each share.
+	// also set, still caps each share. The last attempt allowed has no
+	// share of its own: the end of the call bounds it. SplitDeadline
+	// needs a count to share the time among: with MaxAttempts Unlimited it
+	// is invalid (set AttemptTimeout instead).
 	SplitDeadline bool
 
 	// MaxAfter caps a wait that the server asked for through After. A longer
@@ -89,7 +117,8 @@ type Policy struct {
 	// whose wait is cancelled, or whose call stops for a deadline during
 	// the wait, still counts against the budget although it never ran.
 	// Result(false) counts every failure that is neither Permanent nor
-	// refused by Retryable; a breaker's rejection counts nothing, as
+	// refused by Retryable, nor ended by the caller's context or
+	// MaxElapsed; a breaker's rejection counts nothing, as
 	// nothing was sent, and the attempt after it (see WaitForProbe) asks
 	// no Extra: it takes the rejected one's place.
 	Budget Budget
@@ -99,10 +128,9 @@ type Policy struct {
 	// one small allocation per attempt, so it is off by default.
 	MarkAttempts bool
 
-	// Clock is the source of time; nil means real time. With a Clock set,
-	// AttemptTimeout needs one that also has
-	// WithTimeout(context.Context, time.Duration) (context.Context, context.CancelFunc),
-	// as the clocks of github.com/benbjohnson/clock do.
+	// Clock is the source of time of the waits, MaxElapsed and the
+	// attempts' time limits (AttemptTimeout, SplitDeadline); nil means real
+	// time. Any Clock will do.
 	Clock Clock
 
 	// Rand returns uniform random numbers in [0, 1) for jitter. Nil means
@@ -117,105 +145,6 @@ type RetryEvent struct {
 	Delay   time.Duration // the wait before the next attempt
 }
 
-// Validate reports the first invalid setting of p, wrapped around
-// ErrInvalid. A nil *Policy is valid.
-//
-// Retry and Do check p as they go, so that a call that succeeds at once
-// costs next to nothing: the settings that the first attempt needs before
-// it, the Backoff before the first wait; either way the call returns the
-// error and makes no further attempt. Call Validate yourself to fail
-// earlier, for instance at start-up or in a test.
-func (p *Policy) Validate() error {
-	if err := p.validateSettings(); err != nil || p == nil {
-		return err
-	}
-	return validateBackoff(p.Backoff)
-}
-
-func (p *Policy) validateSettings() error {
-	if p == nil {
-		return nil
-	}
-	switch {
-	case p.MaxAttempts < 0:
-		return invalid("Policy.MaxAttempts is negative (%d)", p.MaxAttempts)
-	case p.MaxElapsed < 0:
-		return invalid("Policy.MaxElapsed is negative (%v)", p.MaxElapsed)
-	case p.AttemptTimeout < 0:
-		return invalid("Policy.AttemptTimeout is negative (%v)", p.AttemptTimeout)
-	case p.MaxAfter < 0:
-		return invalid("Policy.MaxAfter is negative (%v)", p.MaxAfter)
-	}
-	if (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil {
-		if _, ok := p.Clock.(timeoutClock); !ok {
-			return invalid("Policy.AttemptTimeout and SplitDeadline need a Clock with a WithTimeout method, and %T has none", p.Clock)
-		}
-	}
-	return validateBudget("Policy", p.Budget)
-}
-
-// validateBudget reports a nil pointer to one of this package's budgets
-// in a non-nil Budget, whose methods would panic.
-func validateBudget(owner string, b Budget) error {
-	switch b := b.(type) {
-	case *TokenBucket:
-		if b == nil {
-			return invalid("%s.Budget is a nil *TokenBucket", owner)
-		}
-	case *RatioBudget:
-		if b == nil {
-			return invalid("%s.Budget is a nil *RatioBudget", owner)
-		}
-	}
-	return nil
-}
-
-// validateBackoff validates the strategies of this package without an
-// interface lookup, which keeps the fast path of a call fast.
-func validateBackoff(b Backoff) error {
-	switch b := b.(type) {
-	case nil:
-		return nil
-	case Exponential:
-		return b.Validate()
-	case Constant:
-		return b.Validate()
-	case Linear:
-		return b.Validate()
-	case DecorrelatedJitter:
-		return b.Validate()
-	case BackoffFunc:
-		if b == nil {
-			return invalid("Policy.Backoff is a nil BackoffFunc")
-		}
-		return nil
-	case *BackoffFunc:
-		if b == nil || *b == nil {
-			return invalid("Policy.Backoff is a nil *BackoffFunc or points to a nil one")
-		}
-		return nil
-	// Nil pointers to the strategies would panic in Validate and Delay.
-	case *Exponential:
-		return validatePtr(b)
-	case *Constant:
-		return validatePtr(b)
-	case *Linear:
-		return validatePtr(b)
-	case *DecorrelatedJitter:
-		return validatePtr(b)
-	case interface{ Validate() error }:
-		return b.Validate()
-	}
-	return nil
-}
-
-func validatePtr[T interface{ Validate() error }](b *T) error {
-	if b == nil {
-		return invalid("Policy.Backoff is a nil %T", b)
-	}
-	return (*b).Validate()
-}
-
 // Retry calls fn until it succeeds or p says to stop, and returns fn's
 // result. A nil p means the zero Policy.
 //
@@ -226,293 +155,86 @@ func validatePtr[T interface{ Validate() error }](b *T) error {
 // Retry calls nothing, as Hedge and Guard do: the *Error has Attempts 0
 // and the context's error, and its cancel cause, as its Reason.
 //
-// Bad input is checked in two steps, so that a call that succeeds at once
-// costs next to nothing. A nil ctx or fn, or an invalid setting of p
-// (anything but its Backoff), makes Retry return an error wrapping
-// ErrInvalid, not a *Error, before the first attempt, without calling fn.
-// p.Backoff is checked only when a wait is first needed, after an attempt
-// failed with a retryable error: if it is invalid, or if a delay it returns
-// is negative, no wait starts and the call stops with a *Error whose
-// Reason wraps ErrInvalid and whose Last is the failed attempt's error; fn
-// has then been called at least once. Call Policy.Validate to fail early
-// instead.
+// Bad input is reported before the first attempt, without calling fn: a
+// nil ctx or fn, or an invalid setting of p, its Backoff included (a
+// Backoff of your own by its Validate method, if it has one), makes Retry
+// return an error wrapping ErrInvalid, not a *Error (see Policy.Validate,
+// and Must to fail at program start). Only a delay that the Backoff
+// returns is checked when a wait needs it: if it is negative, no wait
+// starts and the call stops with a *Error whose Reason wraps ErrInvalid
+// and whose Last is the failed attempt's error.
 //
-// fn receives ctx, or a child of it when p.AttemptTimeout is set. A panic in
-// fn is not recovered: it reaches the caller unchanged, and nothing retries
-// it.
+// fn receives ctx, or a child of it when an attempt has a time limit
+// (AttemptTimeout, SplitDeadline, MaxElapsed) or a mark (MarkAttempts). A
+// panic in fn is not recovered: it reaches the caller unchanged, and
+// nothing retries it.
 func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
-	var v T
-	if err := p.check(ctx, fn == nil); err != nil {
-		return v, err
-	}
 	if p == nil {
 		p = &zeroPolicy
 	}
-	start := p.start()
-	var err error
-	if p.plain() {
-		v, err = fn(ctx)
-		if err == nil {
-			return v, nil // the fast path: nothing else to do
+	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
+		var zero T
+		if err := p.check(ctx, fn == nil); err != nil {
+			return zero, err
 		}
+		return run(ctx, p, fn, zero, nil)
 	}
-	// The closure is made only here, off the fast path.
-	call := func(ctx context.Context) (err error) {
-		v, err = fn(ctx)
-		return err
+	v, err := fn(ctx)
+	if err == nil {
+		return v, nil // the fast path: nothing else to do
 	}
-	if !p.plain() {
-		if err = validateBudget("Policy", p.Budget); err != nil {
-			return v, err
-		}
-		if err = p.first(ctx, call); err == nil {
-			return v, nil
-		}
-	}
-	err = p.retry(ctx, call, err, start)
-	return v, err
+	return run(ctx, p, fn, v, err)
 }
 
 // Do is Retry for calls that return only an error. It checks its input
 // as Retry does.
 func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	if err := p.check(ctx, fn == nil); err != nil {
-		return err
-	}
 	if p == nil {
 		p = &zeroPolicy
 	}
-	start := p.start()
-	var err error
-	if p.plain() {
-		err = fn(ctx)
-	} else {
-		if err = validateBudget("Policy", p.Budget); err != nil {
+	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
+		if err := p.check(ctx, fn == nil); err != nil {
 			return err
 		}
-		err = p.first(ctx, fn)
+		return runDo(ctx, p, fn, nil)
 	}
+	err := fn(ctx)
 	if err == nil {
 		return nil
 	}
-	return p.retry(ctx, fn, err, start)
+	return runDo(ctx, p, fn, err)
+}
+
+// runDo is run for Do.
+func runDo(ctx context.Context, p *Policy, fn func(context.Context) error, err error) error {
+	_, err = run(ctx, p, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }, struct{}{}, err)
+	return err
 }
 
 var zeroPolicy Policy
 
-// check validates the arguments of a call and the settings that its
-// first attempt needs, and stops a call whose context is already done.
-// The Backoff is validated before the first wait.
-func (p *Policy) check(ctx context.Context, nilFn bool) error {
-	if nilFn || ctx == nil || p != nil && (p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.AttemptTimeout < 0 ||
-		p.MaxAfter < 0 || (p.AttemptTimeout > 0 || p.SplitDeadline) && p.Clock != nil) || ctx.Err() != nil {
-		return p.checkSlow(ctx, nilFn)
-	}
-	return nil
+// fast reports, cheaply, whether p's settings other than its Backoff are
+// valid and its attempts are bare calls of fn: the common case, whose
+// first attempt Retry and Do make at once when knownValid vouches for the
+// Backoff. False sends a call to check, which validates p in full, and to
+// run for its first attempt.
+func (p *Policy) fast() bool {
+	return p.MaxAttempts >= Unlimited && p.MaxElapsed == 0 && p.AttemptTimeout == 0 && p.MaxAfter >= 0 &&
+		p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
 }
 
-func (p *Policy) checkSlow(ctx context.Context, nilFn bool) error {
-	switch {
-	case nilFn:
-		return invalid("nil function")
-	case ctx == nil:
-		return invalid("nil Context")
-	}
-	if err := p.validateSettings(); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return &Error{Attempts: 0, Reason: ctxReason(ctx)}
-	}
-	return nil
-}
-
-// start returns the time the call starts, if MaxElapsed needs it.
-func (p *Policy) start() time.Time {
-	if p.MaxElapsed > 0 {
-		return now(p.Clock)
-	}
-	return time.Time{}
-}
-
-// plain reports whether an attempt is a bare call of fn.
+// plain reports whether p's attempts are bare calls of fn, with no time
+// limit, mark or Budget.
 func (p *Policy) plain() bool {
-	return p.AttemptTimeout <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
 }
 
 func (p *Policy) maxAttempts() int {
-	if p.MaxAttempts == 0 {
+	switch p.MaxAttempts {
+	case 0:
 		return defaultMaxAttempts
+	case Unlimited:
+		return math.MaxInt
 	}
 	return p.MaxAttempts
-}
-
-// timeout returns the time limit of attempt n, or 0 for none.
-func (p *Policy) timeout(ctx context.Context, n int) time.Duration {
-	d := p.AttemptTimeout
-	if !p.SplitDeadline {
-		return d
-	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return d
-	}
-	share := dl.Sub(now(p.Clock)) / time.Duration(max(p.maxAttempts()-n+1, 1))
-	if share <= 0 {
-		share = 1 // the deadline has passed: the context is done anyway
-	}
-	if d > 0 {
-		return min(d, share)
-	}
-	return share
-}
-
-// first makes the first attempt of a call that is not plain.
-func (p *Policy) first(ctx context.Context, call func(context.Context) error) error {
-	if p.Budget != nil {
-		p.Budget.First()
-	}
-	return p.attempt(ctx, 1, call)
-}
-
-// attempt makes attempt n: marked, within AttemptTimeout, and counted by
-// the Budget as a success if it is one. Failures are counted by next, which
-// knows whether they were retryable.
-func (p *Policy) attempt(ctx context.Context, n int, call func(context.Context) error) error {
-	if p.MarkAttempts {
-		ctx = withAttempt(ctx, Attempt{Number: n})
-	}
-	var err error
-	if d := p.timeout(ctx, n); d > 0 {
-		actx, cancel := withTimeout(ctx, p.Clock, d)
-		defer cancel()
-		err = call(actx)
-	} else {
-		err = call(ctx)
-	}
-	if err == nil && p.Budget != nil {
-		p.Budget.Result(true)
-	}
-	return err
-}
-
-// retry goes on after the first attempt failed with err.
-func (p *Policy) retry(ctx context.Context, call func(context.Context) error, err error, start time.Time) error {
-	maxAttempts := p.maxAttempts()
-	var prev time.Duration
-	for n := 1; ; n++ {
-		delay, reason := p.next(ctx, n, err, prev, start, maxAttempts)
-		if reason != nil {
-			return &Error{Attempts: n, Reason: reason, Last: err}
-		}
-		if p.OnRetry != nil {
-			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
-		}
-		if sleep(ctx, p.Clock, delay) != nil {
-			return &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
-		}
-		prev = delay
-		if err = p.attempt(ctx, n+1, call); err == nil {
-			return nil
-		}
-	}
-}
-
-// next decides what follows failed attempt n: the wait before attempt n+1,
-// or the reason to stop.
-func (p *Policy) next(ctx context.Context, n int, err error, prev time.Duration, start time.Time, maxAttempts int) (time.Duration, error) {
-	if ctx.Err() != nil {
-		return 0, ctxReason(ctx)
-	}
-	if isPermanent(err) {
-		return 0, ErrNotRetryable
-	}
-	// A breaker's rejection is sorted here, whatever Retryable says (it
-	// says nothing about the dependency's error), and it costs the Budget
-	// nothing (nothing was sent): fail fast, unless told to wait for an
-	// open breaker's probe and another attempt is allowed.
-	rej, rejected := rejection(err)
-	if !rejected && p.Retryable != nil && !p.Retryable(err) {
-		return 0, ErrNotRetryable
-	}
-	if p.Budget != nil && !rejected {
-		p.Budget.Result(false)
-	}
-	if rejected && (!p.WaitForProbe || rej.Reason != ErrBreakerOpen || n >= maxAttempts) {
-		return 0, rej
-	}
-	if n >= maxAttempts {
-		return 0, ErrExhausted
-	}
-	limit := p.MaxAfter
-	if limit == 0 {
-		limit = defaultMaxAfter
-	}
-	var delay time.Duration
-	if d, ok := RequestedDelay(err); ok {
-		switch {
-		case d < 0:
-			return 0, ErrNotRetryable
-		case d > limit:
-			return 0, &PushbackError{Requested: d, Limit: limit}
-		}
-		delay = d
-	} else if !rejected {
-		b := p.Backoff
-		if b == nil {
-			b = defaultBackoff
-		} else if err := validateBackoff(b); err != nil {
-			return 0, err
-		}
-		delay = b.Delay(n, prev, p.random())
-		if delay < 0 {
-			return 0, invalid("%T returned a negative delay (%v) for attempt %d", b, delay, n)
-		}
-	}
-	if rejected {
-		// Until, on our clock; never more than the breaker's own Wait, in
-		// case the breaker reads another clock.
-		wait := min(max(rej.Until.Sub(now(p.Clock)), 0), rej.Wait)
-		if wait > limit {
-			return 0, rej
-		}
-		delay = max(delay, wait)
-	}
-	if p.MaxElapsed > 0 || hasDeadline(ctx) {
-		t := now(p.Clock)
-		if p.MaxElapsed > 0 && delay > p.MaxElapsed-t.Sub(start) {
-			return 0, ErrElapsed
-		}
-		if dl, ok := ctx.Deadline(); ok && delay >= dl.Sub(t) {
-			return 0, ErrDeadline
-		}
-	}
-	// An attempt after a rejection takes the rejected one's place, which
-	// was counted already (as the first, or by Extra): nothing was sent.
-	if p.Budget != nil && !rejected && !p.Budget.Extra() {
-		return 0, ErrBudgetExhausted
-	}
-	return delay, nil
-}
-
-// rejection returns the breaker's rejection that ended an attempt. For a
-// nested call's *Error (a hedged round, say), that is its Reason alone: a
-// refused copy joined in its Last may be stale.
-func rejection(err error) (*BreakerError, bool) {
-	if e, ok := errors.AsType[*Error](err); ok {
-		return errors.AsType[*BreakerError](e.Reason)
-	}
-	return errors.AsType[*BreakerError](err)
-}
-
-func hasDeadline(ctx context.Context) bool {
-	_, ok := ctx.Deadline()
-	return ok
-}
-
-func (p *Policy) random() float64 {
-	if p.Rand != nil {
-		return p.Rand()
-	}
-	return rand.Float64()
 }

@@ -146,13 +146,13 @@ func TestBadInput(t *testing.T) {
 		}, "nil function"},
 		//lint:ignore SA1012 testing the nil check
 		{"nil ctx", func() error { return retry.Do(nil, nil, ok) }, "nil Context"}, //nolint:staticcheck
-		{"negative attempts", func() error { return retry.Do(context.Background(), &retry.Policy{MaxAttempts: -1}, ok) }, "MaxAttempts"},
+		{"negative attempts", func() error { return retry.Do(context.Background(), &retry.Policy{MaxAttempts: -2}, ok) }, "MaxAttempts"},
+		{"split among unlimited attempts", func() error {
+			return retry.Do(context.Background(), &retry.Policy{MaxAttempts: retry.Unlimited, SplitDeadline: true}, ok)
+		}, "SplitDeadline"},
 		{"negative elapsed", func() error { return retry.Do(context.Background(), &retry.Policy{MaxElapsed: -1}, ok) }, "MaxElapsed"},
 		{"negative attempt timeout", func() error { return retry.Do(context.Background(), &retry.Policy{AttemptTimeout: -1}, ok) }, "AttemptTimeout"},
 		{"negative max after", func() error { return retry.Do(context.Background(), &retry.Policy{MaxAfter: -1}, ok) }, "MaxAfter"},
-		{"timeout needs WithTimeout", func() error {
-			return retry.Do(context.Background(), &retry.Policy{AttemptTimeout: time.Second, Clock: newStepClock()}, ok)
-		}, "WithTimeout"},
 		{"NaN multiplier", func() error {
 			return retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Multiplier: nan}}, bad)
 		}, "Multiplier"},
@@ -232,33 +232,64 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// An invalid Backoff found at the first wait stops the call with the
-// error instead of guessing a delay, and says what failed before.
-func TestInvalidBackoffStopsAtFirstWait(t *testing.T) {
+// An invalid Backoff is reported before the first attempt, even of a call
+// that would succeed at once: a misconfigured policy does not pass every
+// happy-path test and fail at the first failure in production.
+func TestInvalidBackoffBeforeFirstAttempt(t *testing.T) {
+	for name, b := range map[string]retry.Backoff{
+		"Exponential":        retry.Exponential{Base: -time.Second},
+		"Constant":           retry.Constant{Jitter: retry.Spread(2)},
+		"Linear":             retry.Linear{Step: time.Minute, Max: time.Second},
+		"DecorrelatedJitter": retry.DecorrelatedJitter{Max: -1},
+		"*Exponential":       &retry.Exponential{Multiplier: 0.5},
+		"nil BackoffFunc":    retry.BackoffFunc(nil),
+		"own, with Validate": invalidBackoff{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fn, calls := failing(0, nil)
+			err := retry.Do(context.Background(), &retry.Policy{Backoff: b}, fn)
+			if _, isErr := errors.AsType[*retry.Error](err); !errors.Is(err, retry.ErrInvalid) || isErr || *calls != 0 {
+				t.Fatalf("err = %v after %d calls, want a plain ErrInvalid before any", err, *calls)
+			}
+		})
+	}
+	// A Backoff of our own without Validate cannot be checked up front;
+	// its negative delay stops the call at the first wait.
 	fn, calls := failing(5, errTransient)
-	err := retry.Do(context.Background(), &retry.Policy{Backoff: retry.Exponential{Base: -time.Second}}, fn)
-	if *calls != 1 || !errors.Is(err, retry.ErrInvalid) || !errors.Is(err, errTransient) {
-		t.Fatalf("err = %v after %d calls", err, *calls)
+	err := retry.Do(context.Background(), &retry.Policy{Backoff: negativeBackoff{}}, fn)
+	var re *retry.Error
+	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrInvalid) || re.Last != errTransient || *calls != 1 {
+		t.Fatalf("err = %v after %d calls, want a *Error after 1 call with Reason ErrInvalid", err, *calls)
 	}
 }
 
-// As the Retry doc says: bad settings are reported before fn runs, as a
-// plain ErrInvalid; a bad Backoff only at the first wait, as the Reason of
-// a *Error.
+// invalidBackoff is a Backoff of the caller's own that says it is invalid.
+type invalidBackoff struct{}
+
+func (invalidBackoff) Delay(int, time.Duration, float64) time.Duration { return 0 }
+func (invalidBackoff) Validate() error                                 { return fmt.Errorf("%w: bad", retry.ErrInvalid) }
+
+// negativeBackoff is a Backoff of the caller's own, with no Validate,
+// whose delays are negative.
+type negativeBackoff struct{}
+
+func (negativeBackoff) Delay(int, time.Duration, float64) time.Duration { return -time.Second }
+
+// As the Retry doc says: bad settings, the Backoff included, are reported
+// before fn runs, as a plain ErrInvalid.
 func TestRetryDocInvalidInput(t *testing.T) {
 	fn, calls := failing(5, errTransient)
-	err := retry.Do(context.Background(), &retry.Policy{MaxAttempts: -1, Backoff: retry.Constant{Interval: -1}}, fn)
-	var re *retry.Error
-	if !errors.Is(err, retry.ErrInvalid) || errors.As(err, &re) || *calls != 0 {
-		t.Fatalf("bad setting: err = %v after %d calls, want a plain ErrInvalid before any call", err, *calls)
-	}
-	err = retry.Do(context.Background(), &retry.Policy{Backoff: retry.Constant{Interval: -1}}, fn)
-	if !errors.As(err, &re) || !errors.Is(re.Reason, retry.ErrInvalid) || re.Last != errTransient || re.Attempts != 1 || *calls != 1 {
-		t.Fatalf("bad Backoff: err = %#v after %d calls, want a *Error after 1 call with Reason ErrInvalid", err, *calls)
-	}
-	// Validate finds both early.
-	if err := (&retry.Policy{Backoff: retry.Constant{Interval: -1}}).Validate(); !errors.Is(err, retry.ErrInvalid) {
-		t.Fatalf("Validate: %v", err)
+	for _, p := range []*retry.Policy{
+		{MaxAttempts: -2, Backoff: retry.Constant{Interval: -1}},
+		{Backoff: retry.Constant{Interval: -1}},
+	} {
+		err := retry.Do(context.Background(), p, fn)
+		if _, isErr := errors.AsType[*retry.Error](err); !errors.Is(err, retry.ErrInvalid) || isErr || *calls != 0 {
+			t.Fatalf("%+v: err = %v after %d calls, want a plain ErrInvalid before any call", p, err, *calls)
+		}
+		if err := p.Validate(); !errors.Is(err, retry.ErrInvalid) {
+			t.Fatalf("Validate: %v", err)
+		}
 	}
 }
 
@@ -275,4 +306,27 @@ func TestSharedPolicyConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// A random number is drawn for a jitter that uses one, and only then.
+func TestRandDrawnOnlyForJitter(t *testing.T) {
+	for _, tt := range []struct {
+		b    retry.Backoff
+		want int
+	}{
+		{retry.Constant{}, 0},
+		{retry.Linear{Step: time.Millisecond}, 0},
+		{retry.Exponential{Base: time.Millisecond}, 0},
+		{retry.Constant{Jitter: retry.FullJitter}, 2},
+		{retry.Exponential{Base: time.Millisecond, Jitter: retry.Spread(0.1)}, 2},
+		{retry.DecorrelatedJitter{Base: time.Millisecond}, 2},
+		{nil, 2}, // full jitter
+	} {
+		draws := 0
+		fn, _ := failing(2, errTransient)
+		p := &retry.Policy{Backoff: tt.b, Clock: newStepClock(), Rand: func() float64 { draws++; return 0.5 }}
+		if err := retry.Do(context.Background(), p, fn); err != nil || draws != tt.want {
+			t.Errorf("%#v: err = %v after %d draws, want %d", tt.b, err, draws, tt.want)
+		}
+	}
 }

@@ -192,6 +192,8 @@ func (c *Config) validateRetry() error {
 	case c.Retry.SplitDeadline:
 		return invalid("set Config.SplitDeadline, not Config.Retry.SplitDeadline: " +
 			"it would cancel a response before its body is read")
+	case c.SplitDeadline && c.Retry.MaxAttempts == retry.Unlimited:
+		return invalid("Config.SplitDeadline shares the time among a count of attempts, and Config.Retry.MaxAttempts is Unlimited")
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{httpx.Config{Retry: &retry.Policy{MaxAfter: -time.Second}}, "Config.Retry: " + retry.ErrInvalid.Error() + ": Policy.MaxAfter"},
 		{httpx.Config{Retry: &retry.Policy{AttemptTimeout: time.Second}}, "Config.Retry.AttemptTimeout"},
 		{httpx.Config{Retry: &retry.Policy{SplitDeadline: true}}, "Config.Retry.SplitDeadline"},
+		{httpx.Config{SplitDeadline: true, Retry: &retry.Policy{MaxAttempts: retry.Unlimited}}, "Unlimited"},
 		{httpx.Config{Retry: &retry.Policy{Retryable: func(error) bool { return true }}}, "Config.Retry.Retryable"},
 		{httpx.Config{Hedge: &retry.HedgePolicy{Delay: -time.Second}}, "Config.Hedge: " + retry.ErrInvalid.Error() + ": HedgePolicy.Delay"},
 		{httpx.Config{Hedge: &retry.HedgePolicy{Retryable: func(error) bool { return true }}}, "Config.Hedge.Retryable"},

@@ -451,7 +451,7 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 // whether another attempt was running when it started.
 //
 // The request's context is ctx itself when nothing can end the attempt
-// before the call: no AttemptTimeout, not hedged. Otherwise it is a child
+// before the call: no AttemptTimeout, not hedged, no Retry.MaxElapsed. Otherwise it is a child
 // of the caller's context that the attempt's timeout and, for a hedged
 // attempt, the end of ctx (the attempt lost, or its round ended) cancel
 // only until the response headers arrive; after that the response's body
@@ -460,7 +460,7 @@ func (c *call) send(ctx context.Context, n int, hedge bool, body io.ReadCloser, 
 	r := c.req
 	timeout := c.timeout(ctx, n)
 	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
-		if timeout > 0 || c.hedging {
+		if timeout > 0 || c.hedging || c.endsFirst(ctx) {
 			return c.sendWatched(ctx, n, hedge, timeout, body, getBody)
 		}
 		r = c.request(ctx, n, body, getBody)
@@ -468,6 +468,14 @@ func (c *call) send(ctx context.Context, n int, hedge bool, body io.ReadCloser, 
 	start := c.start()
 	resp, err := c.roundTrip(r)
 	return resp, err, c.event(n, hedge, resp, err, start)
+}
+
+// endsFirst reports whether the attempt's context ctx can end before the
+// caller's: retry.Policy.MaxElapsed bounds each attempt, and the retry
+// loop cancels an attempt's context when it returns, before the body is
+// read.
+func (c *call) endsFirst(ctx context.Context) bool {
+	return ctx.Done() != c.req.Context().Done()
 }
 
 // request is the request of attempt n: the caller's, with its own context,
@@ -502,7 +510,8 @@ func (c *call) roundTrip(r *http.Request) (*http.Response, error) {
 
 // timeout is the limit on attempt n's wait for response headers: the
 // AttemptTimeout, or with SplitDeadline an equal share of the time left
-// before the deadline among the attempts still allowed, whichever is less.
+// before ctx's deadline (the caller's, or the end of Retry.MaxElapsed)
+// among the attempts still allowed, whichever is less.
 // A hedged call shares the time among its rounds, whose copies each get
 // their round's share. An attempt that could not be followed by another
 // (a body sent once, a request whose timeout would not be retried) gets
@@ -519,7 +528,7 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 	if !ok {
 		return d
 	}
-	attempts := c.t.policy.MaxAttempts
+	attempts := c.t.policy.MaxAttempts // not retry.Unlimited: New refuses it with SplitDeadline
 	if attempts == 0 {
 		attempts = 3 // a zero Policy.MaxAttempts
 	}
@@ -535,8 +544,8 @@ func (c *call) timeout(ctx context.Context, n int) time.Duration {
 }
 
 // sendWatched sends attempt n on a context that a timeout (if positive)
-// and the end of ctx (if hedged) cancel until the response headers
-// arrive, and that otherwise lives until the response's body is closed.
+// and the end of ctx (if it can end first) cancel until the response
+// headers arrive, and that otherwise lives until the response's body is closed.
 func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.Duration, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
 	parent := c.req.Context()
 	if a, ok := retry.AttemptFrom(ctx); ok {
@@ -564,7 +573,7 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 		timer = time.AfterFunc(timeout, func() { stopWith(errAttemptTimeout) })
 	}
 	unwatch := func() bool { return true }
-	if c.hedging {
+	if c.hedging || c.endsFirst(ctx) {
 		unwatch = context.AfterFunc(ctx, func() { stopWith(contextError(ctx)) })
 	}
 	resp, err := c.roundTrip(r)
