@@ -52,7 +52,9 @@ type Config struct {
 	RetryNonIdempotent bool
 
 	// AttemptTimeout, if positive, bounds each attempt's wait for the
-	// response headers. An attempt that runs out of time is retried. The
+	// response headers. An attempt that runs out of time is retried; its
+	// error matches retry.ErrAttemptTimeout, and the caller's own deadline
+	// never does. The
 	// body of the response returned is not bounded: it is read through the
 	// attempt's context, which lives until the body is closed.
 	AttemptTimeout time.Duration

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
 )
 
@@ -93,6 +94,28 @@ func TestAttemptTimeoutRetried(t *testing.T) {
 	})
 }
 
+// Attempts that all run out of their own time end in an error that says
+// so: it matches retry.ErrAttemptTimeout (as the core's AttemptTimeout
+// does) and context.DeadlineExceeded, never context.Canceled.
+func TestAttemptTimeoutError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fakeBase{delays: []time.Duration{time.Hour, time.Hour}}
+		rt, _ := httpx.New(httpx.Config{Base: base, AttemptTimeout: time.Second, Retry: fastPolicy(2)})
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if resp != nil || base.n != 2 {
+			t.Fatalf("resp %v after %d attempts", resp, base.n)
+		}
+		if !errors.Is(err, retry.ErrAttemptTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v: Is ErrAttemptTimeout %v, DeadlineExceeded %v, Canceled %v", err,
+				errors.Is(err, retry.ErrAttemptTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled))
+		}
+		if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "attempt timeout of 1s") {
+			t.Fatalf("message %q", err)
+		}
+	})
+}
+
 // The winning response's body is read through a context that lives until
 // the body is closed, however long after the attempt timeout that is.
 func TestBodyOutlivesAttemptTimeout(t *testing.T) {
@@ -124,7 +147,7 @@ func TestCallerDeadlineNotRetried(t *testing.T) {
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
 		resp, err := rt.RoundTrip(req)
-		if resp != nil || !errors.Is(err, context.DeadlineExceeded) || base.n != 1 {
+		if resp != nil || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, retry.ErrAttemptTimeout) || base.n != 1 {
 			t.Fatalf("resp %v, err %v after %d attempts", resp, err, base.n)
 		}
 	})

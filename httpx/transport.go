@@ -767,12 +767,18 @@ func (c *call) finish(kept *statusError) {
 
 var errAttemptTimeout = errors.New("httpx: attempt timed out waiting for response headers")
 
+// attemptTimeoutError is the error of an attempt cut by Config.AttemptTimeout
+// (or its SplitDeadline share). It matches retry.ErrAttemptTimeout, as an
+// attempt cut by the core's Policy.AttemptTimeout does, and so
+// context.DeadlineExceeded.
 type attemptTimeoutError struct{ timeout time.Duration }
 
 func (e *attemptTimeoutError) Error() string {
 	return fmt.Sprintf("httpx: no response headers within the attempt timeout of %v", e.timeout)
 }
-func (e *attemptTimeoutError) Unwrap() error { return errAttemptTimeout }
+func (e *attemptTimeoutError) Unwrap() []error {
+	return []error{errAttemptTimeout, retry.ErrAttemptTimeout}
+}
 func (e *attemptTimeoutError) Timeout() bool { return true }
 
 func orDefault[N int64 | time.Duration](v, def N) N {
