@@ -47,9 +47,23 @@ type BreakerError struct {
 // when the breaker is open: "circuit breaker is open, next probe in 30s".
 func (e *BreakerError) Error() string {
 	if e.Wait > 0 {
-		return e.Reason.Error() + ", next probe in " + e.Wait.String()
+		return e.Reason.Error() + ", next probe in " + roughly(e.Wait).String()
 	}
 	return e.Reason.Error()
+}
+
+// roughly rounds d to three significant digits for a message, rounding
+// up so that a wait never reads as over before it is: 29.9999991s reads
+// 30s, 1.23456s 1.24s, 850.2ms 851ms.
+func roughly(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for u := time.Duration(1000); u <= d/100; u *= 10 {
+		unit = u
+	}
+	if r := d % unit; r != 0 {
+		d += unit - r
+	}
+	return d
 }
 
 // Unwrap returns the Reason.

@@ -200,3 +200,21 @@ func TestTimeoutMessages(t *testing.T) {
 		})
 	}
 }
+
+// A breaker's wait reads rounded up to three significant digits, never as
+// over before it is.
+func TestBreakerWaitMessage(t *testing.T) {
+	for wait, want := range map[time.Duration]string{
+		29999999088 * time.Nanosecond:  "30s",
+		1234560 * time.Microsecond:     "1.24s",
+		850200 * time.Microsecond:      "851ms",
+		time.Minute:                    "1m0s",
+		42 * time.Microsecond:          "42µs",
+		90*time.Minute + 1*time.Second: "1h30m10s",
+	} {
+		err := &retry.BreakerError{Reason: retry.ErrBreakerOpen, State: retry.BreakerOpen, Wait: wait}
+		if got := err.Error(); got != "circuit breaker is open, next probe in "+want {
+			t.Errorf("Wait %v: %q, want next probe in %s", wait, got, want)
+		}
+	}
+}
