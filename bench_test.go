@@ -221,7 +221,7 @@ func BenchmarkHedgeNoHedge(b *testing.B) {
 		}
 	})
 	b.Run("adaptive", func(b *testing.B) {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{Fallback: time.Hour})
+		tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Fallback: time.Hour})
 		p := &retry.HedgePolicy{Latency: tr}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -244,7 +244,7 @@ func BenchmarkLatencyTracker(b *testing.B) {
 		})
 	})
 	b.Run("record", func(b *testing.B) {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			d := time.Duration(0)
@@ -255,7 +255,7 @@ func BenchmarkLatencyTracker(b *testing.B) {
 		})
 	})
 	b.Run("record+delay", func(b *testing.B) {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			d := time.Duration(0)
@@ -267,7 +267,7 @@ func BenchmarkLatencyTracker(b *testing.B) {
 		})
 	})
 	b.Run("quantile", func(b *testing.B) {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{})
 		for i := range 1500 {
 			tr.Record(time.Duration(i%97+1) * time.Millisecond)
 		}

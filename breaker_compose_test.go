@@ -234,7 +234,7 @@ func TestAdaptiveThrottleTimeWindow(t *testing.T) {
 func TestBreakerConcurrent(t *testing.T) {
 	configs := map[string]retry.BreakerConfig{
 		"consecutive": {ConsecutiveFailures: 3},
-		"time window": {FailureRatio: 0.3, MinimumCalls: 5, SlowCallThreshold: 5 * time.Millisecond,
+		"time window": {FailureRatio: 0.3, MinCalls: 5, SlowCallThreshold: 5 * time.Millisecond,
 			MaxAverageDuration: 10 * time.Millisecond, Window: 100 * time.Millisecond},
 		"count window": {FailureRatio: 0.3, WindowCalls: 20, SlowCallThreshold: 5 * time.Millisecond},
 		"adaptive":     {Adaptive: true, ConsecutiveFailures: 4},

@@ -49,14 +49,14 @@ type BreakerConfig struct {
 	ConsecutiveFailures int
 
 	// FailureRatio trips the breaker when at least that share of the calls
-	// in the rolling window failed, once the window holds MinimumCalls.
+	// in the rolling window failed, once the window holds MinCalls.
 	// It must be in (0, 1]; zero disables the rule.
 	FailureRatio float64
 
 	// SlowCallThreshold makes a call that takes at least that long count as
 	// slow, whether it succeeds or fails. The breaker trips when at least
 	// SlowCallRatio of the calls in the window were slow, once the window
-	// holds MinimumCalls. Zero disables the rule. Only calls made while
+	// holds MinCalls. Zero disables the rule. Only calls made while
 	// closed count: a slow probe in half-open that succeeds is a success
 	// (see HalfOpenSuccesses). SlowCallRatio zero means
 	// 1: every call in the window was slow.
@@ -64,14 +64,14 @@ type BreakerConfig struct {
 	SlowCallRatio     float64
 
 	// MaxAverageDuration trips the breaker when the average duration of the
-	// calls in the window exceeds it, once the window holds MinimumCalls
+	// calls in the window exceeds it, once the window holds MinCalls
 	// (the "average RT" rule). Zero disables the rule.
 	MaxAverageDuration time.Duration
 
-	// MinimumCalls is how many calls (successes and failures; ignored calls
+	// MinCalls is how many calls (successes and failures; ignored calls
 	// do not count) the window must hold before a ratio or average rule can
 	// trip. Zero means 10, or WindowCalls if that is lower.
-	MinimumCalls int
+	MinCalls int
 
 	// Window and BucketPeriod shape the rolling window of the ratio,
 	// slow-call, average and adaptive rules: the last Window of time, in
@@ -86,7 +86,7 @@ type BreakerConfig struct {
 	// calls instead of a span of time, at most 1<<20 (1048576). It
 	// excludes Window and BucketPeriod.
 	//
-	// Window, BucketPeriod, WindowCalls and MinimumCalls shape the window
+	// Window, BucketPeriod, WindowCalls and MinCalls shape the window
 	// of the ratio, slow-call, average and adaptive rules: setting them
 	// without one of those rules is an error, not a silent no-op.
 	WindowCalls int
@@ -123,7 +123,7 @@ type BreakerConfig struct {
 	// A probe counts by its Classify outcome alone: the slow-call and
 	// average rules apply only while closed, so a slow probe that succeeds
 	// counts as a success (and if the dependency is still slow, the
-	// closed breaker trips again once its window holds MinimumCalls).
+	// closed breaker trips again once its window holds MinCalls).
 	HalfOpenProbes    int
 	HalfOpenSuccesses int
 
@@ -249,8 +249,8 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		return breakerSettings{}, invalid("BreakerConfig.SlowCallThreshold is negative (%v)", c.SlowCallThreshold)
 	case c.MaxAverageDuration < 0:
 		return breakerSettings{}, invalid("BreakerConfig.MaxAverageDuration is negative (%v)", c.MaxAverageDuration)
-	case c.MinimumCalls < 0:
-		return breakerSettings{}, invalid("BreakerConfig.MinimumCalls is negative (%d)", c.MinimumCalls)
+	case c.MinCalls < 0:
+		return breakerSettings{}, invalid("BreakerConfig.MinCalls is negative (%d)", c.MinCalls)
 	case c.Window < 0:
 		return breakerSettings{}, invalid("BreakerConfig.Window is negative (%v)", c.Window)
 	case c.BucketPeriod < 0:
@@ -261,8 +261,8 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		return breakerSettings{}, invalid("BreakerConfig.WindowCalls (%d) is more than %d", c.WindowCalls, maxWindowCalls)
 	case c.WindowCalls > 0 && (c.Window != 0 || c.BucketPeriod != 0):
 		return breakerSettings{}, invalid("BreakerConfig.WindowCalls excludes Window and BucketPeriod")
-	case c.WindowCalls > 0 && c.MinimumCalls > c.WindowCalls:
-		return breakerSettings{}, invalid("BreakerConfig.MinimumCalls (%d) exceeds WindowCalls (%d): the rules could never trip", c.MinimumCalls, c.WindowCalls)
+	case c.WindowCalls > 0 && c.MinCalls > c.WindowCalls:
+		return breakerSettings{}, invalid("BreakerConfig.MinCalls (%d) exceeds WindowCalls (%d): the rules could never trip", c.MinCalls, c.WindowCalls)
 	case math.IsNaN(c.AdaptiveK) || c.AdaptiveK != 0 && c.AdaptiveK < 1 || math.IsInf(c.AdaptiveK, 0):
 		return breakerSettings{}, invalid("BreakerConfig.AdaptiveK %v is less than 1 or not finite", c.AdaptiveK)
 	case c.AdaptiveK != 0 && !c.Adaptive:
@@ -282,7 +282,7 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		slowAt:       c.SlowCallThreshold,
 		slowRatio:    c.SlowCallRatio,
 		maxAverage:   c.MaxAverageDuration,
-		minCalls:     int64(c.MinimumCalls),
+		minCalls:     int64(c.MinCalls),
 		adaptive:     c.Adaptive,
 		k:            c.AdaptiveK,
 		open:         c.OpenDuration,
@@ -306,7 +306,7 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 			{"Window", c.Window != 0},
 			{"BucketPeriod", c.BucketPeriod != 0},
 			{"WindowCalls", c.WindowCalls != 0},
-			{"MinimumCalls", c.MinimumCalls != 0},
+			{"MinCalls", c.MinCalls != 0},
 		} {
 			if f.set {
 				return breakerSettings{}, invalid("BreakerConfig.%s has no effect without FailureRatio, SlowCallThreshold, MaxAverageDuration or Adaptive", f.name)

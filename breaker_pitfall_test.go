@@ -163,12 +163,12 @@ func TestPitfall30IgnoredCannotClose(t *testing.T) {
 }
 
 // R31: calls that hang (slow, though successful) trip the breaker, and
-// MinimumCalls keeps one early failure from tripping it.
+// MinCalls keeps one early failure from tripping it.
 func TestPitfall31SlowCalls(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, SlowCallThreshold: time.Second,
-		SlowCallRatio: 0.8, MinimumCalls: 5, Window: time.Minute, Clock: clk})
-	call(b, clk, 0, errBoom) // 1 of 1 failed: below MinimumCalls
+		SlowCallRatio: 0.8, MinCalls: 5, Window: time.Minute, Clock: clk})
+	call(b, clk, 0, errBoom) // 1 of 1 failed: below MinCalls
 	if b.State() != retry.BreakerClosed {
 		t.Fatal("one failure tripped the breaker")
 	}
@@ -250,7 +250,7 @@ func TestPitfall32PanickingHook(t *testing.T) {
 // call longer than the window.
 func TestPitfall33StaleBuckets(t *testing.T) {
 	clk := newManualClock()
-	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: 4, Window: 4 * time.Second,
+	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 4, Window: 4 * time.Second,
 		BucketPeriod: time.Second, Clock: clk})
 	for range 3 {
 		call(b, nil, 0, errBoom)

@@ -122,8 +122,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			changes: "[closed>open open>half-open half-open>closed]",
 		},
 		{
-			name: "failure ratio over a time window with MinimumCalls",
-			cfg: retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: 4, Window: 4 * time.Second,
+			name: "failure ratio over a time window with MinCalls",
+			cfg: retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 4, Window: 4 * time.Second,
 				BucketPeriod: time.Second, OpenDuration: time.Second},
 			steps: []bstep{
 				{err: errBoom}, {err: errBoom}, {err: errBoom}, // 3 calls: too few
@@ -134,7 +134,7 @@ func TestBreakerStateMachine(t *testing.T) {
 		},
 		{
 			name: "failure ratio over the last N calls",
-			cfg:  retry.BreakerConfig{FailureRatio: 0.6, WindowCalls: 5, MinimumCalls: 5},
+			cfg:  retry.BreakerConfig{FailureRatio: 0.6, WindowCalls: 5, MinCalls: 5},
 			steps: []bstep{
 				{err: errBoom}, {err: errBoom}, {err: ok}, {err: ok}, {err: ok}, {err: ok},
 				{err: errBoom},                          // 1 of the last 5
@@ -146,7 +146,7 @@ func TestBreakerStateMachine(t *testing.T) {
 		{
 			name: "slow successes trip the slow-call rule",
 			cfg: retry.BreakerConfig{SlowCallThreshold: 100 * time.Millisecond, SlowCallRatio: 0.5,
-				MinimumCalls: 4, Window: 10 * time.Second},
+				MinCalls: 4, Window: 10 * time.Second},
 			steps: []bstep{
 				{err: ok, took: 10 * time.Millisecond},
 				{err: ok, took: 100 * time.Millisecond}, // at the threshold: slow
@@ -157,7 +157,7 @@ func TestBreakerStateMachine(t *testing.T) {
 		},
 		{
 			name: "average duration trips",
-			cfg:  retry.BreakerConfig{MaxAverageDuration: 50 * time.Millisecond, MinimumCalls: 3, WindowCalls: 10},
+			cfg:  retry.BreakerConfig{MaxAverageDuration: 50 * time.Millisecond, MinCalls: 3, WindowCalls: 10},
 			steps: []bstep{
 				{err: ok, took: 10 * time.Millisecond},
 				{err: ok, took: 20 * time.Millisecond},
@@ -255,7 +255,7 @@ func TestBreakerBadConfig(t *testing.T) {
 		"slow ratio alone":       {retry.BreakerConfig{SlowCallRatio: 0.5}, "SlowCallRatio"},
 		"negative slow":          {retry.BreakerConfig{SlowCallThreshold: -time.Second}, "SlowCallThreshold"},
 		"negative average":       {retry.BreakerConfig{MaxAverageDuration: -1}, "MaxAverageDuration"},
-		"negative minimum":       {retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: -1}, "MinimumCalls"},
+		"negative minimum":       {retry.BreakerConfig{FailureRatio: 0.5, MinCalls: -1}, "MinCalls"},
 		"negative window":        {retry.BreakerConfig{FailureRatio: 0.5, Window: -time.Second}, "Window"},
 		"negative bucket":        {retry.BreakerConfig{FailureRatio: 0.5, BucketPeriod: -time.Second}, "BucketPeriod"},
 		"bucket does not divide": {retry.BreakerConfig{FailureRatio: 0.5, Window: 10 * time.Second, BucketPeriod: 3 * time.Second}, "BucketPeriod"},
@@ -264,7 +264,7 @@ func TestBreakerBadConfig(t *testing.T) {
 		"too many buckets":       {retry.BreakerConfig{FailureRatio: 0.5, Window: time.Hour, BucketPeriod: time.Millisecond}, "Window"},
 		"negative window calls":  {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: -1}, "WindowCalls"},
 		"both windows":           {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, Window: time.Second}, "WindowCalls"},
-		"minimum above calls":    {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, MinimumCalls: 11}, "MinimumCalls"},
+		"minimum above calls":    {retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, MinCalls: 11}, "MinCalls"},
 		"K below 1":              {retry.BreakerConfig{Adaptive: true, AdaptiveK: 0.5}, "AdaptiveK"},
 		"K negative":             {retry.BreakerConfig{Adaptive: true, AdaptiveK: -2}, "AdaptiveK"},
 		"K NaN":                  {retry.BreakerConfig{Adaptive: true, AdaptiveK: math.NaN()}, "AdaptiveK"},
@@ -282,7 +282,7 @@ func TestBreakerBadConfig(t *testing.T) {
 		"window without rule":        {retry.BreakerConfig{Window: time.Second}, "Window"},
 		"bucket without rule":        {retry.BreakerConfig{BucketPeriod: time.Second}, "BucketPeriod"},
 		"window calls without rule":  {retry.BreakerConfig{WindowCalls: 10}, "WindowCalls"},
-		"minimum calls without rule": {retry.BreakerConfig{ConsecutiveFailures: 3, MinimumCalls: 5}, "MinimumCalls"},
+		"minimum calls without rule": {retry.BreakerConfig{ConsecutiveFailures: 3, MinCalls: 5}, "MinCalls"},
 		"K without Adaptive":         {retry.BreakerConfig{AdaptiveK: 3}, "AdaptiveK"},
 		"K with a ratio only":        {retry.BreakerConfig{FailureRatio: 0.5, AdaptiveK: 3}, "AdaptiveK"},
 	}
@@ -295,12 +295,12 @@ func TestBreakerBadConfig(t *testing.T) {
 		"zero":         {},
 		"ratio 1":      {FailureRatio: 1},
 		"K 1":          {Adaptive: true, AdaptiveK: 1},
-		"calls window": {FailureRatio: 0.5, WindowCalls: 3}, // MinimumCalls defaults to 3
+		"calls window": {FailureRatio: 0.5, WindowCalls: 3}, // MinCalls defaults to 3
 		"one bucket":   {FailureRatio: 0.5, Window: time.Second, BucketPeriod: time.Second},
 		"max int64":    {FailureRatio: 0.5, Window: math.MaxInt64, BucketPeriod: math.MaxInt64},
 		"max calls":    {FailureRatio: 0.5, WindowCalls: 1 << 20},
 		"slow window":  {SlowCallThreshold: time.Second, Window: time.Minute},
-		"avg calls":    {MaxAverageDuration: time.Second, WindowCalls: 50, MinimumCalls: 5},
+		"avg calls":    {MaxAverageDuration: time.Second, WindowCalls: 50, MinCalls: 5},
 		"adaptive K":   {Adaptive: true, AdaptiveK: 1.5, Window: time.Second},
 	} {
 		t.Run(name, func(t *testing.T) { accepts(t, retry.NewBreaker, cfg) })
@@ -469,7 +469,7 @@ func TestStateString(t *testing.T) {
 // and the closed breaker then counts slow calls afresh.
 func TestBreakerSlowProbeIsSuccess(t *testing.T) {
 	clk := newManualClock()
-	b := newBreaker(t, retry.BreakerConfig{SlowCallThreshold: time.Second, MinimumCalls: 2,
+	b := newBreaker(t, retry.BreakerConfig{SlowCallThreshold: time.Second, MinCalls: 2,
 		WindowCalls: 4, OpenDuration: time.Second, Clock: clk})
 	call(b, clk, 2*time.Second, nil)
 	call(b, clk, 2*time.Second, nil)
@@ -485,7 +485,7 @@ func TestBreakerSlowProbeIsSuccess(t *testing.T) {
 	}
 	call(b, clk, 2*time.Second, nil)
 	if b.State() != retry.BreakerClosed {
-		t.Fatal("one slow call tripped a fresh closed period below MinimumCalls")
+		t.Fatal("one slow call tripped a fresh closed period below MinCalls")
 	}
 	call(b, clk, 2*time.Second, nil)
 	if b.State() != retry.BreakerOpen {

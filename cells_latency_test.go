@@ -12,7 +12,7 @@ import (
 // Window samples are in, Delay must leave the Fallback.
 func TestLatencyExtremeQuantileLeavesFallback(t *testing.T) {
 	for _, q := range []float64{0.999, 0.9999999999, 1 - 1e-15} {
-		lt, err := retry.NewLatencyTracker(retry.LatencyConfig{Quantile: q, Window: 100, Fallback: time.Hour})
+		lt, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Quantile: q, Window: 100, Fallback: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,8 +20,8 @@ import (
 func TestStressNested(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tb retry.TokenBucket
-		lt, _ := retry.NewLatencyTracker(retry.LatencyConfig{Window: 50, Floor: ms})
-		b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinimumCalls: 10, WindowCalls: 20, OpenDuration: 20 * ms, HalfOpenProbes: 2})
+		lt, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 50, Floor: ms})
+		b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 10, WindowCalls: 20, OpenDuration: 20 * ms, HalfOpenProbes: 2})
 		h := &retry.HedgePolicy{MaxAttempts: 3, Latency: lt, Budget: &tb}
 		p := &retry.Policy{MaxAttempts: 4, Budget: &tb, WaitForProbe: true, Backoff: retry.Constant{Interval: ms}, MarkAttempts: true}
 		var wg sync.WaitGroup

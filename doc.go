@@ -7,21 +7,25 @@
 //
 //	err := retry.Do(ctx, nil, ping) // 3 attempts, exponential backoff with full jitter
 //
-//	var policy = &retry.Policy{
+//	var policy = retry.Must(&retry.Policy{ // a bad literal panics at start-up
 //		MaxAttempts: 5,
 //		Backoff:     retry.Exponential{Base: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: retry.FullJitter},
-//	}
+//	})
 //	user, err := retry.Retry(ctx, policy, fetchUser)
 //
-// A call ends with the result, or with an error that says why it stopped
-// and after how many attempts (see [Error]). errors.Is and errors.As reach
-// the last attempt's error and any context error.
+// A call ends with the result, or with an error that says on one line why
+// it stopped and after how many attempts (see [Error]). errors.Is and
+// errors.As reach the last attempt's error and any context error; an
+// attempt that ran out of its own time limit matches [ErrAttemptTimeout],
+// the caller's deadline never does.
 //
 // # Which to use
 //
 // Retry, with [Retry] or [Do], when failures are brief: a dropped
 // connection, a 503, a timeout. Mark errors that will not go away with
-// [Permanent], and retry only calls that are safe to repeat.
+// [Permanent], and retry only calls that are safe to repeat. To bound a
+// call by time rather than by count, set [Policy.MaxElapsed], which bounds
+// the attempts too, and MaxAttempts: [Unlimited].
 //
 // Hedge, with [Hedge], when a call is slow rather than failing: a copy
 // sent after a delay, such as the p95 of recent latencies (see

@@ -77,7 +77,7 @@ func ExampleHedge_allFail() {
 // come out at most 1/32 above the exact sample quantile, never below (for
 // samples under 2⁴⁰ ns, about 18 minutes; longer ones are clipped).
 func ExampleLatencyTracker() {
-	tracker, err := retry.NewLatencyTracker(retry.LatencyConfig{
+	tracker, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{
 		Quantile: 0.9,
 		Floor:    5 * time.Millisecond,
 		Ceiling:  time.Second,
@@ -97,12 +97,12 @@ func ExampleLatencyTracker() {
 	// A policy that hedges after the tracker's delay, and records into it.
 	_ = &retry.HedgePolicy{Latency: tracker}
 
-	_, err = retry.NewLatencyTracker(retry.LatencyConfig{Quantile: 1.5})
+	_, err = retry.NewLatencyTracker(retry.LatencyTrackerConfig{Quantile: 1.5})
 	fmt.Println(err)
 	// Output:
 	// no samples: 50ms
 	// p50: 82ms delay (p90): 147ms
-	// retry: invalid argument: LatencyConfig.Quantile is 1.5, outside (0, 1)
+	// retry: invalid argument: LatencyTrackerConfig.Quantile is 1.5, outside (0, 1)
 }
 
 // A copy answered "overloaded" marks its error with StopHedging: no more

@@ -111,7 +111,7 @@ func TestHedgeAdaptiveDelayUnbiased(t *testing.T) {
 // tracker's delay, with the tracker fed as feed says.
 func runAdaptive(t *testing.T, draws [][2]time.Duration, feed latencyFeed, truth time.Duration) adaptiveRun {
 	const window = 1000
-	tracker, err := retry.NewLatencyTracker(retry.LatencyConfig{Quantile: 0.95, Window: window})
+	tracker, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Quantile: 0.95, Window: window})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestHedgeTailLatency(t *testing.T) {
 		_, err := retry.Hedge(ctx, fixedPolicy, fn)
 		return err
 	})
-	tracker, err := retry.NewLatencyTracker(retry.LatencyConfig{Quantile: 0.95})
+	tracker, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Quantile: 0.95})
 	if err != nil {
 		t.Fatal(err)
 	}

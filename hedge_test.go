@@ -575,7 +575,7 @@ func TestHedgeOnHedgeEvents(t *testing.T) {
 // -race. Each caller must get its own attempt's value.
 func TestHedgeSharedPolicyConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr, err := retry.NewLatencyTracker(retry.LatencyConfig{Window: 64, MinSamples: 8, Fallback: 3 * ms})
+		tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 64, MinSamples: 8, Fallback: 3 * ms})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -631,7 +631,7 @@ func TestHedgeRecordsFirstAttemptLatency(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{MinSamples: 1, Window: 100, Fallback: 3 * ms})
+				tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{MinSamples: 1, Window: 100, Fallback: 3 * ms})
 				retry.Hedge(context.Background(), &retry.HedgePolicy{Latency: tr}, newScript(c.steps...).fn)
 				time.Sleep(10 * ms) // a losing first attempt records when it returns
 				synctest.Wait()

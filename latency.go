@@ -8,15 +8,15 @@ import (
 	"time"
 )
 
-// Defaults for zero fields of LatencyConfig.
+// Defaults for zero fields of LatencyTrackerConfig.
 const (
-	defaultLatencyQuantile = 0.95 // LatencyConfig.Quantile
-	defaultLatencyWindow   = 1000 // LatencyConfig.Window
+	defaultLatencyQuantile = 0.95 // LatencyTrackerConfig.Quantile
+	defaultLatencyWindow   = 1000 // LatencyTrackerConfig.Window
 )
 
-// LatencyConfig configures a LatencyTracker. Every zero field means the
+// LatencyTrackerConfig configures a LatencyTracker. Every zero field means the
 // default documented on it.
-type LatencyConfig struct {
+type LatencyTrackerConfig struct {
 	// Quantile is the quantile of recent latencies that Delay returns, in
 	// (0, 1). Zero means 0.95 (p95).
 	Quantile float64
@@ -48,43 +48,43 @@ type LatencyConfig struct {
 
 // Validate reports the first invalid field of c, wrapped around
 // ErrInvalid and naming the field.
-func (c LatencyConfig) Validate() error {
+func (c LatencyTrackerConfig) Validate() error {
 	switch {
 	case c.Quantile != 0 && !(c.Quantile > 0 && c.Quantile < 1): // catches NaN too
-		return invalid("LatencyConfig.Quantile is %v, outside (0, 1)", c.Quantile)
+		return invalid("LatencyTrackerConfig.Quantile is %v, outside (0, 1)", c.Quantile)
 	case c.Window < 0:
-		return invalid("LatencyConfig.Window is negative (%d)", c.Window)
+		return invalid("LatencyTrackerConfig.Window is negative (%d)", c.Window)
 	case c.MinSamples < 0:
-		return invalid("LatencyConfig.MinSamples is negative (%d)", c.MinSamples)
+		return invalid("LatencyTrackerConfig.MinSamples is negative (%d)", c.MinSamples)
 	case c.MinSamples > c.window():
-		return invalid("LatencyConfig.MinSamples (%d) exceeds the Window (%d)", c.MinSamples, c.window())
+		return invalid("LatencyTrackerConfig.MinSamples (%d) exceeds the Window (%d)", c.MinSamples, c.window())
 	case c.Floor < 0:
-		return invalid("LatencyConfig.Floor is negative (%v)", c.Floor)
+		return invalid("LatencyTrackerConfig.Floor is negative (%v)", c.Floor)
 	case c.Ceiling < 0:
-		return invalid("LatencyConfig.Ceiling is negative (%v)", c.Ceiling)
+		return invalid("LatencyTrackerConfig.Ceiling is negative (%v)", c.Ceiling)
 	case c.Ceiling > 0 && c.Floor > c.Ceiling:
-		return invalid("LatencyConfig.Floor (%v) is above the Ceiling (%v)", c.Floor, c.Ceiling)
+		return invalid("LatencyTrackerConfig.Floor (%v) is above the Ceiling (%v)", c.Floor, c.Ceiling)
 	case c.Fallback < 0:
-		return invalid("LatencyConfig.Fallback is negative (%v)", c.Fallback)
+		return invalid("LatencyTrackerConfig.Fallback is negative (%v)", c.Fallback)
 	}
 	return nil
 }
 
-func (c *LatencyConfig) quantile() float64 {
+func (c *LatencyTrackerConfig) quantile() float64 {
 	if c.Quantile == 0 {
 		return defaultLatencyQuantile
 	}
 	return c.Quantile
 }
 
-func (c *LatencyConfig) window() int {
+func (c *LatencyTrackerConfig) window() int {
 	if c.Window == 0 {
 		return defaultLatencyWindow
 	}
 	return c.Window
 }
 
-func (c *LatencyConfig) minSamples() int {
+func (c *LatencyTrackerConfig) minSamples() int {
 	if c.MinSamples != 0 {
 		return c.MinSamples
 	}
@@ -101,7 +101,7 @@ func (c *LatencyConfig) minSamples() int {
 // concurrent use, and Record, Quantile and Delay do not allocate. Record
 // and Quantile take a short lock; Delay reads a cached estimate with one
 // atomic load. The zero value is ready to use and behaves as
-// NewLatencyTracker(LatencyConfig{}). A LatencyTracker must not be copied
+// NewLatencyTracker(LatencyTrackerConfig{}). A LatencyTracker must not be copied
 // after first use.
 //
 // # How it works
@@ -123,7 +123,7 @@ func (c *LatencyConfig) minSamples() int {
 // traffic, not with time: a dependency that is called rarely keeps its
 // last estimate until new samples replace it.
 type LatencyTracker struct {
-	cfg      LatencyConfig // read-only after NewLatencyTracker
+	cfg      LatencyTrackerConfig // read-only after NewLatencyTracker
 	estimate atomic.Int64  // last clamped quantile, in ns; 0 when none yet
 
 	mu   sync.Mutex
@@ -179,7 +179,7 @@ func upperEdge(i int) time.Duration {
 
 // NewLatencyTracker returns an empty tracker configured by c, or the error
 // of c.Validate.
-func NewLatencyTracker(c LatencyConfig) (*LatencyTracker, error) {
+func NewLatencyTracker(c LatencyTrackerConfig) (*LatencyTracker, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func TestLatencyTrackerAccuracy(t *testing.T) {
 	for name, draw := range dists {
 		t.Run(name, func(t *testing.T) {
 			const n = 20_000
-			tr, err := retry.NewLatencyTracker(retry.LatencyConfig{Window: n})
+			tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +61,7 @@ func TestLatencyTrackerClipsLongSamples(t *testing.T) {
 		{clip - 1, clip},
 		{clip / 2, clip/2 + clip/64}, // the upper edge of its bucket, 1/32 above
 	} {
-		tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{})
+		tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{})
 		tr.Record(c.sample)
 		if got, _ := tr.Quantile(1); got != c.want {
 			t.Errorf("one sample of %v: max %v, want %v", c.sample, got, c.want)
@@ -72,7 +72,7 @@ func TestLatencyTrackerClipsLongSamples(t *testing.T) {
 // Old samples roll out a generation at a time: the quantiles cover the
 // last Window to 2·Window−1 samples.
 func TestLatencyTrackerRecency(t *testing.T) {
-	tr, err := retry.NewLatencyTracker(retry.LatencyConfig{Window: 100})
+	tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLatencyTrackerRecency(t *testing.T) {
 }
 
 func TestLatencyTrackerDelay(t *testing.T) {
-	tr, err := retry.NewLatencyTracker(retry.LatencyConfig{
+	tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{
 		Quantile: 0.5, MinSamples: 10, Floor: 2 * time.Millisecond, Ceiling: 8 * time.Millisecond, Fallback: 5 * time.Millisecond,
 	})
 	if err != nil {
@@ -155,32 +155,32 @@ func TestLatencyTrackerZeroValue(t *testing.T) {
 func TestLatencyTrackerBadConfig(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   retry.LatencyConfig
+		cfg   retry.LatencyTrackerConfig
 		field string // the field the error names
 	}{
-		{"quantile negative", retry.LatencyConfig{Quantile: -0.5}, "Quantile"},
-		{"quantile 1", retry.LatencyConfig{Quantile: 1}, "Quantile"},
-		{"quantile above 1", retry.LatencyConfig{Quantile: 1.5}, "Quantile"},
-		{"quantile NaN", retry.LatencyConfig{Quantile: math.NaN()}, "Quantile"},
-		{"quantile +Inf", retry.LatencyConfig{Quantile: math.Inf(1)}, "Quantile"},
-		{"floor above ceiling", retry.LatencyConfig{Floor: 2 * time.Second, Ceiling: time.Second}, "Floor"},
-		{"negative floor", retry.LatencyConfig{Floor: -1}, "Floor"},
-		{"negative ceiling", retry.LatencyConfig{Ceiling: -1}, "Ceiling"},
-		{"negative fallback", retry.LatencyConfig{Fallback: -1}, "Fallback"},
-		{"negative window", retry.LatencyConfig{Window: -1}, "Window"},
-		{"negative min samples", retry.LatencyConfig{MinSamples: -1}, "MinSamples"},
-		{"min samples above window", retry.LatencyConfig{Window: 10, MinSamples: 11}, "MinSamples"},
+		{"quantile negative", retry.LatencyTrackerConfig{Quantile: -0.5}, "Quantile"},
+		{"quantile 1", retry.LatencyTrackerConfig{Quantile: 1}, "Quantile"},
+		{"quantile above 1", retry.LatencyTrackerConfig{Quantile: 1.5}, "Quantile"},
+		{"quantile NaN", retry.LatencyTrackerConfig{Quantile: math.NaN()}, "Quantile"},
+		{"quantile +Inf", retry.LatencyTrackerConfig{Quantile: math.Inf(1)}, "Quantile"},
+		{"floor above ceiling", retry.LatencyTrackerConfig{Floor: 2 * time.Second, Ceiling: time.Second}, "Floor"},
+		{"negative floor", retry.LatencyTrackerConfig{Floor: -1}, "Floor"},
+		{"negative ceiling", retry.LatencyTrackerConfig{Ceiling: -1}, "Ceiling"},
+		{"negative fallback", retry.LatencyTrackerConfig{Fallback: -1}, "Fallback"},
+		{"negative window", retry.LatencyTrackerConfig{Window: -1}, "Window"},
+		{"negative min samples", retry.LatencyTrackerConfig{MinSamples: -1}, "MinSamples"},
+		{"min samples above window", retry.LatencyTrackerConfig{Window: 10, MinSamples: 11}, "MinSamples"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rejects(t, retry.NewLatencyTracker, tt.cfg, "LatencyConfig."+tt.field)
+			rejects(t, retry.NewLatencyTracker, tt.cfg, "LatencyTrackerConfig."+tt.field)
 		})
 	}
-	accepts(t, retry.NewLatencyTracker, retry.LatencyConfig{Floor: time.Second}) // no ceiling
+	accepts(t, retry.NewLatencyTracker, retry.LatencyTrackerConfig{Floor: time.Second}) // no ceiling
 }
 
 func TestLatencyTrackerNoAllocs(t *testing.T) {
-	tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{Window: 50})
+	tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 50})
 	i := 0
 	allocs := testing.AllocsPerRun(1000, func() {
 		i++
@@ -195,7 +195,7 @@ func TestLatencyTrackerNoAllocs(t *testing.T) {
 
 // Concurrent Record, Quantile and Delay: run with -race.
 func TestLatencyTrackerConcurrent(t *testing.T) {
-	tr, _ := retry.NewLatencyTracker(retry.LatencyConfig{Window: 500, Quantile: 0.9})
+	tr, _ := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 500, Quantile: 0.9})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -230,7 +230,7 @@ func TestLatencyTrackerRotationCannotStall(t *testing.T) {
 	// More Ps than CPUs: the OS deschedules threads at any instruction.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8 * runtime.NumCPU()))
 	for _, window := range []int{1, 1, 1, 2, 3, 64} {
-		tr, err := retry.NewLatencyTracker(retry.LatencyConfig{Window: window})
+		tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: window})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,15 +30,15 @@ func TestMust(t *testing.T) {
 	if got := retry.Must((*retry.Policy)(nil)); got != nil {
 		t.Errorf("Must(nil) = %v, want nil", got)
 	}
-	if got := retry.Must(retry.LatencyConfig{}); got != (retry.LatencyConfig{}) {
-		t.Errorf("Must(LatencyConfig{}) = %+v", got)
+	if got := retry.Must(retry.LatencyTrackerConfig{}); got != (retry.LatencyTrackerConfig{}) {
+		t.Errorf("Must(LatencyTrackerConfig{}) = %+v", got)
 	}
 	for name, f := range map[string]func(){
 		"policy":         func() { retry.Must(&retry.Policy{MaxAttempts: -2}) },
 		"policy backoff": func() { retry.Must(&retry.Policy{Backoff: retry.Exponential{Multiplier: 0.5}}) },
 		"hedge policy":   func() { retry.Must(&retry.HedgePolicy{Delay: -time.Second}) },
 		"backoff":        func() { retry.Must(retry.Constant{Interval: -time.Second}) },
-		"latency config": func() { retry.Must(retry.LatencyConfig{Quantile: 2}) },
+		"latency config": func() { retry.Must(retry.LatencyTrackerConfig{Quantile: 2}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := mustPanic(t, f)

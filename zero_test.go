@@ -118,7 +118,7 @@ func TestZeroLatencyTrackerMatchesNew(t *testing.T) {
 		}
 		return trace
 	}
-	made, err := retry.NewLatencyTracker(retry.LatencyConfig{})
+	made, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

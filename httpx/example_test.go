@@ -107,10 +107,10 @@ func ExampleTransport_zeroValue() {
 	// Output: 200 ok after 2 attempts
 }
 
-func ExampleRetryAfter() {
-	d, ok := httpx.RetryAfter("120", time.Now())
+func ExampleParseRetryAfter() {
+	d, ok := httpx.ParseRetryAfter("120", time.Now())
 	fmt.Println(d, ok)
-	_, ok = httpx.RetryAfter("-1", time.Now())
+	_, ok = httpx.ParseRetryAfter("-1", time.Now())
 	fmt.Println(ok)
 	// Output:
 	// 2m0s true

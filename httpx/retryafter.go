@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// RetryAfter parses a Retry-After header value into a wait from now: either
+// ParseRetryAfter parses a Retry-After header value into a wait from now: either
 // delta-seconds (a non-negative integer) or an HTTP-date in any of the three
 // formats of RFC 9110 (IMF-fixdate, RFC 850, asctime). A date in the past
 // is a wait of zero. A huge number of seconds saturates at the largest
 // Duration instead of overflowing. Anything else (a negative or fractional
 // number, garbage, an empty value) reports false.
-func RetryAfter(value string, now time.Time) (time.Duration, bool) {
+func ParseRetryAfter(value string, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(value)
 	if v == "" {
 		return 0, false
@@ -55,5 +55,5 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if len(values) != 1 {
 		return 0, false
 	}
-	return RetryAfter(values[0], now)
+	return ParseRetryAfter(values[0], now)
 }

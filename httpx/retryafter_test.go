@@ -33,7 +33,7 @@ func TestRetryAfterParse(t *testing.T) {
 		{"12abc", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := httpx.RetryAfter(tt.in, now)
+		got, ok := httpx.ParseRetryAfter(tt.in, now)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("RetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
@@ -49,7 +49,7 @@ func FuzzRetryAfter(f *testing.F) {
 		f.Add(s, int64(math.MinInt64))
 	}
 	f.Fuzz(func(t *testing.T, s string, now int64) {
-		d, ok := httpx.RetryAfter(s, time.Unix(0, now))
+		d, ok := httpx.ParseRetryAfter(s, time.Unix(0, now))
 		if d < 0 || (!ok && d != 0) {
 			t.Fatalf("RetryAfter(%q) = %v, %v", s, d, ok)
 		}

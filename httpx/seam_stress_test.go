@@ -67,7 +67,7 @@ func TestStressShared(t *testing.T) {
 	protocols(t, func(t *testing.T, h2 bool) {
 		srv := newScript(t, h2, chaos).lazy()
 		tr := &tracker{base: srv.base(t)}
-		br, _ := retry.NewBreaker(retry.BreakerConfig{FailureRatio: 0.9, MinimumCalls: 50, OpenDuration: 5 * time.Millisecond, HalfOpenProbes: 3})
+		br, _ := retry.NewBreaker(retry.BreakerConfig{FailureRatio: 0.9, MinCalls: 50, OpenDuration: 5 * time.Millisecond, HalfOpenProbes: 3})
 		bucket := &retry.TokenBucket{}
 		var events atomic.Int64
 		client := mustNew(t, httpx.Config{Base: tr,
