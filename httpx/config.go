@@ -1,7 +1,6 @@
 package httpx
 
 import (
-	"fmt"
 	"net/http"
 	"reflect"
 	"time"
@@ -9,11 +8,11 @@ import (
 	"github.com/retrykit/retry"
 )
 
-// Defaults of a Config whose fields are zero.
+// Defaults of a Config whose fields are zero, as its fields' docs say.
 const (
-	DefaultMaxReplayBytes = 1 << 20  // 1 MiB of request body kept to send again
-	DefaultMaxDrainBytes  = 64 << 10 // 64 KiB read from a discarded response
-	DefaultDrainTimeout   = time.Second
+	defaultMaxReplayBytes = 1 << 20  // 1 MiB of request body kept to send again
+	defaultMaxDrainBytes  = 64 << 10 // 64 KiB read from a discarded response
+	defaultDrainTimeout   = time.Second
 )
 
 // Config configures a Transport. Every zero field means the default
@@ -183,7 +182,7 @@ func (c *Config) validateRetry() error {
 		return nil
 	}
 	if err := c.Retry.Validate(); err != nil {
-		return fmt.Errorf("%w: Config.Retry: %w", ErrInvalid, err)
+		return &fieldError{"Config.Retry", err}
 	}
 	switch {
 	case c.Retry.Retryable != nil:
@@ -205,7 +204,7 @@ func (c *Config) validateHedge() error {
 		return nil
 	}
 	if err := c.Hedge.Validate(); err != nil {
-		return fmt.Errorf("%w: Config.Hedge: %w", ErrInvalid, err)
+		return &fieldError{"Config.Hedge", err}
 	}
 	switch {
 	case c.Hedge.Retryable != nil:

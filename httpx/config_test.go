@@ -27,17 +27,18 @@ func TestConfigValidate(t *testing.T) {
 		{httpx.Config{AttemptTimeout: -time.Second}, "Config.AttemptTimeout"},
 		{httpx.Config{Base: (*http.Transport)(nil)}, "Config.Base"},
 		{httpx.Config{AttemptHeader: "Bad Header"}, "Config.AttemptHeader"},
-		{httpx.Config{Retry: &retry.Policy{MaxAfter: -time.Second}}, "Config.Retry: " + retry.ErrInvalid.Error() + ": Policy.MaxAfter"},
+		{httpx.Config{Retry: &retry.Policy{MaxAfter: -time.Second}}, "httpx: invalid argument: Config.Retry: Policy.MaxAfter"},
 		{httpx.Config{Retry: &retry.Policy{AttemptTimeout: time.Second}}, "Config.Retry.AttemptTimeout"},
 		{httpx.Config{Retry: &retry.Policy{SplitDeadline: true}}, "Config.Retry.SplitDeadline"},
 		{httpx.Config{SplitDeadline: true, Retry: &retry.Policy{MaxAttempts: retry.Unlimited}}, "Unlimited"},
 		{httpx.Config{Retry: &retry.Policy{Retryable: func(error) bool { return true }}}, "Config.Retry.Retryable"},
-		{httpx.Config{Hedge: &retry.HedgePolicy{Delay: -time.Second}}, "Config.Hedge: " + retry.ErrInvalid.Error() + ": HedgePolicy.Delay"},
+		{httpx.Config{Hedge: &retry.HedgePolicy{Delay: -time.Second}}, "httpx: invalid argument: Config.Hedge: HedgePolicy.Delay"},
 		{httpx.Config{Hedge: &retry.HedgePolicy{Retryable: func(error) bool { return true }}}, "Config.Hedge.Retryable"},
 		{httpx.Config{Hedge: &retry.HedgePolicy{OnDiscard: func(any) {}}}, "Config.Hedge.OnDiscard"},
 	} {
 		err := tt.cfg.Validate()
-		if !errors.Is(err, httpx.ErrInvalid) || !strings.Contains(err.Error(), tt.field) {
+		if !errors.Is(err, httpx.ErrInvalid) || !errors.Is(err, retry.ErrInvalid) || !strings.Contains(err.Error(), tt.field) ||
+			strings.Count(err.Error(), "invalid argument") != 1 {
 			t.Errorf("Validate() = %v; want ErrInvalid naming %s", err, tt.field)
 			continue
 		}

@@ -435,7 +435,7 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	fmt.Fprintf(&desc, " maxreplay=%d", cfg.MaxReplayBytes)
 	limit := cfg.MaxReplayBytes
 	if limit == 0 {
-		limit = httpx.DefaultMaxReplayBytes
+		limit = 1 << 20 // the default MaxReplayBytes
 	}
 	cfg.DrainTimeout = 200 * time.Millisecond
 	tr := &tracker{base: m.base}

@@ -61,7 +61,27 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // ErrInvalid is wrapped by errors that report a bad Config or request.
-var ErrInvalid = errors.New("httpx: invalid argument")
+// It matches retry.ErrInvalid too, so one errors.Is finds bad input from
+// either package.
+var ErrInvalid error = invalidError{}
+
+type invalidError struct{}
+
+func (invalidError) Error() string        { return "httpx: invalid argument" }
+func (invalidError) Is(target error) bool { return target == retry.ErrInvalid }
+
+// fieldError is the error of a Config field that holds a policy of package
+// retry that is invalid: err, which wraps retry.ErrInvalid, named after the
+// field, in one line without the core's own prefix.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string {
+	return ErrInvalid.Error() + ": " + e.field + ": " + strings.TrimPrefix(e.err.Error(), retry.ErrInvalid.Error()+": ")
+}
+func (e *fieldError) Unwrap() []error { return []error{ErrInvalid, e.err} }
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
@@ -90,9 +110,9 @@ func (t *Transport) setup(cfg Config) {
 	if cfg.Base == nil {
 		cfg.Base = http.DefaultTransport
 	}
-	cfg.MaxReplayBytes = orDefault(cfg.MaxReplayBytes, DefaultMaxReplayBytes)
-	cfg.MaxDrainBytes = orDefault(cfg.MaxDrainBytes, DefaultMaxDrainBytes)
-	cfg.DrainTimeout = orDefault(cfg.DrainTimeout, DefaultDrainTimeout)
+	cfg.MaxReplayBytes = orDefault(cfg.MaxReplayBytes, defaultMaxReplayBytes)
+	cfg.MaxDrainBytes = orDefault(cfg.MaxDrainBytes, defaultMaxDrainBytes)
+	cfg.DrainTimeout = orDefault(cfg.DrainTimeout, defaultDrainTimeout)
 	if cfg.Retryable == nil {
 		cfg.Retryable = DefaultRetryable
 	}
