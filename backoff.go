@@ -64,7 +64,20 @@ func (c Constant) Validate() error {
 	if c.Interval < 0 {
 		return invalid("Constant.Interval is negative (%v)", c.Interval)
 	}
-	return c.Jitter.Validate()
+	return jitterError("Constant", c.Jitter)
+}
+
+// jitterError is the error of j as the Jitter field of a typ (if typ is
+// set), if j is invalid.
+func jitterError(typ string, j Jitter) error {
+	if j.valid() {
+		return nil
+	}
+	field := ""
+	if typ != "" {
+		field = typ + ".Jitter: "
+	}
+	return invalid("%s%v is not a jitter: use NoJitter, FullJitter, EqualJitter or Spread(f) with f in [0, 1]", field, j)
 }
 
 // Linear waits Step after the first failure, 2·Step after the second, and so
@@ -159,15 +172,16 @@ func (dj DecorrelatedJitter) Validate() error {
 // Validate, reports any other.
 type Jitter float64
 
-// The jitters of this package. A Spread is the fraction itself, in [0, 1];
-// the other jitters are negative so that no spread can be mistaken for one.
+// The jitters of this package. A Spread(f) is stored as -f, exactly, so
+// that a plain number (Jitter: 1, Jitter: 0.2) is no valid jitter and
+// Validate reports it rather than guess what it meant.
 const (
 	// NoJitter keeps the wait d as it is.
 	NoJitter Jitter = 0
 	// FullJitter draws the wait uniformly from [0, d] (AWS "full jitter").
-	FullJitter Jitter = -1
+	FullJitter Jitter = 2
 	// EqualJitter draws the wait uniformly from [d/2, d] (AWS "equal jitter").
-	EqualJitter Jitter = -2
+	EqualJitter Jitter = 3
 )
 
 // Spread returns a jitter that draws the wait uniformly from
@@ -175,21 +189,25 @@ const (
 // percentage". f must be within [0, 1]; any other f gives a Jitter that
 // Validate reports (it never becomes another jitter).
 func Spread(f float64) Jitter {
-	if f >= 0 && f <= 1 {
-		return Jitter(f)
+	switch {
+	case f == 0:
+		return NoJitter
+	case f < 0: // -f could be another jitter
+		return Jitter(math.NaN())
 	}
-	return Jitter(math.NaN())
+	return Jitter(-f) // NaN stays NaN, over 1 stays over: invalid
 }
+
+// spread returns the f of Spread(f), for a j that is neither NoJitter,
+// FullJitter nor EqualJitter.
+func (j Jitter) spread() float64 { return -float64(j) }
 
 // Validate reports a Jitter that is none of this package's.
 func (j Jitter) Validate() error {
 	if j.valid() {
 		return nil
 	}
-	if j != j {
-		return invalid("Spread: the fraction must be within [0, 1]")
-	}
-	return invalid("Jitter(%v) is neither a Spread in [0, 1] nor one of NoJitter, FullJitter, EqualJitter", float64(j))
+	return jitterError("", j)
 }
 
 // String returns the jitter as it is written in Go: "FullJitter",
@@ -202,8 +220,8 @@ func (j Jitter) String() string {
 		return "FullJitter"
 	case j == EqualJitter:
 		return "EqualJitter"
-	case j > 0 && j <= 1:
-		return "Spread(" + strconv.FormatFloat(float64(j), 'g', -1, 64) + ")"
+	case j < 0: // Spread(f) for f > 0, valid or not
+		return "Spread(" + strconv.FormatFloat(j.spread(), 'g', 15, 64) + ")"
 	}
 	return "Jitter(" + strconv.FormatFloat(float64(j), 'g', -1, 64) + ")"
 }
@@ -223,8 +241,8 @@ func (j Jitter) draw(d time.Duration, u float64, hi time.Duration) time.Duration
 		return capped(float64(d)*unit(u), min(d, hi))
 	case j == EqualJitter:
 		return capped(float64(d)/2*(1+unit(u)), min(d, hi))
-	case j > 0 && j <= 1:
-		f := float64(j)
+	case j >= -1 && j < 0:
+		f := j.spread()
 		return capped(float64(d)*(1-f+2*f*unit(u)), hi)
 	}
 	return min(d, hi) // invalid: Validate reports it
@@ -282,7 +300,7 @@ func (e Exponential) valid() bool {
 func (dj DecorrelatedJitter) valid() bool { return validRange(dj.Base, dj.Max) }
 
 func (j Jitter) valid() bool {
-	return j == NoJitter || j == FullJitter || j == EqualJitter || j > 0 && j <= 1
+	return j == NoJitter || j == FullJitter || j == EqualJitter || j >= -1 && j < 0
 }
 
 func validMultiplier(m float64) bool { return m == 0 || m >= 1 && m <= math.MaxFloat64 }
@@ -302,7 +320,7 @@ func rangeError(typ, baseName string, base, hi time.Duration, j Jitter) error {
 	case base > 0 && hi > 0 && base > hi:
 		return invalid("%s.%s (%v) is above Max (%v)", typ, baseName, base, hi)
 	}
-	return j.Validate()
+	return jitterError(typ, j)
 }
 
 func orDefault(d, def time.Duration) time.Duration {

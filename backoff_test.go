@@ -221,9 +221,13 @@ func TestJitterValues(t *testing.T) {
 		{retry.Spread(1), true, "Spread(1)"},
 		{retry.Spread(0), true, "NoJitter"},
 		{retry.Spread(-1), false, "Jitter(NaN)"},
-		{retry.Spread(2), false, "Jitter(NaN)"},
-		{retry.Jitter(5), false, "Jitter(5)"},
-		{retry.Jitter(-3), false, "Jitter(-3)"},
+		{retry.Spread(2), false, "Spread(2)"},
+		{retry.Spread(math.NaN()), false, "Jitter(NaN)"},
+		{retry.Spread(1e-300), true, "Spread(1e-300)"},
+		{retry.Jitter(1), false, "Jitter(1)"}, // a plain number is no spread
+		{retry.Jitter(0.2), false, "Jitter(0.2)"},
+		{retry.Jitter(4), false, "Jitter(4)"},
+		{retry.Jitter(math.Inf(1)), false, "Jitter(+Inf)"},
 	} {
 		err := tc.j.Validate()
 		if (err == nil) != tc.valid || (err != nil && !errors.Is(err, retry.ErrInvalid)) {
@@ -236,7 +240,7 @@ func TestJitterValues(t *testing.T) {
 			t.Errorf("Exponential{Jitter: %v}.Validate() = %v", tc.j, err)
 		}
 	}
-	if retry.Spread(-1) == retry.FullJitter || retry.Spread(-2) == retry.EqualJitter {
+	if retry.Spread(-2) == retry.FullJitter || retry.Spread(-3) == retry.EqualJitter {
 		t.Error("a negative Spread became another jitter")
 	}
 }
