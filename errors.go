@@ -33,8 +33,8 @@ var (
 	ErrNotRetryable = errors.New("retry: error is not retryable")
 	// ErrElapsed: the call reached the end of Policy.MaxElapsed, which cut
 	// an attempt short, or the next wait would have ended at or after it.
-	// It does not match context.DeadlineExceeded (see Policy.MaxElapsed),
-	// but Error.Timeout reports it.
+	// It matches context.DeadlineExceeded, as every time limit of a call
+	// does (see Policy.MaxElapsed).
 	ErrElapsed error = elapsedError{}
 	// ErrDeadline: the next wait would end at or past the context's
 	// deadline, so it was not started. It matches
@@ -87,8 +87,9 @@ func (e *attemptTimeoutError) Timeout() bool   { return true }
 
 type elapsedError struct{}
 
-func (elapsedError) Error() string { return "retry: max elapsed time reached" }
-func (elapsedError) Timeout() bool { return true }
+func (elapsedError) Error() string        { return "retry: max elapsed time reached" }
+func (elapsedError) Timeout() bool        { return true }
+func (elapsedError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 type deadlineError struct{}
 

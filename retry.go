@@ -48,13 +48,11 @@ type Policy struct {
 	// start+MaxElapsed, and a wait that would end then or later is not
 	// started. Either way the call stops with ErrElapsed as its Reason.
 	//
-	// An attempt cut short this way is not retried: Last is its error,
-	// usually the context.DeadlineExceeded of its context, so that
-	// errors.Is(err, context.DeadlineExceeded) holds for the call as it
-	// does for any attempt that returns it. The caller's own deadline
-	// shows in the Reason instead (context.DeadlineExceeded or
-	// ErrDeadline): test ErrElapsed, or your own ctx.Err(), to tell the
-	// two apart.
+	// An attempt cut short this way is not retried: Last is its error.
+	// ErrElapsed, ErrDeadline and ErrAttemptTimeout all match
+	// context.DeadlineExceeded, as does the caller's own deadline: test
+	// ErrElapsed, or your own ctx.Err(), to tell which limit ended the
+	// call.
 	//
 	// With MaxElapsed set, as with AttemptTimeout, each attempt's context
 	// is cancelled when fn returns: return values that do not depend on it
