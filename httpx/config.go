@@ -120,12 +120,14 @@ type Config struct {
 	// sent, so it ends the call with the *retry.BreakerError at once,
 	// whatever the method, unless Retry.WaitForProbe is set: then a
 	// rejection by an open breaker makes the retry loop wait until its next
-	// probe (within Retry.MaxAfter and the deadline). In a hedged round a
-	// rejected copy only stops the round from sending more (see Hedge).
-	// Transport errors, attempt timeouts, 5xx and 429 count as failures,
-	// and a Retry-After sets how long the breaker stays open. Outcomes
-	// that say nothing
-	// about the server count as nothing: the caller's cancellation (with
+	// probe (within Retry.MaxAfter and the deadline). A rejected retry
+	// ends the call with that error, not with the previous attempt's
+	// retryable response: that one was drained before the wait, so that
+	// its connection went back to the pool. In a hedged round a rejected
+	// copy only stops the round from sending more (see Hedge). Transport
+	// errors, attempt timeouts, 5xx and 429 count as failures, and a
+	// Retry-After sets how long the breaker stays open. Outcomes that say
+	// nothing about the server count as nothing: the caller's cancellation (with
 	// or without a cause), a hedged copy cancelled because another won, a
 	// request that net/http refuses before sending it, a GetBody error. A
 	// context already done asks the breaker nothing.
