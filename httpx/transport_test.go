@@ -335,18 +335,20 @@ func TestRetryAfterHeader(t *testing.T) {
 // past it returns the response at once instead of sleeping.
 func TestRetryAfterPastDeadline(t *testing.T) {
 	srv := newScript(t, false, withHeader(status(503, "later"), "Retry-After", "30"), status(200, "ok"))
-	client := mustNew(t, httpx.Config{Base: srv.base(t)})
+	var waits atomic.Int32 // OnRetry runs before every wait
+	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{
+		OnRetry: func(retry.RetryEvent) { waits.Add(1) },
+	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readAll(t, resp)
-	if resp.StatusCode != 503 || srv.hits.Load() != 1 || time.Since(start) > 2*time.Second {
-		t.Fatalf("got %d after %d requests in %v", resp.StatusCode, srv.hits.Load(), time.Since(start))
+	if resp.StatusCode != 503 || srv.hits.Load() != 1 || waits.Load() != 0 || ctx.Err() != nil {
+		t.Fatalf("got %d after %d requests and %d waits; context %v", resp.StatusCode, srv.hits.Load(), waits.Load(), ctx.Err())
 	}
 }
 
