@@ -704,3 +704,90 @@ func TestHostileSharedClockPolicyConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// MaxElapsed against one attempt's length, AttemptTimeout and the
+// caller's deadline: which limit ends the call, and how it reads.
+func TestHostileMaxElapsedEdges(t *testing.T) {
+	type want struct {
+		reason   error
+		attempts int
+		took     time.Duration
+		timeout  bool // the Last matches ErrAttemptTimeout
+	}
+	for _, tc := range []struct {
+		name     string
+		p        retry.Policy
+		deadline time.Duration // of the caller's context, if positive
+		want     want
+	}{
+		{"MaxElapsed shorter than one attempt", retry.Policy{MaxElapsed: time.Second}, 0, want{retry.ErrElapsed, 1, time.Second, false}},
+		{"MaxElapsed equal to AttemptTimeout", retry.Policy{MaxElapsed: time.Second, AttemptTimeout: time.Second}, 0, want{retry.ErrElapsed, 1, time.Second, false}},
+		{"AttemptTimeout just under MaxElapsed", retry.Policy{MaxElapsed: time.Second, AttemptTimeout: time.Second - 1}, 0, want{retry.ErrElapsed, 2, time.Second, false}},
+		{"caller's deadline earlier", retry.Policy{MaxElapsed: 2 * time.Second}, time.Second, want{context.DeadlineExceeded, 1, time.Second, false}},
+		{"caller's deadline later", retry.Policy{MaxElapsed: time.Second}, 2 * time.Second, want{retry.ErrElapsed, 1, time.Second, false}},
+		{"caller's deadline at the same instant", retry.Policy{MaxElapsed: time.Second}, time.Second, want{context.DeadlineExceeded, 1, time.Second, false}},
+		{"attempt timeouts, then the caller's deadline", retry.Policy{MaxElapsed: time.Hour, AttemptTimeout: 400 * time.Millisecond, MaxAttempts: retry.Unlimited}, time.Second,
+			want{context.DeadlineExceeded, 3, time.Second, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				p := tc.p
+				p.Backoff = retry.Constant{}
+				start := time.Now()
+				err := retry.Do(ctx, &p, hang)
+				re, ok := errors.AsType[*retry.Error](err)
+				if !ok || re.Reason != tc.want.reason || re.Attempts != tc.want.attempts || time.Since(start) != tc.want.took ||
+					errors.Is(re.Last, retry.ErrAttemptTimeout) != tc.want.timeout {
+					t.Errorf("err = %v after %v, want %+v", err, time.Since(start), tc.want)
+				}
+				if !re.Timeout() {
+					t.Errorf("Timeout() = false for %v", err)
+				}
+			})
+		})
+	}
+}
+
+// A panic in an attempt with a time limit on a Clock reaches the caller
+// unchanged, and the attempt's goroutine ends with it.
+func TestHostilePanicInClockAttempt(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := &retry.Policy{AttemptTimeout: time.Hour, MaxElapsed: 2 * time.Hour, Clock: clock.NewMock()}
+	defer func() {
+		if v := recover(); v != "boom" {
+			t.Errorf("recovered %v, want the attempt's panic", v)
+		}
+	}()
+	_ = retry.Do(context.Background(), p, func(context.Context) error { panic("boom") })
+}
+
+// A typed nil Clock (a *clock.Mock declared and not yet made) is not "a
+// nil Clock", which means real time: like httpx's typed nil Base, it is
+// bad input that Validate and the constructors report, wrapping
+// ErrInvalid, rather than a nil dereference at the first call.
+func TestHostileTypedNilClock(t *testing.T) {
+	var mock *clock.Mock
+	for name, f := range map[string]func() error{
+		"Policy.Validate": func() error { return (&retry.Policy{Clock: mock}).Validate() },
+		"Do": func() error {
+			return retry.Do(context.Background(), &retry.Policy{Clock: mock, MaxElapsed: time.Second}, func(context.Context) error { return nil })
+		},
+		"HedgePolicy.Validate": func() error { return (&retry.HedgePolicy{Clock: mock}).Validate() },
+		"NewBreaker":           func() error { _, err := retry.NewBreaker(retry.BreakerConfig{Clock: mock}); return err },
+		"NewRatioBudget":       func() error { _, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Clock: mock}); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			noPanic(t, name, func() {
+				if err := f(); !errors.Is(err, retry.ErrInvalid) {
+					t.Errorf("err = %v, want one wrapping ErrInvalid", err)
+				}
+			})
+		})
+	}
+}

@@ -387,3 +387,60 @@ func TestHostileSlowBodyOutlivesMaxElapsed(t *testing.T) {
 		}
 	})
 }
+
+// busyBase answers every request with 503 and a body, and counts the
+// bodies not closed.
+type busyBase struct {
+	sent atomic.Int64
+	open atomic.Int32
+}
+
+func (b *busyBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.sent.Add(1)
+	b.open.Add(1)
+	return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Header: http.Header{}, Request: r,
+		Body: &countedBody{Reader: strings.NewReader("busy"), open: &b.open}}, nil
+}
+
+// When Retry.MaxElapsed stops a call whose attempts all answered 503, the
+// last 503 is the answer, body intact, as when the attempts run out; the
+// others are closed.
+func TestHostileMaxElapsedReturnsLast503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &busyBase{}
+		rt, err := httpx.New(httpx.Config{Base: base, Retry: &retry.Policy{MaxAttempts: retry.Unlimited, MaxElapsed: time.Second,
+			Backoff: retry.Constant{Interval: 400 * time.Millisecond}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("resp %v, err %v; want the last 503", resp, err)
+		}
+		if got := readAll(t, resp); got != "busy" || base.sent.Load() != 3 || base.open.Load() != 0 {
+			t.Errorf("body %q after %d attempts, %d bodies open", got, base.sent.Load(), base.open.Load())
+		}
+	})
+}
+
+// Config.Validate reports "a nil pointer as Base"; a nil function as Base
+// (roundTripFunc, the usual adapter) is as nil, and must be reported
+// too, not panic at the first request.
+func TestHostileNilFuncBase(t *testing.T) {
+	var base roundTripFunc
+	if err := (httpx.Config{Base: base}).Validate(); !errors.Is(err, httpx.ErrInvalid) {
+		t.Errorf("Validate: err = %v, want one wrapping ErrInvalid", err)
+	}
+	rt, err := httpx.New(httpx.Config{Base: base})
+	if err != nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("RoundTrip panicked: %v", v)
+		}
+	}()
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	rt.RoundTrip(req)
+}
