@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -613,12 +614,23 @@ func (c claimsEverything) As(target any) bool {
 		*t = c.rejection
 		return true
 	}
+	if c.rejection != nil {
+		return false
+	}
+	// Whatever the target, if a Permanent fits it (the mark's own type,
+	// which only reflection can name from outside), claim to be one.
+	v, p := reflect.ValueOf(target).Elem(), reflect.ValueOf(retry.Permanent(errors.New("claimed")))
+	if p.Type().AssignableTo(v.Type()) && v.Type().Kind() == reflect.Pointer {
+		v.Set(p)
+		return true
+	}
 	return false
 }
 
 // An error whose As method claims to be a breaker's rejection is read as
 // one, as errors.As reads it: it stops the call at once, or, with
-// WaitForProbe, waits until the claimed probe time.
+// WaitForProbe, waits until the claimed probe time. One that claims to be
+// a Permanent stops the call.
 func TestHostileAsMethodClaimsRejection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rej := &retry.BreakerError{Reason: retry.ErrBreakerOpen, State: retry.BreakerOpen, Until: time.Now().Add(time.Second), Wait: time.Second}
@@ -640,6 +652,14 @@ func TestHostileAsMethodClaimsRejection(t *testing.T) {
 		err = retry.Do(context.Background(), &retry.Policy{MaxAttempts: 3, WaitForProbe: true}, fn)
 		if err != nil || calls != 2 || time.Since(start) != time.Second {
 			t.Fatalf("WaitForProbe: err = %v after %d calls and %v, want success after 2 and 1s", err, calls, time.Since(start))
+		}
+		calls = 0
+		err = retry.Do(context.Background(), &retry.Policy{MaxAttempts: 3}, func(context.Context) error {
+			calls++
+			return fmt.Errorf("call: %w", claimsEverything{})
+		})
+		if !errors.Is(err, retry.ErrNotRetryable) || calls != 1 {
+			t.Fatalf("claimed Permanent: err = %v after %d calls, want ErrNotRetryable after 1", err, calls)
 		}
 	})
 }
@@ -790,4 +810,35 @@ func TestHostileTypedNilClock(t *testing.T) {
 			})
 		})
 	}
+}
+
+// earlyClock's timers fire at once, whatever their length, and its time
+// never moves: every attempt's limit ends it at once.
+type earlyClock struct{}
+
+func (earlyClock) Now() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+func (earlyClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{}
+	return ch
+}
+
+// A Clock whose timers fire early: the call still ends, by its count of
+// attempts, and nothing is left running, from many goroutines (-race).
+func TestHostileEarlyClock(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				p := &retry.Policy{AttemptTimeout: time.Hour, Backoff: retry.Constant{Interval: time.Hour}, Clock: earlyClock{}}
+				err := retry.Do(context.Background(), p, hang)
+				if re, ok := errors.AsType[*retry.Error](err); !ok || re.Reason != retry.ErrExhausted || !errors.Is(err, retry.ErrAttemptTimeout) {
+					t.Errorf("err = %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -444,3 +444,28 @@ func TestHostileNilFuncBase(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
 	rt.RoundTrip(req)
 }
+
+// A hedged call that Retry.MaxElapsed cuts while its copies wait for
+// headers: the error says what the attempts ran into, not a dangling
+// ": ", and, as retry.Policy.MaxElapsed documents for a cut attempt,
+// matches context.DeadlineExceeded.
+func TestHostileHedgedMaxElapsedError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := httpx.New(httpx.Config{Base: &hangingBase{}, Retry: &retry.Policy{MaxElapsed: time.Second},
+			Hedge: &retry.HedgePolicy{MaxAttempts: 3, Delay: 300 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		_, err = rt.RoundTrip(req)
+		if !errors.Is(err, retry.ErrElapsed) {
+			t.Fatalf("err = %v, want ErrElapsed", err)
+		}
+		if msg := err.Error(); strings.HasSuffix(msg, ": ") {
+			t.Errorf("message ends in a dangling colon: %q", msg)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v does not match context.DeadlineExceeded", err)
+		}
+	})
+}
