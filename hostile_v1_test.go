@@ -109,17 +109,11 @@ func TestHostileClockDeadlineIsWallTime(t *testing.T) {
 
 // lateClock is a Clock whose waits of length wait end late: After(wait)
 // moves its time by wait+late and fires at once, as a loaded machine's
-// timer does. Its other timers (the attempts' limits) never fire.
+// timer does (a negative late sets the clock back, as NTP may). Its other
+// timers (the attempts' limits) never fire.
 type lateClock struct {
-	mu         sync.Mutex
-	now        time.Time
-	wait, late time.Duration
-}
-
-func (c *lateClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+	nowAfterClock // its Now and lock; its timers are unused
+	wait, late    time.Duration
 }
 
 func (c *lateClock) After(d time.Duration) <-chan time.Time {
@@ -140,7 +134,7 @@ func (c *lateClock) After(d time.Duration) <-chan time.Time {
 // context would run past the limit).
 func TestHostileNoAttemptAfterMaxElapsed(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := &lateClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), wait: 4 * time.Second, late: 2 * time.Second}
+	clk := &lateClock{nowAfterClock: nowAfterClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, wait: 4 * time.Second, late: 2 * time.Second}
 	calls := 0
 	var deadAtStart bool
 	p := &retry.Policy{MaxAttempts: 5, MaxElapsed: 5 * time.Second, Backoff: retry.Constant{Interval: 4 * time.Second}, Clock: clk}
@@ -841,4 +835,18 @@ func TestHostileEarlyClock(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// MaxElapsed at its largest, as "no limit but a huge one", on a Clock
+// that is set back: the time left must not overflow into "none left".
+func TestHostileHugeMaxElapsedBackwardsClock(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// Set back a second during each wait (NTP), with no monotonic reading.
+	clk := &lateClock{nowAfterClock: nowAfterClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, wait: time.Millisecond, late: -time.Second}
+	p := &retry.Policy{MaxElapsed: math.MaxInt64, Backoff: retry.Constant{Interval: time.Millisecond}, Clock: clk}
+	calls := 0
+	err := retry.Do(context.Background(), p, func(context.Context) error { calls++; return errTransient })
+	if !errors.Is(err, retry.ErrExhausted) || calls != 3 {
+		t.Errorf("err = %v after %d calls, want ErrExhausted after 3", err, calls)
+	}
 }

@@ -312,47 +312,6 @@ func gatedBody(release <-chan struct{}, body string) http.HandlerFunc {
 	}
 }
 
-// manualClock moves only when told; its timers fire then.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []manualTimer
-}
-
-type manualTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, manualTimer{c.now.Add(d), ch})
-	return ch
-}
-
-func (c *manualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			kept = append(kept, tm)
-		} else {
-			tm.ch <- c.now
-		}
-	}
-	c.timers = kept
-}
-
 // A slow response body over a real server outlives Retry.MaxElapsed: the
 // limit bounds the wait for the headers, not the reading of the answer,
 // hedged or not, over HTTP/1.1 and HTTP/2.
@@ -363,7 +322,8 @@ func TestHostileSlowBodyOutlivesMaxElapsed(t *testing.T) {
 				release := make(chan struct{})
 				body := strings.Repeat("slow ", 20000)
 				srv := newScript(t, h2, gatedBody(release, body))
-				clk := &manualClock{now: time.Now()}
+				clk := clock.NewMock()
+				clk.Set(time.Now()) // not 1970: see TestHostileClockDeadlineIsWallTime
 				cfg := httpx.Config{Base: srv.base(t), Retry: &retry.Policy{MaxElapsed: time.Second, Clock: clk}}
 				if hedged {
 					cfg.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour, Clock: clk}
