@@ -220,7 +220,7 @@ func (j Jitter) String() string {
 		return "FullJitter"
 	case j == EqualJitter:
 		return "EqualJitter"
-	case j < 0: // Spread(f) for f > 0, valid or not
+	case j >= -1 && j < 0:
 		return "Spread(" + strconv.FormatFloat(j.spread(), 'g', 15, 64) + ")"
 	}
 	return "Jitter(" + strconv.FormatFloat(float64(j), 'g', -1, 64) + ")"

@@ -221,7 +221,7 @@ func TestJitterValues(t *testing.T) {
 		{retry.Spread(1), true, "Spread(1)"},
 		{retry.Spread(0), true, "NoJitter"},
 		{retry.Spread(-1), false, "Jitter(NaN)"},
-		{retry.Spread(2), false, "Spread(2)"},
+		{retry.Spread(2), false, "Jitter(-2)"},
 		{retry.Spread(math.NaN()), false, "Jitter(NaN)"},
 		{retry.Spread(1e-300), true, "Spread(1e-300)"},
 		{retry.Jitter(1), false, "Jitter(1)"}, // a plain number is no spread

@@ -46,6 +46,9 @@ type BreakerError struct {
 // Error returns the Reason's message, with the wait before the next probe
 // when the breaker is open: "circuit breaker is open, next probe in 30s".
 func (e *BreakerError) Error() string {
+	if e == nil || e.Reason == nil {
+		return "circuit breaker rejected the call"
+	}
 	if e.Wait > 0 {
 		return e.Reason.Error() + ", next probe in " + roughly(e.Wait).String()
 	}
@@ -67,7 +70,12 @@ func roughly(d time.Duration) time.Duration {
 }
 
 // Unwrap returns the Reason.
-func (e *BreakerError) Unwrap() error { return e.Reason }
+func (e *BreakerError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Reason
+}
 
 func rejectOpen(until, now time.Time) *BreakerError {
 	return &BreakerError{Reason: ErrBreakerOpen, State: BreakerOpen, Until: until, Wait: max(until.Sub(now), 0)}

@@ -78,7 +78,7 @@ func (e *attemptTimeoutError) write(b *strings.Builder) {
 	b.WriteString(e.limit.String())
 	if e.err != context.DeadlineExceeded {
 		b.WriteString(": ")
-		b.WriteString(e.err.Error())
+		writeCause(b, e.err, ErrAttemptTimeout) // a nested call reads as one part
 	}
 }
 
@@ -208,7 +208,23 @@ func writeCause(b *strings.Builder, err, reason error) {
 	case *attemptTimeoutError:
 		err.write(b)
 	default:
-		b.WriteString(err.Error())
+		oneLine(b, err.Error())
+	}
+}
+
+// oneLine writes msg with each line break as "; ", so that a message of
+// this package stays on one line whatever the errors it quotes hold (an
+// errors.Join, a multi-line cause).
+func oneLine(b *strings.Builder, msg string) {
+	for {
+		i := strings.IndexAny(msg, "\r\n")
+		if i < 0 {
+			b.WriteString(msg)
+			return
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("; ")
+		msg = strings.TrimLeft(msg[i:], "\r\n")
 	}
 }
 
@@ -236,7 +252,10 @@ func (e *attemptErrors) Unwrap() []error { return e.errs }
 
 // joinErrors returns the one error of errs, or all of them joined.
 func joinErrors(errs []error) error {
-	if len(errs) == 1 {
+	switch len(errs) {
+	case 0:
+		return nil // no attempt finished: Last is nil
+	case 1:
 		return errs[0]
 	}
 	return &attemptErrors{errs}

@@ -341,7 +341,7 @@ func TestHostileMustTypedNil(t *testing.T) {
 // call before fn runs, never a negative or NaN wait, and named readably.
 func TestHostileJitterValues(t *testing.T) {
 	for _, j := range []retry.Jitter{
-		retry.Jitter(math.NaN()), retry.Jitter(math.Inf(1)), retry.Jitter(math.Inf(-1)), retry.Jitter(-0.5),
+		retry.Jitter(math.NaN()), retry.Jitter(math.Inf(1)), retry.Jitter(math.Inf(-1)), retry.Jitter(0.5),
 		retry.Jitter(1.0000001), retry.Jitter(-3), retry.Spread(math.NaN()), retry.Spread(math.Inf(1)), retry.Spread(-1e-300), retry.Spread(2),
 	} {
 		if err := j.Validate(); !errors.Is(err, retry.ErrInvalid) {

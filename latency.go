@@ -124,7 +124,7 @@ func (c *LatencyTrackerConfig) minSamples() int {
 // last estimate until new samples replace it.
 type LatencyTracker struct {
 	cfg      LatencyTrackerConfig // read-only after NewLatencyTracker
-	estimate atomic.Int64  // last clamped quantile, in ns; 0 when none yet
+	estimate atomic.Int64         // last clamped quantile, in ns; 0 when none yet
 
 	mu   sync.Mutex
 	cur  uint8 // gens[cur] takes new samples; gens[cur^1] is the previous

@@ -105,8 +105,13 @@ type found struct {
 
 func (e *permanentError) mark() (error, found) { return e.err, found{marks: marks{permanent: true}} }
 func (e *afterError) mark() (error, found)     { return e.err, found{marks: marks{after: e}} }
-func (e *BreakerError) mark() (error, found)   { return e.Reason, found{marks: marks{rejection: e}} }
-func (e *Error) mark() (error, found)          { return nil, found{nested: e} }
+func (e *BreakerError) mark() (error, found) {
+	if e == nil { // a typed nil returned by fn: an error like any other
+		return nil, found{}
+	}
+	return e.Reason, found{marks: marks{rejection: e}}
+}
+func (e *Error) mark() (error, found) { return nil, found{nested: e} }
 
 // rejection returns the breaker's rejection that ended an attempt. For a
 // nested call's *Error (a hedged round, say), that is its Reason alone: a

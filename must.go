@@ -12,8 +12,22 @@ package retry
 // Settings that come from outside the program (flags, a file) are better
 // checked with Validate, so that the error can be reported.
 func Must[T interface{ Validate() error }](v T) T {
-	if err := v.Validate(); err != nil {
+	if err := validate(v); err != nil {
 		panic(err)
 	}
 	return v
+}
+
+// validate is v.Validate(), or an error wrapping ErrInvalid if v is a nil
+// interface or a nil pointer whose Validate cannot take one.
+func validate[T interface{ Validate() error }](v T) (err error) {
+	if any(v) == nil {
+		return invalid("Must(nil)")
+	}
+	defer func() {
+		if recover() != nil {
+			err = invalid("Must: %T is nil", v)
+		}
+	}()
+	return v.Validate()
 }
