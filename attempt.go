@@ -114,6 +114,19 @@ func (p *Policy) limit(ctx context.Context, n int, start time.Time) (attemptLimi
 	return l, true
 }
 
+// errOwnLimit is the cause (see context.Cause) of an attempt's context
+// that its own time limit ended (AttemptTimeout, its share, or the end of
+// MaxElapsed) rather than the caller's context. It matches
+// context.DeadlineExceeded, so an fn that returns the cause reads as one
+// that returns ctx.Err().
+var errOwnLimit error = ownLimitError{}
+
+type ownLimitError struct{}
+
+func (ownLimitError) Error() string        { return "the attempt's time limit passed" }
+func (ownLimitError) Is(target error) bool { return target == context.DeadlineExceeded }
+func (ownLimitError) Timeout() bool        { return true }
+
 // limited makes attempt n within its time limit, if it has one. An
 // attempt whose own limit ran out while ctx was live gets an error that
 // says so (ErrAttemptTimeout); one that the end of the call cut short is
@@ -124,15 +137,21 @@ func limited[T any](ctx context.Context, p *Policy, n int, start time.Time, fn f
 		v, err = fn(ctx)
 		return v, err, false
 	}
-	var actx context.Context
-	var cancel context.CancelFunc
+	// The limit that fired first decides: the attempt's own, even if the
+	// caller's deadline passed before fn returned, or the caller's.
+	var expired func() bool
 	if p.Clock == nil {
-		actx, cancel = context.WithDeadline(ctx, l.at)
+		actx, cancel := context.WithDeadlineCause(ctx, l.at, errOwnLimit)
+		defer cancel()
+		v, err = fn(actx)
+		expired = func() bool { return context.Cause(actx) == errOwnLimit }
 	} else {
-		actx, cancel = withClockDeadline(ctx, p.Clock, l.at, l.in)
+		actx, cancel := withClockDeadline(ctx, p.Clock, l.in)
+		defer cancel()
+		v, err = fn(actx)
+		expired = actx.expired
 	}
-	defer cancel()
-	if v, err = fn(actx); err == nil || actx.Err() == nil || ctx.Err() != nil {
+	if err == nil || !expired() {
 		return v, err, false
 	}
 	if l.end {

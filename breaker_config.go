@@ -236,6 +236,9 @@ func (s *breakerSettings) timed() bool { return s.slowAt > 0 || s.maxAverage > 0
 
 func (c *BreakerConfig) settings() (breakerSettings, error) {
 	bad := func(ratio float64) bool { return math.IsNaN(ratio) || ratio < 0 || ratio > 1 }
+	if err := validateClock("BreakerConfig", c.Clock); err != nil {
+		return breakerSettings{}, err
+	}
 	switch {
 	case c.ConsecutiveFailures < 0:
 		return breakerSettings{}, invalid("BreakerConfig.ConsecutiveFailures is negative (%d)", c.ConsecutiveFailures)

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"reflect"
 	"time"
 )
 
@@ -11,12 +12,33 @@ import (
 // means real time (package time), which also makes the policies work
 // inside a testing/synctest bubble.
 //
-// An attempt's time limit on a Clock is a context whose deadline is Now
-// plus the limit and which After ends; it costs a goroutine per attempt,
-// stopped when the attempt returns.
+// An attempt's time limit on a Clock is a context that After ends, whose
+// Deadline reads in real time (time.Now plus the limit, for the code in the
+// attempt that compares it with time.Now); it costs a goroutine per
+// attempt, stopped when the attempt returns. A Clock that holds a nil
+// pointer (a *clock.Mock declared and not made) is invalid, not real time.
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
+}
+
+// nilValue reports whether v, an interface value that is not nil, holds a
+// nil pointer, map, func or channel, whose methods would likely panic: a
+// typed nil is bad input, not "none".
+func nilValue(v any) bool {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// validateClock reports a Clock that holds a nil value.
+func validateClock(owner string, c Clock) error {
+	if c != nil && nilValue(c) {
+		return invalid("%s.Clock is a nil %T", owner, c)
+	}
+	return nil
 }
 
 func now(c Clock) time.Time {

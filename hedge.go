@@ -162,6 +162,9 @@ func (h *HedgePolicy) Validate() error {
 	case h.MaxAfter < 0:
 		return invalid("HedgePolicy.MaxAfter is negative (%v)", h.MaxAfter)
 	}
+	if err := validateClock("HedgePolicy", h.Clock); err != nil {
+		return err
+	}
 	return validateBudget("HedgePolicy", h.Budget)
 }
 

@@ -64,6 +64,11 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 			}
 			continue
 		}
+		// A wait that ended late (a busy machine's timer) must not start
+		// an attempt past the end of the call.
+		if p.MaxElapsed > 0 && now(p.Clock).Sub(c.start) >= p.MaxElapsed {
+			return v, &Error{Attempts: n, Reason: ErrElapsed, Last: err}
+		}
 		var cut bool
 		if v, err, cut = attempt(ctx, p, n+1, c.start, fn); err == nil {
 			return v, nil
@@ -132,7 +137,7 @@ func (c *call) next(n int, err error) (time.Duration, error) {
 		t := now(p.Clock)
 		// A wait that ends when the call must end leaves no time for the
 		// attempt after it.
-		if p.MaxElapsed > 0 && delay >= p.MaxElapsed-t.Sub(c.start) {
+		if p.MaxElapsed > 0 && delay >= p.MaxElapsed-max(t.Sub(c.start), 0) { // a clock set back reads as no time passed
 			return 0, ErrElapsed
 		}
 		if c.hasDeadline && delay >= c.deadline.Sub(t) {

@@ -51,6 +51,9 @@ type RatioBudgetConfig struct {
 // ErrInvalid: a Ratio or MinPerSecond outside its range (any negative
 // value but None, NaN, an infinity), or a negative or too short Window.
 func (c RatioBudgetConfig) Validate() error {
+	if err := validateClock("RatioBudgetConfig", c.Clock); err != nil {
+		return err
+	}
 	switch {
 	case c.Ratio != None && !(c.Ratio >= 0 && c.Ratio <= 1): // catches NaN too
 		return invalid("RatioBudgetConfig.Ratio must be in (0, 1], zero for the default, or None; not %v", c.Ratio)

@@ -31,11 +31,14 @@ func (p *Policy) validateSettings() error {
 	case p.SplitDeadline && p.MaxAttempts == Unlimited:
 		return invalid("Policy.SplitDeadline shares the time among a count of attempts, and MaxAttempts is Unlimited")
 	}
+	if err := validateClock("Policy", p.Clock); err != nil {
+		return err
+	}
 	return validateBudget("Policy", p.Budget)
 }
 
-// validateBudget reports a nil pointer to one of this package's budgets
-// in a non-nil Budget, whose methods would panic.
+// validateBudget reports a Budget that holds a nil pointer (or other nil
+// value), whose methods would panic.
 func validateBudget(owner string, b Budget) error {
 	switch b := b.(type) {
 	case *TokenBucket:
@@ -45,6 +48,11 @@ func validateBudget(owner string, b Budget) error {
 	case *RatioBudget:
 		if b == nil {
 			return invalid("%s.Budget is a nil *RatioBudget", owner)
+		}
+	case nil:
+	default:
+		if nilValue(b) {
+			return invalid("%s.Budget is a nil %T", owner, b)
 		}
 	}
 	return nil
