@@ -157,7 +157,7 @@ type Config struct {
 // OnDiscard).
 func (c Config) Validate() error {
 	if c.Base != nil {
-		if v := reflect.ValueOf(c.Base); v.Kind() == reflect.Pointer && v.IsNil() {
+		if v := reflect.ValueOf(c.Base); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func || v.Kind() == reflect.Map) && v.IsNil() {
 			return invalid("Config.Base is a nil %T", c.Base)
 		}
 	}

@@ -590,7 +590,11 @@ func (c *call) sendWatched(ctx context.Context, n int, hedge bool, timeout time.
 	}
 	var timer *time.Timer
 	if timeout > 0 {
-		timer = time.AfterFunc(timeout, func() { stopWith(errAttemptTimeout) })
+		// A caller's deadline at or before the timeout wins the tie, as in
+		// the retry loop: it is no attempt timeout.
+		if dl, ok := c.req.Context().Deadline(); !ok || time.Now().Add(timeout).Before(dl) {
+			timer = time.AfterFunc(timeout, func() { stopWith(errAttemptTimeout) })
+		}
 	}
 	unwatch := func() bool { return true }
 	if c.hedging || c.endsFirst(ctx) {
@@ -683,9 +687,20 @@ func (c *call) once() (*http.Response, error) {
 	if b != nil {
 		b.First()
 	}
-	resp, err, ev := c.guarded(c.req.Context(), int(c.attempts.Add(1)), false)
+	// Retry.MaxElapsed bounds the call, its one attempt included: until
+	// the response headers, as for an attempt of the retry loop.
+	ctx := c.req.Context()
+	if d := c.t.policy.MaxElapsed; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), false)
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic
+	if err != nil && ctx.Err() != nil && c.req.Context().Err() == nil {
+		err = &retry.Error{Attempts: 1, Reason: retry.ErrElapsed, Last: err}
+	}
 	if ev != nil {
 		c.t.cfg.OnAttempt(*ev)
 	}
