@@ -36,8 +36,8 @@ const maxBuckets = 1024
 const maxWindowCalls = 1 << 20
 
 // BreakerConfig configures a Breaker. Every field is optional: a zero field
-// means the documented default, and the zero BreakerConfig trips after
-// 5 failures in a row, stays open for 30s, then lets one probe through and
+// means the documented default, and the zero BreakerConfig trips after 5
+// failures in a row, stays open for 30s, then lets one probe through and
 // closes when it succeeds.
 //
 // NewBreaker copies the config once and validates it (see Validate);
@@ -49,46 +49,46 @@ type BreakerConfig struct {
 	ConsecutiveFailures int
 
 	// FailureRatio trips the breaker when at least that share of the calls
-	// in the rolling window failed, once the window holds MinCalls.
-	// It must be in (0, 1]; zero disables the rule.
+	// in the rolling window failed, once the window holds MinCalls. It must
+	// be in (0, 1]; zero disables the rule.
 	FailureRatio float64
 
 	// SlowCallThreshold makes a call that takes at least that long count as
 	// slow, whether it succeeds or fails. The breaker trips when at least
 	// SlowCallRatio of the calls in the window were slow, once the window
-	// holds MinCalls. Zero disables the rule. Only calls made while
-	// closed count: a slow probe in half-open that succeeds is a success
-	// (see HalfOpenSuccesses). SlowCallRatio zero means
-	// 1: every call in the window was slow.
+	// holds MinCalls. Zero disables the rule. Only calls made while closed
+	// count: a slow probe in half-open that succeeds is a success (see
+	// HalfOpenSuccesses). SlowCallRatio zero means 1: every call in the
+	// window was slow.
 	SlowCallThreshold time.Duration
 	SlowCallRatio     float64
 
 	// MaxAverageDuration trips the breaker when the average duration of the
-	// calls in the window exceeds it, once the window holds MinCalls
-	// (the "average RT" rule). Zero disables the rule.
+	// calls in the window exceeds it, once the window holds MinCalls (the
+	// "average RT" rule). Zero disables the rule.
 	MaxAverageDuration time.Duration
 
-	// MinCalls is how many calls (successes and failures; ignored calls
-	// do not count) the window must hold before a ratio or average rule can
+	// MinCalls is how many calls (successes and failures; ignored calls do
+	// not count) the window must hold before a ratio or average rule can
 	// trip. Zero means 10, or WindowCalls if that is lower.
 	MinCalls int
 
 	// Window and BucketPeriod shape the rolling window of the ratio,
 	// slow-call, average and adaptive rules: the last Window of time, in
 	// buckets of BucketPeriod, which must divide Window. Zero Window means
-	// 10s; zero BucketPeriod means Window/10.
-	// A call is counted in the bucket of the time it ends, so a call longer
-	// than the window still counts.
+	// 10s; zero BucketPeriod means Window/10. A call is counted in the
+	// bucket of the time it ends, so a call longer than the window still
+	// counts.
 	Window       time.Duration
 	BucketPeriod time.Duration
 
 	// WindowCalls, if set, makes the rolling window the last WindowCalls
-	// calls instead of a span of time, at most 1<<20 (1048576). It
-	// excludes Window and BucketPeriod.
+	// calls instead of a span of time, at most 1<<20 (1048576). It excludes
+	// Window and BucketPeriod.
 	//
-	// Window, BucketPeriod, WindowCalls and MinCalls shape the window
-	// of the ratio, slow-call, average and adaptive rules: setting them
-	// without one of those rules is an error, not a silent no-op.
+	// Window, BucketPeriod, WindowCalls and MinCalls shape the window of the
+	// ratio, slow-call, average and adaptive rules: setting them without one
+	// of those rules is an error, not a silent no-op.
 	WindowCalls int
 
 	// Adaptive turns on client-side adaptive throttling (Google SRE book,
@@ -97,63 +97,63 @@ type BreakerConfig struct {
 	// (requests + 1)), where requests counts the calls in the window that
 	// succeeded or failed and accepts those that succeeded. Calls the
 	// throttle rejects are not counted, so its rejections do not feed back
-	// into its own statistics. AdaptiveK is K: zero means
-	// 2; it must be at least 1, and setting it without
-	// Adaptive is an error. Adaptive may be combined with the trip rules
-	// or used alone.
+	// into its own statistics. AdaptiveK is K: zero means 2; it must be at
+	// least 1, and setting it without Adaptive is an error. Adaptive may be
+	// combined with the trip rules or used alone.
 	Adaptive  bool
 	AdaptiveK float64
 
-	// OpenDuration is how long the breaker stays open before it lets a
-	// probe through. Zero means 30s.
+	// OpenDuration is how long the breaker stays open before it lets a probe
+	// through. Zero means 30s.
 	//
-	// MaxOpenDuration, if longer, makes each reopening from half-open
-	// double the open time, up to MaxOpenDuration; it goes back to
-	// OpenDuration when the breaker closes. A failure that trips the
-	// breaker and carries a delay from After (a Retry-After, say) sets the
-	// open time to that delay instead, capped by MaxOpenDuration (or by
-	// OpenDuration if MaxOpenDuration is zero).
+	// MaxOpenDuration, if set, makes each reopening from half-open double
+	// the open time, up to MaxOpenDuration; it goes back to OpenDuration
+	// when the breaker closes. It must not be shorter than OpenDuration (30s
+	// by default). A failure that trips the breaker and carries a delay from
+	// After (a Retry-After, say) sets the open time to that delay instead,
+	// capped by MaxOpenDuration (or by OpenDuration if MaxOpenDuration is
+	// zero).
 	OpenDuration    time.Duration
 	MaxOpenDuration time.Duration
 
-	// HalfOpenProbes caps the calls let through at once while half-open;
-	// the others are rejected with ErrTooManyProbes. Zero means 1.
+	// HalfOpenProbes caps the calls let through at once while half-open; the
+	// others are rejected with ErrTooManyProbes. Zero means 1.
 	// HalfOpenSuccesses is the number of successful probes that close the
-	// breaker; zero means HalfOpenProbes. One failed probe reopens it.
-	// A probe counts by its Classify outcome alone: the slow-call and
-	// average rules apply only while closed, so a slow probe that succeeds
-	// counts as a success (and if the dependency is still slow, the
-	// closed breaker trips again once its window holds MinCalls).
+	// breaker; zero means HalfOpenProbes. One failed probe reopens it. A
+	// probe counts by its Classify outcome alone: the slow-call and average
+	// rules apply only while closed, so a slow probe that succeeds counts as
+	// a success (and if the dependency is still slow, the closed breaker
+	// trips again once its window holds MinCalls).
 	HalfOpenProbes    int
 	HalfOpenSuccesses int
 
-	// Classify sorts the error of a call into BreakerSuccess, BreakerFailure or BreakerIgnored.
-	// Nil means: nil is a BreakerSuccess, anything else a BreakerFailure. Use it to
-	// keep errors that say nothing about the dependency's health (not
-	// found, bad request) from tripping the breaker. If it panics, the call
-	// counts as a BreakerFailure and the panic goes on.
+	// Classify sorts the error of a call into BreakerSuccess, BreakerFailure
+	// or BreakerIgnored. Nil means: nil is a BreakerSuccess, anything else a
+	// BreakerFailure. Use it to keep errors that say nothing about the
+	// dependency's health (not found, bad request) from tripping the
+	// breaker. If it panics, the call counts as a BreakerFailure and the
+	// panic goes on.
 	//
-	// Outcomes that say nothing about the dependency are BreakerIgnored whatever
-	// Classify says, and it is not asked: an error that matches
+	// Outcomes that say nothing about the dependency are BreakerIgnored
+	// whatever Classify says, and it is not asked: an error that matches
 	// context.Canceled (the caller gave up), and, in Guard and
-	// GuardFallback, any failure once the call's context was cancelled
-	// (see Guard). A context deadline is classified as any other error.
+	// GuardFallback, any failure once the call's context was cancelled (see
+	// Guard). A context deadline is classified as any other error.
 	Classify func(err error) BreakerOutcome
 
 	// OnStateChange, if set, is called after every change of state, in the
-	// order of the changes, outside the breaker's lock: it may call State
-	// or Snapshot. It runs on the goroutine whose call caused the change
-	// (or on one that is already delivering earlier changes), so keep it
-	// short. If it panics, the breaker stays consistent, later changes
-	// are still delivered, and the panic is raised again in that goroutine.
+	// order of the changes, outside the breaker's lock: it may call State or
+	// Snapshot. It runs on the goroutine whose call caused the change (or on
+	// one that is already delivering earlier changes), so keep it short. If
+	// it panics, the breaker stays consistent, later changes are still
+	// delivered, and the panic is raised again in that goroutine.
 	OnStateChange func(from, to BreakerState)
 
 	// Clock is the source of time; nil means real time.
 	Clock Clock
 
-	// Rand returns uniform random numbers in [0, 1) for adaptive
-	// throttling. Nil means math/rand/v2's Float64. It must be safe for
-	// concurrent use.
+	// Rand returns uniform random numbers in [0, 1) for adaptive throttling.
+	// Nil means math/rand/v2's Float64. It must be safe for concurrent use.
 	Rand func() float64
 }
 

@@ -3,8 +3,10 @@ package retry
 import "errors"
 
 // ErrBudgetExhausted is the Reason of a call that stopped because its
-// Budget refused a retry. A refused hedge simply does not start.
-var ErrBudgetExhausted = errors.New("retry: retry budget exhausted")
+// Budget refused a retry. In Hedge, a refusal starts no further copy, and
+// the call ends with ErrBudgetExhausted once the attempts running have
+// failed.
+var ErrBudgetExhausted = errors.New("retry: budget exhausted")
 
 // Budget limits the extra attempts, retries and hedges, that calls may
 // make, so that retries cannot multiply the load on a dependency that is

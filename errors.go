@@ -402,11 +402,12 @@ func RequestedDelay(err error) (time.Duration, bool) {
 }
 
 // PushbackError is the Reason of a call that stopped because the server
-// asked for a longer wait than the policy allows (Policy.MaxAfter). It
-// stops at once rather than stall for a server-chosen time.
+// asked for a longer wait than the policy allows (Policy.MaxAfter or
+// HedgePolicy.MaxAfter). It stops rather than stall for a server-chosen
+// time.
 type PushbackError struct {
 	Requested time.Duration // what the server asked for
-	Limit     time.Duration // Policy.MaxAfter
+	Limit     time.Duration // the policy's MaxAfter
 }
 
 // Error says what the server asked for and the limit it passed.

@@ -135,3 +135,71 @@ func ExampleGuard_retry() {
 	// rejected after 2 calls and 3 attempts
 	// order #42 <nil> 3
 }
+
+// NewBreaker checks its config once. Here a breaker trips when at least
+// half of its last 10 calls failed, once it holds 4; a config whose
+// MaxOpenDuration is shorter than its OpenDuration is an error wrapping
+// ErrInvalid, not a breaker that quietly does something else.
+func ExampleNewBreaker() {
+	br, err := retry.NewBreaker(retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 10, MinCalls: 4})
+	if err != nil {
+		panic(err)
+	}
+	for _, failed := range []bool{false, true, false, true} {
+		_, err := retry.Guard(context.Background(), br, func(context.Context) (int, error) {
+			if failed {
+				return 0, errors.New("timeout")
+			}
+			return 1, nil
+		})
+		fmt.Println(err, "->", br.State())
+	}
+
+	_, err = retry.NewBreaker(retry.BreakerConfig{OpenDuration: time.Minute, MaxOpenDuration: time.Second})
+	fmt.Println(errors.Is(err, retry.ErrInvalid), err)
+	// Output:
+	// <nil> -> closed
+	// timeout -> closed
+	// <nil> -> closed
+	// timeout -> open
+	// true retry: invalid argument: BreakerConfig.MaxOpenDuration (1s) is shorter than OpenDuration (1m0s)
+}
+
+// statusError is the error of a call that got an HTTP error status.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("status %d", e.code) }
+
+// Classify keeps the caller's mistakes from tripping the breaker: a 4xx
+// says nothing about the dependency's health, so it is BreakerIgnored,
+// while a 5xx is a failure.
+func ExampleBreakerConfig_classify() {
+	br, err := retry.NewBreaker(retry.BreakerConfig{
+		ConsecutiveFailures: 2,
+		Classify: func(err error) retry.BreakerOutcome {
+			if se, ok := errors.AsType[*statusError](err); ok && se.code < 500 {
+				return retry.BreakerIgnored
+			}
+			if err != nil {
+				return retry.BreakerFailure
+			}
+			return retry.BreakerSuccess
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, code := range []int{404, 404, 400, 404, 503, 503} {
+		_, err := retry.Guard(context.Background(), br, func(context.Context) (string, error) {
+			return "", &statusError{code}
+		})
+		fmt.Println(err, "->", br.State())
+	}
+	// Output:
+	// status 404 -> closed
+	// status 404 -> closed
+	// status 400 -> closed
+	// status 404 -> closed
+	// status 503 -> closed
+	// status 503 -> open
+}

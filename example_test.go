@@ -105,7 +105,7 @@ func ExampleConstant() {
 
 func ExampleLinear() {
 	printWaits(retry.Linear{Step: time.Second, Max: 4 * time.Second}, 0.5)
-	// The seed's "linear with jitter": ±20% around each step.
+	// ±20% jitter around each step.
 	printWaits(retry.Linear{Step: time.Second, Max: 4 * time.Second, Jitter: retry.Spread(0.2)}, 0)
 	// Output:
 	// 1s 2s 3s 4s 4s

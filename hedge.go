@@ -6,15 +6,16 @@ import (
 	"time"
 )
 
-// Defaults and limits of HedgePolicy.
+// MaxHedgeAttempts is the most attempts a HedgePolicy may allow. More
+// would multiply the load on a slow dependency for little gain; gRPC caps
+// hedging at 5.
+const MaxHedgeAttempts = 10
+
+// Defaults of a HedgePolicy whose fields are zero.
 const (
 	// defaultHedgeAttempts is the number of attempts, the first included,
 	// of a HedgePolicy whose MaxAttempts is zero.
 	defaultHedgeAttempts = 2
-	// MaxHedgeAttempts is the most attempts a HedgePolicy may allow. More
-	// would multiply the load on a slow dependency for little gain; gRPC
-	// caps hedging at 5.
-	MaxHedgeAttempts = 10
 	// defaultHedgeDelay is the hedge delay of a HedgePolicy with neither a
 	// Delay nor a Latency tracker, and the fallback of a LatencyTracker
 	// that has too few samples. It is deliberately conservative: set Delay
@@ -35,42 +36,36 @@ var errCallEnded = errors.New("retry: hedged call ended")
 // success. Hedge only calls that are safe to repeat (idempotent ones).
 //
 // The zero value (and a nil *HedgePolicy) allows 2 attempts, the second
-// 100ms after the first. A HedgePolicy is
-// read-only once in use: build it once and share it between any number of
-// goroutines; it holds no per-call state.
+// 100ms after the first. A HedgePolicy is read-only once in use: build it
+// once and share it between any number of goroutines; it holds no per-call
+// state.
 type HedgePolicy struct {
 	// MaxAttempts caps the attempts of one call, the first included. Zero
-	// means 2; 1 disables hedging; negative or above
-	// MaxHedgeAttempts is invalid.
+	// means 2; 1 disables hedging; negative or above MaxHedgeAttempts is
+	// invalid.
 	MaxAttempts int
 
 	// Delay is how long after an attempt starts the next one starts, if no
-	// attempt has succeeded by then. Zero means 100ms, or the
-	// Latency tracker's delay when Latency is set; there is no instant
-	// fan-out. Negative is invalid, and so is a Delay together with a
-	// Latency tracker.
+	// attempt has succeeded by then. Zero means 100ms, or the Latency
+	// tracker's delay when Latency is set; there is no instant fan-out.
+	// Negative is invalid, and so is a Delay together with a Latency
+	// tracker.
 	Delay time.Duration
 
 	// Latency, if set, chooses the delay instead: each call hedges after
 	// Latency.Delay(), a quantile of recent latencies (see LatencyTracker).
-	// A call that succeeds records one sample into it, of its first
-	// attempt, once that attempt has returned: its latency if it won or
-	// succeeded anyway; if it lost and failed, most likely cut short by its
-	// cancellation, the time it ran plus half the delay (its latency is
-	// unknown, only longer than the time it ran, itself longer than the
-	// delay). It records nothing if its first attempt failed before another
-	// attempt won, or panicked; a call that fails records nothing. A first
-	// attempt that lost records from its own goroutine, possibly after
-	// Hedge has returned.
+	// A call that succeeds records one sample of its first attempt, once
+	// that attempt has returned: its latency if it won or succeeded anyway;
+	// if it lost and failed (most likely cut short by its cancellation), the
+	// time it ran plus half the delay (its real latency is unknown, only
+	// longer than the time it ran). Nothing is recorded when the first
+	// attempt failed before another won, or panicked, nor for a call that
+	// fails. A first attempt that lost records from its own goroutine,
+	// possibly after Hedge has returned.
 	//
-	// At p95, this hedges a twentieth of the calls, as intended (load
-	// 1.046–1.053 on log-normal latencies, σ = 1 and 2, 24 seeds each:
-	// TestHedgeAdaptiveDelayUnbiased, docs/measurements.md). Recording the
-	// winning attempt's own latency instead would leave out the slow first
-	// attempts that hedging cuts short, bias the quantile down and pull the
-	// delay and the load along: about a ninth of the calls hedged (load
-	// 1.106–1.120) at σ = 1, a sixth at σ = 2. Recording the time a
-	// cut-short first attempt ran, a lower bound, still hedges up to 8%.
+	// The first attempt is recorded, not the winner, so that the slow
+	// attempts that hedging cuts short stay in the sample: the delay then
+	// tracks the real quantile, and at p95 about one call in twenty hedges.
 	Latency *LatencyTracker
 
 	// Retryable, if set, says whether a failed attempt is worth another
@@ -199,40 +194,42 @@ func (h *HedgePolicy) delay() time.Duration {
 // "go on" and "stop": no further attempt starts, but the attempts already
 // running go on, and one of them may still win. They are a failure marked
 // with StopHedging (a server that sheds load), a circuit breaker's
-// *BreakerError (a refused copy says nothing about the others: the
-// primary may be the breaker's probe), the Budget refusing an attempt, and
-// pushback with a negative wait or one that would pass ctx's deadline.
+// *BreakerError (a refused copy says nothing about the others: the primary
+// may be the breaker's probe), the Budget refusing an attempt, and pushback
+// with a negative wait, one longer than h.MaxAfter, or one that would pass
+// ctx's deadline.
 //
-// Hedge returns as soon as an attempt succeeds. It then cancels every
-// other attempt with the cause ErrHedgeLost and hands any success that
-// comes later to h.OnDiscard; it does not wait for them. The winner's own
-// context is cancelled when Hedge returns, so use Hedge for values that
-// are complete when fn returns; for values still tied to the attempt's
-// context, such as a response body being read, use HedgeWithRelease.
+// Hedge returns as soon as an attempt succeeds. It then cancels every other
+// attempt with the cause ErrHedgeLost and hands any success that comes later
+// to h.OnDiscard; it does not wait for them. The winner's own context is
+// cancelled when Hedge returns, so use Hedge for values that are complete
+// when fn returns; for values still tied to the attempt's context, such as a
+// response body being read, use HedgeWithRelease.
 //
-// On failure the error is a *Error. Its Reason is ErrNotRetryable when an
-// attempt failed permanently (which cancels the others and returns at
-// once), or the context's error when ctx is done (no attempt starts after
-// that, and the running ones are cancelled). Otherwise the call ends when
-// its last running attempt fails and no other may start, and the Reason
-// says why none may: ErrExhausted when every allowed attempt has started
-// or a StopHedging failure halted the call, the *BreakerError when a
-// breaker's rejection did and was the last attempt to end (a copy refused
-// while the breaker's probe ran is stale once the probe has failed: then
-// ErrExhausted), ErrBudgetExhausted when the Budget did,
-// ErrNotRetryable or ErrDeadline for pushback (the first such reason, if
-// several). Its Last joins the errors of every attempt that failed, so
-// errors.Is and errors.As reach each; its message, on one line, joins
-// theirs with "; ". Invalid input (nil ctx or fn, an
-// invalid h) returns an error wrapping ErrInvalid without calling fn.
+// On failure v is T's zero value and the error is a *Error. Its Reason is
+// ErrNotRetryable when an attempt failed permanently (which cancels the
+// others and returns at once), or the context's error when ctx is done (no
+// attempt starts after that, and the running ones are cancelled). Otherwise
+// the call ends when its last running attempt fails and no other may start,
+// and the Reason says why none may: ErrExhausted when every allowed attempt
+// has started or a StopHedging failure halted the call, the *BreakerError
+// when a breaker's rejection did and was the last attempt to end (a copy
+// refused while the breaker's probe ran is stale once the probe has failed:
+// then ErrExhausted), ErrBudgetExhausted when the Budget did, and for
+// pushback ErrNotRetryable (a negative wait), a *PushbackError (a wait
+// longer than h.MaxAfter) or ErrDeadline (a wait past ctx's deadline); the
+// first such reason, if several. Its Last joins the errors of every attempt
+// that failed, so errors.Is and errors.As reach each; its message, on one
+// line, joins theirs with "; ". Invalid input (nil ctx or fn, an invalid h)
+// returns an error wrapping ErrInvalid without calling fn.
 //
 // A panic in fn is recovered in the attempt's goroutine and raised again in
-// the caller's goroutine, after the other attempts have been cancelled, as
-// a *PanicError: its Value is the value passed to panic and its Stack the
-// attempt goroutine's stack, which the crash report of an unrecovered
-// panic then shows (the caller's own stack says nothing of where fn
-// panicked). A caller that recovers it reads Value for the original.
-// runtime.Goexit in fn is passed on as it is. Hedge uses one goroutine per attempt, and none
+// the caller's goroutine, after the other attempts have been cancelled, as a
+// *PanicError: its Value is the value passed to panic and its Stack the
+// attempt goroutine's stack, which the crash report of an unrecovered panic
+// then shows (the caller's own stack says nothing of where fn panicked). A
+// caller that recovers it reads Value for the original. runtime.Goexit in fn
+// is passed on as it is. Hedge uses one goroutine per attempt, and none
 // outlives the call by more than fn takes to honour its cancellation.
 func Hedge[T any](ctx context.Context, h *HedgePolicy, fn func(context.Context) (T, error)) (T, error) {
 	v, cancel, err := hedge(ctx, fn, h)

@@ -15,8 +15,12 @@ import (
 // attempt of an undecided call is raised again in the caller's goroutine
 // as a *PanicError; one in an attempt that ended after the call was
 // decided, which could not reach the caller, goes to
-// HedgePolicy.OnDiscard. Its Error includes the attempt's stack, so a
-// crash report shows where fn panicked.
+// HedgePolicy.OnDiscard.
+//
+// Its message, unlike any other error of this package, spans several
+// lines: it ends with the attempt's stack, so that the crash report of an
+// unrecovered panic shows where fn panicked. To log it on one line, log
+// Attempt and Value instead.
 type PanicError struct {
 	Attempt int    // number of the attempt that panicked
 	Value   any    // the value passed to panic

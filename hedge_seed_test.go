@@ -1,7 +1,7 @@
 package retry_test
 
 // Regression tests named after the defects of the seed article's
-// retryHedged (the README lists them), one per defect.
+// retryHedged (docs/sample-defects.md lists them), one per defect.
 
 import (
 	"context"

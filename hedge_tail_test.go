@@ -110,7 +110,7 @@ func TestHedgeTailLatency(t *testing.T) {
 		"| ideal `min(d0, 3ms + d1)` from the same draws | 2 ms | 2 ms | 5 ms | 20 ms | 1.046 |\n" +
 		"| `Hedge`, delay 3 ms | 2 ms | 2 ms | 5 ms | 20 ms | 1.046 |\n" +
 		"| `Hedge`, adaptive p95 (`LatencyTracker`, defaults) | 2 ms | 2 ms | 7.11 ms | 22 ms | 1.046 |\n" +
-		"\nadaptive: final delay 2.03 ms; 55 calls started on the 100 ms fallback; hedged calls by delay: 2.03 ms ×41 5.11 ms ×48 100 ms ×2"
+		"\nadaptive: final delay 2.03 ms; 47 calls started on the 100 ms fallback; hedged calls by delay: 2.03 ms ×41 5.11 ms ×48 100 ms ×2"
 	if got != want {
 		t.Errorf("tail-latency figures changed; got\n%s\nwant\n%s", got, want)
 	}

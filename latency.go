@@ -207,6 +207,10 @@ func (t *LatencyTracker) Record(d time.Duration) {
 		t.refresh()
 	case g.total%refreshEvery == 0:
 		t.refresh()
+	case t.estimate.Load() == 0 && g.total == uint64(t.cfg.minSamples()):
+		// Warming up (one generation, no estimate yet): Delay leaves the
+		// Fallback at the MinSamples-th sample, not at the next refresh.
+		t.refresh()
 	}
 	t.mu.Unlock()
 }
@@ -249,8 +253,8 @@ func (t *LatencyTracker) Samples() int {
 // Delay returns the hedge delay that the tracker suggests: the configured
 // Quantile of the recent samples, within [Floor, Ceiling], or Fallback
 // while there are fewer than MinSamples samples. The estimate is updated
-// every 16 samples and at each new generation, so Delay costs one atomic
-// load.
+// every 16 samples, when the samples reach MinSamples, and at each new
+// generation, so Delay costs one atomic load.
 func (t *LatencyTracker) Delay() time.Duration {
 	if d := t.estimate.Load(); d > 0 {
 		return time.Duration(d)

@@ -106,15 +106,18 @@ func TestLatencyTrackerDelay(t *testing.T) {
 	if d := tr.Delay(); d != 5*time.Millisecond {
 		t.Errorf("empty: Delay = %v, want the fallback", d)
 	}
-	for range 15 {
+	for range 9 {
 		tr.Record(time.Millisecond)
 	}
 	if d := tr.Delay(); d != 5*time.Millisecond {
-		t.Errorf("before the first refresh (16 samples): Delay = %v, want the fallback", d)
+		t.Errorf("9 samples, MinSamples 10: Delay = %v, want the fallback", d)
 	}
 	tr.Record(time.Millisecond)
 	if d := tr.Delay(); d != 2*time.Millisecond {
 		t.Errorf("median 1ms: Delay = %v, want the 2ms floor", d)
+	}
+	for range 6 {
+		tr.Record(time.Millisecond) // 16 in all: the refreshes below fall after each batch
 	}
 	for range 32 {
 		tr.Record(time.Second)
@@ -130,7 +133,42 @@ func TestLatencyTrackerDelay(t *testing.T) {
 	}
 }
 
-// The zero value works with the defaults: p95 once 200 samples are in.
+// Delay leaves the Fallback at the MinSamples-th sample, as documented, not
+// at the next refresh of its estimate (every 16 samples): with MinSamples
+// 20 that was sample 32, with p95's default of 40 sample 48.
+func TestLatencyTrackerLeavesFallbackAtMinSamples(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  retry.LatencyTrackerConfig
+		min  int
+	}{
+		{"MinSamples 20", retry.LatencyTrackerConfig{MinSamples: 20}, 20},
+		{"p95 default", retry.LatencyTrackerConfig{}, 40},
+		{"p99 default", retry.LatencyTrackerConfig{Quantile: 0.99}, 200},
+		{"a multiple of 16", retry.LatencyTrackerConfig{MinSamples: 32}, 32},
+		{"capped at Window", retry.LatencyTrackerConfig{Quantile: 0.999, Window: 50}, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Fallback = time.Hour
+			tr, err := retry.NewLatencyTracker(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range tc.min - 1 {
+				tr.Record(time.Millisecond)
+			}
+			if d := tr.Delay(); d != time.Hour {
+				t.Fatalf("after %d samples: Delay = %v, want the Fallback", tc.min-1, d)
+			}
+			tr.Record(time.Millisecond)
+			if d := tr.Delay(); d < time.Millisecond || d > time.Millisecond+time.Millisecond/32 {
+				t.Fatalf("after %d samples: Delay = %v, want the quantile, about 1ms", tc.min, d)
+			}
+		})
+	}
+}
+
+// The zero value works with the defaults: p95 once 40 samples are in.
 func TestLatencyTrackerZeroValue(t *testing.T) {
 	var tr retry.LatencyTracker
 	if d := tr.Delay(); d != (100 * time.Millisecond) {

@@ -89,7 +89,7 @@ func TestErrorMessages(t *testing.T) {
 			p := &retry.Policy{Budget: refuseBudget{}}
 			_, err := retry.Retry(context.Background(), p, failsWith(errRefused))
 			return err
-		}, "retry: gave up after 1 attempt (retry budget exhausted): connection refused"},
+		}, "retry: gave up after 1 attempt (budget exhausted): connection refused"},
 		{"breaker alone", func() error {
 			_, err := retry.Guard(context.Background(), openBreaker(), failsWith())
 			return err

@@ -186,4 +186,4 @@ func (b *RatioBudget) Extra() bool {
 }
 
 // Result does nothing: a ratio budget counts attempts, not outcomes.
-func (b *RatioBudget) Result(bool) {}
+func (b *RatioBudget) Result(ok bool) {}

@@ -24,8 +24,9 @@ import (
 //     attempt, an EOF before the response, and the like.
 //
 // It does not retry errors that another attempt cannot fix: certificate
-// verification, invalid headers, unsupported schemes, a missing host. The
-// caller's own cancellation is never retried, whatever a classifier says.
+// verification, invalid headers, unsupported schemes, a URL with no host.
+// The caller's own cancellation is never retried, whatever a classifier
+// says.
 func DefaultRetryable(resp *http.Response, err error) bool {
 	if err != nil {
 		return retryableError(err)

@@ -16,20 +16,20 @@ const (
 )
 
 // Config configures a Transport. Every zero field means the default
-// documented on it, and the zero Config gives the zero Transport: 3
-// attempts through http.DefaultTransport, with retry's zero Policy. New
-// copies and checks the Config once (see Validate).
+// documented on it, and the zero Config gives the zero Transport: 3 attempts
+// through http.DefaultTransport, with retry's zero Policy. New copies and
+// checks the Config once (see Validate).
 type Config struct {
 	// Base sends each attempt. Nil means http.DefaultTransport. The
 	// Transport never calls its CloseIdleConnections on its own.
 	Base http.RoundTripper
 
 	// Retry says how many attempts and how long between them. Nil means
-	// retry's zero Policy: 3 attempts, exponential backoff with full
-	// jitter. Its Retryable, AttemptTimeout and SplitDeadline must be unset:
-	// here Config.Retryable classifies and Config.AttemptTimeout bounds an
-	// attempt, since a response's body is read after the attempt returns.
-	// A server's Retry-After on 429 and 503 replaces the backoff for that
+	// retry's zero Policy: 3 attempts, exponential backoff with full jitter.
+	// Its Retryable, AttemptTimeout and SplitDeadline must be unset: here
+	// Config.Retryable classifies and Config.AttemptTimeout bounds an
+	// attempt, since a response's body is read after the attempt returns. A
+	// server's Retry-After on 429 and 503 replaces the backoff for that
 	// wait, within Retry.MaxAfter; a longer one ends the call with that
 	// response, and so does one that would pass the caller's deadline. A
 	// Retry-After of 0 or a past date retries at once. One that is not a
@@ -53,37 +53,36 @@ type Config struct {
 	// AttemptTimeout, if positive, bounds each attempt's wait for the
 	// response headers. An attempt that runs out of time is retried; its
 	// error matches retry.ErrAttemptTimeout, and the caller's own deadline
-	// never does. The
-	// body of the response returned is not bounded: it is read through the
-	// attempt's context, which lives until the body is closed.
+	// never does. The body of the response returned is not bounded: it is
+	// read through the attempt's context, which lives until the body is
+	// closed.
 	AttemptTimeout time.Duration
 
 	// SplitDeadline, if set, gives each attempt at most an equal share of
 	// the time left before the caller's deadline for its response headers,
 	// so that a hanging first attempt cannot use up the time of the later
 	// ones (AttemptTimeout, if also set, caps each share). A hedged call
-	// shares the time among its rounds, each copy getting its round's
-	// share. An attempt that no other could follow (a body sent once, a
-	// request that is not Idempotent, whose timeout is never retried) gets
-	// no share of its own: only AttemptTimeout bounds it.
+	// shares the time among its rounds, each copy getting its round's share.
+	// An attempt that no other could follow (a body sent once, a request
+	// that is not Idempotent, whose timeout is never retried) gets no share
+	// of its own: only AttemptTimeout bounds it.
 	SplitDeadline bool
 
-	// MaxReplayBytes caps the request body kept in memory to send again
-	// when the request has no GetBody (or, hedged, to let copies run at
-	// once; see Hedge). A larger body (or one that has no GetBody and no
-	// length, such as a pipe, past that size) is sent once and not
-	// retried; a failure then is a *NotReplayableError. Zero means
-	// DefaultMaxReplayBytes. A body read into memory must have its
-	// declared ContentLength: a shorter or longer one is an error wrapping
-	// ErrInvalid, and nothing is sent. The caller's GetBody bodies are held
-	// to the declared length too, as HTTP/1 holds them (HTTP/2 would send
-	// a short one as if whole).
+	// MaxReplayBytes caps the request body kept in memory to send again when
+	// the request has no GetBody (or, hedged, to let copies run at once; see
+	// Hedge). A larger body (or one that has no GetBody and no length, such
+	// as a pipe, past that size) is sent once and not retried; a failure
+	// then is a *NotReplayableError. Zero means 1 MiB. A body read into
+	// memory must have its declared ContentLength: a shorter or longer one
+	// is an error wrapping ErrInvalid, and nothing is sent. The caller's
+	// GetBody bodies are held to the declared length too, as HTTP/1 holds
+	// them (HTTP/2 would send a short one as if whole).
 	MaxReplayBytes int64
 
 	// MaxDrainBytes caps what is read from a response that is discarded
 	// (retried or lost) so its connection can be reused; DrainTimeout caps
-	// the time. Past either the body is closed as it is. Zero means
-	// DefaultMaxDrainBytes and DefaultDrainTimeout.
+	// the time. Past either the body is closed as it is. Zero means 64 KiB
+	// and 1s.
 	MaxDrainBytes int64
 	DrainTimeout  time.Duration
 
@@ -92,60 +91,60 @@ type Config struct {
 	// says): each attempt of the retry loop becomes a round of up to
 	// Hedge.MaxAttempts concurrent copies, and the first answer wins. Lost
 	// responses are drained and closed; every response is read through a
-	// context that lives until its body is closed, so the winner's body,
-	// or the last response when retries run out, comes back whole. A 429,
-	// a 503, a 409 or a breaker's rejection stops the round from sending
-	// more copies but lets the attempts already running finish (gRPC's
-	// hedging rule); when none is left, the retry loop waits before the
-	// next round. Bodies are independent when the request has none, when
-	// httpx keeps it in memory (see MaxReplayBytes), or when its GetBody's
-	// body has a declared ContentLength within MaxReplayBytes, which httpx
-	// then reads into memory once: a caller's GetBody may rewind one shared
-	// reader (a file), which copies must not read at once. Any other
-	// request is retried one attempt at a time, not hedged. Hedge's
-	// Retryable and OnDiscard must be unset: the Transport classifies and
-	// discards. A hedged call has one budget, counted once per attempt:
-	// Config.Budget's, or else Retry.Budget, or else Hedge.Budget.
+	// context that lives until its body is closed, so the winner's body, or
+	// the last response when retries run out, comes back whole. A 429, a
+	// 503, a 409 or a breaker's rejection stops the round from sending more
+	// copies but lets the attempts already running finish (gRPC's hedging
+	// rule); when none is left, the retry loop waits before the next round.
+	// Bodies are independent when the request has none, when httpx keeps it
+	// in memory (see MaxReplayBytes), or when its GetBody's body has a
+	// declared ContentLength within MaxReplayBytes, which httpx then reads
+	// into memory once: a caller's GetBody may rewind one shared reader (a
+	// file), which copies must not read at once. Any other request is
+	// retried one attempt at a time, not hedged. Hedge's Retryable and
+	// OnDiscard must be unset: the Transport classifies and discards. A
+	// hedged call has one budget, counted once per attempt: Config.Budget's,
+	// or else Retry.Budget, or else Hedge.Budget.
 	Hedge *retry.HedgePolicy
 
-	// Budget, if set, returns the retry budget for a request (nil for
-	// none), such as a PerHost's, in place of Retry.Budget and
-	// Hedge.Budget: one budget per host keeps a failing host from using up
-	// the retries of the healthy ones.
+	// Budget, if set, returns the retry budget for a request (nil for none),
+	// such as a PerHost's, in place of Retry.Budget and Hedge.Budget: one
+	// budget per host keeps a failing host from using up the retries of the
+	// healthy ones.
 	Budget func(req *http.Request) retry.Budget
 
 	// Breaker, if set, returns the circuit breaker for a request (nil for
-	// none), such as the PerHost of Breakers. Every attempt asks it first,
-	// a body sent once included. A rejection means the request was not
-	// sent, so it ends the call with the *retry.BreakerError at once,
-	// whatever the method, unless Retry.WaitForProbe is set: then a
-	// rejection by an open breaker makes the retry loop wait until its next
-	// probe (within Retry.MaxAfter and the deadline). A rejected retry
-	// ends the call with that error, not with the previous attempt's
-	// retryable response: that one was drained before the wait, so that
-	// its connection went back to the pool. In a hedged round a rejected
-	// copy only stops the round from sending more (see Hedge). Transport
-	// errors, attempt timeouts, 5xx and 429 count as failures, and a
-	// Retry-After sets how long the breaker stays open. Outcomes that say
-	// nothing about the server count as nothing: the caller's cancellation (with
-	// or without a cause), a hedged copy cancelled because another won, a
-	// request that net/http refuses before sending it, a GetBody error. A
-	// context already done asks the breaker nothing.
+	// none), such as the PerHost of Breakers. Every attempt asks it first, a
+	// body sent once included. A rejection means the request was not sent,
+	// so it ends the call with the *retry.BreakerError at once, whatever the
+	// method, unless Retry.WaitForProbe is set: then a rejection by an open
+	// breaker makes the retry loop wait until its next probe (within
+	// Retry.MaxAfter and the deadline). A rejected retry ends the call with
+	// that error, not with the previous attempt's retryable response: that
+	// one was drained before the wait, so that its connection went back to
+	// the pool. In a hedged round a rejected copy only stops the round from
+	// sending more (see Hedge). Transport errors, attempt timeouts, 5xx and
+	// 429 count as failures, and a Retry-After sets how long the breaker
+	// stays open. Outcomes that say nothing about the server count as
+	// nothing: the caller's cancellation (with or without a cause), a hedged
+	// copy cancelled because another won, a request that net/http refuses
+	// before sending it, a GetBody error. A context already done asks the
+	// breaker nothing.
 	Breaker func(req *http.Request) *retry.Breaker
 
-	// AttemptHeader, if set, names a header that carries the attempt
-	// number (from 1) on every attempt, as gRPC's
-	// grpc-previous-rpc-attempts does. Off by default.
+	// AttemptHeader, if set, names a header that carries the attempt number
+	// (from 1) on every attempt, as gRPC's grpc-previous-rpc-attempts does.
+	// Off by default.
 	AttemptHeader string
 
 	// OnAttempt, if set, is called once for each attempt, for logging and
 	// metrics: for an attempt that is retried, when the retry loop has
-	// chosen the wait before the next one (AttemptEvent.Delay); otherwise
-	// as the attempt ends. Hedged attempts, which run at once, are
-	// reported as they end, from their own goroutines: OnAttempt must then
-	// be safe for concurrent use, and must not panic (a hedged attempt
-	// that ends after its call has none to raise the panic in, and it
-	// crashes the program, as Hedge's late panics do).
+	// chosen the wait before the next one (AttemptEvent.Delay); otherwise as
+	// the attempt ends. Hedged attempts, which run at once, are reported as
+	// they end, from their own goroutines: OnAttempt must then be safe for
+	// concurrent use, and must not panic (a hedged attempt that ends after
+	// its call has none to raise the panic in, and it crashes the program,
+	// as Hedge's late panics do).
 	OnAttempt func(AttemptEvent)
 }
 

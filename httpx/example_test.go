@@ -107,6 +107,42 @@ func ExampleTransport_zeroValue() {
 	// Output: 200 ok after 2 attempts
 }
 
+// DefaultRetryable does not retry a 500, which is as often a bug as a
+// passing fault. For a service whose 500s are known to pass, wrap it.
+func ExampleDefaultRetryable() {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			http.Error(w, "lost the lock", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+
+	client, err := httpx.NewClient(httpx.Config{
+		Retry: &retry.Policy{Backoff: retry.Constant{}},
+		Retryable: func(resp *http.Response, err error) bool {
+			if err == nil && resp.StatusCode == http.StatusInternalServerError {
+				return true
+			}
+			return httpx.DefaultRetryable(resp, err)
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body), "after", hits.Load(), "attempts")
+	// Output: 200 ok after 2 attempts
+}
+
 func ExampleParseRetryAfter() {
 	d, ok := httpx.ParseRetryAfter("120", time.Now())
 	fmt.Println(d, ok)

@@ -39,9 +39,14 @@ type AttemptEvent struct {
 // and closed so their connections are reused.
 //
 // When retries run out on a retryable status, RoundTrip returns the last
-// response, body intact, and a nil error, as net/http's contract says; on a
-// transport error it returns only the error (a *retry.Error that wraps the
-// last attempt's error). It never returns both.
+// response, body intact, and a nil error, as net/http's contract says.
+// Otherwise, on failure, it returns only an error, never both: a
+// *retry.Error that wraps the last attempt's error. Two cases differ. A
+// body too large to keep for a resend (see Config.MaxReplayBytes) gets one
+// attempt, whose failure is a bare *NotReplayableError if it would have
+// been retried, or else the attempt's own error. Bad input (a nil or
+// malformed request, a body not of its declared length, an invalid budget)
+// is an error wrapping ErrInvalid, and nothing is sent.
 //
 // A Transport is safe for concurrent use. Create it with New, or use the
 // zero value: it is ready to use and behaves as New(Config{}), sending
