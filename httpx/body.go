@@ -379,15 +379,16 @@ func (b *onceBody) Close() error {
 
 // NotReplayableError is the error of a request that failed in a way that
 // would have been retried, but whose body could not be sent again (see
-// Config.MaxReplayBytes). Err is the attempt's error.
+// Config.MaxReplayBytes). Err is the attempt's error; the message says why
+// the body could not be kept (for people: match the type, not the text).
 type NotReplayableError struct {
-	Reason string
 	Err    error
+	reason string
 }
 
 // Error says why the body could not be sent again, and the attempt's error.
 func (e *NotReplayableError) Error() string {
-	return "httpx: not retried, " + e.Reason + ": " + e.Err.Error()
+	return "httpx: not retried, " + e.reason + ": " + e.Err.Error()
 }
 
 // Unwrap returns the attempt's error.

@@ -717,7 +717,7 @@ func (c *call) once() (*http.Response, error) {
 	handed = true
 	if err != nil && retryable {
 		c.body.seal(nil)
-		return nil, &NotReplayableError{Reason: c.body.reason, Err: err}
+		return nil, &NotReplayableError{Err: err, reason: c.body.reason}
 	}
 	if err != nil {
 		err = withContext(c.req.Context(), err)
