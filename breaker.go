@@ -233,7 +233,7 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 		}
 		if b.s.adaptive && t.stats.throttle(&b.s, elapsed) {
 			b.rejected.Add(1)
-			return ticket{}, rejectThrottled(now)
+			return ticket{}, rejectThrottled()
 		}
 		return t, nil
 	}
@@ -256,7 +256,7 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	if b.probes >= b.s.probes {
 		b.mu.Unlock()
 		b.rejected.Add(1)
-		return ticket{}, rejectProbes(now)
+		return ticket{}, rejectProbes()
 	}
 	b.probes++
 	b.mu.Unlock()

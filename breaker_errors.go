@@ -30,17 +30,14 @@ var (
 // never reported as server pushback: RequestedDelay finds nothing in a
 // BreakerError.
 type BreakerError struct {
-	Reason error        // ErrBreakerOpen, ErrTooManyProbes or ErrBreakerThrottled
-	State  BreakerState // the state that rejected the call
-	// Until, for ErrBreakerOpen, is when the open breaker lets the next probe
-	// through. For ErrTooManyProbes and ErrBreakerThrottled the breaker cannot
-	// tell when a call will pass (a slot frees when a probe ends; the
-	// throttle is random), so Until is the time of the rejection and Wait
-	// is zero: it is no promise that a call made then will be let
-	// through, and Retry never waits on these rejections.
+	Reason error // ErrBreakerOpen, ErrTooManyProbes or ErrBreakerThrottled
+	// Until, for ErrBreakerOpen, is when the open breaker lets the next
+	// probe through, and Wait how long that was after the rejection. For
+	// ErrTooManyProbes and ErrBreakerThrottled both are zero: the breaker
+	// cannot tell when a call will pass (a slot frees when a probe ends;
+	// the throttle is random), and Retry never waits on these rejections.
 	Until time.Time
-	// Wait is Until minus the time of the rejection; zero unless open.
-	Wait time.Duration
+	Wait  time.Duration
 }
 
 // Error returns the Reason's message, with the wait before the next probe
@@ -78,13 +75,13 @@ func (e *BreakerError) Unwrap() error {
 }
 
 func rejectOpen(until, now time.Time) *BreakerError {
-	return &BreakerError{Reason: ErrBreakerOpen, State: BreakerOpen, Until: until, Wait: max(until.Sub(now), 0)}
+	return &BreakerError{Reason: ErrBreakerOpen, Until: until, Wait: max(until.Sub(now), 0)}
 }
 
-func rejectProbes(now time.Time) *BreakerError {
-	return &BreakerError{Reason: ErrTooManyProbes, State: BreakerHalfOpen, Until: now}
+func rejectProbes() *BreakerError {
+	return &BreakerError{Reason: ErrTooManyProbes}
 }
 
-func rejectThrottled(now time.Time) *BreakerError {
-	return &BreakerError{Reason: ErrBreakerThrottled, State: BreakerClosed, Until: now}
+func rejectThrottled() *BreakerError {
+	return &BreakerError{Reason: ErrBreakerThrottled}
 }

@@ -214,7 +214,7 @@ func (b *logBudget) Result(ok bool) {
 // attempts: every failure that is not permanent once (a StopHedging one, a
 // pushback, a breaker's rejection included), the success once.
 func TestHedgeChargesBudgetAsRetry(t *testing.T) {
-	rejected := &retry.BreakerError{Reason: retry.ErrTooManyProbes, State: retry.BreakerHalfOpen}
+	rejected := &retry.BreakerError{Reason: retry.ErrTooManyProbes}
 	scenarios := map[string][]step{
 		"success":          {{val: "ok"}},
 		"fail, fail, ok":   {{err: errTransient}, {err: errTransient}, {val: "ok"}},

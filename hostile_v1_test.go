@@ -629,7 +629,7 @@ func (c claimsEverything) As(target any) bool {
 // a Permanent stops the call.
 func TestHostileAsMethodClaimsRejection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rej := &retry.BreakerError{Reason: retry.ErrBreakerOpen, State: retry.BreakerOpen, Until: time.Now().Add(time.Second), Wait: time.Second}
+		rej := &retry.BreakerError{Reason: retry.ErrBreakerOpen, Until: time.Now().Add(time.Second), Wait: time.Second}
 		claim := fmt.Errorf("call: %w", claimsEverything{rej})
 		calls := 0
 		fn := func(context.Context) error {

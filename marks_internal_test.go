@@ -25,7 +25,7 @@ func (c claimsAfter) As(target any) bool {
 func TestMarksOfAgreesWithErrorsAs(t *testing.T) {
 	base := errors.New("base")
 	rej := rejectOpen(time.Unix(10, 0), time.Unix(0, 0))
-	stale := rejectProbes(time.Unix(0, 0))
+	stale := rejectProbes()
 	first, second := After(base, time.Second), After(base, 2*time.Second)
 	for name, err := range map[string]error{
 		"plain":                       base,

@@ -212,7 +212,7 @@ func TestBreakerWaitMessage(t *testing.T) {
 		42 * time.Microsecond:          "42µs",
 		90*time.Minute + 1*time.Second: "1h30m10s",
 	} {
-		err := &retry.BreakerError{Reason: retry.ErrBreakerOpen, State: retry.BreakerOpen, Wait: wait}
+		err := &retry.BreakerError{Reason: retry.ErrBreakerOpen, Wait: wait}
 		if got := err.Error(); got != "circuit breaker is open, next probe in "+want {
 			t.Errorf("Wait %v: %q, want next probe in %s", wait, got, want)
 		}
