@@ -138,7 +138,9 @@ func (e *Error) Error() string {
 func (e *Error) write(b *strings.Builder, outer error) {
 	reason := "no reason given" // a hand-built Error
 	if e.Reason != nil {
-		reason = strings.TrimPrefix(e.Reason.Error(), "retry: ")
+		var r strings.Builder
+		oneLine(&r, strings.TrimPrefix(e.Reason.Error(), "retry: "))
+		reason = r.String()
 	}
 	showReason := true
 	switch {
@@ -212,19 +214,21 @@ func writeCause(b *strings.Builder, err, reason error) {
 	}
 }
 
-// oneLine writes msg with each line break as "; ", so that a message of
-// this package stays on one line whatever the errors it quotes hold (an
-// errors.Join, a multi-line cause).
+// oneLine writes msg with its line breaks as "; " between the lines that
+// have text, so that a message of this package stays on one line whatever
+// the errors it quotes hold (an errors.Join, a multi-line cause).
 func oneLine(b *strings.Builder, msg string) {
-	for {
-		i := strings.IndexAny(msg, "\r\n")
-		if i < 0 {
-			b.WriteString(msg)
-			return
+	if !strings.ContainsAny(msg, "\r\n") {
+		b.WriteString(msg)
+		return
+	}
+	first := true
+	for line := range strings.FieldsFuncSeq(msg, func(r rune) bool { return r == '\r' || r == '\n' }) {
+		if !first {
+			b.WriteString("; ")
 		}
-		b.WriteString(msg[:i])
-		b.WriteString("; ")
-		msg = strings.TrimLeft(msg[i:], "\r\n")
+		b.WriteString(line)
+		first = false
 	}
 }
 

@@ -24,10 +24,12 @@ func validate[T interface{ Validate() error }](v T) (err error) {
 	if any(v) == nil {
 		return invalid("Must(nil)")
 	}
-	defer func() {
-		if recover() != nil {
-			err = invalid("Must: %T is nil", v)
-		}
-	}()
+	if nilValue(v) {
+		defer func() {
+			if recover() != nil { // its Validate cannot take a nil receiver
+				err = invalid("Must: %T is nil", v)
+			}
+		}()
+	}
 	return v.Validate()
 }

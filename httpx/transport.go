@@ -692,20 +692,38 @@ func (c *call) once() (*http.Response, error) {
 	if b != nil {
 		b.First()
 	}
-	// Retry.MaxElapsed bounds the call, its one attempt included: until
-	// the response headers, as for an attempt of the retry loop.
-	ctx := c.req.Context()
+	n := int(c.attempts.Add(1))
+	var resp *http.Response
+	var err error
+	var ev *AttemptEvent
 	if d := c.t.policy.MaxElapsed; d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+		// Retry.MaxElapsed bounds the call, its one attempt included, on
+		// Retry.Clock: until the response headers, as for an attempt of
+		// the retry loop, which makes the limit.
+		limit := &retry.Policy{MaxAttempts: 1, MaxElapsed: d, Clock: c.t.policy.Clock}
+		resp, err = retry.Retry(c.req.Context(), limit, func(ctx context.Context) (*http.Response, error) {
+			var err error
+			resp, err, ev = c.guarded(ctx, n, false)
+			return resp, err
+		})
+		if errors.Is(err, retry.ErrElapsed) {
+			if ev != nil {
+				c.t.cfg.OnAttempt(*ev)
+			}
+			if b != nil {
+				b.Result(false) // a timeout, as any attempt's
+			}
+			c.body.seal(nil)
+			return nil, err // not the body's fault: nothing could be retried
+		}
+		if e, ok := err.(*retry.Error); ok && e.Last != nil {
+			err = e.Last // the attempt's own error, as without the limit
+		}
+	} else {
+		resp, err, ev = c.guarded(c.req.Context(), n, false)
 	}
-	resp, err, ev := c.guarded(ctx, int(c.attempts.Add(1)), false)
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic
-	if err != nil && ctx.Err() != nil && c.req.Context().Err() == nil {
-		err = &retry.Error{Attempts: 1, Reason: retry.ErrElapsed, Last: err}
-	}
 	if ev != nil {
 		c.t.cfg.OnAttempt(*ev)
 	}
