@@ -242,6 +242,13 @@ func (p *Policy) plain() bool {
 	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
 }
 
+func (p *Policy) maxAfter() time.Duration {
+	if p.MaxAfter == 0 {
+		return defaultMaxAfter
+	}
+	return p.MaxAfter
+}
+
 func (p *Policy) maxAttempts() int {
 	switch p.MaxAttempts {
 	case 0:
