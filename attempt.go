@@ -82,35 +82,39 @@ type attemptLimit struct {
 // caller's context bounds it.
 func (p *Policy) limit(ctx context.Context, n int, start time.Time) (attemptLimit, bool) {
 	var l attemptLimit
+	t := now(p.Clock)
 	set := p.MaxElapsed > 0
 	if set {
-		l.at, l.end = start.Add(p.MaxElapsed), true
+		l.in, l.end = p.MaxElapsed-max(t.Sub(start), 0), true // a clock set back: no time passed
 	}
-	t := now(p.Clock)
 	dl, hasDeadline := ctx.Deadline()
+	var callerLeft time.Duration
+	if hasDeadline {
+		callerLeft = until(p.Clock, dl, t)
+	}
 	own := p.AttemptTimeout
 	if p.SplitDeadline {
 		// An equal share of the time left before the call must end among
 		// this attempt and those that may follow it; the last one's share
 		// is all of it.
-		end, ok := dl, hasDeadline
-		if set && (!ok || l.at.Before(end)) {
-			end, ok = l.at, true
+		left, ok := callerLeft, hasDeadline
+		if set && (!ok || l.in < left) {
+			left, ok = l.in, true
 		}
 		if ok {
-			share := max(end.Sub(t)/time.Duration(max(p.maxAttempts()-n+1, 1)), 1)
+			share := max(left/time.Duration(max(p.maxAttempts()-n+1, 1)), 1)
 			if own <= 0 || share < own {
 				own = share
 			}
 		}
 	}
-	if own > 0 && (!set || t.Add(own).Before(l.at)) {
-		l.at, l.end, l.own, set = t.Add(own), false, own, true
+	if own > 0 && (!set || own < l.in) {
+		l.in, l.end, l.own, set = own, false, own, true
 	}
-	if !set || hasDeadline && !dl.After(l.at) {
+	if !set || hasDeadline && callerLeft <= l.in {
 		return attemptLimit{}, false // the caller's deadline comes first
 	}
-	l.in = l.at.Sub(t)
+	l.at = t.Add(l.in)
 	return l, true
 }
 

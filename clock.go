@@ -41,6 +41,17 @@ func validateClock(owner string, c Clock) error {
 	return nil
 }
 
+// until returns the time left before dl, a context's deadline, at t read
+// on c. A deadline is in real time whatever c reads, so on a Clock the
+// time left is measured in real time: a fake clock's date says nothing
+// about it.
+func until(c Clock, dl, t time.Time) time.Duration {
+	if c == nil {
+		return dl.Sub(t) // t is time.Now()
+	}
+	return time.Until(dl)
+}
+
 func now(c Clock) time.Time {
 	if c == nil {
 		return time.Now()

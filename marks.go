@@ -10,6 +10,9 @@ type marks struct {
 	rejection *BreakerError // see rejection
 }
 
+// none reports that the error has none of the marks.
+func (m marks) none() bool { return !m.permanent && m.after == nil && m.rejection == nil }
+
 // marksOf returns the marks of err, as readMarks does, cheaply: nothing to
 // read in an error that is not of this package and wraps nothing (the
 // common case, told by one type switch, inlined), one walk of the tree of

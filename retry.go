@@ -171,17 +171,25 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 		p = &zeroPolicy
 	}
 	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
-		var zero T
-		if err := p.check(ctx, fn == nil); err != nil {
-			return zero, err
-		}
-		return run(ctx, p, fn, zero, nil)
+		return retrySlow(ctx, p, fn)
 	}
 	v, err := fn(ctx)
 	if err == nil {
 		return v, nil // the fast path: nothing else to do
 	}
 	return run(ctx, p, fn, v, err)
+}
+
+// retrySlow is Retry for a call that the fast path cannot vouch for: it
+// checks the input in full, then makes every attempt. It is out of line
+// so that the fast path compiles to straight compare-and-branch code,
+// with no register spills before its checks.
+func retrySlow[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if err := p.check(ctx, fn == nil); err != nil {
+		return zero, err
+	}
+	return run(ctx, p, fn, zero, nil)
 }
 
 // Do is Retry for calls that return only an error. It checks its input
@@ -191,16 +199,21 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 		p = &zeroPolicy
 	}
 	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
-		if err := p.check(ctx, fn == nil); err != nil {
-			return err
-		}
-		return runDo(ctx, p, fn, nil)
+		return doSlow(ctx, p, fn)
 	}
 	err := fn(ctx)
 	if err == nil {
 		return nil
 	}
 	return runDo(ctx, p, fn, err)
+}
+
+// doSlow is retrySlow for Do.
+func doSlow(ctx context.Context, p *Policy, fn func(context.Context) error) error {
+	if err := p.check(ctx, fn == nil); err != nil {
+		return err
+	}
+	return runDo(ctx, p, fn, nil)
 }
 
 // runDo is run for Do.
@@ -225,6 +238,13 @@ func (p *Policy) fast() bool {
 // limit, mark or Budget.
 func (p *Policy) plain() bool {
 	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+}
+
+func (p *Policy) maxAfter() time.Duration {
+	if p.MaxAfter == 0 {
+		return defaultMaxAfter
+	}
+	return p.MaxAfter
 }
 
 func (p *Policy) maxAttempts() int {
