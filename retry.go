@@ -170,7 +170,16 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 	if p == nil {
 		p = &zeroPolicy
 	}
-	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
+	// Three tests, not one chain: joined, the compiler (Go 1.26) turns
+	// knownValid's answer into a flag and reloads every argument before
+	// testing it.
+	if fn == nil || ctx == nil || !p.fast() {
+		return retrySlow(ctx, p, fn)
+	}
+	if p.Backoff != nil && !knownValid(p.Backoff) {
+		return retrySlow(ctx, p, fn)
+	}
+	if ctx.Err() != nil {
 		return retrySlow(ctx, p, fn)
 	}
 	v, err := fn(ctx)
@@ -198,7 +207,14 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if p == nil {
 		p = &zeroPolicy
 	}
-	if fn == nil || ctx == nil || !p.fast() || p.Backoff != nil && !knownValid(p.Backoff) || ctx.Err() != nil {
+	// As in Retry: three tests, not one chain.
+	if fn == nil || ctx == nil || !p.fast() {
+		return doSlow(ctx, p, fn)
+	}
+	if p.Backoff != nil && !knownValid(p.Backoff) {
+		return doSlow(ctx, p, fn)
+	}
+	if ctx.Err() != nil {
 		return doSlow(ctx, p, fn)
 	}
 	err := fn(ctx)
