@@ -18,6 +18,23 @@ import (
 	"github.com/retrykit/retry"
 )
 
+// underOuterLimit returns the error of a call with the inner policy whose
+// attempts hang, made inside the one attempt of a call whose
+// AttemptTimeout is 1s: the outer limit is the inner call's caller
+// deadline.
+func underOuterLimit(inner *retry.Policy) error {
+	outer := &retry.Policy{MaxAttempts: 1, AttemptTimeout: time.Second}
+	var innerErr error
+	_ = retry.Do(context.Background(), outer, func(ctx context.Context) error {
+		innerErr = retry.Do(ctx, inner, func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		return innerErr
+	})
+	return innerErr
+}
+
 // A Retry inside another Retry's attempt, both on real time: the outer
 // attempt's AttemptTimeout is the inner call's caller deadline. The inner
 // call's own AttemptTimeout (10s) never fired, so its error must not
@@ -25,16 +42,7 @@ import (
 // "the caller's own deadline never makes it match").
 func TestHostile2NestedOuterLimitIsNotInnerAttemptTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		outer := &retry.Policy{MaxAttempts: 1, AttemptTimeout: time.Second}
-		inner := &retry.Policy{MaxAttempts: 3, AttemptTimeout: 10 * time.Second, Backoff: retry.Constant{}}
-		var innerErr error
-		_ = retry.Do(context.Background(), outer, func(ctx context.Context) error {
-			innerErr = retry.Do(ctx, inner, func(ctx context.Context) error {
-				<-ctx.Done()
-				return ctx.Err()
-			})
-			return innerErr
-		})
+		innerErr := underOuterLimit(&retry.Policy{MaxAttempts: 3, AttemptTimeout: 10 * time.Second, Backoff: retry.Constant{}})
 		if errors.Is(innerErr, retry.ErrAttemptTimeout) || strings.Contains(innerErr.Error(), "after 10s") {
 			t.Errorf("inner call ended by the outer attempt's 1s limit reads as its own 10s attempt timeout: %v", innerErr)
 		}
@@ -46,16 +54,7 @@ func TestHostile2NestedOuterLimitIsNotInnerAttemptTimeout(t *testing.T) {
 // MaxElapsed, so its Reason is not ErrElapsed.
 func TestHostile2NestedOuterLimitIsNotInnerElapsed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		outer := &retry.Policy{MaxAttempts: 1, AttemptTimeout: time.Second}
-		inner := &retry.Policy{MaxAttempts: 3, MaxElapsed: 10 * time.Second, Backoff: retry.Constant{}}
-		var innerErr error
-		_ = retry.Do(context.Background(), outer, func(ctx context.Context) error {
-			innerErr = retry.Do(ctx, inner, func(ctx context.Context) error {
-				<-ctx.Done()
-				return ctx.Err()
-			})
-			return innerErr
-		})
+		innerErr := underOuterLimit(&retry.Policy{MaxAttempts: 3, MaxElapsed: 10 * time.Second, Backoff: retry.Constant{}})
 		if re, ok := errors.AsType[*retry.Error](innerErr); !ok || re.Reason == retry.ErrElapsed {
 			t.Errorf("inner call ended after 1s of its 10s MaxElapsed reports ErrElapsed: %v", innerErr)
 		}
