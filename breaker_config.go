@@ -43,6 +43,10 @@ const maxWindowCalls = 1 << 20
 // NewBreaker copies the config once and validates it (see Validate);
 // changing it later does not change the breaker.
 type BreakerConfig struct {
+	// Name, if set, identifies the breaker in every event its hooks receive
+	// (see Hooks), as a metric label or a log field.
+	Name string
+
 	// ConsecutiveFailures trips the breaker after that many failures in a
 	// row; a success resets the count. Zero disables the rule, unless no
 	// other trip rule is set (then it is 5).
@@ -148,6 +152,10 @@ type BreakerConfig struct {
 	// it panics, the breaker stays consistent, later changes are still
 	// delivered, and the panic is raised again in that goroutine.
 	OnStateChange func(from, to BreakerState)
+
+	// Hooks, if set, receives the breaker's changes of state and
+	// rejections (see Hooks).
+	Hooks *Hooks
 
 	// Clock is the source of time; nil means real time.
 	Clock Clock

@@ -40,6 +40,10 @@ var errCallEnded = errors.New("retry: hedged call ended")
 // once and share it between any number of goroutines; it holds no per-call
 // state.
 type HedgePolicy struct {
+	// Name, if set, identifies the policy in every event its hooks receive
+	// (see Hooks), as a metric label or a log field.
+	Name string
+
 	// MaxAttempts caps the attempts of one call, the first included. Zero
 	// means 2; 1 disables hedging; negative or above MaxHedgeAttempts is
 	// invalid.
@@ -122,6 +126,9 @@ type HedgePolicy struct {
 	// on the goroutine that finds it (which may crash the program, as any
 	// unrecovered panic does) rather than be swallowed.
 	OnDiscard func(any)
+
+	// Hooks, if set, receives the events of this policy's calls (see Hooks).
+	Hooks *Hooks
 
 	// Clock is the source of time; nil means real time, which also works
 	// inside a testing/synctest bubble.

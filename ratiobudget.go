@@ -28,6 +28,10 @@ const ratioBuckets = 10
 // extra attempts a second over a 10s window, so that a client with little
 // traffic, or one just started, can still retry an occasional failure.
 type RatioBudgetConfig struct {
+	// Name, if set, identifies the budget in every event its hooks receive
+	// (see Hooks), as a metric label or a log field.
+	Name string
+
 	// Ratio is how many extra attempts each first attempt earns, in
 	// (0, 1]: 0.1 lets retries and hedges add at most 10% to the load.
 	// Zero means 0.2; None means none, leaving the floor alone.

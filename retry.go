@@ -32,6 +32,10 @@ const Unlimited int = -1
 // package-level variable (see Must), and share it between any number of
 // goroutines. It holds no per-call state.
 type Policy struct {
+	// Name, if set, identifies the policy in every event its hooks receive
+	// (see Hooks), as a metric label or a log field.
+	Name string
+
 	// MaxAttempts caps the attempts of one call, the first included. Zero
 	// means 3; 1 disables retries; Unlimited removes the cap. Any other
 	// negative number is invalid.
@@ -125,6 +129,9 @@ type Policy struct {
 	// fn reads with AttemptFrom (to send an attempt header, say). It costs
 	// one small allocation per attempt, so it is off by default.
 	MarkAttempts bool
+
+	// Hooks, if set, receives the events of this policy's calls (see Hooks).
+	Hooks *Hooks
 
 	// Clock is the source of time of the waits, MaxElapsed and the
 	// attempts' time limits (AttemptTimeout, SplitDeadline); nil means real

@@ -19,6 +19,10 @@ const maxMaxTokens = 1000
 // default documented on it; both fields count in thousandths of a token,
 // as in gRPC, so each is rounded to the nearest thousandth.
 type TokenBucketConfig struct {
+	// Name, if set, identifies the budget in every event its hooks receive
+	// (see Hooks), as a metric label or a log field.
+	Name string
+
 	// MaxTokens is the size of the bucket, in (0, 1000]; retries are
 	// allowed while more than half of it remains. Zero means 10.
 	MaxTokens float64
