@@ -21,6 +21,12 @@ type call struct {
 // run makes the attempts of a call after its first, which the fast path
 // made and which returned v and err, or all of them if err is nil.
 func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), v T, err error) (T, error) {
+	return loop(ctx, p, fn, v, err, nil)
+}
+
+// loop is run, which also keeps *started, if started is not nil, at the
+// number of attempts started (for Hooks.OnDone).
+func loop[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), v T, err error, started *int) (T, error) {
 	c := call{p: p, maxAttempts: p.maxAttempts()}
 	if p.MaxElapsed > 0 {
 		c.start = now(p.Clock)
@@ -28,7 +34,7 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 	c.deadline, c.hasDeadline = ctx.Deadline()
 	bare := p.plain() // each attempt is a call of fn, and nothing else
 	// Callbacks that run after the loop reads the context.
-	hooks := p.OnRetry != nil || p.Retryable != nil || p.Budget != nil
+	hooks := p.Hooks != nil || p.Retryable != nil || p.Budget != nil
 	// Nothing but the Backoff and MaxAttempts decides after an error
 	// without marks: no callback to ask, and no end to fit a wait in.
 	simple := p.Retryable == nil && p.Budget == nil && p.MaxElapsed <= 0 && !c.hasDeadline
@@ -38,6 +44,9 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 	if err == nil {
 		if p.Budget != nil {
 			p.Budget.First()
+		}
+		if started != nil {
+			*started = 1
 		}
 		var cut bool
 		if v, err, cut = attempt(ctx, p, 1, c.start, fn); err == nil {
@@ -59,15 +68,21 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 			delay, reason = c.next(n, err, m)
 		}
 		if reason != nil {
+			if reason == ErrBudgetExhausted {
+				p.Hooks.refused(ctx, p.Name, p.Budget, n+1)
+			}
 			return v, &Error{Attempts: n, Reason: reason, Last: err}
 		}
 		c.prev = delay
-		if p.OnRetry != nil {
-			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
+		if h := p.Hooks; h != nil && h.OnRetry != nil {
+			h.OnRetry(ctx, RetryEvent{Name: p.Name, Attempt: n, Err: err, Delay: delay})
 		}
 		// A zero wait still sees a context that a callback ended.
 		if delay > 0 && sleep(ctx, p.Clock, delay) != nil || delay == 0 && hooks && ctx.Err() != nil {
 			return v, &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
+		}
+		if started != nil {
+			*started = n + 1
 		}
 		if bare {
 			if v, err = fn(ctx); err == nil {

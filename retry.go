@@ -104,11 +104,6 @@ type Policy struct {
 	// other error.
 	Retryable func(error) bool
 
-	// OnRetry, if set, is called before each wait, on the caller's
-	// goroutine, with the failed attempt and the wait chosen. Use it for
-	// logging and metrics.
-	OnRetry func(RetryEvent)
-
 	// Budget, if set, is asked before every retry, and a refusal stops the
 	// call at once with ErrBudgetExhausted. Share one Budget between the
 	// policies that call the same dependency. See TokenBucket and
@@ -145,6 +140,7 @@ type Policy struct {
 
 // RetryEvent describes a failed attempt that is about to be retried.
 type RetryEvent struct {
+	Name    string        // the policy's name
 	Attempt int           // number of the failed attempt, from 1
 	Err     error         // its error
 	Delay   time.Duration // the wait before the next attempt
@@ -172,7 +168,12 @@ type RetryEvent struct {
 // fn receives ctx, or a child of it when an attempt has a time limit
 // (AttemptTimeout, SplitDeadline, MaxElapsed) or a mark (MarkAttempts). A
 // panic in fn is not recovered: it reaches the caller unchanged, and
-// nothing retries it.
+// nothing retries it. (With Hooks.OnDone set, it is recovered and raised
+// again, with the same value, once OnDone has seen it.)
+//
+// p.Hooks, if set, sees the call (see Hooks); OnDone and OnAttempt cost a
+// clock read each, and take the call off the path that checks nothing
+// more than it must.
 func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	if p == nil {
 		p = &zeroPolicy
@@ -189,6 +190,9 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 	if ctx.Err() != nil {
 		return retrySlow(ctx, p, fn)
 	}
+	if p.Hooks != nil && p.Hooks.watchesCall() {
+		return observed(ctx, p, fn, true)
+	}
 	v, err := fn(ctx)
 	if err == nil {
 		return v, nil // the fast path: nothing else to do
@@ -202,6 +206,9 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 // with no register spills before its checks.
 func retrySlow[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
+	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
+		return observed(ctx, p, fn, false)
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return zero, err
 	}
@@ -224,6 +231,9 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if ctx.Err() != nil {
 		return doSlow(ctx, p, fn)
 	}
+	if p.Hooks != nil && p.Hooks.watchesCall() {
+		return doSlow(ctx, p, fn)
+	}
 	err := fn(ctx)
 	if err == nil {
 		return nil
@@ -233,6 +243,14 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 
 // doSlow is retrySlow for Do.
 func doSlow(ctx context.Context, p *Policy, fn func(context.Context) error) error {
+	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
+		var f func(context.Context) (struct{}, error) // nil for a nil fn, which observed reports
+		if fn != nil {
+			f = func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
+		}
+		_, err := observed(ctx, p, f, false)
+		return err
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return err
 	}
@@ -258,9 +276,10 @@ func (p *Policy) fast() bool {
 }
 
 // plain reports whether p's attempts are bare calls of fn, with no time
-// limit, mark or Budget.
+// limit, mark, Budget or OnAttempt.
 func (p *Policy) plain() bool {
-	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline &&
+		(p.Hooks == nil || p.Hooks.OnAttempt == nil)
 }
 
 func (p *Policy) maxAfter() time.Duration {

@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func ExampleTransport() {
 
 	rt, err := httpx.New(httpx.Config{
 		Retry: &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{}},
-		OnAttempt: func(e httpx.AttemptEvent) {
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) {
 			fmt.Println("attempt", e.Attempt, e.StatusCode)
 		},
 	})
