@@ -140,6 +140,37 @@ func BenchmarkRetrySuccess(b *testing.B) {
 			}
 		}, bareCalls)
 	})
+	// Hooks with OnDone only, as a metrics export sets them: two clock
+	// reads and the hook. No target; the cost is documented.
+	b.Run("on-done", func(b *testing.B) {
+		p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: &retry.Hooks{
+			OnDone: func(_ context.Context, e retry.CallEvent) { sinkInt += e.Attempts },
+		}}
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+			}
+		}, bareCalls)
+	})
+	// Hooks that watch only failures (OnRetry) keep the fast path.
+	b.Run("on-retry", func(b *testing.B) {
+		p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: &retry.Hooks{
+			OnRetry: func(_ context.Context, e retry.RetryEvent) { sinkInt += e.Attempt },
+		}}
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+		}
+		reportRatio(b, "bare", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+			}
+		}, bareCalls)
+	})
 	// MaxElapsed bounds every attempt, the first included: a clock read
 	// and a context with a timer. No target; the cost is documented.
 	b.Run("max-elapsed", func(b *testing.B) {

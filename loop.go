@@ -21,12 +21,6 @@ type call struct {
 // run makes the attempts of a call after its first, which the fast path
 // made and which returned v and err, or all of them if err is nil.
 func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), v T, err error) (T, error) {
-	return loop(ctx, p, fn, v, err, nil)
-}
-
-// loop is run, which also keeps *started, if started is not nil, at the
-// number of attempts started (for Hooks.OnDone).
-func loop[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), v T, err error, started *int) (T, error) {
 	c := call{p: p, maxAttempts: p.maxAttempts()}
 	if p.MaxElapsed > 0 {
 		c.start = now(p.Clock)
@@ -44,9 +38,6 @@ func loop[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, er
 	if err == nil {
 		if p.Budget != nil {
 			p.Budget.First()
-		}
-		if started != nil {
-			*started = 1
 		}
 		var cut bool
 		if v, err, cut = attempt(ctx, p, 1, c.start, fn); err == nil {
@@ -80,9 +71,6 @@ func loop[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, er
 		// A zero wait still sees a context that a callback ended.
 		if delay > 0 && sleep(ctx, p.Clock, delay) != nil || delay == 0 && hooks && ctx.Err() != nil {
 			return v, &Error{Attempts: n, Reason: ctxReason(ctx), Last: err}
-		}
-		if started != nil {
-			*started = n + 1
 		}
 		if bare {
 			if v, err = fn(ctx); err == nil {

@@ -11,19 +11,15 @@ var errGoexit = errors.New("runtime.Goexit called")
 
 // observed is Retry for a policy whose Hooks watch calls or attempts
 // (OnDone, OnAttempt): it reports the call to OnDone exactly once, however
-// it ends, bad input and a panic included. checked says that the
-// arguments and p are known to be valid and ctx live (the fast path's
-// tests passed).
-func observed[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), checked bool) (v T, err error) {
+// it ends, bad input and a panic included.
+func observed[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (v T, err error) {
 	h := p.Hooks
-	if !checked {
-		err = p.check(ctx, fn == nil)
-	}
+	err = p.check(ctx, fn == nil)
 	if h.OnDone == nil {
 		if err != nil {
 			return v, err
 		}
-		return loop(ctx, p, fn, v, nil, nil)
+		return run(ctx, p, fn, v, nil)
 	}
 	if err != nil {
 		// No clock read: the Clock may be what is invalid.
@@ -49,7 +45,11 @@ func observed[T any](ctx context.Context, p *Policy, fn func(context.Context) (T
 			panic(r)
 		}
 	}()
-	v, err = loop(ctx, p, fn, v, nil, &started)
+	counted := func(ctx context.Context) (T, error) {
+		started++
+		return fn(ctx)
+	}
+	v, err = run(ctx, p, counted, v, nil)
 	returned = true
 	e := CallEvent{Name: p.Name, Attempts: started, Duration: now(p.Clock).Sub(start), Err: err}
 	if err == nil {

@@ -187,11 +187,11 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 	if p.Backoff != nil && !knownValid(p.Backoff) {
 		return retrySlow(ctx, p, fn)
 	}
-	if ctx.Err() != nil {
+	if p.Hooks != nil && p.Hooks.watchesCall() {
 		return retrySlow(ctx, p, fn)
 	}
-	if p.Hooks != nil && p.Hooks.watchesCall() {
-		return observed(ctx, p, fn, true)
+	if ctx.Err() != nil {
+		return retrySlow(ctx, p, fn)
 	}
 	v, err := fn(ctx)
 	if err == nil {
@@ -207,7 +207,7 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 func retrySlow[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
-		return observed(ctx, p, fn, false)
+		return observed(ctx, p, fn)
 	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return zero, err
@@ -228,10 +228,10 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if p.Backoff != nil && !knownValid(p.Backoff) {
 		return doSlow(ctx, p, fn)
 	}
-	if ctx.Err() != nil {
+	if p.Hooks != nil && p.Hooks.watchesCall() {
 		return doSlow(ctx, p, fn)
 	}
-	if p.Hooks != nil && p.Hooks.watchesCall() {
+	if ctx.Err() != nil {
 		return doSlow(ctx, p, fn)
 	}
 	err := fn(ctx)
@@ -248,7 +248,7 @@ func doSlow(ctx context.Context, p *Policy, fn func(context.Context) error) erro
 		if fn != nil {
 			f = func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
 		}
-		_, err := observed(ctx, p, f, false)
+		_, err := observed(ctx, p, f)
 		return err
 	}
 	if err := p.check(ctx, fn == nil); err != nil {
