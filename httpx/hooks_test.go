@@ -155,4 +155,3 @@ func TestRequestFromOtherContext(t *testing.T) {
 		t.Errorf("RequestFrom(Background) = %v, %v", r, ok)
 	}
 }
-
