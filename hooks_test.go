@@ -50,37 +50,27 @@ func (r *hookRecorder) saw(hook string, ctx context.Context) {
 func (r *hookRecorder) hooks() *retry.Hooks {
 	return &retry.Hooks{
 		OnAttempt: func(ctx context.Context, e retry.AttemptEvent) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.saw("OnAttempt", ctx)
-			r.attempts = append(r.attempts, e)
 			a, _ := retry.AttemptFrom(ctx)
+			keep(r, "OnAttempt", &r.attempts)(ctx, e)
+			r.mu.Lock()
 			r.marks = append(r.marks, a)
+			r.mu.Unlock()
 		},
-		OnRetry: func(ctx context.Context, e retry.RetryEvent) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.saw("OnRetry", ctx)
-			r.retries = append(r.retries, e)
-		},
-		OnHedge: func(ctx context.Context, e retry.HedgeEvent) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.saw("OnHedge", ctx)
-			r.hedges = append(r.hedges, e)
-		},
-		OnDone: func(ctx context.Context, e retry.CallEvent) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.saw("OnDone", ctx)
-			r.dones = append(r.dones, e)
-		},
-		OnBudgetRefused: func(ctx context.Context, e retry.BudgetEvent) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.saw("OnBudgetRefused", ctx)
-			r.refusals = append(r.refusals, e)
-		},
+		OnRetry:         keep(r, "OnRetry", &r.retries),
+		OnHedge:         keep(r, "OnHedge", &r.hedges),
+		OnDone:          keep(r, "OnDone", &r.dones),
+		OnBudgetRefused: keep(r, "OnBudgetRefused", &r.refusals),
+	}
+}
+
+// keep returns a hook that appends its events to *list, and records the
+// trace id of its context.
+func keep[E any](r *hookRecorder, hook string, list *[]E) func(context.Context, E) {
+	return func(ctx context.Context, e E) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.saw(hook, ctx)
+		*list = append(*list, e)
 	}
 }
 
@@ -214,6 +204,14 @@ var exits = []exit{
 	{name: "nil-fn", nilFn: true, outcome: retry.OutcomeInvalid, attempts: 0},
 }
 
+// exitCtx is the context of a case: its own, or traced("x").
+func exitCtx(mk func() (context.Context, context.CancelFunc)) (context.Context, context.CancelFunc) {
+	if mk == nil {
+		return traced("x"), func() {}
+	}
+	return mk()
+}
+
 // failUntil returns a function whose attempts fail until attempt n.
 func failUntil(n int) func(context.Context, int) error {
 	return func(_ context.Context, k int) error {
@@ -236,10 +234,7 @@ func TestHooksOnDoneEveryExit(t *testing.T) {
 					if x.policy != nil {
 						x.policy(p)
 					}
-					ctx, cancel := traced("x"), context.CancelFunc(func() {})
-					if x.ctx != nil {
-						ctx, cancel = x.ctx()
-					}
+					ctx, cancel := exitCtx(x.ctx)
 					defer cancel()
 					n := 0
 					step := func(ctx context.Context) error {
@@ -462,10 +457,7 @@ func TestHooksHedgeOnDoneEveryExit(t *testing.T) {
 					if tc.policy != nil {
 						tc.policy(h)
 					}
-					ctx, cancel := traced("x"), context.CancelFunc(func() {})
-					if tc.ctx != nil {
-						ctx, cancel = tc.ctx()
-					}
+					ctx, cancel := exitCtx(tc.ctx)
 					defer cancel()
 					fn := func(ctx context.Context) (int, error) {
 						a, _ := retry.AttemptFrom(ctx)
