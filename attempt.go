@@ -69,7 +69,7 @@ func attempt[T any](ctx context.Context, p *Policy, n int, start time.Time, fn f
 		v, err = fn(ctx)
 	}
 	if watch {
-		p.Hooks.OnAttempt(ctx, AttemptEvent{Name: p.Name, Attempt: n, Duration: now(p.Clock).Sub(began), Err: err})
+		p.Hooks.OnAttempt(ctx, AttemptEvent{Name: p.Name, Attempt: n, Duration: since(p.Clock, began), Err: err})
 	}
 	if err == nil && p.Budget != nil {
 		p.Budget.Result(true)

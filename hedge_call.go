@@ -210,7 +210,7 @@ func (c *hedgeCall[T]) report(ctx context.Context, r *result[T], began time.Time
 		}
 	}()
 	c.h.Hooks.OnAttempt(ctx, AttemptEvent{Name: c.h.Name, Attempt: r.n, Hedge: c.isHedge(ctx),
-		Duration: now(c.h.Clock).Sub(began), Err: r.err})
+		Duration: since(c.h.Clock, began), Err: r.err})
 	reported = true
 }
 
@@ -261,7 +261,7 @@ func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 	}
 	if h.Hooks != nil && h.Hooks.OnHedge != nil {
 		h.Hooks.OnHedge(ctx, HedgeEvent{Name: h.Name, Attempt: c.started + 1, Running: c.running,
-			Elapsed: now(h.Clock).Sub(c.begin), Delay: c.delay, Err: err})
+			Elapsed: since(h.Clock, c.begin), Delay: c.delay, Err: err})
 	}
 	c.launch(ctx)
 	if c.started < c.max {
@@ -397,7 +397,7 @@ func (c *hedgeCall[T]) done(winner int, err error) {
 	}
 	c.reported = true
 	h.Hooks.OnDone(c.ctx, CallEvent{Name: h.Name, Attempts: c.started, Hedges: c.hedges, Winner: winner,
-		Duration: now(h.Clock).Sub(c.begin), Err: err})
+		Duration: since(h.Clock, c.begin), Err: err})
 }
 
 // reraise ends the call with the panic, or runtime.Goexit, of attempt r,

@@ -40,7 +40,7 @@ func observed[T any](ctx context.Context, p *Policy, fn func(context.Context) (T
 		if r == nil {
 			pe.Value = errGoexit
 		}
-		h.OnDone(ctx, CallEvent{Name: p.Name, Attempts: started, Duration: now(p.Clock).Sub(start), Err: pe})
+		h.OnDone(ctx, CallEvent{Name: p.Name, Attempts: started, Duration: since(p.Clock, start), Err: pe})
 		if r != nil {
 			panic(r)
 		}
@@ -51,7 +51,7 @@ func observed[T any](ctx context.Context, p *Policy, fn func(context.Context) (T
 	}
 	v, err = run(ctx, p, counted, v, nil)
 	returned = true
-	e := CallEvent{Name: p.Name, Attempts: started, Duration: now(p.Clock).Sub(start), Err: err}
+	e := CallEvent{Name: p.Name, Attempts: started, Duration: since(p.Clock, start), Err: err}
 	if err == nil {
 		e.Winner = started
 	}
