@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -569,5 +570,25 @@ func TestCallEventOutcome(t *testing.T) {
 		if got := (retry.CallEvent{Err: err}).Outcome(); got != want {
 			t.Errorf("Outcome of %v = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// runtime.Goexit in fn (t.FailNow in a test) ends a call of Retry that
+// OnDone reports as a panic, and the Goexit goes on.
+func TestHooksRetryGoexit(t *testing.T) {
+	var done []retry.CallEvent
+	p := &retry.Policy{Hooks: &retry.Hooks{OnDone: func(_ context.Context, e retry.CallEvent) { done = append(done, e) }}}
+	finished := make(chan bool)
+	go func() {
+		returned := false
+		defer func() { finished <- returned }()
+		_ = retry.Do(context.Background(), p, func(context.Context) error { runtime.Goexit(); return nil })
+		returned = true
+	}()
+	if <-finished {
+		t.Fatal("Do returned after runtime.Goexit")
+	}
+	if len(done) != 1 || done[0].Outcome() != retry.OutcomePanic || done[0].Attempts != 1 {
+		t.Errorf("OnDone events = %+v, want one panic after 1 attempt", done)
 	}
 }

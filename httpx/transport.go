@@ -481,7 +481,9 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 func (c *call) send(ctx context.Context, n int, hedge bool, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
 	r := c.req
 	timeout := c.timeout(ctx, n)
-	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
+	// ctx may be c.ctx, the request's own with the request in it for the
+	// hooks: the request as it is will do.
+	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() && ctx != c.ctx {
 		if timeout > 0 || c.hedging || c.endsFirst(ctx) {
 			return c.sendWatched(ctx, n, hedge, timeout, body, getBody)
 		}
