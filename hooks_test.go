@@ -592,3 +592,57 @@ func TestHooksRetryGoexit(t *testing.T) {
 		t.Errorf("OnDone events = %+v, want one panic after 1 attempt", done)
 	}
 }
+
+// Fifty goroutines share one Policy, one HedgePolicy and one Hooks: every
+// call is reported once, every attempt once (run with -race).
+func TestHooksConcurrentCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &hookRecorder{}
+		hooks := rec.hooks()
+		p := &retry.Policy{Name: "p", Backoff: retry.Constant{Interval: ms}, Hooks: hooks}
+		h := &retry.HedgePolicy{Name: "h", MaxAttempts: 3, Delay: ms, Hooks: hooks}
+		const n = 50
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				calls := 0
+				_ = retry.Do(traced("c"), p, func(context.Context) error {
+					if calls++; calls < 1+i%3 {
+						return errTransient
+					}
+					return nil
+				})
+				_, _ = retry.Hedge(traced("c"), h, func(ctx context.Context) (int, error) {
+					a, _ := retry.AttemptFrom(ctx)
+					select {
+					case <-time.After(time.Duration(5-a.Number) * ms):
+						return a.Number, nil
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					}
+				})
+			})
+		}
+		wg.Wait()
+		synctest.Wait()
+		rec.checkTraces(t, "c")
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		byName := map[string]int{}
+		attempts := map[string]int{}
+		for _, e := range rec.dones {
+			byName[e.Name]++
+			attempts[e.Name] += e.Attempts
+		}
+		if byName["p"] != n || byName["h"] != n {
+			t.Errorf("OnDone per policy = %v, want %d each", byName, n)
+		}
+		seen := map[string]int{}
+		for _, e := range rec.attempts {
+			seen[e.Name]++
+		}
+		if seen["p"] != attempts["p"] || seen["h"] != attempts["h"] {
+			t.Errorf("OnAttempt per policy = %v, OnDone's attempts = %v", seen, attempts)
+		}
+	})
+}
