@@ -64,17 +64,23 @@ type tier struct {
 	Share   float64       `json:"share"`
 }
 
-// errUsage marks an error in the flags: the program prints usage and
+// usageError is a bad flag or flag value: the program says which and
 // exits 2.
-var errUsage = errors.New("usage")
+type usageError struct{ msg string }
 
-// parseFlags reads args into options. A bad flag is an error that matches
-// errUsage, flag.ErrHelp is returned for -h; usage goes to w either way.
+func (e *usageError) Error() string { return e.msg }
+
+func badUsage(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// parseFlags reads args into options. A bad flag is a *usageError; for -h
+// it prints the usage to w and returns flag.ErrHelp.
 func parseFlags(args []string, w io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("retrylab", flag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.Usage = func() { usage(fs, w) }
+	fs.SetOutput(io.Discard) // the caller reports errors, in one line
+	fs.Usage = func() {}
 
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "how long each client runs")
 	fs.Float64Var(&o.rate, "rate", 300, "calls started per second")
@@ -107,25 +113,26 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, w)
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, badUsage("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return nil, badUsage("unexpected argument %q", fs.Arg(0))
 	}
 	if o.url != "" {
 		o.urlDefaults(fs)
 	}
 	var err error
 	if o.latency, err = parseLatency(*latency); err != nil {
-		return nil, fmt.Errorf("%w: -latency: %v", errUsage, err)
+		return nil, badUsage("-latency: %v", err)
 	}
 	if o.clients, err = parseClients(*clients); err != nil {
-		return nil, fmt.Errorf("%w: -clients: %v", errUsage, err)
+		return nil, badUsage("-clients: %v", err)
 	}
 	if err := o.check(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, &usageError{msg: err.Error()}
 	}
 	return o, nil
 }
@@ -255,5 +262,7 @@ only aim it at a service you own.
 
 Flags:
 `)
+	fs.SetOutput(w)
 	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "retrylab: %v\nRun retrylab -h for the flags.\n", errors.Unwrap(err))
+		fmt.Fprintf(stderr, "retrylab: %v\nRun retrylab -h for the flags.\n", err)
 		return 2
 	}
 	lab, err := startLab(o)
@@ -104,7 +104,7 @@ func startLab(o *options) (*lab, error) {
 		resetRate: o.resetRate, outageAt: o.outageAt, outageFor: o.outageFor, bodyBytes: o.bodyBytes,
 	})
 	l.srv = httptest.NewUnstartedServer(l.svc)
-	l.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // resets make the server complain
+	l.srv.Config.ErrorLog = quietLog()
 	if o.h2 {
 		l.srv.EnableHTTP2 = true
 		l.srv.StartTLS()
@@ -115,6 +115,9 @@ func startLab(o *options) (*lab, error) {
 	l.target = l.srv.URL + "/item"
 	return l, nil
 }
+
+// quietLog is the service's error log: resets make servers complain.
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func (l *lab) close() {
 	if l.srv != nil {

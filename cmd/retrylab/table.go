@@ -39,6 +39,12 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, r := range results {
+		if r.Interrupted {
+			fmt.Fprintln(w, "* interrupted: the counts cover the calls that ended.")
+			break
+		}
+	}
 	load := "requests the server saw ÷ calls"
 	if o.url != "" {
 		load = "requests sent ÷ calls"
