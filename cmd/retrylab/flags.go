@@ -24,19 +24,12 @@ var clientNames = []string{"plain", "retry", "hedge", "guarded"}
 
 // options is everything the flags set.
 type options struct {
-	// The scenario.
+	// The scenario: how the service misbehaves, and the workload.
+	scenario
 	duration    time.Duration
 	rate        float64
 	concurrency int
-	seed        uint64
-	latency     []tier
-	errorRate   float64
-	retryAfter  float64
-	resetRate   float64
-	outageAt    time.Duration
-	outageFor   time.Duration
 	postShare   float64
-	bodyBytes   int
 	timeout     time.Duration
 	h2          bool
 

@@ -99,10 +99,7 @@ func startLab(o *options) (*lab, error) {
 	if o.url != "" {
 		return l, nil
 	}
-	l.svc = newService(scenario{
-		seed: o.seed, latency: o.latency, errorRate: o.errorRate, retryAfter: o.retryAfter,
-		resetRate: o.resetRate, outageAt: o.outageAt, outageFor: o.outageFor, bodyBytes: o.bodyBytes,
-	})
+	l.svc = newService(o.scenario)
 	l.srv = httptest.NewUnstartedServer(l.svc)
 	l.srv.Config.ErrorLog = quietLog()
 	if o.h2 {
