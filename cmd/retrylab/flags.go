@@ -83,8 +83,8 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	fs.Float64Var(&o.errorRate, "errors", 0.03, "share of requests answered 503")
 	fs.Float64Var(&o.retryAfter, "retry-after", 0.25, "share of those 503s that carry Retry-After: 1")
 	fs.Float64Var(&o.resetRate, "resets", 0.005, "share of requests whose connection is reset")
-	fs.DurationVar(&o.outageAt, "outage-at", 1500*time.Millisecond, "start of the full outage, from each client's start")
-	fs.DurationVar(&o.outageFor, "outage-for", 500*time.Millisecond, "length of the outage (0: none)")
+	fs.DurationVar(&o.outageAt, "outage-at", 0, "start of the full outage, from each client's start (default: 3/8 of -duration)")
+	fs.DurationVar(&o.outageFor, "outage-for", 0, "length of the outage, 0 for none (default: 1/8 of -duration)")
 	fs.Float64Var(&o.postShare, "posts", 0.3, "share of calls that are POSTs with a body (half with an Idempotency-Key)")
 	fs.IntVar(&o.bodyBytes, "body", 2048, "size of a POST body in bytes")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Second, "deadline of each call")
@@ -114,9 +114,7 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, badUsage("unexpected argument %q", fs.Arg(0))
 	}
-	if o.url != "" {
-		o.urlDefaults(fs)
-	}
+	o.derivedDefaults(fs)
 	var err error
 	if o.latency, err = parseLatency(*latency); err != nil {
 		return nil, badUsage("-latency: %v", err)
@@ -170,11 +168,22 @@ func (o *options) check() error {
 	return nil
 }
 
-// urlDefaults lowers the rate and concurrency that the flags did not set
-// to gentle values for a real service.
-func (o *options) urlDefaults(fs *flag.FlagSet) {
+// derivedDefaults adjusts the defaults of flags that were not set to the
+// ones that were: the outage stays in the middle of a -duration other than
+// 4s, and -url lowers the rate and concurrency to gentle values for a real
+// service.
+func (o *options) derivedDefaults(fs *flag.FlagSet) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["outage-at"] {
+		o.outageAt = o.duration * 3 / 8 // 1.5s of 4s
+	}
+	if !set["outage-for"] {
+		o.outageFor = o.duration / 8 // 500ms of 4s
+	}
+	if o.url == "" {
+		return
+	}
 	if !set["rate"] {
 		o.rate = 10
 	}

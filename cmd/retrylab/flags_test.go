@@ -20,8 +20,31 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if len(o.latency) != 3 || o.latency[0] != (tier{2 * time.Millisecond, 0.95}) {
 		t.Errorf("latency = %v", o.latency)
 	}
+	if o.outageAt != 1500*time.Millisecond || o.outageFor != 500*time.Millisecond {
+		t.Errorf("outage %v for %v, want 1.5s for 500ms", o.outageAt, o.outageFor)
+	}
 	if strings.Join(o.clients, ",") != "plain,retry,hedge,guarded" {
 		t.Errorf("clients = %v", o.clients)
+	}
+}
+
+// The outage stays in the middle of the run unless placed by hand; -outage-for 0
+// turns it off.
+func TestParseFlagsOutage(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		at, span time.Duration
+	}{
+		{[]string{"-duration", "8s"}, 3 * time.Second, time.Second},
+		{[]string{"-duration", "8s", "-outage-at", "1s"}, time.Second, time.Second},
+		{[]string{"-outage-for", "0s"}, 1500 * time.Millisecond, 0},
+	} {
+		o, err := parseFlags(tc.args, new(bytes.Buffer))
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+		} else if o.outageAt != tc.at || o.outageFor != tc.span {
+			t.Errorf("%q: outage %v for %v; want %v for %v", tc.args, o.outageAt, o.outageFor, tc.at, tc.span)
+		}
 	}
 }
 

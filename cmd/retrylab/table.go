@@ -45,7 +45,7 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 			break
 		}
 	}
-	load := "requests the server saw ÷ calls"
+	load := "requests the server saw ÷ calls (net/http itself resends a GET\nwhose kept-alive connection failed, so even plain may pass 1.00×)"
 	if o.url != "" {
 		load = "requests sent ÷ calls"
 	}
