@@ -45,15 +45,15 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 			break
 		}
 	}
-	load := "requests the server saw ÷ calls (net/http itself resends a GET\nwhose kept-alive connection failed, so even plain may pass 1.00×)"
+	load := "requests the server saw ÷ calls; net/http itself resends a GET whose\n      kept-alive connection failed, so even plain may pass 1.00×"
 	if o.url != "" {
 		load = "requests sent ÷ calls"
 	}
 	_, err := fmt.Fprintf(w, `
-Latency: of the successful calls, from start to the last byte of the body.
-load: %s. rejected: calls a breaker failed fast.
-refused: retries and hedges the budget refused. POSTs intact: bodies the server
-received whole, of those it received.
+latency: of the successful calls, from start to the last byte of the body.
+load: %s.
+rejected: calls a breaker failed fast. refused: retries and hedges a budget refused.
+POSTs intact: bodies the server received whole, of those it received.
 `, load)
 	return err
 }
