@@ -100,7 +100,7 @@ func charts(o *options, results []result) chartData {
 		}
 	}
 	for i := range buckets {
-		d.Time = append(d.Time, float64(i)*bucketWidth.Seconds())
+		d.Time = append(d.Time, (float64(i)+0.5)*bucketWidth.Seconds()) // the middle of the bucket
 	}
 	perSecond := float64(time.Second / bucketWidth)
 	for _, r := range results {
