@@ -104,17 +104,17 @@ type report struct {
 }
 
 type jsonScenario struct {
-	URL         string   `json:"url,omitempty"`
-	HTTP2       bool     `json:"http2,omitempty"`
-	DurationMS  int64    `json:"duration_ms"`
-	Rate        float64  `json:"rate"`
-	Concurrency int      `json:"concurrency"`
-	Seed        uint64   `json:"seed"`
-	Latency     []tier   `json:"latency,omitempty"`
-	Errors      float64  `json:"errors"`
-	Resets      float64  `json:"resets"`
-	OutageMS    [2]int64 `json:"outage_ms"`
-	Attempts    int      `json:"attempts"`
+	URL         string    `json:"url,omitempty"`
+	HTTP2       bool      `json:"http2,omitempty"`
+	DurationMS  int64     `json:"duration_ms"`
+	Rate        float64   `json:"rate"`
+	Concurrency int       `json:"concurrency"`
+	Seed        uint64    `json:"seed"`
+	Latency     []tier    `json:"latency,omitempty"`
+	Errors      float64   `json:"errors,omitempty"`
+	Resets      float64   `json:"resets,omitempty"`
+	OutageMS    *[2]int64 `json:"outage_ms,omitempty"`
+	Attempts    int       `json:"attempts"`
 }
 
 func newReport(o *options, results []result) report {
@@ -125,7 +125,7 @@ func newReport(o *options, results []result) report {
 	if o.url == "" {
 		s.Latency, s.Errors, s.Resets = o.latency, o.errorRate, o.resetRate
 		if o.outageFor > 0 {
-			s.OutageMS = [2]int64{o.outageAt.Milliseconds(), (o.outageAt + o.outageFor).Milliseconds()}
+			s.OutageMS = &[2]int64{o.outageAt.Milliseconds(), (o.outageAt + o.outageFor).Milliseconds()}
 		}
 	}
 	return report{Scenario: s, Results: results}
