@@ -15,6 +15,8 @@ type client struct {
 	http  *http.Client
 	tally *tally
 	base  *http.Transport
+
+	latency *retry.LatencyTracker // the adaptive hedge delay's, if any
 }
 
 // newClient builds the client called name over a fresh connection pool.
@@ -48,7 +50,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		if err != nil {
 			return nil, err
 		}
-		cfg.Hedge = h
+		cfg.Hedge, c.latency = h, h.Latency
 	}
 	if name == "guarded" {
 		breakers, err := httpx.Breakers(retry.BreakerConfig{

@@ -102,6 +102,7 @@ func startLab(o *options) (*lab, error) {
 	l.svc = newService(o.scenario)
 	l.srv = httptest.NewUnstartedServer(l.svc)
 	l.srv.Config.ErrorLog = quietLog()
+	l.srv.Config.ConnState = l.svc.connState
 	if o.h2 {
 		l.srv.EnableHTTP2 = true
 		l.srv.StartTLS()
@@ -155,13 +156,16 @@ func (l *lab) runClient(ctx context.Context, c *client, tty bool, stderr io.Writ
 	res.Interrupted = ctx.Err() != nil
 	res.Retries, res.Hedges = c.tally.retries.Load(), c.tally.hedges.Load()
 	res.Rejected, res.Refused = c.tally.rejected.Load(), c.tally.refused.Load()
+	if c.latency != nil {
+		res.HedgeDelayMS = ms(c.latency.Delay())
+	}
 	if l.svc == nil {
 		res.setLoad(c.tally.sent.Load())
 		return res
 	}
 	st := l.svc.snapshot()
 	res.setLoad(st.Requests)
-	res.Posts, res.PostsIntact = st.Posts, st.PostsIntact
+	res.Posts, res.PostsIntact, res.Conns = st.Posts, st.PostsIntact, st.Conns
 	res.timeline.load = st.Load
 	return res
 }

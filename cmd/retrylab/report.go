@@ -116,7 +116,10 @@ func charts(o *options, results []result) chartData {
 				load[i] = float64(r.timeline.load[i]) * perSecond
 			}
 		}
-		d.Success, d.Load = append(d.Success, succ), append(d.Load, load)
+		d.Success = append(d.Success, succ)
+		if o.url == "" {
+			d.Load = append(d.Load, load) // with -url, the server's load is unknown
+		}
 	}
 	return d
 }

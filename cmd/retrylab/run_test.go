@@ -21,7 +21,7 @@ import (
 func TestRunEndToEnd(t *testing.T) {
 	pagePath := filepath.Join(t.TempDir(), "lab.html")
 	args := []string{
-		"-duration", "300ms", "-rate", "200", "-concurrency", "8", "-seed", "3",
+		"-duration", "300ms", "-rate", "200", "-concurrency", "4", "-seed", "3",
 		"-latency", "1ms:1", "-errors", "0.3", "-resets", "0", "-retry-after", "0", "-outage-for", "0",
 		"-posts", "0.5", "-body", "300", "-attempts", "3", "-backoff", "1ms", "-backoff-max", "2ms",
 		"-breaker-ratio", "1", // only a service failing every call trips it: every POST arrives
@@ -79,6 +79,17 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if retried.OK != retryOK || retried.Retries != int64(retries) || retried.Requests != int64(60+retries) {
 		t.Errorf("retry: %d ok, %d retries, %d requests; want %d, %d, %d", retried.OK, retried.Retries, retried.Requests, retryOK, retries, 60+retries)
+	}
+	// Bodies drained and closed: connections are reused. A leak would need
+	// one for each retry. (A dial may race a connection going back to the
+	// pool, hence the slack.)
+	for _, r := range got.Results[:2] {
+		if r.Conns > 2*4 {
+			t.Errorf("%s: %d connections for 4 calls at a time: are bodies closed?", r.Client, r.Conns)
+		}
+	}
+	if got.Results[2].HedgeDelayMS <= 0 || got.Results[3].HedgeDelayMS <= 0 || got.Results[1].HedgeDelayMS != 0 {
+		t.Errorf("hedge delays: %v, %v, %v", got.Results[1].HedgeDelayMS, got.Results[2].HedgeDelayMS, got.Results[3].HedgeDelayMS)
 	}
 	if plainOK >= retryOK {
 		t.Errorf("the seed gives retries nothing to fix (%d vs %d ok): pick another", plainOK, retryOK)
@@ -141,7 +152,7 @@ func TestRunTable(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"service (HTTP/2)", "p99.9", "POSTs intact", "+ breaker and budget", "load: requests the server saw"} {
+	for _, want := range []string{"service (HTTP/2)", "p99.9", "POSTs intact", "+ breaker and budget", "load: requests the server saw", "hedges: a second copy after the p95 of recent latencies (at the end: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -120,6 +120,7 @@ type serverStats struct {
 	Posts       int64    `json:"posts"`
 	PostsIntact int64    `json:"posts_intact"`
 	Load        []int64  `json:"-"` // requests per bucketWidth
+	Conns       int64    `json:"-"` // connections accepted
 }
 
 func newService(sc scenario) *service {
@@ -163,6 +164,17 @@ func (s *service) arrive(id uint64) (fault, time.Duration) {
 	f, lat := s.sc.plan(id, n, at)
 	s.stats.Faults[f]++
 	return f, lat
+}
+
+// connState is the server's ConnState: it counts the connections that
+// clients open, which shows whether they reuse them.
+func (s *service) connState(_ net.Conn, state http.ConnState) {
+	if state != http.StateNew {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Conns++
 }
 
 // checkBody reads a POST's body and counts whether it arrived whole.

@@ -8,20 +8,22 @@ import (
 
 // result is what one client measured.
 type result struct {
-	Client      string    `json:"client"`
-	Calls       int       `json:"calls"` // calls that ended (not interrupted)
-	OK          int       `json:"ok"`
-	SuccessPct  float64   `json:"success_pct"`
-	Latency     quantiles `json:"latency_ms"` // of the successful calls
-	Requests    int64     `json:"requests"`   // requests that reached the server (sent, with -url)
-	LoadX       float64   `json:"load_amplification"`
-	Retries     int64     `json:"retries"`
-	Hedges      int64     `json:"hedges"`
-	Rejected    int64     `json:"breaker_rejections"`
-	Refused     int64     `json:"budget_refusals"`
-	Posts       int64     `json:"posts_received"`
-	PostsIntact int64     `json:"posts_intact"`
-	Interrupted bool      `json:"interrupted,omitempty"`
+	Client       string    `json:"client"`
+	Calls        int       `json:"calls"` // calls that ended (not interrupted)
+	OK           int       `json:"ok"`
+	SuccessPct   float64   `json:"success_pct"`
+	Latency      quantiles `json:"latency_ms"` // of the successful calls
+	Requests     int64     `json:"requests"`   // requests that reached the server (sent, with -url)
+	LoadX        float64   `json:"load_amplification"`
+	Retries      int64     `json:"retries"`
+	Hedges       int64     `json:"hedges"`
+	Rejected     int64     `json:"breaker_rejections"`
+	Refused      int64     `json:"budget_refusals"`
+	Posts        int64     `json:"posts_received"`
+	PostsIntact  int64     `json:"posts_intact"`
+	Conns        int64     `json:"connections,omitempty"`    // that the server accepted
+	HedgeDelayMS float64   `json:"hedge_delay_ms,omitempty"` // the adaptive delay at the end
+	Interrupted  bool      `json:"interrupted,omitempty"`
 
 	latencies []time.Duration // sorted, successful calls only
 	timeline  timeline

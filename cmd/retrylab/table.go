@@ -13,7 +13,7 @@ import (
 var clientDoc = map[string]string{
 	"plain":   "http.Client",
 	"retry":   "httpx, retries",
-	"hedge":   "+ adaptive hedging",
+	"hedge":   "+ hedging",
 	"guarded": "+ breaker and budget",
 }
 
@@ -52,10 +52,29 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 	_, err := fmt.Fprintf(w, `
 latency: of the successful calls, from start to the last byte of the body.
 load: %s.
+%s
 rejected: calls a breaker failed fast. refused: retries and hedges a budget refused.
 POSTs intact: bodies the server received whole, of those it received.
-`, load)
+`, load, hedgeLine(o, results))
 	return err
+}
+
+// hedgeLine says when the hedging clients sent a copy.
+func hedgeLine(o *options, results []result) string {
+	if o.hedgeDelay > 0 {
+		return fmt.Sprintf("hedges: a second copy after %v without an answer.", o.hedgeDelay)
+	}
+	var ends []string
+	for _, r := range results {
+		if r.HedgeDelayMS > 0 {
+			ends = append(ends, fmt.Sprintf("%s %s", msText(r.HedgeDelayMS), r.Client))
+		}
+	}
+	line := fmt.Sprintf("hedges: a second copy after the p%g of recent latencies", 100*o.hedgeQuantile)
+	if len(ends) == 0 {
+		return line + "."
+	}
+	return line + " (at the end: " + strings.Join(ends, ", ") + ")."
 }
 
 // scenarioLine says what ran, so that a pasted table can be reproduced.
