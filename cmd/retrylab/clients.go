@@ -31,7 +31,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	if o.url != "" {
 		base.Proxy = http.ProxyFromEnvironment
 	}
-	c := &client{name: name, tally: &tally{}, base: base}
+	c := &client{name: name, tally: &tally{reports: name != "plain"}, base: base}
 	sender := c.tally.countSent(base)
 	if name == "plain" {
 		c.http = &http.Client{Transport: sender}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
@@ -18,10 +19,17 @@ type tally struct {
 	hedges   atomic.Int64 // hedged copies
 	rejected atomic.Int64 // calls that a breaker failed fast
 	refused  atomic.Int64 // extra attempts a budget refused
+
+	// unreported counts attempts sent whose OnAttempt has not run yet: a
+	// hedged copy that lost reports from its own goroutine, possibly after
+	// its call returned (see settle).
+	unreported atomic.Int64
+	reports    bool // OnAttempt is set: the client is an httpx one
 }
 
 // onAttempt is httpx.Config.OnAttempt: it runs once per attempt sent.
 func (t *tally) onAttempt(e httpx.AttemptEvent) {
+	t.unreported.Add(-1)
 	switch {
 	case e.Hedge:
 		t.hedges.Add(1)
@@ -42,8 +50,19 @@ func (t *tally) onCallError(err error) {
 func (t *tally) countSent(base http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		t.sent.Add(1)
+		if t.reports {
+			t.unreported.Add(1)
+		}
 		return base.RoundTrip(r)
 	})
+}
+
+// settle waits, up to limit, until every attempt sent has been reported,
+// so that the counts include the hedges that lost last.
+func (t *tally) settle(limit time.Duration) {
+	for deadline := time.Now().Add(limit); t.unreported.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // countRefusals wraps a budget to count the extra attempts it refuses.

@@ -154,6 +154,7 @@ func (l *lab) runClient(ctx context.Context, c *client, tty bool, stderr io.Writ
 	}
 	res := summarize(c.name, r.run(ctx, start))
 	res.Interrupted = ctx.Err() != nil
+	c.tally.settle(time.Second)
 	res.Retries, res.Hedges = c.tally.retries.Load(), c.tally.hedges.Load()
 	res.Rejected, res.Refused = c.tally.rejected.Load(), c.tally.refused.Load()
 	if c.latency != nil {
