@@ -67,6 +67,7 @@ func writeReport(w io.Writer, o *options, results []result) error {
 	}
 	return reportTemplate.Execute(w, map[string]any{
 		"Scenario": scenarioLine(o, o.url),
+		"URL":      o.url,
 		"Results":  results,
 		"Doc":      clientDoc,
 		"Data":     template.JS(data),
