@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,11 @@ func TestRunExitCodes(t *testing.T) {
 	stderr.Reset()
 	if code := run(t.Context(), []string{"-help"}, &stdout, &stderr); code != 0 {
 		t.Errorf("-help: exit %d, want 0", code)
+	}
+	// A report that cannot be written fails before the run, not after it.
+	stderr.Reset()
+	bad := filepath.Join(t.TempDir(), "no", "such", "dir", "lab.html")
+	if code := run(t.Context(), []string{"-report", bad, "-duration", "1h"}, &stdout, &stderr); code != 1 || stdout.Len() != 0 {
+		t.Errorf("-report %s: exit %d, stdout %q; want 1 and nothing", bad, code, stdout.String())
 	}
 }

@@ -37,9 +37,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run is the whole program: it returns the exit code, 2 for bad flags and
@@ -53,11 +55,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "retrylab: %v\nRun retrylab -h for the flags.\n", err)
 		return 2
 	}
-	lab, err := startLab(o)
-	if err != nil {
-		fmt.Fprintln(stderr, "retrylab:", err)
-		return 1
+	var page *os.File
+	if o.report != "" { // before the run, so that a bad path fails at once
+		if page, err = os.Create(o.report); err != nil {
+			fmt.Fprintln(stderr, "retrylab:", err)
+			return 1
+		}
+		defer page.Close()
 	}
+	lab := startLab(o)
 	defer lab.close()
 	results, err := lab.runAll(ctx, isTerminal(stderr), stderr)
 	if err != nil {
@@ -69,8 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		err = writeTable(stdout, o, lab.target, results)
 	}
-	if err == nil && o.report != "" {
-		err = writeReportFile(o.report, o, results)
+	if err == nil && page != nil {
+		if err = writeReport(page, o, results); err == nil {
+			err = page.Close()
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "retrylab:", err)
@@ -94,10 +102,10 @@ type lab struct {
 }
 
 // startLab starts the embedded service, unless -url names one.
-func startLab(o *options) (*lab, error) {
+func startLab(o *options) *lab {
 	l := &lab{o: o, calls: workload(o), target: o.url}
 	if o.url != "" {
-		return l, nil
+		return l
 	}
 	l.svc = newService(o.scenario)
 	l.srv = httptest.NewUnstartedServer(l.svc)
@@ -111,7 +119,7 @@ func startLab(o *options) (*lab, error) {
 		l.srv.Start()
 	}
 	l.target = l.srv.URL + "/item"
-	return l, nil
+	return l
 }
 
 // quietLog is the service's error log: resets make servers complain.

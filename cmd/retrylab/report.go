@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"os"
 	"time"
 )
 
@@ -39,19 +38,6 @@ type chartData struct {
 	Success [][]*float64 `json:"success"`
 	Load    [][]float64  `json:"load"`
 	OutageS [2]float64   `json:"outage_s"`
-}
-
-// writeReportFile writes the HTML report to path.
-func writeReportFile(path string, o *options, results []result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := writeReport(f, o, results); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // writeReport writes one self-contained page: the table, the charts, the

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// run is one client's run of the workload.
+// runner sends the workload through one client.
 type runner struct {
 	o      *options
 	target string
