@@ -19,6 +19,9 @@ const (
 	urlMaxDuration    = time.Minute
 )
 
+// serviceFlags shape the embedded service, so -url excludes them.
+var serviceFlags = []string{"latency", "errors", "retry-after", "resets", "outage-at", "outage-for", "posts", "body", "h2"}
+
 // clientNames are the clients the lab compares, in the order they run.
 var clientNames = []string{"plain", "retry", "hedge", "guarded"}
 
@@ -114,7 +117,16 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, badUsage("unexpected argument %q", fs.Arg(0))
 	}
-	o.derivedDefaults(fs)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.url != "" {
+		for _, name := range serviceFlags {
+			if set[name] {
+				return nil, badUsage("-%s shapes the lab's own service: it does not apply with -url", name)
+			}
+		}
+	}
+	o.derivedDefaults(set)
 	var err error
 	if o.latency, err = parseLatency(*latency); err != nil {
 		return nil, badUsage("-latency: %v", err)
@@ -172,9 +184,7 @@ func (o *options) check() error {
 // ones that were: the outage stays in the middle of a -duration other than
 // 4s, and -url lowers the rate and concurrency to gentle values for a real
 // service.
-func (o *options) derivedDefaults(fs *flag.FlagSet) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+func (o *options) derivedDefaults(set map[string]bool) {
 	if !set["outage-at"] {
 		o.outageAt = o.duration * 3 / 8 // 1.5s of 4s
 	}

@@ -115,6 +115,8 @@ func TestParseFlagsBad(t *testing.T) {
 		{[]string{"-url", "http://127.0.0.1/", "-rate", "51"}, "-rate at most 50"},
 		{[]string{"-url", "http://127.0.0.1/", "-concurrency", "9"}, "-concurrency at most 8"},
 		{[]string{"-url", "http://127.0.0.1/", "-duration", "2m"}, "-duration at most 1m"},
+		{[]string{"-url", "http://127.0.0.1/", "-h2"}, "-h2 shapes the lab's own service"},
+		{[]string{"-url", "http://127.0.0.1/", "-errors", "0.1"}, "-errors shapes"},
 	} {
 		var out bytes.Buffer
 		_, err := parseFlags(tc.args, &out)
