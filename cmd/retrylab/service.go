@@ -115,12 +115,12 @@ type service struct {
 
 // serverStats is what the service saw during one run.
 type serverStats struct {
-	Requests    int64    `json:"requests"`
-	Faults      [5]int64 `json:"-"`
-	Posts       int64    `json:"posts"`
-	PostsIntact int64    `json:"posts_intact"`
-	Load        []int64  `json:"-"` // requests per bucketWidth
-	Conns       int64    `json:"-"` // connections accepted
+	Requests    int64
+	Faults      [len(faultNames)]int64 // requests per fault
+	Posts       int64
+	PostsIntact int64   // POSTs whose body arrived whole
+	Load        []int64 // requests per bucketWidth
+	Conns       int64   // connections accepted
 }
 
 func newService(sc scenario) *service {
