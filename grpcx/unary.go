@@ -1,0 +1,109 @@
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/retrykit/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// unaryCall is one unary call through the Interceptor.
+type unaryCall struct {
+	name       string
+	req, reply any
+	cc         *grpc.ClientConn
+	invoker    grpc.UnaryInvoker
+	breaker    *retry.Breaker
+
+	// Of retried, not hedged, calls: the options of every attempt (the
+	// caller's and ours) and the attempts made.
+	opts    []grpc.CallOption
+	trailer metadata.MD
+	n       int
+}
+
+// retried makes the call with retries, one attempt at a time. Every
+// attempt unmarshals into the caller's reply and sets the caller's
+// Header and Trailer options: the last attempt's stay.
+func (c *unaryCall) retried(ctx context.Context, p *retry.Policy, opts []grpc.CallOption) error {
+	c.opts = append(opts[:len(opts):len(opts)], grpc.Trailer(&c.trailer))
+	_, err := retry.Retry(ctx, p, c.attempt)
+	return statusOf(err)
+}
+
+func (c *unaryCall) attempt(ctx context.Context) (struct{}, error) {
+	c.n++
+	if c.n > 1 {
+		ctx = withPreviousAttempts(ctx, c.n-1)
+	}
+	c.trailer = nil
+	if c.breaker != nil {
+		return retry.Guard(ctx, c.breaker, c.invoke)
+	}
+	return c.invoke(ctx)
+}
+
+// invoke makes one attempt and marks its error with the server's pushback,
+// which the breaker also reads (for how long to stay open).
+func (c *unaryCall) invoke(ctx context.Context) (struct{}, error) {
+	err := c.invoker(ctx, c.name, c.req, c.reply, c.cc, c.opts...)
+	return struct{}{}, WithPushback(err, c.trailer)
+}
+
+func withPreviousAttempts(ctx context.Context, n int) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n))
+}
+
+func errorsIsAttemptTimeout(err error) bool { return errors.Is(err, retry.ErrAttemptTimeout) }
+
+// statusOf returns err as the caller of a gRPC method expects it: an error
+// whose status (status.FromError, status.Code) says how the call ended.
+// When the call stopped for the caller's context, a breaker's rejection or
+// bad input, that is the code; otherwise the last attempt's status, found
+// through err's tree. err itself, a *retry.Error, stays reachable with
+// errors.As.
+func statusOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	var reason error = err
+	if re, ok := errors.AsType[*retry.Error](err); ok {
+		reason = re.Reason
+	}
+	var code codes.Code
+	switch {
+	case errors.Is(reason, context.Canceled):
+		code = codes.Canceled
+	case errors.Is(reason, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	case errors.As(reason, new(*retry.BreakerError)):
+		code = codes.Unavailable
+	case errors.Is(err, retry.ErrInvalid):
+		code = codes.InvalidArgument
+	default:
+		var s interface{ GRPCStatus() *status.Status }
+		if errors.As(err, &s) {
+			return err
+		}
+		code = codes.Unknown
+	}
+	return &statusError{err: err, code: code}
+}
+
+// statusError gives err the gRPC code that says how the call ended.
+type statusError struct {
+	err  error
+	code codes.Code
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// GRPCStatus returns the call's status, for status.FromError and
+// status.Code.
+func (e *statusError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }
