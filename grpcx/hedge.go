@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // protoReply returns reply as a proto message, which hedging needs to give
@@ -29,8 +30,10 @@ type hedgeReply struct {
 // read-only but for lastFailed.
 type hedgedCall struct {
 	*unaryCall
-	reply proto.Message
-	opts  []grpc.CallOption // the caller's, without those we answer ourselves
+	// replyType makes each attempt's reply. Attempts never touch the
+	// caller's reply: one may start as the winner is copied into it.
+	replyType protoreflect.MessageType
+	opts      []grpc.CallOption // the caller's, without those we answer ourselves
 
 	// What the caller asked for through call options; nil if not.
 	header, trailer *metadata.MD
@@ -44,7 +47,7 @@ type hedgedCall struct {
 // its own, and the winner's reply, header, trailer and peer are copied into
 // the caller's. Attempts never write to what the caller gave.
 func (c *unaryCall) hedged(ctx context.Context, h *retry.HedgePolicy, reply proto.Message, opts []grpc.CallOption) error {
-	hc := &hedgedCall{unaryCall: c, reply: reply}
+	hc := &hedgedCall{unaryCall: c, replyType: reply.ProtoReflect().Type()}
 	hc.opts = make([]grpc.CallOption, 0, len(opts)+3)
 	for _, o := range opts {
 		switch o := o.(type) {
@@ -92,7 +95,7 @@ func (hc *hedgedCall) attempt(ctx context.Context) (*hedgeReply, error) {
 	if a, ok := retry.AttemptFrom(ctx); ok && a.Number > 1 {
 		ctx = withPreviousAttempts(ctx, a.Number-1)
 	}
-	r := &hedgeReply{msg: hc.reply.ProtoReflect().New().Interface()}
+	r := &hedgeReply{msg: hc.replyType.New().Interface()}
 	opts := append(hc.opts[:len(hc.opts):len(hc.opts)], grpc.Header(&r.header), grpc.Trailer(&r.trailer), grpc.Peer(&r.peer))
 	invoke := func(ctx context.Context) (*hedgeReply, error) {
 		err := hc.invoker(ctx, hc.name, hc.req, r.msg, hc.cc, opts...)

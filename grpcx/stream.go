@@ -2,7 +2,6 @@ package grpcx
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -302,4 +301,3 @@ func (s *retriedStream) Trailer() metadata.MD { return s.current().Trailer() }
 
 // Context returns the current attempt's context.
 func (s *retriedStream) Context() context.Context { return s.current().Context() }
-
