@@ -211,7 +211,6 @@ func bufServe(t testing.TB, srv testgrpc.TestServiceServer, ic *grpcx.Intercepto
 	return testgrpc.NewTestServiceClient(conn)
 }
 
-
 // waits is a retry.Clock that records each wait asked for and ends it at
 // once: tests check the waits without sleeping.
 type waits struct {

@@ -113,7 +113,8 @@ func (ic *Interceptor) lookup(name string) *method {
 }
 
 // builtin reports whether grpc-go retries method on cc itself, and grpcx
-// should leave it to.
+// should leave it to. Before the connection's first call has gone out,
+// its service config is not known yet: builtin is then false.
 func (ic *Interceptor) builtin(cc *grpc.ClientConn, name string) bool {
 	return ic.cfg.BuiltinRetries == DeferToBuiltin && cc != nil && cc.GetMethodConfig(name).RetryPolicy != nil
 }
@@ -137,9 +138,11 @@ func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, c
 	ic.init()
 	m := ic.lookup(name)
 	tgt := target(cc)
-	c := unaryCall{name: name, req: req, reply: reply, cc: cc, invoker: invoker, breaker: ic.breaker(tgt, name)}
-	builtin := ic.builtin(cc, name)
-	if m.hedge != nil && !builtin {
+	c := unaryCall{ic: ic, name: name, req: req, reply: reply, cc: cc, invoker: invoker, breaker: ic.breaker(tgt, name)}
+	// A hedged method that grpc-go retries is made once: every copy would
+	// be retried beneath. Others find out when an attempt fails (see
+	// invoke): the service config is known once a call has gone out.
+	if m.hedge != nil && !ic.builtin(cc, name) {
 		if msg, ok := protoReply(reply); ok {
 			h := *m.hedge
 			if ic.cfg.Budget != nil {
@@ -149,12 +152,12 @@ func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, c
 		}
 	}
 	p := &m.policy
-	if ic.cfg.Budget != nil || builtin || m.hedge != nil {
+	if ic.cfg.Budget != nil || m.hedge != nil {
 		perCall := *p // on the stack: Retry keeps no reference
 		if ic.cfg.Budget != nil {
 			perCall.Budget = ic.cfg.Budget(tgt, name)
 		}
-		if builtin || m.hedge != nil {
+		if m.hedge != nil {
 			perCall.MaxAttempts = 1
 		}
 		p = &perCall

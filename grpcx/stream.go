@@ -25,7 +25,7 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 	m := ic.lookup(name)
 	tgt := target(cc)
 	s := &retriedStream{
-		ctx: ctx, desc: desc, cc: cc, name: name, streamer: streamer, opts: opts,
+		ic: ic, ctx: ctx, desc: desc, cc: cc, name: name, streamer: streamer, opts: opts,
 		breaker: ic.breaker(tgt, name), codes: m.codes, maxReplay: m.maxReplay,
 		policy: m.policy,
 	}
@@ -46,6 +46,7 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 // retriedStream is a client stream that may be replaced by a new attempt
 // while it is uncommitted.
 type retriedStream struct {
+	ic       *Interceptor
 	ctx      context.Context // the caller's
 	desc     *grpc.StreamDesc
 	cc       *grpc.ClientConn
@@ -110,7 +111,7 @@ func (s *retriedStream) open(context.Context) (struct{}, error) {
 	cs, err := s.streamer(ctx, s.desc, s.cc, s.name, s.opts...)
 	if err != nil {
 		end(err)
-		return struct{}{}, err
+		return struct{}{}, s.ic.failed(ctx, err, nil, s.cc, s.name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,7 +217,7 @@ func (s *retriedStream) RecvMsg(m any) error {
 	}
 	err = WithPushback(err, cs.Trailer())
 	s.finish(err)
-	if !retryableError(err, s.codes) || s.ctx.Err() != nil {
+	if !retryableError(err, s.codes) || s.ctx.Err() != nil || s.ic.builtin(s.cc, s.name) {
 		return err
 	}
 	return s.reopen(m, err)

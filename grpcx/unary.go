@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/retrykit/retry"
 	"google.golang.org/grpc"
@@ -14,6 +15,7 @@ import (
 
 // unaryCall is one unary call through the Interceptor.
 type unaryCall struct {
+	ic         *Interceptor
 	name       string
 	req, reply any
 	cc         *grpc.ClientConn
@@ -52,7 +54,33 @@ func (c *unaryCall) attempt(ctx context.Context) (struct{}, error) {
 // which the breaker also reads (for how long to stay open).
 func (c *unaryCall) invoke(ctx context.Context) (struct{}, error) {
 	err := c.invoker(ctx, c.name, c.req, c.reply, c.cc, c.opts...)
-	return struct{}{}, WithPushback(err, c.trailer)
+	return struct{}{}, c.ic.failed(ctx, err, c.trailer, c.cc, c.name)
+}
+
+// deadlineGrace is how close to the attempt's deadline a server's
+// DEADLINE_EXCEEDED is taken as that deadline's: the server times the
+// deadline it was sent on its own clock, and may end the call a moment
+// before the client's timer fires.
+const deadlineGrace = 10 * time.Millisecond
+
+// failed marks the error of an attempt: with the server's pushback, and as
+// Permanent if grpc-go has retried the call itself already.
+//
+// A DEADLINE_EXCEEDED that comes within deadlineGrace of ctx's deadline
+// waits for it, so that the retry loop tells the attempt's own time limit
+// (retried) from the caller's deadline (not retried) by which one ended.
+func (ic *Interceptor) failed(ctx context.Context, err error, trailer metadata.MD, cc *grpc.ClientConn, name string) error {
+	if err == nil {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && Code(err) == codes.DeadlineExceeded && time.Until(dl) <= deadlineGrace {
+		<-ctx.Done()
+	}
+	err = WithPushback(err, trailer)
+	if ic.builtin(cc, name) {
+		return retry.Permanent(err)
+	}
+	return err
 }
 
 func withPreviousAttempts(ctx context.Context, n int) context.Context {
