@@ -138,7 +138,9 @@ func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, c
 	ic.init()
 	m := ic.lookup(name)
 	tgt := target(cc)
-	c := unaryCall{ic: ic, name: name, req: req, reply: reply, cc: cc, invoker: invoker, breaker: ic.breaker(tgt, name)}
+	c := newCall()
+	c.ic, c.name, c.req, c.reply, c.cc, c.invoker = ic, name, req, reply, cc, invoker
+	c.breaker = ic.breaker(tgt, name)
 	// A hedged method that grpc-go retries is made once: every copy would
 	// be retried beneath. Others find out when an attempt fails (see
 	// invoke): the service config is known once a call has gone out.

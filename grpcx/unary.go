@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -27,14 +28,37 @@ type unaryCall struct {
 	opts    []grpc.CallOption
 	trailer metadata.MD
 	n       int
+
+	// Bound once per pooled value, so that a call allocates neither.
+	attemptFn, invokeFn func(context.Context) (struct{}, error)
+}
+
+// calls recycles the unaryCall of retried calls, whose attempts all end
+// before Retry returns. Hedged calls are not recycled: a losing attempt
+// may still run after the call.
+var calls = sync.Pool{New: func() any {
+	c := new(unaryCall)
+	c.attemptFn, c.invokeFn = c.attempt, c.invoke
+	return c
+}}
+
+func newCall() *unaryCall { return calls.Get().(*unaryCall) }
+
+// recycle clears what c holds of the call and puts it back in the pool.
+func (c *unaryCall) recycle() {
+	clear(c.opts)
+	attempt, invoke, opts := c.attemptFn, c.invokeFn, c.opts[:0]
+	*c = unaryCall{attemptFn: attempt, invokeFn: invoke, opts: opts}
+	calls.Put(c)
 }
 
 // retried makes the call with retries, one attempt at a time. Every
 // attempt unmarshals into the caller's reply and sets the caller's
 // Header and Trailer options: the last attempt's stay.
 func (c *unaryCall) retried(ctx context.Context, p *retry.Policy, opts []grpc.CallOption) error {
-	c.opts = append(opts[:len(opts):len(opts)], grpc.Trailer(&c.trailer))
-	_, err := retry.Retry(ctx, p, c.attempt)
+	c.opts = append(append(c.opts[:0], opts...), grpc.Trailer(&c.trailer))
+	_, err := retry.Retry(ctx, p, c.attemptFn)
+	c.recycle()
 	return statusOf(err)
 }
 
@@ -45,7 +69,7 @@ func (c *unaryCall) attempt(ctx context.Context) (struct{}, error) {
 	}
 	c.trailer = nil
 	if c.breaker != nil {
-		return retry.Guard(ctx, c.breaker, c.invoke)
+		return retry.Guard(ctx, c.breaker, c.invokeFn)
 	}
 	return c.invoke(ctx)
 }
