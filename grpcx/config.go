@@ -82,7 +82,7 @@ type Method struct {
 	// (a negative one starts no more copies); any other code cancels every
 	// copy. Its Retryable and OnDiscard must be unset. Only replies that
 	// are proto messages can be hedged; any other call is made once.
-	// Streams are never hedged.
+	// Streams are never hedged: a stream of a hedged method is made once.
 	Hedge *retry.HedgePolicy
 
 	// MaxReplayBytes caps the messages a stream keeps to send again on a

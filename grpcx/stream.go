@@ -18,8 +18,9 @@ import (
 // codes and within its Retry policy and budget, only while it is
 // uncommitted: nothing received yet (no message, no header), and the
 // messages sent so far fit in Method.MaxReplayBytes, kept to be sent again
-// to the next attempt. Streams are never hedged. The retry policy's
-// AttemptTimeout and SplitDeadline do not apply to streams.
+// to the next attempt. Streams are never hedged: a stream of a method
+// configured for hedging is made once. The retry policy's AttemptTimeout
+// and SplitDeadline do not apply to streams.
 func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, name string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ic.init()
 	m := ic.lookup(name)
@@ -33,7 +34,7 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 	if ic.cfg.Budget != nil {
 		s.policy.Budget = ic.cfg.Budget(tgt, name)
 	}
-	if m.maxReplay < 0 || ic.builtin(cc, name) {
+	if m.maxReplay < 0 || m.hedge != nil || ic.builtin(cc, name) {
 		s.policy.MaxAttempts = 1
 		s.committed.Store(true)
 	}

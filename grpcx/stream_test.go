@@ -3,6 +3,7 @@ package grpcx_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"sync"
@@ -25,7 +26,11 @@ func sendAll(t *testing.T, c testgrpc.TestServiceClient, msgs ...string) (*testg
 		return nil, err
 	}
 	for _, m := range msgs {
-		if err := st.Send(&testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte(m)}}); err != nil {
+		err := st.Send(&testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte(m)}})
+		if err == io.EOF {
+			break // the stream ended: CloseAndRecv says how
+		}
+		if err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 	}
