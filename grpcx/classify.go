@@ -24,12 +24,13 @@ const (
 )
 
 // DefaultCodes are the codes retried when a Method lists none: only
-// UNAVAILABLE, which gRFC A6 recommends as safe for most methods.
+// UNAVAILABLE, which gRFC A6 recommends as safe for most methods. The
+// Interceptor keeps its own copy: changing this slice changes nothing.
 var DefaultCodes = []codes.Code{codes.Unavailable}
 
 // Code returns the gRPC code of err as status.Code does, found anywhere in
-// err's tree (a *retry.Error wrapping a status, say), without allocating. A
-// context error that carries no status maps to its code.
+// err's tree (a *retry.Error wrapping a status, say). A context error that
+// carries no status maps to its code.
 func Code(err error) codes.Code {
 	if err == nil {
 		return codes.OK

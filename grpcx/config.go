@@ -46,10 +46,11 @@ type Config struct {
 type BuiltinRetries uint8
 
 const (
-	// DeferToBuiltin makes one attempt per call for a method that the
-	// service config gives a retryPolicy (checked on every call with
-	// ClientConn.GetMethodConfig), neither retried nor hedged by grpcx;
-	// the breaker and the budget still see it.
+	// DeferToBuiltin leaves a method that the service config gives a
+	// retryPolicy to grpc-go: grpcx neither hedges it nor retries an
+	// attempt of it that failed (ClientConn.GetMethodConfig is read then,
+	// when the config is known: a connection learns it with its first
+	// call). The breaker and the budget still see every call.
 	DeferToBuiltin BuiltinRetries = iota
 	// BuiltinDisabled says that the connection was made with
 	// grpc.WithDisableRetry, under which grpc-go ignores every retryPolicy:

@@ -32,6 +32,21 @@ func (f *flaky) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (*test
 	return &testgrpc.SimpleResponse{Username: "attempt after " + md.Get(grpcx.PreviousAttemptsKey)[0]}, nil
 }
 
+// StreamingInputCall fails the first stream with UNAVAILABLE before
+// reading anything, and counts the messages of the others.
+func (f *flaky) StreamingInputCall(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse]) error {
+	if f.calls.Add(1) == 1 {
+		return status.Error(codes.Unavailable, "warming up")
+	}
+	n := int32(0)
+	for {
+		if _, err := st.Recv(); err != nil {
+			return st.SendAndClose(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: n})
+		}
+		n++
+	}
+}
+
 func startFlaky() (addr string, stop func()) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,4 +125,28 @@ func ExampleBreakersPerTarget() {
 	_ = ic // install with grpc.WithChainUnaryInterceptor(ic.Unary)
 	fmt.Println(breakers.For("dns:///a", "/s/m") == breakers.For("dns:///a", "/s/other"))
 	// Output: true
+}
+
+// A client stream that fails before the server has answered anything is
+// retried, and the messages already sent are sent again.
+func ExampleInterceptor_Stream() {
+	addr, stop := startFlaky()
+	defer stop()
+	ic, _ := grpcx.New(grpcx.Config{Default: grpcx.Method{Retry: &retry.Policy{Backoff: retry.Constant{}}}})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainStreamInterceptor(ic.Stream))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := testgrpc.NewTestServiceClient(conn).StreamingInputCall(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		st.Send(&testgrpc.StreamingInputCallRequest{}) // io.EOF if the attempt failed: the message is kept
+	}
+	reply, err := st.CloseAndRecv()
+	fmt.Println(reply.GetAggregatedPayloadSize(), err)
+	// Output: 3 <nil>
 }

@@ -2,6 +2,7 @@ package grpcx
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -72,12 +73,15 @@ func (ic *Interceptor) setup(cfg Config) {
 func newMethod(m Method) method {
 	out := method{codes: m.Codes, maxReplay: m.MaxReplayBytes}
 	if out.codes == nil {
-		out.codes = DefaultCodes
+		out.codes = []codes.Code{codes.Unavailable}
+	} else {
+		out.codes = slices.Clone(out.codes) // the caller's slice may change
 	}
 	if out.maxReplay == 0 {
 		out.maxReplay = defaultMaxReplayBytes
 	}
-	retryable := func(err error) bool { return retryableError(err, out.codes) }
+	cs := out.codes
+	retryable := func(err error) bool { return retryableError(err, cs) }
 	if m.Retry != nil {
 		out.policy = *m.Retry
 	}
@@ -133,7 +137,9 @@ func target(cc *grpc.ClientConn) string {
 	return cc.Target()
 }
 
-// Unary is the unary client interceptor (grpc.UnaryClientInterceptor).
+// Unary is the unary client interceptor (grpc.UnaryClientInterceptor): it
+// retries or hedges the call as its Method says, asking the breaker before
+// every attempt. See the package documentation.
 func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	ic.init()
 	m := ic.lookup(name)
