@@ -112,3 +112,16 @@ func TestCodeAndOutcome(t *testing.T) {
 		t.Error("Retryable")
 	}
 }
+
+func TestInvalidBudgetAtCallTime(t *testing.T) {
+	srv := &server{script: []reply{ok("a")}}
+	var nilBucket *retry.TokenBucket
+	ic := newIC(t, grpcx.Config{Budget: func(string, string) retry.Budget { return nilBucket }})
+	_, err := unary(context.Background(), dial(t, serve(t, srv), ic))
+	if status.Code(err) != codes.Internal || !errors.Is(err, retry.ErrInvalid) {
+		t.Fatalf("got %v, want INTERNAL wrapping ErrInvalid", err)
+	}
+	if srv.calls.Load() != 0 {
+		t.Error("the call went out")
+	}
+}

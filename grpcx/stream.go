@@ -34,6 +34,10 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 	if ic.cfg.Budget != nil {
 		s.policy.Budget = ic.cfg.Budget(tgt, name)
 	}
+	if s.policy.Budget != nil {
+		s.budget = &streamBudget{Budget: s.policy.Budget}
+		s.policy.Budget = s.budget
+	}
 	if m.maxReplay < 0 || m.hedge != nil || ic.builtin(cc, name) {
 		s.policy.MaxAttempts = 1
 		s.committed.Store(true)
@@ -57,6 +61,7 @@ type retriedStream struct {
 	breaker  *retry.Breaker
 	codes    []codes.Code
 	policy   retry.Policy
+	budget   *streamBudget // nil without a budget
 
 	maxReplay int
 	committed atomic.Bool
@@ -201,6 +206,9 @@ func (s *retriedStream) CloseSend() error {
 func (s *retriedStream) RecvMsg(m any) error {
 	cs := s.current()
 	err := cs.RecvMsg(m)
+	if err == nil || err == io.EOF {
+		s.budget.success()
+	}
 	if s.committed.Load() {
 		if err != nil {
 			s.finish(endError(err))
@@ -246,9 +254,6 @@ func (s *retriedStream) reopen(m any, err error) error {
 	if p.MaxAttempts != retry.Unlimited && p.MaxAttempts < 2 {
 		return err
 	}
-	if p.Budget != nil {
-		p.Budget = laterRound{p.Budget} // the call was counted when it opened
-	}
 	s.pending = err
 	eof := false
 	attempt := func(ctx context.Context) (struct{}, error) {
@@ -260,6 +265,9 @@ func (s *retriedStream) reopen(m any, err error) error {
 		}
 		cs := s.current()
 		err := cs.RecvMsg(m)
+		if err == nil || err == io.EOF {
+			s.budget.success()
+		}
 		switch {
 		case err == nil:
 			s.commit()
@@ -282,11 +290,35 @@ func (s *retriedStream) reopen(m any, err error) error {
 	return nil
 }
 
-// laterRound is a budget for a retry loop that continues a call already
-// counted: it counts no first attempt.
-type laterRound struct{ retry.Budget }
+// streamBudget is a stream's budget in its retry loops (the one that
+// opens it and any that reopen it): the call counts as one first attempt,
+// and as a success only once it receives something (see received), not
+// when an attempt merely opens.
+type streamBudget struct {
+	retry.Budget
+	counted  bool // First was passed on; only the loops' goroutine reads it
+	received atomic.Bool
+}
 
-func (laterRound) First() {}
+func (b *streamBudget) First() {
+	if !b.counted {
+		b.counted = true
+		b.Budget.First()
+	}
+}
+
+func (b *streamBudget) Result(ok bool) {
+	if !ok {
+		b.Budget.Result(false)
+	}
+}
+
+// success counts the stream's success, once.
+func (b *streamBudget) success() {
+	if b != nil && !b.received.Swap(true) {
+		b.Budget.Result(true)
+	}
+}
 
 // Header returns the current attempt's header; receiving it commits the
 // stream, as grpc-go's own retries do.

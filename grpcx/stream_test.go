@@ -179,3 +179,50 @@ func (c *stepClock) add(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+// TestStreamBudgetUnderFailingServer: the budget caps stream retries as it
+// caps unary ones, counting each stream once.
+func TestStreamBudgetUnderFailingServer(t *testing.T) {
+	srv := &server{streamScript: []reply{fail(codes.Unavailable)}}
+	budget := must2(retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, MinPerSecond: retry.None}))
+	ic := newIC(t, grpcx.Config{
+		Default: grpcx.Method{Retry: instant(&waits{}, 5)},
+		Budget:  func(string, string) retry.Budget { return budget },
+	})
+	c := dial(t, serve(t, srv), ic)
+	const streams = 100
+	for range streams {
+		if _, err := sendAll(t, c, "a"); status.Code(err) != codes.Unavailable {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if n := srv.streamCalls.Load(); float64(n) > 1.1*streams {
+		t.Errorf("server saw %d stream attempts for %d streams, over 1.1×", n, streams)
+	}
+}
+
+// TestStreamSuccessCountsOnce: a stream that succeeds gives its budget
+// one success, not one for opening and one for receiving.
+func TestStreamSuccessCountsOnce(t *testing.T) {
+	srv := &server{streamScript: []reply{ok("")}}
+	b := &countingBudget{}
+	ic := newIC(t, grpcx.Config{Budget: func(string, string) retry.Budget { return b }})
+	if _, err := sendAll(t, dial(t, serve(t, srv), ic), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if b.first.Load() != 1 || b.ok.Load() != 1 || b.failed.Load() != 0 {
+		t.Errorf("budget saw %d first, %d successes, %d failures; want 1, 1, 0", b.first.Load(), b.ok.Load(), b.failed.Load())
+	}
+}
+
+type countingBudget struct{ first, ok, failed, extra atomic.Int64 }
+
+func (b *countingBudget) First()      { b.first.Add(1) }
+func (b *countingBudget) Extra() bool { b.extra.Add(1); return true }
+func (b *countingBudget) Result(ok bool) {
+	if ok {
+		b.ok.Add(1)
+	} else {
+		b.failed.Add(1)
+	}
+}

@@ -116,7 +116,7 @@ func errorsIsAttemptTimeout(err error) bool { return errors.Is(err, retry.ErrAtt
 // statusOf returns err as the caller of a gRPC method expects it: an error
 // whose status (status.FromError, status.Code) says how the call ended.
 // When the call stopped for the caller's context, a breaker's rejection or
-// bad input, that is the code; otherwise the last attempt's status, found
+// a bad setup (an invalid budget, say: INTERNAL), that is the code; otherwise the last attempt's status, found
 // through err's tree. err itself, a *retry.Error, stays reachable with
 // errors.As.
 func statusOf(err error) error {
@@ -136,7 +136,7 @@ func statusOf(err error) error {
 	case errors.As(reason, new(*retry.BreakerError)):
 		code = codes.Unavailable
 	case errors.Is(err, retry.ErrInvalid):
-		code = codes.InvalidArgument
+		code = codes.Internal // the client's setup, not the request, is wrong
 	default:
 		var s interface{ GRPCStatus() *status.Status }
 		if errors.As(err, &s) {
