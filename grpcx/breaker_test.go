@@ -9,6 +9,7 @@ import (
 	"github.com/retrykit/retry/grpcx"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 )
 
@@ -116,20 +117,30 @@ func TestBuiltinRetriesNotMultiplied(t *testing.T) {
 		name    string
 		mode    grpcx.BuiltinRetries
 		disable bool
+		hedge   bool
 		calls   int64
 	}{
-		{"deferred to grpc-go", grpcx.DeferToBuiltin, false, 4},
-		{"grpc-go disabled", grpcx.BuiltinDisabled, true, 3},
+		{"deferred to grpc-go", grpcx.DeferToBuiltin, false, false, 4},
+		{"grpc-go disabled", grpcx.BuiltinDisabled, true, false, 3},
+		{"hedged, deferred to grpc-go", grpcx.DeferToBuiltin, false, true, 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &server{script: []reply{fail(codes.Unavailable)}}
-			ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}, BuiltinRetries: tc.mode})
+			m := grpcx.Method{Retry: instant(&waits{}, 3)}
+			if tc.hedge {
+				m = grpcx.Method{Hedge: &retry.HedgePolicy{MaxAttempts: 3, Delay: 1 << 40}}
+			}
+			ic := newIC(t, grpcx.Config{Default: m, BuiltinRetries: tc.mode})
 			opts := []grpc.DialOption{grpc.WithDefaultServiceConfig(sc)}
 			if tc.disable {
 				opts = append(opts, grpc.WithDisableRetry())
 			}
-			_, err := unary(context.Background(), dial(t, serve(t, srv), ic, opts...))
+			c := dial(t, serve(t, srv), ic, opts...)
+			if tc.hedge { // the connection learns its service config with its first call
+				c.EmptyCall(context.Background(), &testgrpc.Empty{})
+			}
+			_, err := unary(context.Background(), c)
 			if status.Code(err) != codes.Unavailable {
 				t.Fatalf("code %v (%v)", status.Code(err), err)
 			}

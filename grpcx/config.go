@@ -54,7 +54,9 @@ const (
 	DeferToBuiltin BuiltinRetries = iota
 	// BuiltinDisabled says that the connection was made with
 	// grpc.WithDisableRetry, under which grpc-go ignores every retryPolicy:
-	// grpcx retries and hedges every method as configured.
+	// grpcx retries and hedges every method as configured. grpc-go does not
+	// tell an interceptor whether its retries are disabled: without
+	// WithDisableRetry, attempts multiply.
 	BuiltinDisabled
 )
 
