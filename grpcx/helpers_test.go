@@ -133,14 +133,18 @@ func (s *server) StreamingInputCall(st grpc.ClientStreamingServer[testgrpc.Strea
 	return st.SendAndClose(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: int32(len(got))})
 }
 
-// StreamingOutputCall sends one message, then fails with the script's
-// code: a committed stream.
+// StreamingOutputCall sends one message, echoing the request's payload,
+// then fails with the script's code: a committed stream. A reply whose
+// body is "before" fails before sending anything.
 func (s *server) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, st grpc.ServerStreamingServer[testgrpc.StreamingOutputCallResponse]) error {
 	n := int(s.streamCalls.Add(1))
 	s.mu.Lock()
 	r := s.streamScript[min(n, len(s.streamScript))-1]
 	s.mu.Unlock()
-	if err := st.Send(&testgrpc.StreamingOutputCallResponse{}); err != nil {
+	if r.body == "before" {
+		return status.Error(r.code, "scripted")
+	}
+	if err := st.Send(&testgrpc.StreamingOutputCallResponse{Payload: req.GetPayload()}); err != nil {
 		return err
 	}
 	if r.code != codes.OK {
@@ -256,5 +260,29 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition never held")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// FullDuplexCall echoes every message's payload, after failing with the
+// script's code (before reading anything) when it is not OK.
+func (s *server) FullDuplexCall(st grpc.BidiStreamingServer[testgrpc.StreamingOutputCallRequest, testgrpc.StreamingOutputCallResponse]) error {
+	n := int(s.streamCalls.Add(1))
+	s.mu.Lock()
+	r := s.streamScript[min(n, len(s.streamScript))-1]
+	s.mu.Unlock()
+	if r.code != codes.OK {
+		return status.Error(r.code, "scripted")
+	}
+	for {
+		m, err := st.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := st.Send(&testgrpc.StreamingOutputCallResponse{Payload: m.GetPayload()}); err != nil {
+			return err
+		}
 	}
 }

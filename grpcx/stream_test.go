@@ -226,3 +226,67 @@ func (b *countingBudget) Result(ok bool) {
 		b.failed.Add(1)
 	}
 }
+
+// TestServerStreamRetriedBeforeFirstMessage: a server stream that fails
+// before its first message is retried with its request sent again.
+func TestServerStreamRetriedBeforeFirstMessage(t *testing.T) {
+	srv := &server{streamScript: []reply{{code: codes.Unavailable, body: "before"}, ok("")}}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+	c := dial(t, serve(t, srv), ic)
+	st, err := c.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte("req")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil || string(m.GetPayload().GetBody()) != "req" {
+		t.Fatalf("got %v, %v; want the request echoed", m, err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("end: %v, want io.EOF", err)
+	}
+	if n := srv.streamCalls.Load(); n != 2 {
+		t.Errorf("server saw %d streams, want 2", n)
+	}
+}
+
+// TestBidiStreamRetriedWhileSending: a bidirectional stream fails while
+// another goroutine sends; the messages sent before the first reply are
+// sent again in order, and every reply comes back once.
+func TestBidiStreamRetriedWhileSending(t *testing.T) {
+	for range 10 {
+		srv := &server{streamScript: []reply{fail(codes.Unavailable), ok("")}}
+		ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+		st, err := dial(t, serve(t, srv), ic).FullDuplexCall(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		const msgs = 5
+		sent := make(chan error, 1)
+		go func() {
+			for i := range msgs {
+				if err := st.Send(&testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte{byte('a' + i)}}}); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- st.CloseSend()
+		}()
+		var got []byte
+		for {
+			m, err := st.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Recv: %v", err)
+			}
+			got = append(got, m.GetPayload().GetBody()...)
+		}
+		if err := <-sent; err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if string(got) != "abcde" {
+			t.Fatalf("echoed %q, want abcde", got)
+		}
+	}
+}
