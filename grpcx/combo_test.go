@@ -101,3 +101,19 @@ func TestStreamOfHedgedMethodMadeOnce(t *testing.T) {
 		t.Errorf("server saw %d streams, want 1", n)
 	}
 }
+
+// TestHedgeNonProtoReplyMadeOnce: a reply that is not a proto message
+// cannot be copied from a hedged attempt: the call is made once.
+func TestHedgeNonProtoReplyMadeOnce(t *testing.T) {
+	ic := newIC(t, hedging())
+	calls := 0
+	invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+		calls++
+		return status.Error(codes.Unavailable, "down")
+	}
+	var reply struct{ Name string }
+	err := ic.Unary(context.Background(), "/s/m", nil, &reply, nil, invoker)
+	if status.Code(err) != codes.Unavailable || calls != 1 {
+		t.Errorf("%d calls, %v; want 1 call, UNAVAILABLE", calls, err)
+	}
+}
