@@ -108,7 +108,7 @@ func TestBreakerModel(t *testing.T) {
 		rec := new(recorder)
 		b, err := retry.NewBreaker(retry.BreakerConfig{
 			ConsecutiveFailures: m.failures, HalfOpenProbes: m.probes, HalfOpenSuccesses: m.successes,
-			OpenDuration: m.open, Clock: clk, OnStateChange: rec.hook,
+			OpenDuration: m.open, Clock: clk, Hooks: changeHooks(rec.hook),
 		})
 		if err != nil {
 			rt.Fatal(err)
