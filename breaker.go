@@ -360,13 +360,18 @@ func (b *Breaker) outcomeSlow(ctx context.Context, err error) BreakerOutcome {
 // its error. A success in a closed breaker without a window only reads the
 // failure run, and resets it if it is not zero.
 func (b *Breaker) finish(ctx context.Context, t ticket, o BreakerOutcome, cause error) {
-	// Stats of a closed period that is over are never read again, and a
-	// ticket's stats are those of its own period (see admit), so the
-	// generation need not be checked here.
-	if o == BreakerSuccess && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
-		return
+	if !t.settled(o) {
+		b.finishSlow(ctx, t, o, cause)
 	}
-	b.finishSlow(ctx, t, o, cause)
+}
+
+// settled reports whether outcome o of the call of t needs no more work:
+// a success in a closed breaker without a window whose failure run is
+// zero. Stats of a closed period that is over are never read again, and a
+// ticket's stats are those of its own period (see admit), so the
+// generation need not be checked here.
+func (t *ticket) settled(o BreakerOutcome) bool {
+	return o == BreakerSuccess && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0
 }
 
 func (b *Breaker) finishSlow(ctx context.Context, t ticket, o BreakerOutcome, cause error) {

@@ -58,7 +58,9 @@ func Guard[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, 
 	v, err := fn(ctx)
 	o := b.outcome(ctx, err) // before finished: a Classify that panics must not keep the slot
 	finished = true
-	b.finish(ctx, t, o, err)
+	if !t.settled(o) { // the fast path, inlined
+		b.finishSlow(ctx, t, o, err)
+	}
 	return v, err
 }
 
@@ -95,7 +97,9 @@ func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Conte
 	v, err = fn(ctx)
 	o := b.outcome(ctx, err)
 	finished = true
-	b.finish(ctx, t, o, err)
+	if !t.settled(o) { // the fast path, inlined
+		b.finishSlow(ctx, t, o, err)
+	}
 	if o != BreakerFailure || fallback == nil || err == nil {
 		return v, false, err
 	}
