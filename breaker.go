@@ -53,6 +53,10 @@ func (s BreakerState) String() string {
 // starts a new generation, and the outcome of a call that started in an
 // earlier generation is ignored.
 //
+// BreakerConfig.Hooks hears every change of state, with the reason and
+// the counts of the period that ended, and every rejection. Operators can
+// take over with ForceOpen, ForceClosed and Reset.
+//
 // The zero value is ready to use and behaves as NewBreaker(BreakerConfig{}),
 // with the defaults documented there. A Breaker must not be copied after
 // first use.
@@ -165,7 +169,9 @@ func (b *Breaker) Snapshot() BreakerSnapshot {
 		State:      BreakerState(w & stateMask),
 		Generation: w >> 2,
 		Rejected:   b.rejected.Load(),
-		Forced:     b.forced != notForced,
+		// A force for a time is over once the time is up, even before
+		// the call that ends it comes.
+		Forced: b.forced == forcedClosed || b.forced == forcedOpen && (b.openUntil.IsZero() || t.Before(b.openUntil)),
 	}
 	switch snap.State {
 	case BreakerOpen:

@@ -35,6 +35,9 @@ func TestBreakerForceOpenForDuration(t *testing.T) {
 		t.Fatalf("call while forced open: %v (%+v)", err, be)
 	}
 	clk.Add(time.Second)
+	if s := b.Snapshot(); s.State != retry.BreakerOpen || s.Forced {
+		t.Fatalf("force time up, before a call: %+v, want open, no longer forced", s)
+	}
 	callCtx(context.Background(), b, clk, 0, errBoom) // the probe fails: open for OpenDuration
 	if s := b.Snapshot(); s.State != retry.BreakerOpen || s.Forced || !s.OpenUntil.Equal(clk.Now().Add(time.Second)) {
 		t.Fatalf("after a failed probe: %+v, want open for 1s, not forced", s)
