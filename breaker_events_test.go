@@ -303,3 +303,20 @@ func TestBreakerAllowContext(t *testing.T) {
 		t.Fatalf("nil breaker: %v", err)
 	}
 }
+
+// Hooks cost no allocation on a closed breaker's calls, set or not, nor
+// does a rejection beyond its *BreakerError when OnBreakerReject is unset.
+func TestBreakerHooksAllocs(t *testing.T) {
+	ok := func(context.Context) (int, error) { return 1, nil }
+	for name, h := range map[string]*retry.Hooks{"unset": nil, "set": new(events).hooks(), "log": retry.LogHooks(nil)} {
+		b := newBreaker(t, retry.BreakerConfig{Name: "db", Hooks: h})
+		if n := testing.AllocsPerRun(1000, func() { retry.Guard(context.Background(), b, ok) }); n != 0 {
+			t.Errorf("%s: %v allocs per closed call, want 0", name, n)
+		}
+	}
+	b := newBreaker(t, retry.BreakerConfig{})
+	b.ForceOpen(0)
+	if n := testing.AllocsPerRun(1000, func() { retry.Guard(context.Background(), b, ok) }); n != 1 {
+		t.Errorf("%v allocs per rejection, want 1 (the *BreakerError)", n)
+	}
+}
