@@ -215,7 +215,7 @@ type ticket struct {
 // clock takes this path: two atomic loads, no lock, no write.
 //
 // The stats of a closed period are published before its word (see
-// finishProbe), so a call that loads the word of a closed period then
+// setState), so a call that loads the word of a closed period then
 // finds its stats or those of a later period, never an earlier one; a
 // call that finds stats of another period loads the word again.
 //
