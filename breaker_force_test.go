@@ -284,3 +284,25 @@ func TestBreakerForceUnderTraffic(t *testing.T) {
 		t.Fatalf("%d manual changes, want 9", manual)
 	}
 }
+
+// A hook may steer the breaker: the operator's change is queued behind the
+// one being delivered, and delivered next, in order.
+func TestBreakerForceFromHook(t *testing.T) {
+	var b *retry.Breaker
+	var got []string
+	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, Hooks: &retry.Hooks{
+		OnBreakerChange: func(_ context.Context, e retry.BreakerChange) {
+			got = append(got, summary(e))
+			if e.Reason == retry.ReasonConsecutiveFailures {
+				b.ForceOpen(0) // hold it open for a human to look
+			}
+		}}})
+	retry.Guard(context.Background(), b, func(context.Context) (int, error) { return 0, errBoom })
+	want := []string{"closed>open consecutive-failures", "open>open force-open manual forced"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changes %q, want %q", got, want)
+	}
+	if s := b.Snapshot(); !s.Forced || !s.OpenUntil.IsZero() {
+		t.Fatalf("snapshot %+v", s)
+	}
+}
