@@ -55,6 +55,11 @@ func (r *recorder) hook(from, to retry.BreakerState) {
 	r.mu.Unlock()
 }
 
+// changeHooks returns Hooks that pass each change of state to f.
+func changeHooks(f func(from, to retry.BreakerState)) *retry.Hooks {
+	return &retry.Hooks{OnBreakerChange: func(_ context.Context, e retry.BreakerChange) { f(e.From, e.To) }}
+}
+
 func (r *recorder) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -219,7 +224,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			clk := newManualClock()
 			rec := new(recorder)
 			cfg := tt.cfg
-			cfg.Clock, cfg.OnStateChange = clk, rec.hook
+			cfg.Clock, cfg.Hooks = clk, changeHooks(rec.hook)
 			b := newBreaker(t, cfg)
 			for i, s := range tt.steps {
 				clk.Add(s.wait)

@@ -271,7 +271,8 @@ func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *H
 	var zero T
 	if fn == nil || ctx == nil || h != nil && (h.MaxAttempts < 0 || h.Delay < 0 || h.MaxAfter < 0 ||
 		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil ||
-		h.Budget != nil && validateBudget("HedgePolicy", h.Budget) != nil) {
+		h.Budget != nil && validateBudget("HedgePolicy", h.Budget) != nil ||
+		h.Clock != nil && validateClock("HedgePolicy", h.Clock) != nil) {
 		var err error
 		switch {
 		case fn == nil:

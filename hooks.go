@@ -173,11 +173,43 @@ func (h *Hooks) watchesCall() bool {
 	return h.OnDone != nil || h.OnAttempt != nil
 }
 
-// BreakerChange describes a change of a breaker's state.
+// BreakerChange describes a change of a breaker's state: from what to
+// what, why, and the counts of the period that ended. A manual change (see
+// Breaker.ForceOpen) may leave the state as it was (From == To): it still
+// starts a new period.
 type BreakerChange struct {
-	Name     string       // the breaker's name
-	From, To BreakerState // the states before and after
-	Manual   bool         // made by an operator (ForceOpen, ForceClosed, Reset), not by traffic
+	Name     string        // the breaker's name
+	From, To BreakerState  // the states before and after
+	Reason   BreakerReason // the rule or event that made the change
+	Manual   bool          // made by an operator (ForceOpen, ForceClosed, Reset), not by traffic
+	// Forced: the breaker now stays in state To whatever the traffic, until
+	// released (see Breaker.ForceOpen and Breaker.ForceClosed).
+	Forced bool
+	// Until, when To is BreakerOpen, is when the breaker lets the next
+	// probe through; zero if it was forced open until told otherwise.
+	Until time.Time
+	// Ended holds the counts of the period that ended, in state From.
+	Ended BreakerCounts
+}
+
+// BreakerCounts are the counts of one period of a breaker's state (from one
+// change of state to the next), as they stood when it ended. Under
+// concurrent calls they may be off by the calls that were ending at that
+// moment.
+type BreakerCounts struct {
+	// Calls counts the calls that succeeded or failed, Failures those that
+	// failed and Slow those that took SlowCallThreshold or more: for a
+	// closed period, those in its rolling window (all zero without one:
+	// see ConsecutiveFailures); for a half-open period, the probes.
+	Calls, Failures, Slow int64
+	// AverageDuration is the average duration of the calls counted, if
+	// the breaker measures durations.
+	AverageDuration time.Duration
+	// ConsecutiveFailures is the run of failures that ended a closed
+	// period.
+	ConsecutiveFailures int64
+	// Rejected counts the calls the breaker refused during the period.
+	Rejected uint64
 }
 
 // BreakerReject describes a call that a breaker refused.

@@ -134,13 +134,14 @@ func (c *call) next(n int, err error, m marks) (time.Duration, error) {
 // probe is next for an attempt that a circuit breaker rejected. Such a
 // rejection is sorted here, whatever Retryable says (it says nothing about
 // the dependency's error), and it costs the Budget nothing (nothing was
-// sent): fail fast, unless told to wait for an open breaker's probe and
+// sent): fail fast, unless told to wait for an open breaker's probe, the
+// breaker says when that is (not so when forced open until told), and
 // another attempt is allowed. The attempt after it takes the rejected
 // one's place, which was counted already (as the first, or by Extra), so
 // it asks the Budget for no Extra.
 func (c *call) probe(n int, m marks) (time.Duration, error) {
 	p, rej := c.p, m.rejection
-	if !p.WaitForProbe || rej.Reason != ErrBreakerOpen || n >= c.maxAttempts {
+	if !p.WaitForProbe || rej.Reason != ErrBreakerOpen || rej.Until.IsZero() || n >= c.maxAttempts {
 		return 0, rej
 	}
 	limit := p.maxAfter()

@@ -266,13 +266,13 @@ func runDo(ctx context.Context, p *Policy, fn func(context.Context) error, err e
 var zeroPolicy Policy
 
 // fast reports, cheaply, whether p's settings other than its Backoff are
-// valid and its attempts are bare calls of fn: the common case, whose
-// first attempt Retry and Do make at once when knownValid vouches for the
-// Backoff. False sends a call to check, which validates p in full, and to
-// run for its first attempt.
+// valid and its attempts are bare calls of fn on real time: the common
+// case, whose first attempt Retry and Do make at once when knownValid
+// vouches for the Backoff. False sends a call to check, which validates p
+// in full (a Clock included), and to run for its first attempt.
 func (p *Policy) fast() bool {
 	return p.MaxAttempts >= Unlimited && p.MaxElapsed == 0 && p.AttemptTimeout == 0 && p.MaxAfter >= 0 &&
-		p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+		p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline && p.Clock == nil
 }
 
 // plain reports whether p's attempts are bare calls of fn, with no time
