@@ -34,8 +34,8 @@ type closedStats struct {
 	// check again.
 	short atomic.Bool
 	_     [48]byte
-	times       *timeWindow // nil unless the window counts time
-	calls       *countWindow
+	times *timeWindow // nil unless the window counts time
+	calls *countWindow
 }
 
 func newClosedStats(s *breakerSettings, word uint64, forced bool) *closedStats {
