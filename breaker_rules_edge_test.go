@@ -125,3 +125,41 @@ func TestClassifyAskedAboutNil(t *testing.T) {
 		t.Fatalf("state %v: two outcomes classified as failures did not trip it", s)
 	}
 }
+
+// The call that fills the window to MinCalls makes the rules count, even
+// when it is a fast success: the window's ratio is what counts, not the
+// outcome of the call that completes it.
+func TestRuleFiresWhenWindowFills(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  retry.BreakerConfig
+		bad  func(b *retry.Breaker, clk *stepClock) // one call that counts against the rule
+	}{
+		{"failure ratio, calls", retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 10, WindowCalls: 10},
+			func(b *retry.Breaker, clk *stepClock) { callFor(t, b, clk, 0, errBoom) }},
+		{"failure ratio, time", retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 10},
+			func(b *retry.Breaker, clk *stepClock) { callFor(t, b, clk, 0, errBoom) }},
+		{"slow calls", retry.BreakerConfig{SlowCallThreshold: time.Second, SlowCallRatio: 0.5, MinCalls: 10, WindowCalls: 10},
+			func(b *retry.Breaker, clk *stepClock) { callFor(t, b, clk, 2*time.Second, nil) }},
+		{"average", retry.BreakerConfig{MaxAverageDuration: time.Second, MinCalls: 10, WindowCalls: 10},
+			func(b *retry.Breaker, clk *stepClock) { callFor(t, b, clk, 3*time.Second, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newStepClock()
+			tc.cfg.Clock = clk
+			b := newBreaker(t, tc.cfg)
+			for range 5 {
+				tc.bad(b, clk)
+			}
+			for i := range 5 {
+				if s := b.State(); s != retry.BreakerClosed {
+					t.Fatalf("open after %d calls, before the window held MinCalls", 5+i)
+				}
+				callFor(t, b, clk, time.Millisecond, nil)
+			}
+			if s := b.State(); s != retry.BreakerOpen {
+				t.Fatalf("state %v once the window holds MinCalls with the rule met, want open", s)
+			}
+		})
+	}
+}

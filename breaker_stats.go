@@ -29,9 +29,13 @@ type closedStats struct {
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
 	lastFailure atomic.Int64
-	_           [56]byte
-	times       *timeWindow // nil unless the window counts time
-	calls       *countWindow
+	// short: the latest check of the window found fewer than MinCalls
+	// calls in it, so the call that fills it, a success included, must
+	// check again.
+	short atomic.Bool
+	_     [48]byte
+	times *timeWindow // nil unless the window counts time
+	calls *countWindow
 }
 
 func newClosedStats(s *breakerSettings, word uint64, forced bool) *closedStats {
@@ -65,8 +69,10 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	slow := s.slowAt > 0 && d >= s.slowAt
 	var t windowTotals
 	// Only a failure, a slow call or one longer than the allowed average
-	// can make a rule fire, so only those read the whole window.
-	check := trip == 0 && (failed || slow || s.maxAverage > 0 && d > s.maxAverage)
+	// can make a rule fire, so only those read the whole window; and any
+	// call while the window is short of MinCalls, since filling it can
+	// make the ratios of the calls already in it count.
+	check := trip == 0 && (failed || slow || s.maxAverage > 0 && d > s.maxAverage || st.short.Load())
 	if st.times != nil {
 		p := st.times.periodOf(elapsed)
 		st.times.add(p, failed, slow, d)
@@ -84,6 +90,9 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	}
 	if check {
 		trip = s.trips(t)
+		if short := t.calls < s.minCalls; short != st.short.Load() {
+			st.short.Store(short)
+		}
 	}
 	return trip
 }

@@ -131,9 +131,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			cfg: retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 4, Window: 4 * time.Second,
 				BucketPeriod: time.Second, OpenDuration: time.Second},
 			steps: []bstep{
-				{err: errBoom}, {err: errBoom}, {err: errBoom}, // 3 calls: too few
-				{err: ok, want: retry.BreakerClosed}, // 4 calls, but a success does not check
-				{err: errBoom, want: retry.BreakerOpen},
+				{err: errBoom}, {err: errBoom}, {err: errBoom, want: retry.BreakerClosed}, // 3 calls: too few
+				{err: ok, want: retry.BreakerOpen}, // 4 calls, 3 failed: the success that fills the window trips it
 			},
 			changes: "[closed>open]",
 		},
