@@ -14,16 +14,10 @@ import (
 	"github.com/retrykit/retry"
 )
 
-// hedger is one library's hedging of an in-process call.
-type hedger struct {
-	name string
-	call func(ctx context.Context, fn func(context.Context) (int, error)) (int, error)
-}
-
 // hedgers returns no hedging (the baseline), this library's Hedge and
 // failsafe-go's hedge policy: at most 2 attempts, the second after
 // hedgeDelay.
-func hedgers() []hedger {
+func hedgers() []policy {
 	fixed := &retry.HedgePolicy{MaxAttempts: 2, Delay: hedgeDelay}
 	// failsafe-go: hedgepolicy.NewWithDelay ("WithMaxHedges ... 1 by
 	// default"), an executor shared, and the execution's context passed to
@@ -31,7 +25,7 @@ func hedgers() []hedger {
 	// https://pkg.go.dev/github.com/failsafe-go/failsafe-go/hedgepolicy#NewWithDelay
 	// https://failsafe-go.dev/hedge/
 	fs := failsafe.With(hedgepolicy.NewWithDelay[int](hedgeDelay))
-	return []hedger{
+	return []policy{
 		{"none", func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) { return fn(ctx) }},
 		{"retry", func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
 			return retry.Hedge(ctx, fixed, fn)

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"errors"
+	"flag"
 	"runtime"
 	"slices"
 	"sync"
@@ -10,6 +11,10 @@ import (
 )
 
 var errTransient = errors.New("benchmarks: transient")
+
+// ratios turns the x-<peer> metrics off (-args -ratios=false), so that a
+// profile of this library's case holds this library alone.
+var ratios = flag.Bool("ratios", true, "measure this library's time against each peer's, in turns")
 
 // contender is one library's way to run n operations, for reportRatios.
 type contender struct {
@@ -29,6 +34,9 @@ const rounds = 15
 // as many of each peer as take the same time, so that a slow peer does not
 // make the benchmark run for minutes. Call it after the timed loop.
 func reportRatios(b *testing.B, ours func(n int), peers ...contender) {
+	if !*ratios {
+		return
+	}
 	n := max(b.N/rounds, 1)
 	per := perOp(ours, n)
 	counts := make([]int, len(peers))

@@ -11,17 +11,17 @@ import (
 	"github.com/retrykit/retry"
 )
 
-// retrier is one library's retry loop, configured the same way in every
-// library: at most 3 attempts, no wait between them.
-type retrier struct {
+// policy is one library's policy around a call: a retry loop or a hedge.
+type policy struct {
 	name string
 	call func(ctx context.Context, fn func(context.Context) (int, error)) (int, error)
 }
 
-// retriers returns this library's retry loop first, then the peers'. Each
-// takes the caller's context, as a retry loop must (to stop waiting when
-// the caller gives up).
-func retriers() []retrier {
+// retriers returns this library's retry loop first, then the peers',
+// configured alike: at most 3 attempts, no wait between them. Each takes
+// the caller's context, as a retry loop must (to stop waiting when the
+// caller gives up).
+func retriers() []policy {
 	// The zero wait is a Constant backoff of zero; the rest are defaults.
 	ours := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}}
 
@@ -33,7 +33,7 @@ func retriers() []retrier {
 	// https://pkg.go.dev/github.com/failsafe-go/failsafe-go#Executor
 	fs := failsafe.With(retrypolicy.NewWithDefaults[int]())
 
-	return []retrier{
+	return []policy{
 		{"retry", func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
 			return retry.Retry(ctx, ours, fn)
 		}},

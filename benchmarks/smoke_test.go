@@ -14,6 +14,12 @@ import (
 // The tests below check that every configuration the benchmarks measure
 // does its job, so that a fast result is not the speed of a broken setup.
 
+// protocols are the two ways the HTTP tests reach their server.
+var protocols = []struct {
+	name string
+	h2   bool
+}{{"h1", false}, {"h2", true}}
+
 // TestRetriers checks each retry loop: a success takes one attempt, two
 // failures then a success take three and return the value, and a call
 // that always fails stops after three attempts with its error.
@@ -74,10 +80,7 @@ func TestGuards(t *testing.T) {
 // requests, and both go over one connection (the 503 was drained and
 // closed).
 func TestRetryClients(t *testing.T) {
-	for _, proto := range []struct {
-		name string
-		h2   bool
-	}{{"h1", false}, {"h2", true}} {
+	for _, proto := range protocols {
 		for i := range retryClients(nil) {
 			name := retryClients(nil)[i].name
 			t.Run(proto.name+"/"+name, func(t *testing.T) {
@@ -164,10 +167,7 @@ func TestHedgers(t *testing.T) {
 // when the first request hangs, a second one is sent, its 200 comes back
 // whole, and the server sees the first one cancelled.
 func TestHedgeClients(t *testing.T) {
-	for _, proto := range []struct {
-		name string
-		h2   bool
-	}{{"h1", false}, {"h2", true}} {
+	for _, proto := range protocols {
 		for i := range hedgeClients(nil) {
 			name := hedgeClients(nil)[i].name
 			t.Run(proto.name+"/"+name, func(t *testing.T) {
