@@ -61,6 +61,7 @@ func BenchmarkHedgeTail(b *testing.B) {
 func BenchmarkHedgeTailHTTP(b *testing.B) {
 	w := newTail()
 	srv, tr := loopback(b, w.handler(), false)
+	w.conns = &srv.conns
 	var cs []tailContender
 	for _, c := range append([]namedClient{{"plain", &http.Client{Transport: tr}}}, hedgeClients(tr)...) {
 		cs = append(cs, tailContender{c.name, func(run int64, i int) error { return tailGet(c.client, srv.URL, run, i) }})

@@ -43,6 +43,7 @@ type tail struct {
 	draws    [][maxDraws]time.Duration
 	run      atomic.Int64 // the current run; attempts of an earlier one are not counted
 	attempts []atomic.Int32
+	conns    *atomic.Int64 // connections the server accepted, over HTTP; nil in process
 }
 
 func newTail() *tail {
@@ -79,6 +80,7 @@ func (w *tail) attempt(ctx context.Context, run int64, i int) (int, error) {
 type tailResult struct {
 	p50, p99 time.Duration
 	load     float64 // attempts per call
+	conns    int64   // connections opened during the run, over HTTP
 }
 
 // drive runs the workload once: it calls call(run, i) for every call i,
@@ -87,6 +89,10 @@ func (w *tail) drive(call func(run int64, i int) error) (tailResult, error) {
 	run := w.run.Add(1)
 	for i := range w.attempts {
 		w.attempts[i].Store(0)
+	}
+	var conns0 int64
+	if w.conns != nil {
+		conns0 = w.conns.Load()
 	}
 	lat := make([]time.Duration, tailCalls)
 	errs := make(chan error, tailWorkers)
@@ -115,7 +121,11 @@ func (w *tail) drive(call func(run int64, i int) error) (tailResult, error) {
 		attempts += int(w.attempts[i].Load())
 	}
 	slices.Sort(lat)
-	return tailResult{quantile(lat, 0.50), quantile(lat, 0.99), float64(attempts) / tailCalls}, nil
+	r := tailResult{p50: quantile(lat, 0.50), p99: quantile(lat, 0.99), load: float64(attempts) / tailCalls}
+	if w.conns != nil {
+		r.conns = w.conns.Load() - conns0
+	}
+	return r, nil
 }
 
 // quantile returns the q-quantile (nearest rank) of sorted.
@@ -132,25 +142,32 @@ type tailContender struct {
 
 // tailRounds is how many times compareTail runs the workload through each
 // contender in one iteration.
-const tailRounds = 3
+const tailRounds = 5
 
 // compareTail runs the workload through each contender in turn, tailRounds
-// times per iteration, and reports for each contender the medians over the
+// times per iteration, each round in another order, and reports for each contender the medians over the
 // runs of its p50, its p99 (in ms) and its load (attempts per call), as
-// "p50-ms-<name>", "p99-ms-<name>" and "load-<name>". For each contender
+// "p50-ms-<name>", "p99-ms-<name>" and "load-<name>", and over HTTP the
+// connections opened per run, as "conns-<name>". For each contender
 // after the second it also reports the second's (this library's) p99 and
 // load divided by its own, median over the rounds, as "x-p99-<name>" and
 // "x-load-<name>"; the first contender is the baseline without hedging.
 // Taking turns puts every library under the same load of the shared
-// machine. ns/op is the time of one iteration.
+// machine; the median copes with the rounds in which a burst of that load
+// made one library dial new connections, whose latency sets off more
+// hedges, which close more connections. ns/op is the time of one
+// iteration.
 func compareTail(b *testing.B, w *tail, cs []tailContender) {
 	results := make([][]tailResult, len(cs))
 	for b.Loop() {
-		for range tailRounds {
-			for i, c := range cs {
-				r, err := w.drive(c.call)
+		for round := range tailRounds {
+			// Each round starts with another contender: over HTTP, one
+			// inherits the connections the one before left open, or closed.
+			for j := range cs {
+				i := (j + round) % len(cs)
+				r, err := w.drive(cs[i].call)
 				if err != nil {
-					b.Fatalf("%s: %v", c.name, err)
+					b.Fatalf("%s: %v", cs[i].name, err)
 				}
 				results[i] = append(results[i], r)
 			}
@@ -163,6 +180,9 @@ func compareTail(b *testing.B, w *tail, cs []tailContender) {
 		b.ReportMetric(median(rs, func(r tailResult) float64 { return ms(r.p50) }), "p50-ms-"+c.name)
 		b.ReportMetric(median(rs, func(r tailResult) float64 { return ms(r.p99) }), "p99-ms-"+c.name)
 		b.ReportMetric(median(rs, func(r tailResult) float64 { return r.load }), "load-"+c.name)
+		if w.conns != nil {
+			b.ReportMetric(median(rs, func(r tailResult) float64 { return float64(r.conns) }), "conns-"+c.name)
+		}
 		if i < 2 {
 			continue
 		}
