@@ -80,29 +80,34 @@ func TestGuards(t *testing.T) {
 // requests, and both go over one connection (the 503 was drained and
 // closed).
 func TestRetryClients(t *testing.T) {
+	forEachClient(t, retryClients, func(t *testing.T, h2 bool, i int) {
+		var requests atomic.Int64
+		flaky := flaky503()
+		srv, tr := loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			flaky(w, r)
+		}), h2)
+		c := retryClients(tr)[i]
+		for range 3 {
+			if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
+				t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
+			}
+		}
+		if n := requests.Load(); n != 6 {
+			t.Errorf("server saw %d requests for 3 calls; want 6", n)
+		}
+		if n := srv.conns.Load(); n != 1 {
+			t.Errorf("%d connections; want 1", n)
+		}
+	})
+}
+
+// forEachClient runs test as a subtest "<protocol>/<client>" for each
+// protocol and each client that clients makes; i indexes the client.
+func forEachClient(t *testing.T, clients func(http.RoundTripper) []namedClient, test func(t *testing.T, h2 bool, i int)) {
 	for _, proto := range protocols {
-		for i := range retryClients(nil) {
-			name := retryClients(nil)[i].name
-			t.Run(proto.name+"/"+name, func(t *testing.T) {
-				var requests atomic.Int64
-				flaky := flaky503()
-				srv, tr := loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					requests.Add(1)
-					flaky(w, r)
-				}), proto.h2)
-				c := retryClients(tr)[i]
-				for range 3 {
-					if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
-						t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
-					}
-				}
-				if n := requests.Load(); n != 6 {
-					t.Errorf("server saw %d requests for 3 calls; want 6", n)
-				}
-				if n := srv.conns.Load(); n != 1 {
-					t.Errorf("%d connections; want 1", n)
-				}
-			})
+		for i, c := range clients(nil) {
+			t.Run(proto.name+"/"+c.name, func(t *testing.T) { test(t, proto.h2, i) })
 		}
 	}
 }
@@ -167,31 +172,26 @@ func TestHedgers(t *testing.T) {
 // when the first request hangs, a second one is sent, its 200 comes back
 // whole, and the server sees the first one cancelled.
 func TestHedgeClients(t *testing.T) {
-	for _, proto := range protocols {
-		for i := range hedgeClients(nil) {
-			name := hedgeClients(nil)[i].name
-			t.Run(proto.name+"/"+name, func(t *testing.T) {
-				var n atomic.Int32
-				cancelled := make(chan struct{})
-				srv, tr := loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if n.Add(1) == 1 {
-						<-r.Context().Done()
-						close(cancelled)
-						return
-					}
-					io.WriteString(w, "ok")
-				}), proto.h2)
-				c := hedgeClients(tr)[i]
-				if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
-					t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
-				}
-				<-cancelled // the test times out if the loser is never cancelled
-				if n := n.Load(); n != 2 {
-					t.Errorf("server saw %d requests; want 2", n)
-				}
-			})
+	forEachClient(t, hedgeClients, func(t *testing.T, h2 bool, i int) {
+		var n atomic.Int32
+		cancelled := make(chan struct{})
+		srv, tr := loopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				<-r.Context().Done()
+				close(cancelled)
+				return
+			}
+			io.WriteString(w, "ok")
+		}), h2)
+		c := hedgeClients(tr)[i]
+		if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
+			t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
 		}
-	}
+		<-cancelled // the test times out if the loser is never cancelled
+		if n := n.Load(); n != 2 {
+			t.Errorf("server saw %d requests; want 2", n)
+		}
+	})
 }
 
 // TestTailDraws checks that the tail workload's draws are the same every
