@@ -125,17 +125,10 @@ func hedgeClients(tr http.RoundTripper) []namedClient {
 	return []namedClient{{"httpx", ours}, {"hedgedhttp", hh}, {"failsafehttp", fs}}
 }
 
-// get sends a GET to url with the header h=v (if h is set), reads the
-// whole body and closes it, and returns the status and body.
-func get(c *http.Client, url, h, v string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	if h != "" {
-		req.Header.Set(h, v)
-	}
-	resp, err := c.Do(req)
+// get sends a GET to url, reads the whole body and closes it, and returns
+// the status and body.
+func get(c *http.Client, url string) (int, string, error) {
+	resp, err := c.Get(url)
 	if err != nil {
 		return 0, "", err
 	}

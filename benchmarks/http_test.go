@@ -53,7 +53,7 @@ func BenchmarkHTTPRetry503(b *testing.B) {
 // each other's.
 func benchClients(b *testing.B, cs []namedClient, url string) {
 	do := func(b *testing.B, c namedClient) {
-		if status, body, err := get(c.client, url, "", ""); err != nil || status != 200 || body != "ok" {
+		if status, body, err := get(c.client, url); err != nil || status != 200 || body != "ok" {
 			b.Fatalf("%s: %d %q %v", c.name, status, body, err)
 		}
 	}

@@ -89,7 +89,7 @@ func TestRetryClients(t *testing.T) {
 		}), h2)
 		c := retryClients(tr)[i]
 		for range 3 {
-			if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
+			if status, body, err := get(c.client, srv.URL); err != nil || status != 200 || body != "ok" {
 				t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
 			}
 		}
@@ -184,7 +184,7 @@ func TestHedgeClients(t *testing.T) {
 			io.WriteString(w, "ok")
 		}), h2)
 		c := hedgeClients(tr)[i]
-		if status, body, err := get(c.client, srv.URL, "", ""); err != nil || status != 200 || body != "ok" {
+		if status, body, err := get(c.client, srv.URL); err != nil || status != 200 || body != "ok" {
 			t.Fatalf("got %d %q %v; want 200 \"ok\"", status, body, err)
 		}
 		<-cancelled // the test times out if the loser is never cancelled
