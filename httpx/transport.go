@@ -679,8 +679,59 @@ func (h *heldEvent) report(ctx context.Context, onAttempt func(context.Context, 
 // once sends a request whose body cannot be replayed: one attempt, no
 // retries. It still asks the breaker, and its budget counts it as the
 // retry loop would: an answer as a success, a retryable failure as a
-// failure.
+// failure. The hooks of Config.Retry see it as a call of one attempt
+// (see onceObserved).
 func (c *call) once() (*http.Response, error) {
+	if h := c.t.policy.Hooks; h.OnAttempt != nil || h.OnDone != nil {
+		return c.onceObserved()
+	}
+	return c.sendOnce()
+}
+
+// onceObserved is once for a Transport whose Retry hooks watch calls or
+// attempts: the attempt runs as the one attempt of a retry loop with
+// those hooks, so that OnAttempt and OnDone see it, on the context that
+// carries the request, exactly once however it ends (a panic included).
+// They receive the error that RoundTrip returns. The hooks change
+// nothing of what is sent or returned: their context carries the
+// request's values but not its end, so the attempt is made even if the
+// request's context is done, as it is without hooks.
+func (c *call) onceObserved() (*http.Response, error) {
+	user := c.t.policy.Hooks
+	var resp *http.Response
+	var sent error
+	ran := false
+	hooks := &retry.Hooks{OnAttempt: user.OnAttempt}
+	if user.OnDone != nil {
+		hooks.OnDone = func(ctx context.Context, e retry.CallEvent) {
+			if _, panicked := e.Err.(*retry.PanicError); ran && !panicked {
+				e.Err = sent // the error RoundTrip returns, not the loop's
+			}
+			user.OnDone(ctx, e)
+		}
+	}
+	p := &retry.Policy{Name: c.t.policy.Name, MaxAttempts: 1, Hooks: hooks, Clock: c.t.policy.Clock}
+	returned := false
+	defer func() {
+		if !returned && resp != nil { // OnAttempt panicked
+			resp.Body.Close()
+		}
+	}()
+	_, err := retry.Retry(context.WithoutCancel(c.ctx), p, func(context.Context) (*http.Response, error) {
+		ran = true
+		resp, sent = c.sendOnce()
+		return resp, sent
+	})
+	returned = true
+	if !ran { // an invalid Clock, which Config.Validate refuses
+		c.body.seal(nil)
+		return nil, err
+	}
+	return resp, sent
+}
+
+// sendOnce sends the one attempt of once.
+func (c *call) sendOnce() (*http.Response, error) {
 	b := c.t.policy.Budget
 	if c.t.cfg.Budget != nil {
 		b = c.t.cfg.Budget(c.req)

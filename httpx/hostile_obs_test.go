@@ -1,0 +1,181 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+)
+
+// onlyOnce is a request body that cannot be sent twice: no GetBody, and
+// larger than the test's MaxReplayBytes.
+func onlyOnce(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+// abort ends the exchange with no answer, on HTTP/1.1 (the connection
+// closes) and HTTP/2 (the stream is reset).
+func abort(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }
+
+// A request whose body is sent once (too large to keep for a resend) is a
+// call like any other for the Retry policy's hooks: one OnAttempt and one
+// OnDone, with the request readable from their context (RequestFrom), the
+// policy's name, one attempt and the error RoundTrip returns; over
+// HTTP/1.1 and HTTP/2, with or without hedging, answered or failed.
+func TestHostileObsSendOnceReachesHooks(t *testing.T) {
+	const body = "0123456789abcdef0123456789abcdef" // 32 bytes, over MaxReplayBytes
+	for _, h2 := range []bool{false, true} {
+		for _, hedged := range []bool{false, true} {
+			for _, fail := range []bool{false, true} {
+				t.Run(fmt.Sprintf("h2=%v/hedged=%v/fail=%v", h2, hedged, fail), func(t *testing.T) {
+					step := status(200, "ok")
+					if fail {
+						step = abort
+					}
+					srv := newScript(t, h2, step)
+					log := &hookLog{}
+					tr := &tracker{base: srv.base(t)}
+					cfg := httpx.Config{Base: tr, MaxReplayBytes: 16,
+						Retry: &retry.Policy{Name: "api", Backoff: retry.Constant{}, Hooks: log.hooks()}}
+					if hedged {
+						cfg.Hedge = &retry.HedgePolicy{Name: "api-hedge", Delay: 1 << 40}
+					}
+					client := mustNew(t, cfg)
+					ctx := context.WithValue(context.Background(), traceKey{}, "t9")
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/x", onlyOnce(body))
+					resp, err := client.Do(req)
+					if fail {
+						if err == nil {
+							resp.Body.Close()
+							t.Fatal("a hang-up answered")
+						}
+					} else {
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got := readAll(t, resp); got != "ok" {
+							t.Fatalf("body %q", got)
+						}
+						if got := srv.Bodies(); !slices.Equal(got, []string{body}) {
+							t.Errorf("server got bodies %q", got)
+						}
+					}
+					host := mustURL(srv.URL).Host
+					at := func(hook string) string { return fmt.Sprintf("%s api: PUT %s trace=t9", hook, host) }
+					log.mu.Lock()
+					defer log.mu.Unlock()
+					if want := []string{at("OnAttempt"), at("OnDone")}; !slices.Equal(log.lines, want) {
+						t.Errorf("hook calls:\n got %q\nwant %q", log.lines, want)
+					}
+					if len(log.dones) != 1 {
+						t.Fatalf("%d OnDone, want 1", len(log.dones))
+					}
+					d := log.dones[0]
+					if d.Attempts != 1 || d.Hedges != 0 {
+						t.Errorf("OnDone %+v, want 1 attempt", d)
+					}
+					if fail {
+						var nr *httpx.NotReplayableError
+						if d.Winner != 0 || !errors.As(d.Err, &nr) || d.Err != errors.Unwrap(err) { // client.Do wraps it in a *url.Error
+							t.Errorf("OnDone %+v, want no winner and RoundTrip's error (%v)", d, err)
+						}
+					} else if d.Winner != 1 || d.Err != nil || d.Outcome() != retry.OutcomeSuccess {
+						t.Errorf("OnDone %+v, want attempt 1 won", d)
+					}
+					if tr.open.Load() != 0 {
+						t.Errorf("%d bodies left open", tr.open.Load())
+					}
+				})
+			}
+		}
+	}
+}
+
+// Hooks change nothing of a request sent once: with its context already
+// cancelled, RoundTrip returns the same error with or without them, and
+// OnDone still sees the call, once, with that error; Config.OnAttempt
+// sees nothing, as nothing was sent.
+func TestHostileObsSendOnceCancelled(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(200, "ok"))
+			base := srv.base(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			send := func(hooks *retry.Hooks, onAttempt func(context.Context, httpx.AttemptEvent)) error {
+				tr, err := httpx.New(httpx.Config{Base: base, MaxReplayBytes: 4, OnAttempt: onAttempt,
+					Retry: &retry.Policy{Name: "api", Hooks: hooks}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, onlyOnce("too long to keep"))
+				req.ContentLength = 16 // over MaxReplayBytes: sent once, unread
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					resp.Body.Close()
+					t.Fatal("a cancelled request answered")
+				}
+				return err
+			}
+			bare := send(nil, nil)
+			log := &hookLog{}
+			attempts := 0
+			got := send(log.hooks(), func(context.Context, httpx.AttemptEvent) { attempts++ })
+			if got.Error() != bare.Error() || !errors.Is(got, context.Canceled) {
+				t.Errorf("with hooks: %v; without: %v", got, bare)
+			}
+			if len(log.dones) != 1 || log.dones[0].Err != got || log.dones[0].Attempts != 1 {
+				t.Errorf("OnDone %+v, want one with RoundTrip's error", log.dones)
+			}
+			if attempts != 0 {
+				t.Errorf("Config.OnAttempt called %d times, want 0", attempts)
+			}
+		})
+	}
+}
+
+// A Retry hook that panics as a request sent once ends: OnDone sees the
+// panic once, the panic reaches the caller with its value, and the
+// response is closed.
+func TestHostileObsSendOncePanic(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(200, "ok"))
+			tr := &tracker{base: srv.base(t)}
+			var dones []retry.CallEvent
+			hooks := &retry.Hooks{
+				OnAttempt: func(context.Context, retry.AttemptEvent) { panic("boom") },
+				OnDone:    func(_ context.Context, e retry.CallEvent) { dones = append(dones, e) },
+			}
+			rt, err := httpx.New(httpx.Config{Base: tr, MaxReplayBytes: 4, Retry: &retry.Policy{Hooks: hooks}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, onlyOnce("too long to keep"))
+			func() {
+				defer func() {
+					if r := recover(); r != "boom" {
+						t.Errorf("recovered %v, want boom", r)
+					}
+				}()
+				resp, _ := rt.RoundTrip(req)
+				if resp != nil {
+					resp.Body.Close()
+				}
+				t.Error("no panic")
+			}()
+			var pe *retry.PanicError
+			if len(dones) != 1 || !errors.As(dones[0].Err, &pe) || pe.Value != "boom" || dones[0].Outcome() != retry.OutcomePanic {
+				t.Errorf("OnDone %+v, want one panic", dones)
+			}
+			if tr.open.Load() != 0 {
+				t.Errorf("%d bodies left open", tr.open.Load())
+			}
+		})
+	}
+}
