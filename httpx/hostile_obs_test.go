@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
@@ -172,6 +174,80 @@ func TestHostileObsSendOncePanic(t *testing.T) {
 			var pe *retry.PanicError
 			if len(dones) != 1 || !errors.As(dones[0].Err, &pe) || pe.Value != "boom" || dones[0].Outcome() != retry.OutcomePanic {
 				t.Errorf("OnDone %+v, want one panic", dones)
+			}
+			if tr.open.Load() != 0 {
+				t.Errorf("%d bodies left open", tr.open.Load())
+			}
+		})
+	}
+}
+
+// A hedged request whose first copy loses and ends after RoundTrip
+// returned (and after the caller closed the winner's body): every hook
+// still reads the request from its context, Config.OnAttempt and the
+// Hedge hooks see both copies once, and the counts of OnDone match;
+// under -race, over HTTP/1.1 and HTTP/2.
+func TestHostileObsHedgeLateLoserHooks(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Attempt") == "1" {
+					<-r.Context().Done() // the first copy loses
+					return
+				}
+				status(200, "ok")(w, r)
+			})
+			log := &hookLog{}
+			var configAttempts, hedgeAttempts, noRequest atomic.Int32
+			hooks := log.hooks()
+			onAttempt := hooks.OnAttempt
+			hooks.OnAttempt = func(ctx context.Context, e retry.AttemptEvent) {
+				if e.Name == "api-hedge" {
+					hedgeAttempts.Add(1)
+				}
+				onAttempt(ctx, e)
+			}
+			tr := &tracker{base: srv.base(t)}
+			client := mustNew(t, httpx.Config{Base: tr, AttemptHeader: "Attempt",
+				Retry: &retry.Policy{Name: "api", Hooks: hooks},
+				Hedge: &retry.HedgePolicy{Name: "api-hedge", Delay: time.Millisecond, MaxAttempts: 2, Hooks: hooks},
+				OnAttempt: func(ctx context.Context, e httpx.AttemptEvent) {
+					if r, ok := httpx.RequestFrom(ctx); !ok || r != e.Request {
+						noRequest.Add(1)
+					}
+					configAttempts.Add(1)
+				}})
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/h", nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); got != "ok" {
+				t.Fatalf("body %q", got)
+			}
+			for i := 0; (configAttempts.Load() < 2 || hedgeAttempts.Load() < 2) && i < 5000; i++ {
+				time.Sleep(time.Millisecond) // the loser ends once cancelled
+			}
+			if configAttempts.Load() != 2 || hedgeAttempts.Load() != 2 || noRequest.Load() != 0 {
+				t.Errorf("Config.OnAttempt %d, Hedge OnAttempt %d, %d without the request", configAttempts.Load(), hedgeAttempts.Load(), noRequest.Load())
+			}
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			for _, l := range log.lines {
+				if strings.Contains(l, "no request") {
+					t.Errorf("hook without the request: %s", l)
+				}
+			}
+			var inner, outer retry.CallEvent
+			for _, d := range log.dones {
+				if d.Name == "api-hedge" {
+					inner = d
+				} else {
+					outer = d
+				}
+			}
+			if inner.Attempts != 2 || inner.Hedges != 1 || inner.Winner != 2 || outer.Attempts != 1 || outer.Winner != 1 {
+				t.Errorf("OnDone: hedge %+v, retry %+v", inner, outer)
 			}
 			if tr.open.Load() != 0 {
 				t.Errorf("%d bodies left open", tr.open.Load())
