@@ -101,11 +101,18 @@ func (e CallEvent) Outcome() string {
 	}
 	ce, ok := e.Err.(*Error)
 	if !ok {
+		// Not from a retry loop that gave up: a panic, bad input, or an
+		// error that a layer above reports as is (httpx's request sent
+		// once), which may be the caller's context.
 		switch {
 		case isPanic(e.Err):
 			return OutcomePanic
 		case errors.Is(e.Err, ErrInvalid):
 			return OutcomeInvalid
+		case errors.Is(e.Err, context.Canceled):
+			return OutcomeCanceled
+		case errors.Is(e.Err, context.DeadlineExceeded):
+			return OutcomeDeadline
 		}
 		return OutcomeOther
 	}

@@ -436,3 +436,17 @@ func TestHostileObsLogHooks(t *testing.T) {
 		t.Errorf("OnDone %d times, last %+v", n.Load(), d.event())
 	}
 }
+
+// A call's error that is no *Error (as httpx reports a request sent once)
+// is sorted by the context error it wraps.
+func TestHostileObsOutcomeBareContextError(t *testing.T) {
+	for err, want := range map[error]string{
+		fmt.Errorf("put: %w", context.Canceled):         retry.OutcomeCanceled,
+		fmt.Errorf("put: %w", context.DeadlineExceeded): retry.OutcomeDeadline,
+		errTransient: retry.OutcomeOther,
+	} {
+		if got := (retry.CallEvent{Err: err}).Outcome(); got != want {
+			t.Errorf("Outcome of %v = %q, want %q", err, got, want)
+		}
+	}
+}

@@ -255,3 +255,33 @@ func TestHostileObsHedgeLateLoserHooks(t *testing.T) {
 		})
 	}
 }
+
+// A request sent once that the caller cancels in flight is reported to
+// OnDone as cancelled (Outcome), as a retried one is, though its error is
+// RoundTrip's own and no *retry.Error.
+func TestHostileObsSendOnceCancelledInFlight(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			srv := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+				cancel()
+				<-r.Context().Done()
+			})
+			log := &hookLog{}
+			client := mustNew(t, httpx.Config{Base: srv.base(t), MaxReplayBytes: 4,
+				Retry: &retry.Policy{Name: "api", Hooks: log.hooks()}})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, onlyOnce("too long to keep"))
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatal("answered")
+			}
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			if len(log.dones) != 1 || log.dones[0].Outcome() != retry.OutcomeCanceled {
+				t.Errorf("OnDone %+v (outcome %q), want one cancelled", log.dones, log.dones[0].Outcome())
+			}
+		})
+	}
+}
