@@ -103,7 +103,8 @@ func (e CallEvent) Outcome() string {
 	if !ok {
 		// Not from a retry loop that gave up: a panic, bad input, or an
 		// error that a layer above reports as is (httpx's request sent
-		// once), which may be the caller's context.
+		// once), which may be the caller's context or a breaker's
+		// refusal.
 		switch {
 		case isPanic(e.Err):
 			return OutcomePanic
@@ -111,6 +112,8 @@ func (e CallEvent) Outcome() string {
 			return OutcomeInvalid
 		case errors.Is(e.Err, context.Canceled):
 			return OutcomeCanceled
+		case errors.Is(e.Err, ErrBreakerOpen), errors.Is(e.Err, ErrTooManyProbes), errors.Is(e.Err, ErrBreakerThrottled):
+			return OutcomeBreaker
 		case errors.Is(e.Err, context.DeadlineExceeded):
 			return OutcomeDeadline
 		}

@@ -450,3 +450,46 @@ func TestHostileObsOutcomeBareContextError(t *testing.T) {
 		}
 	}
 }
+
+// The counts of a period that an operator ends: the rejections of a
+// forced-open period, the calls of a forced-closed one (counted, never
+// tripping), the failure run of a closed one.
+func TestHostileObsSteerEndedCounts(t *testing.T) {
+	clk := newManualClock()
+	var ev events
+	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 3, FailureRatio: 0.5, MinCalls: 100,
+		OpenDuration: time.Second, Clock: clk, Hooks: ev.hooks()})
+	call(b, clk, 0, nil)
+	call(b, clk, 0, errBoom)
+	call(b, clk, 0, errBoom)
+	b.ForceOpen(0)
+	for range 3 {
+		call(b, clk, 0, nil)
+	}
+	b.ForceClosed()
+	for i := range 10 {
+		var err error
+		if i%2 == 0 {
+			err = errBoom
+		}
+		call(b, clk, 0, err)
+	}
+	if b.State() != retry.BreakerClosed {
+		t.Fatalf("forced closed, state %v", b.State())
+	}
+	b.Reset()
+	got := ev.take()
+	if len(got) != 3 {
+		t.Fatalf("changes %v", got)
+	}
+	want := []retry.BreakerCounts{
+		{Calls: 3, Failures: 2, ConsecutiveFailures: 2},
+		{Rejected: 3},
+		{Calls: 10, Failures: 5, ConsecutiveFailures: 0},
+	}
+	for i, c := range got {
+		if c.Ended != want[i] {
+			t.Errorf("%s: ended %+v, want %+v", summary(c), c.Ended, want[i])
+		}
+	}
+}

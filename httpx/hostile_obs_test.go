@@ -285,3 +285,45 @@ func TestHostileObsSendOnceCancelledInFlight(t *testing.T) {
 		})
 	}
 }
+
+// A request that a breaker refuses, sent once or not, is reported to
+// OnDone as a breaker's refusal (Outcome); the breaker's OnBreakerReject
+// gets the request's context, from which RequestFrom reads the request.
+func TestHostileObsBreakerRejectSeesRequest(t *testing.T) {
+	for _, once := range []bool{false, true} {
+		t.Run(fmt.Sprintf("once=%v", once), func(t *testing.T) {
+			srv := newScript(t, false, status(200, "ok"))
+			log := &hookLog{}
+			var rejects []string
+			bh := &retry.Hooks{OnBreakerReject: func(ctx context.Context, e retry.BreakerReject) {
+				r, ok := httpx.RequestFrom(ctx)
+				trace, _ := ctx.Value(traceKey{}).(string)
+				rejects = append(rejects, fmt.Sprint(ok && r.Method == http.MethodPut, " ", trace, " ", e.Name))
+			}}
+			br, _ := retry.NewBreaker(retry.BreakerConfig{Name: "srv", Hooks: bh})
+			br.ForceOpen(0)
+			client := mustNew(t, httpx.Config{Base: srv.base(t), MaxReplayBytes: 4,
+				Breaker: func(*http.Request) *retry.Breaker { return br },
+				Retry:   &retry.Policy{Name: "api", Hooks: log.hooks()}})
+			body := "ok"
+			if once {
+				body = "too long to keep"
+			}
+			ctx := context.WithValue(context.Background(), traceKey{}, "t3")
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, onlyOnce(body))
+			resp, err := client.Do(req)
+			if !errors.Is(err, retry.ErrBreakerOpen) {
+				if resp != nil {
+					resp.Body.Close()
+				}
+				t.Fatalf("err %v, want the breaker's", err)
+			}
+			if len(log.dones) != 1 || log.dones[0].Outcome() != retry.OutcomeBreaker || srv.hits.Load() != 0 {
+				t.Errorf("OnDone %+v, want one breaker; %d sent", log.dones, srv.hits.Load())
+			}
+			if len(rejects) != 1 || rejects[0] != "true t3 srv" {
+				t.Errorf("rejections %q", rejects)
+			}
+		})
+	}
+}

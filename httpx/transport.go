@@ -751,7 +751,7 @@ func (c *call) sendOnce() (*http.Response, error) {
 		// Retry.Clock: until the response headers, as for an attempt of
 		// the retry loop, which makes the limit.
 		limit := &retry.Policy{MaxAttempts: 1, MaxElapsed: d, Clock: c.t.policy.Clock}
-		resp, err = retry.Retry(c.req.Context(), limit, func(ctx context.Context) (*http.Response, error) {
+		resp, err = retry.Retry(c.ctx, limit, func(ctx context.Context) (*http.Response, error) {
 			var err error
 			resp, err, ev = c.guarded(ctx, n, false)
 			return resp, err
@@ -770,7 +770,7 @@ func (c *call) sendOnce() (*http.Response, error) {
 			err = e.Last // the attempt's own error, as without the limit
 		}
 	} else {
-		resp, err, ev = c.guarded(c.req.Context(), n, false)
+		resp, err, ev = c.guarded(c.ctx, n, false) // c.ctx: the request's, for the breaker's hooks
 	}
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic
