@@ -327,3 +327,51 @@ func TestHostileObsBreakerRejectSeesRequest(t *testing.T) {
 		})
 	}
 }
+
+// refusing is a named Budget that refuses every extra attempt.
+type refusing struct{ name string }
+
+func (refusing) First()         {}
+func (refusing) Extra() bool    { return false }
+func (refusing) Result(bool)    {}
+func (b refusing) Name() string { return b.name }
+
+// A budget's refusal names the budget (its Name method) in
+// OnBudgetRefused, whether the request is hedged or not, its budget set
+// on the policy or by Config.Budget.
+func TestHostileObsBudgetNamed(t *testing.T) {
+	for _, code := range []int{503, 502} { // 503 stops a hedged round; 502 asks for a copy at once
+		for _, hedged := range []bool{false, true} {
+			for _, perRequest := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%d/hedged=%v/per-request=%v", code, hedged, perRequest), func(t *testing.T) {
+					srv := newScript(t, false, status(code, "busy"))
+					var refusals []retry.BudgetEvent
+					hooks := &retry.Hooks{OnBudgetRefused: func(_ context.Context, e retry.BudgetEvent) { refusals = append(refusals, e) }}
+					cfg := httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Name: "api", Hooks: hooks, Backoff: retry.Constant{}}}
+					if perRequest {
+						cfg.Budget = func(*http.Request) retry.Budget { return refusing{"tb"} }
+					} else {
+						cfg.Retry.Budget = refusing{"tb"}
+					}
+					if hedged {
+						cfg.Hedge = &retry.HedgePolicy{Name: "api-hedge", Delay: time.Hour, MaxAttempts: 2, Hooks: hooks}
+					}
+					client := mustNew(t, cfg)
+					resp, err := client.Get(srv.URL)
+					if err != nil {
+						t.Fatal(err)
+					}
+					readAll(t, resp)
+					if len(refusals) == 0 {
+						t.Fatal("no refusal reported")
+					}
+					for _, e := range refusals {
+						if e.Budget != "tb" {
+							t.Errorf("refusal %+v, want the budget's name", e)
+						}
+					}
+				})
+			}
+		}
+	}
+}
