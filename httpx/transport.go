@@ -710,7 +710,8 @@ func (c *call) onceObserved() (*http.Response, error) {
 			user.OnDone(ctx, e)
 		}
 	}
-	p := &retry.Policy{Name: c.t.policy.Name, MaxAttempts: 1, Hooks: hooks, Clock: c.t.policy.Clock}
+	p := &retry.Policy{Name: c.t.policy.Name, MaxAttempts: 1, Hooks: hooks, Clock: c.t.policy.Clock,
+		MarkAttempts: c.t.policy.MarkAttempts} // OnAttempt's context as in the retry loop
 	returned := false
 	defer func() {
 		if !returned && resp != nil { // OnAttempt panicked
