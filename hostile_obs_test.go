@@ -185,13 +185,13 @@ func TestHostileObsHedgeLateLosers(t *testing.T) {
 	var liveLate atomic.Int64
 	h := &retry.Hooks{
 		OnAttempt: func(ctx context.Context, e retry.AttemptEvent) {
-			attempts.Add(1)
 			if e.Hedge {
 				hedgeFlags.Add(1)
 			}
 			if e.Err != nil && ctx.Err() == nil && errors.Is(e.Err, retry.ErrHedgeLost) {
 				liveLate.Add(1)
 			}
+			attempts.Add(1) // last: the test waits for it
 		},
 		OnDone: func(_ context.Context, e retry.CallEvent) {
 			dones.Add(1)
@@ -224,7 +224,7 @@ func TestHostileObsHedgeLateLosers(t *testing.T) {
 	}
 	wg.Wait()
 	// Losers end once cancelled: wait for their reports.
-	for i := 0; attempts.Load() != calls.Load() && i < 2000; i++ {
+	for i := 0; attempts.Load() != started.Load() && i < 2000; i++ {
 		time.Sleep(time.Millisecond)
 	}
 	if dones.Load() != 500 || started.Load() != calls.Load() || attempts.Load() != calls.Load() {
