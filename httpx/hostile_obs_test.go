@@ -375,3 +375,72 @@ func TestHostileObsBudgetNamed(t *testing.T) {
 		}
 	}
 }
+
+// A request that ends before its first attempt, its body unread because
+// its context is done, is still a call for OnDone, as a GET with that
+// context is: once, with no attempt, cancelled.
+func TestHostileObsUnsentReachesOnDone(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		for _, hedged := range []bool{false, true} {
+			for _, method := range []string{http.MethodGet, http.MethodPut} {
+				t.Run(fmt.Sprintf("h2=%v/hedged=%v/%s", h2, hedged, method), func(t *testing.T) {
+					srv := newScript(t, h2, status(200, "ok"))
+					log := &hookLog{}
+					cfg := httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Name: "api", Hooks: log.hooks()}}
+					if hedged {
+						cfg.Hedge = &retry.HedgePolicy{Name: "api-hedge"}
+					}
+					client := mustNew(t, cfg)
+					ctx, cancel := context.WithCancel(context.WithValue(context.Background(), traceKey{}, "t1"))
+					cancel()
+					var body io.Reader
+					if method == http.MethodPut {
+						body = onlyOnce("small")
+					}
+					req, _ := http.NewRequestWithContext(ctx, method, srv.URL, body)
+					resp, err := client.Do(req)
+					if err == nil {
+						resp.Body.Close()
+						t.Fatal("a cancelled request answered")
+					}
+					log.mu.Lock()
+					defer log.mu.Unlock()
+					want := fmt.Sprintf("OnDone api: %s %s trace=t1", method, mustURL(srv.URL).Host)
+					if len(log.dones) != 1 || log.dones[0].Attempts != 0 || log.dones[0].Outcome() != retry.OutcomeCanceled ||
+						!slices.Equal(log.lines, []string{want}) {
+						t.Errorf("OnDone %+v, hooks %q; want one cancelled, no attempt", log.dones, log.lines)
+					}
+					if srv.hits.Load() != 0 {
+						t.Errorf("%d requests sent", srv.hits.Load())
+					}
+				})
+			}
+		}
+	}
+}
+
+// A request whose budget (Config.Budget) is invalid is reported to OnDone
+// once as invalid, hedged or not, and nothing is sent.
+func TestHostileObsInvalidBudgetReachesOnDone(t *testing.T) {
+	for _, hedged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hedged=%v", hedged), func(t *testing.T) {
+			srv := newScript(t, false, status(200, "ok"))
+			log := &hookLog{}
+			cfg := httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Name: "api", Hooks: log.hooks()},
+				Budget: func(*http.Request) retry.Budget { return (*retry.TokenBucket)(nil) }}
+			if hedged {
+				cfg.Hedge = &retry.HedgePolicy{Name: "api-hedge"}
+			}
+			client := mustNew(t, cfg)
+			_, err := client.Get(srv.URL)
+			if !errors.Is(err, retry.ErrInvalid) {
+				t.Fatalf("err %v, want ErrInvalid", err)
+			}
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			if len(log.dones) != 1 || log.dones[0].Outcome() != retry.OutcomeInvalid || srv.hits.Load() != 0 {
+				t.Errorf("OnDone %+v, %d sent; want one invalid, none sent", log.dones, srv.hits.Load())
+			}
+		})
+	}
+}

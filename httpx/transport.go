@@ -195,7 +195,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // every call to the heap if one function did both.
 func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, false); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
@@ -228,7 +228,7 @@ func (c *call) retry(p *retry.Policy) (*http.Response, error) {
 
 func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, true); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
@@ -244,7 +244,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		b = t.hedge.Budget
 	}
 	if err := checkBudget(b); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	if !c.body.independent() {
 		// The caller's GetBody may share one reader between its bodies:
@@ -268,6 +268,17 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	}
 	resp, err := retry.Retry(c.ctx, &c.policy, c.hedged)
 	return c.result(resp, err)
+}
+
+// unsent reports to the Retry hooks' OnDone, if set, a request that ends
+// before its first attempt (its body could not be read, its budget is
+// invalid), as the retry loop reports a context already done or bad
+// input: a call with no attempt. It returns err.
+func (c *call) unsent(err error) error {
+	if h := c.t.policy.Hooks; h.OnDone != nil {
+		h.OnDone(c.ctx, retry.CallEvent{Name: c.t.policy.Name, Err: err})
+	}
+	return err
 }
 
 // checkBudget reports a budget that the retry loop would refuse (a nil
