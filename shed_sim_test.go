@@ -1,0 +1,108 @@
+package retry_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/internal/shedsim"
+)
+
+// simConfig is the overload simulation of the README's table: 10 workers
+// of 20ms ±10% (500 calls per second), clients that give up after 500ms,
+// the pool halved at 3s of a 6s run. maxP99 is the settle measure's
+// latency target.
+func simConfig(load float64, maxP99 time.Duration) shedsim.Config {
+	return shedsim.Config{
+		Workers:  10,
+		Service:  20 * time.Millisecond,
+		Load:     load,
+		Duration: 6 * time.Second,
+		DropAt:   3 * time.Second,
+		Timeout:  500 * time.Millisecond,
+		Bucket:   100 * time.Millisecond,
+		MaxP99:   maxP99,
+	}
+}
+
+// gate adapts an Admitter to the simulation.
+func gate(a retry.Admitter) shedsim.Gate {
+	return func(ctx context.Context) (func(error), error) {
+		p, err := a.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p.Done, nil
+	}
+}
+
+var simLoads = []float64{0.5, 1, 1.5, 2, 3}
+
+// runSim runs one strategy at one load in a bubble of its own.
+func runSim(t *testing.T, load float64, strategy string, maxP99 time.Duration) shedsim.Row {
+	t.Helper()
+	var r shedsim.Result
+	synctest.Test(t, func(t *testing.T) {
+		var g shedsim.Gate
+		switch strategy {
+		case "bulkhead":
+			g = gate(mustNew(retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 10})))
+		case "adaptive":
+			g = gate(mustNew(retry.NewLimiter(retry.LimiterConfig{})))
+		}
+		r = shedsim.Run(simConfig(load, maxP99), g)
+	})
+	return shedsim.Row{Strategy: strategy, Load: load, Result: r}
+}
+
+// TestShedSimulation runs the overload simulation in virtual time and
+// checks the adaptive limiter's targets: at 2× and 3× the capacity,
+// goodput at least 90% of capacity and p99 at most twice the unloaded
+// p99, before the drop and after it, and settled within 2s of the drop. With -v it prints the table.
+func TestShedSimulation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulation")
+	}
+	unloaded := unloadedP99(t)
+	var rows []shedsim.Row
+	for _, load := range simLoads {
+		for _, s := range []string{"no limit", "bulkhead", "adaptive"} {
+			row := runSim(t, load, s, 2*unloaded)
+			rows = append(rows, row)
+			if s != "adaptive" || load < 2 {
+				continue
+			}
+			for _, p := range []struct {
+				name string
+				shedsim.Phase
+			}{{"before the drop", row.Before}, {"after the drop", row.After}} {
+				if p.Share < 0.9 {
+					t.Errorf("adaptive at %v×, %s: goodput %.0f%% of capacity, want at least 90%%", load, p.name, 100*p.Share)
+				}
+				if p.P99 > 2*unloaded {
+					t.Errorf("adaptive at %v×, %s: p99 %v, want at most %v", load, p.name, p.P99, 2*unloaded)
+				}
+			}
+			if row.Settle < 0 || row.Settle > 2*time.Second {
+				t.Errorf("adaptive at %v×: settled after %v, want within 2s", load, row.Settle)
+			}
+		}
+	}
+	t.Logf("overload simulation (virtual time), unloaded p99 %v:\n%s", unloaded, shedsim.Table(rows))
+}
+
+// unloadedP99 returns the p99 latency of the simulated server at a tenth
+// of its capacity, with no limit: the reference of the latency targets.
+func unloadedP99(t *testing.T) time.Duration {
+	return runSim(t, 0.1, "no limit", 0).Before.P99
+}
+
+// mustNew returns v, and panics if err is not nil.
+func mustNew[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
