@@ -120,7 +120,7 @@ func (g *gradient) next(s windowSample, t int64) int {
 	case s.drops > 0:
 		g.limit *= cfg.Backoff
 	case ratio < 1: // calls queue: shrink to what keeps them within Tolerance
-		g.limit = g.limit*max(ratio, 0.5) + 1
+		g.limit *= max(ratio, 0.5)
 	case float64(2*s.peak) >= g.limit: // headroom, and the limit was near
 		g.limit += max(1, g.limit*(ratio-1)/2)
 	}

@@ -2,6 +2,7 @@ package retry_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -22,7 +23,7 @@ func simConfig(load float64, maxP99 time.Duration) shedsim.Config {
 		Duration: 6 * time.Second,
 		DropAt:   3 * time.Second,
 		Timeout:  500 * time.Millisecond,
-		Bucket:   100 * time.Millisecond,
+		Bucket:   250 * time.Millisecond,
 		MaxP99:   maxP99,
 	}
 }
@@ -44,6 +45,9 @@ var simLoads = []float64{0.5, 1, 1.5, 2, 3}
 func runSim(t *testing.T, load float64, strategy string, maxP99 time.Duration) shedsim.Row {
 	t.Helper()
 	var r shedsim.Result
+	// One P: goroutines woken at the same instant then run in one order,
+	// and the table is the same on every run.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	synctest.Test(t, func(t *testing.T) {
 		var g shedsim.Gate
 		switch strategy {

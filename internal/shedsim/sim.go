@@ -1,7 +1,8 @@
 // Package shedsim simulates an overloaded server behind a concurrency
 // limit, in whatever time the caller runs it in: inside a testing/synctest
-// bubble the runs take virtual time and are deterministic up to the order
-// of goroutines woken at the same instant.
+// bubble the runs take virtual time. Arrivals and service times are kept
+// off each other's grid, so that few events share an instant; with
+// GOMAXPROCS 1 a run is the same every time.
 //
 // The server has a fixed pool of workers and an unbounded FIFO queue; its
 // clients give up after a timeout, but a request they abandoned still
@@ -40,11 +41,11 @@ type Config struct {
 // Result is what a run measured. Rates are per second, latencies are of
 // admitted calls, measured by the client.
 type Result struct {
-	Offered         int
-	Before, After   Phase         // the steady state before the drop and at the end of the run
-	Settle          time.Duration // from the drop until every later bucket met the targets; -1 = never
-	Capacity        float64       // requests per second before the drop
-	CapacityAfter   float64
+	Offered       int
+	Before, After Phase         // the steady state before the drop and at the end of the run
+	Settle        time.Duration // from the drop until every later bucket met the targets; -1 = never
+	Capacity      float64       // requests per second before the drop
+	CapacityAfter float64
 }
 
 // Phase holds the measures of part of a run.
@@ -93,7 +94,9 @@ func Run(cfg Config, gate Gate) Result {
 	)
 	var clients sync.WaitGroup
 	for i := 0; ; i++ {
-		at := time.Duration(i) * interval
+		// Half an interval off the grid, so that no arrival falls on the
+		// drop or on a whole number of service times.
+		at := time.Duration(i)*interval + interval/2
 		if at >= cfg.Duration {
 			break
 		}
@@ -112,10 +115,10 @@ func Run(cfg Config, gate Gate) Result {
 	wg.Wait()
 
 	r := Result{
-		Offered:         len(calls),
-		Capacity:        capacity,
-		CapacityAfter:   capacity,
-		Settle:          -1,
+		Offered:       len(calls),
+		Capacity:      capacity,
+		CapacityAfter: capacity,
+		Settle:        -1,
 	}
 	offered := cfg.Load * capacity
 	end := cfg.Duration
@@ -136,13 +139,17 @@ func Run(cfg Config, gate Gate) Result {
 // work serves jobs until quit ends.
 func work(quit context.Context, jobs chan job, id int, service time.Duration) {
 	for n := 0; ; n++ {
+		if quit.Err() != nil { // before a job that is ready, the same on every run
+			return
+		}
 		select {
 		case <-quit.Done():
 			return
 		case j := <-jobs:
-			// A spread of ±10%, the same on every run.
-			f := 0.9 + 0.2*math.Mod(float64(n*7+id*3)*0.618034, 1)
-			time.Sleep(time.Duration(float64(service) * f))
+			// A spread of ±10%, the same on every run, and off the grid
+			// of arrivals.
+			f := 0.9 + 0.2*math.Mod(float64(n*7+id*3)*0.618034+0.1234567, 1)
+			time.Sleep(time.Duration(float64(service)*f) + 1357)
 			close(j.done)
 		}
 	}
