@@ -100,8 +100,8 @@ func (b *Bulkhead) Limit() int {
 // Acquire takes a slot for one call, waiting for one if b's config
 // allows (see Admitter).
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
-	if ctx == nil {
-		return Permit{}, invalid("nil Context")
+	if ctx == nil || b == nil {
+		return Permit{}, invalidAcquire(ctx == nil, "*Bulkhead")
 	}
 	b.init()
 	if err := ctx.Err(); err != nil {
@@ -130,4 +130,4 @@ func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 	return Permit{owner: b}, nil
 }
 
-func (b *Bulkhead) release(*Permit, error) { b.sem.Release(1) }
+func (b *Bulkhead) release(Permit, error) { b.sem.Release(1) }

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type Limiter struct {
 	_        [56]byte
 	limit    atomic.Int64 // the current limit on inflight
 	waiting  atomic.Int64 // calls in the queue, or about to enter it
+	rate     atomic.Uint64 // a call is timed if a random uint32 is below it
 	_        [48]byte
 	win      window // samples of the current window
 	_        [64]byte
@@ -52,6 +54,11 @@ type Limiter struct {
 }
 
 var _ Admitter = (*Limiter)(nil)
+
+const (
+	allCalls  = 1 << 32               // Limiter.rate that times every call
+	minWindow = 10 * time.Millisecond // the least Window by default
+)
 
 // limitWaiter is a call waiting in a Limiter's queue.
 type limitWaiter struct {
@@ -77,6 +84,7 @@ func (l *Limiter) init() {
 		l.rule.init(&l.cfg, 0)
 		l.limit.Store(int64(l.cfg.InitialLimit))
 		l.win.reset(0, l.cfg.Window)
+		l.rate.Store(allCalls)
 	})
 }
 
@@ -102,31 +110,38 @@ func (l *Limiter) InFlight() int {
 // Acquire takes a slot for one call, waiting for one if l's config
 // allows (see Admitter).
 func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
-	if ctx == nil {
-		return Permit{}, invalid("nil Context")
+	if ctx == nil || l == nil {
+		return Permit{}, invalidAcquire(ctx == nil, "*Limiter")
 	}
 	l.init()
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	if l.waiting.Load() == 0 && l.tryAcquire() { // no queue to jump
-		return Permit{owner: l, ctx: ctx, start: l.now()}, nil
+	if l.waiting.Load() == 0 && l.tryAcquire(false) { // no queue to jump
+		return l.permit(ctx), nil
 	}
 	return l.acquireSlow(ctx)
 }
 
-// tryAcquire takes a slot if one is free.
-func (l *Limiter) tryAcquire() bool {
-	for {
-		n := l.inflight.Load()
-		if n >= l.limit.Load() {
-			return false
-		}
-		if l.inflight.CompareAndSwap(n, n+1) {
-			l.win.inflight(n + 1)
-			return true
-		}
+// tryAcquire takes a slot if one is free. It counts the call first and
+// takes it back if that passed the limit: one atomic operation on the
+// shared counter instead of a load and a compare-and-swap. Without mu,
+// taking it back goes through free, as the count may have hidden a slot
+// freed meanwhile from a release that saw no waiter yet; under mu, the
+// release that freed such a slot saw the waiter and waits for mu to hand
+// it over.
+func (l *Limiter) tryAcquire(locked bool) bool {
+	n := l.inflight.Add(1)
+	if n <= l.limit.Load() {
+		l.win.inflight(n)
+		return true
 	}
+	if locked {
+		l.inflight.Add(-1)
+	} else {
+		l.free()
+	}
+	return false
 }
 
 func (l *Limiter) acquireSlow(ctx context.Context) (Permit, error) {
@@ -135,10 +150,10 @@ func (l *Limiter) acquireSlow(ctx context.Context) (Permit, error) {
 	// sees this call, and hands it the slot (see grant).
 	l.waiting.Add(1)
 	l.mu.Lock()
-	if len(l.queue) == 0 && l.tryAcquire() {
+	if len(l.queue) == 0 && l.tryAcquire(true) {
 		l.mu.Unlock()
 		l.waiting.Add(-1)
-		return Permit{owner: l, ctx: ctx, start: l.now()}, nil
+		return l.permit(ctx), nil
 	}
 	if len(l.queue) >= l.cfg.MaxWaiters {
 		l.mu.Unlock()
@@ -163,7 +178,7 @@ func (l *Limiter) acquireSlow(ctx context.Context) (Permit, error) {
 	var err error
 	select {
 	case <-w.ready:
-		return Permit{owner: l, ctx: ctx, start: l.now()}, nil
+		return l.permit(ctx), nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-expired:
@@ -192,7 +207,7 @@ func (l *Limiter) refusal(reason error) error {
 
 // grantLocked hands free slots to the calls at the head of the queue.
 func (l *Limiter) grantLocked() {
-	for len(l.queue) > 0 && l.tryAcquire() {
+	for len(l.queue) > 0 && l.tryAcquire(true) {
 		w := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
@@ -212,15 +227,34 @@ func (l *Limiter) free() {
 	}
 }
 
+// permit returns the permit of a call let through now. Only some calls
+// are timed, enough for a sample window (see updateLocked): a clock read
+// costs more than the rest of admission.
+func (l *Limiter) permit(ctx context.Context) Permit {
+	start := int64(-1)
+	if r := l.rate.Load(); r == allCalls || uint64(rand.Uint32()) < r {
+		start = l.now()
+	}
+	return Permit{owner: l, ctx: ctx, start: start}
+}
+
 // release ends a call let through by Acquire: it records the call's
 // sample, frees its slot and, at the end of a window, updates the limit.
-func (l *Limiter) release(p *Permit, err error) {
+func (l *Limiter) release(p Permit, err error) {
 	if err == errPanicked || p.ignored(err) {
 		l.free()
 		return
 	}
+	drop := err != nil && l.dropped(err)
+	if p.start < 0 { // not timed
+		if drop {
+			l.win.drops.Add(1)
+		}
+		l.free()
+		return
+	}
 	t := l.now()
-	l.win.add(t-p.start, err != nil && l.dropped(err))
+	l.win.add(t-p.start, drop)
 	l.free()
 	if l.win.due(t) && l.mu.TryLock() {
 		if l.win.due(t) {
@@ -249,8 +283,15 @@ func (l *Limiter) updateLocked(t int64) {
 	l.limit.Store(int64(limit))
 	window := l.cfg.Window
 	if window == 0 {
-		window = 4 * time.Duration(l.rule.noLoad)
+		window = max(4*time.Duration(l.rule.noLoad), minWindow)
 	}
 	l.win.span.Store(int64(window))
+	// Time between 64 and 256 calls a window, or all of them.
+	switch r := l.rate.Load(); {
+	case s.count > 256 && r > allCalls/256:
+		l.rate.Store(r / 2)
+	case s.count < 64 && r < allCalls:
+		l.rate.Store(r * 2)
+	}
 	l.grantLocked() // the limit may have grown
 }

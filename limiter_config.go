@@ -47,7 +47,7 @@ type LimiterConfig struct {
 	// Window is the shortest span of calls whose latencies make one
 	// sample of the limiter: each window ends when it has lasted Window
 	// and holds at least 10 calls, and the limit changes once per window.
-	// Zero means 4 times the no-load latency.
+	// Zero means 4 times the no-load latency, at least 10ms.
 	Window time.Duration
 
 	// ProbeInterval is how often the no-load latency is measured again,

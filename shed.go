@@ -72,7 +72,7 @@ type Admitter interface {
 
 // permitOwner is what hands out permits and takes them back.
 type permitOwner interface {
-	release(p *Permit, err error)
+	release(p Permit, err error)
 }
 
 // Permit is a slot taken from an Admitter by Acquire for one call. Call
@@ -82,7 +82,7 @@ type permitOwner interface {
 type Permit struct {
 	owner permitOwner
 	ctx   context.Context
-	start int64 // when the call started, on the owner's clock (Limiter)
+	start int64 // when the call started, on the owner's clock; -1 if not timed (Limiter)
 }
 
 // Done frees the slot and reports the call's error, nil for success. For
@@ -95,7 +95,7 @@ func (p *Permit) Done(err error) {
 	if p.owner != nil {
 		o := p.owner
 		p.owner = nil
-		o.release(p, err)
+		o.release(*p, err)
 	}
 }
 
@@ -139,7 +139,7 @@ func (p *Permit) ignored(err error) bool {
 // fn.
 func Admit[T any](ctx context.Context, a Admitter, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
-	if ctx == nil || fn == nil || a == nil || nilValue(a) {
+	if ctx == nil || fn == nil || a == nil {
 		return zero, invalidAdmit(ctx == nil, fn == nil)
 	}
 	p, err := a.Acquire(ctx)
@@ -170,4 +170,11 @@ func invalidAdmit(nilCtx, nilFn bool) error {
 		return invalid("nil function")
 	}
 	return invalid("nil Admitter")
+}
+
+func invalidAcquire(nilCtx bool, admitter string) error {
+	if nilCtx {
+		return invalid("nil Context")
+	}
+	return invalid("nil %s", admitter)
 }
