@@ -41,8 +41,8 @@ type Limiter struct {
 	_        [64]byte
 	inflight atomic.Int64 // calls let through and not yet done
 	_        [56]byte
-	limit    atomic.Int64 // the current limit on inflight
-	waiting  atomic.Int64 // calls in the queue, or about to enter it
+	limit    atomic.Int64  // the current limit on inflight
+	waiting  atomic.Int64  // calls in the queue, or about to enter it
 	rate     atomic.Uint64 // a call is timed if a random uint32 is below it
 	_        [48]byte
 	win      window // samples of the current window
