@@ -135,8 +135,7 @@ func TestShedPushbackReachesRetryingClient(t *testing.T) {
 		tr := srv.client(t).Transport
 		client := mustNew(t, httpx.Config{Base: tr, Retry: &retry.Policy{
 			MaxAttempts: 3,
-			Clock:       clk,
-			OnRetry:     func(retry.RetryEvent) { held.Done(nil) }, // and is free by the retry
+			Clock:       &waitHook{clk, func() { held.Done(nil) }}, // free by the retry
 		}})
 		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("payload"))
 		if err != nil {
@@ -149,6 +148,17 @@ func TestShedPushbackReachesRetryingClient(t *testing.T) {
 			t.Errorf("client waits %v, want [3s] (the Retry-After)", w)
 		}
 	})
+}
+
+// waitHook is a clock that calls f as each wait starts.
+type waitHook struct {
+	*stepclock.Clock
+	f func()
+}
+
+func (w *waitHook) After(d time.Duration) <-chan time.Time {
+	w.f()
+	return w.Clock.After(d)
 }
 
 // TestShedLimiterLearnsFromHandler: answers of 503 are drops for a
