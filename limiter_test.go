@@ -180,3 +180,32 @@ func TestRetryWaitsOutRefusal(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestLimiterProbeLearnsSlowerDependency: a dependency that became three
+// times slower for good first looks overloaded, and the limit falls; the
+// probe every ProbeInterval measures its no-load latency again, and the
+// limit grows back. Without the probe it stays at the bottom.
+func TestLimiterProbeLearnsSlowerDependency(t *testing.T) {
+	for _, probe := range []time.Duration{time.Second, time.Hour} {
+		synctest.Test(t, func(t *testing.T) {
+			l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 20, Window: time.Millisecond, ProbeInterval: probe, MaxWaiters: 100}))
+			for range 3 {
+				wave(l, context.Background(), 10, 10*time.Millisecond, nil)
+			}
+			start := time.Now()
+			least := l.Limit()
+			for time.Since(start) < 5*time.Second {
+				wave(l, context.Background(), max(10, l.Limit()), 30*time.Millisecond, nil)
+				least = min(least, l.Limit())
+			}
+			switch got := l.Limit(); {
+			case least > 2:
+				t.Errorf("probe %v: the limit fell only to %d, want it at the bottom first", probe, least)
+			case probe == time.Second && got < 10:
+				t.Errorf("probe %v: limit %d after 5s, want it grown back to at least 10", probe, got)
+			case probe == time.Hour && got > 2:
+				t.Errorf("probe %v: limit %d, want it still at the bottom", probe, got)
+			}
+		})
+	}
+}
