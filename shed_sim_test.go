@@ -51,8 +51,10 @@ func runSim(t *testing.T, load float64, strategy string, maxP99 time.Duration) s
 	synctest.Test(t, func(t *testing.T) {
 		var g shedsim.Gate
 		switch strategy {
-		case "bulkhead":
+		case "bulkhead C":
 			g = gate(mustNew(retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 10})))
+		case "bulkhead 2C":
+			g = gate(mustNew(retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 20})))
 		case "adaptive":
 			g = gate(mustNew(retry.NewLimiter(retry.LimiterConfig{})))
 		}
@@ -72,7 +74,7 @@ func TestShedSimulation(t *testing.T) {
 	unloaded := unloadedP99(t)
 	var rows []shedsim.Row
 	for _, load := range simLoads {
-		for _, s := range []string{"no limit", "bulkhead", "adaptive"} {
+		for _, s := range []string{"no limit", "bulkhead C", "bulkhead 2C", "adaptive"} {
 			row := runSim(t, load, s, 2*unloaded)
 			rows = append(rows, row)
 			if s != "adaptive" || load < 2 {
