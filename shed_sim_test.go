@@ -11,23 +11,6 @@ import (
 	"github.com/retrykit/retry/internal/shedsim"
 )
 
-// simConfig is the overload simulation of the README's table: 10 workers
-// of 20ms ±10% (500 calls per second), clients that give up after 500ms,
-// the pool halved at 3s of a 6s run. maxP99 is the settle measure's
-// latency target.
-func simConfig(load float64, maxP99 time.Duration) shedsim.Config {
-	return shedsim.Config{
-		Workers:  10,
-		Service:  20 * time.Millisecond,
-		Load:     load,
-		Duration: 6 * time.Second,
-		DropAt:   3 * time.Second,
-		Timeout:  500 * time.Millisecond,
-		Bucket:   250 * time.Millisecond,
-		MaxP99:   maxP99,
-	}
-}
-
 // gate adapts an Admitter to the simulation.
 func gate(a retry.Admitter) shedsim.Gate {
 	return func(ctx context.Context) (func(error), error) {
@@ -58,7 +41,7 @@ func runSim(t *testing.T, load float64, strategy string, maxP99 time.Duration) s
 		case "adaptive":
 			g = gate(mustNew(retry.NewLimiter(retry.LimiterConfig{})))
 		}
-		r = shedsim.Run(simConfig(load, maxP99), g)
+		r = shedsim.Run(shedsim.Readme(load, maxP99), g)
 	})
 	return shedsim.Row{Strategy: strategy, Load: load, Result: r}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,44 +18,22 @@ import (
 )
 
 // shedServer serves h behind Shed with a, over HTTP/2 (TLS) if h2, and
-// counts connections.
-type shedServer struct {
-	*httptest.Server
-	conns atomic.Int64
-}
+// counts connections (see script).
+type shedServer struct{ *script }
 
-func newShedServer(t *testing.T, h2 bool, a retry.Admitter, h http.HandlerFunc) *shedServer {
+func newShedServer(t *testing.T, h2 bool, a retry.Admitter, h http.HandlerFunc) shedServer {
 	t.Helper()
 	shed, err := httpx.Shed(httpx.ShedConfig{Admitter: a}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &shedServer{Server: httptest.NewUnstartedServer(shed)}
-	s.Config.ErrorLog = log.New(io.Discard, "", 0)
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	if h2 {
-		s.EnableHTTP2 = true
-		s.StartTLS()
-	} else {
-		s.Start()
-	}
-	t.Cleanup(s.Close)
-	return s
+	return shedServer{newScript(t, h2, shed.ServeHTTP).lazy()}
 }
 
 // client returns a plain client of s, whose idle connections close when
 // the test ends.
-func (s *shedServer) client(t *testing.T) *http.Client {
-	tr := s.Client().Transport.(*http.Transport).Clone()
-	if s.TLS == nil {
-		tr.TLSClientConfig = nil
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
+func (s shedServer) client(t *testing.T) *http.Client {
+	return &http.Client{Transport: s.base(t)}
 }
 
 func TestShedAnswers503WithRetryAfter(t *testing.T) {

@@ -17,21 +17,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// simConfig is the simulation of retry's TestShedSimulation: 10 workers of
-// 20ms ±10%, clients that give up after 500ms, the pool halved at 3s of 6s.
-func simConfig(load float64, maxP99 time.Duration) shedsim.Config {
-	return shedsim.Config{
-		Workers:  10,
-		Service:  20 * time.Millisecond,
-		Load:     load,
-		Duration: 6 * time.Second,
-		DropAt:   3 * time.Second,
-		Timeout:  500 * time.Millisecond,
-		Bucket:   250 * time.Millisecond,
-		MaxP99:   maxP99,
-	}
-}
-
 // strategies are the limiters compared, each made fresh for a run.
 var strategies = []struct {
 	name string
@@ -75,7 +60,7 @@ func run(t *testing.T, load float64, gate func() shedsim.Gate, maxP99 time.Durat
 	var r shedsim.Result
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the same table every run
 	synctest.Test(t, func(t *testing.T) {
-		r = shedsim.Run(simConfig(load, maxP99), gate())
+		r = shedsim.Run(shedsim.Readme(load, maxP99), gate())
 	})
 	return r
 }

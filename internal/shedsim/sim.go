@@ -38,6 +38,23 @@ type Config struct {
 	MaxP99 time.Duration
 }
 
+// Readme returns the simulation of the README's table at load: 10
+// workers of 20ms ±10% (500 calls per second), clients that give up after
+// 500ms, the pool halved at 3s of a 6s run, settle measured on 250ms
+// buckets against maxP99.
+func Readme(load float64, maxP99 time.Duration) Config {
+	return Config{
+		Workers:  10,
+		Service:  20 * time.Millisecond,
+		Load:     load,
+		Duration: 6 * time.Second,
+		DropAt:   3 * time.Second,
+		Timeout:  500 * time.Millisecond,
+		Bucket:   250 * time.Millisecond,
+		MaxP99:   maxP99,
+	}
+}
+
 // Result is what a run measured. Rates are per second, latencies are of
 // admitted calls, measured by the client.
 type Result struct {
