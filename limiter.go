@@ -102,7 +102,8 @@ func (l *Limiter) Limit() int {
 	return int(l.limit.Load())
 }
 
-// InFlight returns the number of calls let through and not yet done.
+// InFlight returns the number of calls let through and not yet done (for
+// an instant it may count a call that is being refused).
 func (l *Limiter) InFlight() int {
 	return int(l.inflight.Load())
 }
@@ -116,6 +117,12 @@ func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
 	l.init()
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
+	}
+	if l.cfg.MaxWaiters == 0 { // no queue: no lock
+		if l.tryAcquire(false) {
+			return l.permit(ctx), nil
+		}
+		return Permit{}, l.refusal(ErrLimitReached)
 	}
 	if l.waiting.Load() == 0 && l.tryAcquire(false) { // no queue to jump
 		return l.permit(ctx), nil
@@ -241,7 +248,7 @@ func (l *Limiter) permit(ctx context.Context) Permit {
 // release ends a call let through by Acquire: it records the call's
 // sample, frees its slot and, at the end of a window, updates the limit.
 func (l *Limiter) release(p Permit, err error) {
-	if err == errPanicked || p.ignored(err) {
+	if p.ignored(err) {
 		l.free()
 		return
 	}

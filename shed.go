@@ -60,7 +60,8 @@ func refuse(reason error, limit int, wait time.Duration) error {
 
 // Admitter lets calls through up to a limit on calls in flight: a
 // *Bulkhead (a fixed limit) or a *Limiter (a limit found from latency and
-// errors). Use it through Admit, or Acquire and Permit.Done where a
+// errors), the two implementations (a Permit cannot be made outside this
+// package). Use it through Admit, or Acquire and Permit.Done where a
 // function cannot wrap the call (HTTP middleware, streams).
 type Admitter interface {
 	// Acquire waits, as the Admitter allows, for a slot for one call. It
@@ -87,10 +88,11 @@ type Permit struct {
 
 // Done frees the slot and reports the call's error, nil for success. For
 // a Limiter the call's latency and error are a sample of the dependency's
-// health, except when they say nothing about it: an error once the
-// caller's context was cancelled (the caller gave up), or another
-// admitter's or a breaker's refusal (a *ShedError, a *BreakerError), frees
-// the slot without a sample.
+// health, except when they say nothing about it: an error that matches
+// context.Canceled, any error once the context given to Acquire was
+// cancelled (the caller gave up), and another admitter's or a breaker's
+// refusal (a *ShedError, a *BreakerError) free the slot without a sample.
+// Done(context.Canceled) is the way to free a slot without a sample.
 func (p *Permit) Done(err error) {
 	if p.owner != nil {
 		o := p.owner
@@ -149,7 +151,7 @@ func Admit[T any](ctx context.Context, a Admitter, fn func(context.Context) (T, 
 	finished := false
 	defer func() {
 		if !finished { // fn panicked or called runtime.Goexit
-			p.Done(errPanicked)
+			p.Done(context.Canceled) // no sample
 		}
 	}()
 	v, err := fn(ctx)
@@ -157,10 +159,6 @@ func Admit[T any](ctx context.Context, a Admitter, fn func(context.Context) (T, 
 	p.Done(err)
 	return v, err
 }
-
-// errPanicked is the outcome of a call whose function panicked: the slot
-// is freed without a sample.
-var errPanicked = &ShedError{Reason: errors.New("retry: the call panicked")}
 
 func invalidAdmit(nilCtx, nilFn bool) error {
 	switch {
