@@ -24,8 +24,9 @@ type BulkheadConfig struct {
 	MaxWaiters int
 
 	// MaxWait is the longest a call waits for a slot before it is refused
-	// with ErrWaitTimeout. Zero means until the call's context ends. It
-	// applies only when MaxWaiters is positive.
+	// with ErrWaitTimeout, in real time (or a testing/synctest bubble's).
+	// Zero means until the call's context ends. It applies only when
+	// MaxWaiters is positive.
 	MaxWait time.Duration
 
 	// RetryAfter is the wait that a refusal suggests (ShedError.Wait).

@@ -32,14 +32,15 @@ func ExampleAdmit() {
 			return retry.Guard(ctx, &breaker, fetch)
 		})
 		if wait, ok := retry.RequestedDelay(err); ok {
-			fmt.Println(err, "; the loop waits", wait)
+			fmt.Printf("%v\nthe loop waits %v\n", err, wait)
 			other.Done(nil) // the other call ends meanwhile
 		}
 		return v, err
 	})
 	fmt.Println(v, err)
 	// Output:
-	// retry: load shed (concurrency limit reached, limit 1); retry after 5ms ; the loop waits 5ms
+	// retry: load shed (concurrency limit reached, limit 1); retry after 5ms
+	// the loop waits 5ms
 	// price: 9.99 <nil>
 }
 
@@ -56,14 +57,14 @@ func ExampleBulkhead() {
 	_, err = retry.Admit(context.Background(), reports, func(ctx context.Context) (int, error) { return 1, nil })
 	var shed *retry.ShedError
 	if errors.As(err, &shed) {
-		fmt.Println(shed.Reason, "; try again in", shed.Wait)
+		fmt.Printf("refused: %v; try again in %v\n", shed.Reason, shed.Wait)
 	}
 	a.Done(nil)
 	b.Done(nil)
 	n, err := retry.Admit(context.Background(), reports, func(ctx context.Context) (int, error) { return 1, nil })
 	fmt.Println(n, err)
 	// Output:
-	// retry: no slot came free in time ; try again in 1s
+	// refused: retry: no slot came free in time; try again in 1s
 	// 1 <nil>
 }
 
