@@ -13,11 +13,12 @@ import (
 )
 
 // TestHedgeCopyRefusedByLimiter: in a hedged call whose copies each ask a
-// limiter, a refused copy is pushback: it starts no further copies and
-// leaves the first attempt running, which wins.
+// limiter, a refused copy is pushback: the next copy may start only after
+// the refusal's wait (1s here, so never: the first attempt wins first),
+// and the first attempt keeps running.
 func TestHedgeCopyRefusedByLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1}))
+		l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1, RetryAfter: time.Second}))
 		var attempts, started atomic.Int64
 		h := &retry.HedgePolicy{MaxAttempts: 3, Delay: 10 * time.Millisecond}
 		v, err := retry.Hedge(context.Background(), h, func(ctx context.Context) (string, error) {
