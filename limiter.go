@@ -25,8 +25,9 @@ import (
 // more headroom the latencies show, but only when the calls in flight
 // came near the limit. A window that held a dropped call (a timeout,
 // pushback; see LimiterConfig.Drop) multiplies the limit by Backoff
-// instead (AIMD). The no-load latency is the fastest call seen, measured
-// again every ProbeInterval. The caller's cancellation is not a sample.
+// instead (AIMD). The no-load latency is the lowest average latency of a
+// window seen, measured again every ProbeInterval. The caller's
+// cancellation is not a sample.
 //
 // Create one per dependency (or per server) with NewLimiter and share it:
 // it is safe for concurrent use, and letting a call through takes no lock

@@ -25,11 +25,11 @@ type LimiterConfig struct {
 
 	// Tolerance is how much longer than unloaded the average call may
 	// take before the limit shrinks: the limit settles where the average
-	// latency is about Tolerance times the fastest seen (the no-load
-	// latency). Zero means 1.5; it must be at least 1. A dependency whose
-	// latency varies widely even unloaded (an average more than Tolerance
-	// times its fastest calls) needs a higher Tolerance, or the limit
-	// shrinks below what the dependency can take.
+	// latency of a window is about Tolerance times the no-load latency,
+	// the lowest average of a window seen. Zero means 1.5; it must be at
+	// least 1. Higher lets more calls queue at the dependency; lower
+	// refuses calls sooner, and below what the dependency's own jitter
+	// between windows needs it refuses calls it could serve.
 	Tolerance float64
 
 	// Backoff multiplies the limit after a sample window that held a
@@ -52,7 +52,8 @@ type LimiterConfig struct {
 
 	// ProbeInterval is how often the no-load latency is measured again,
 	// by halving the limit for one window, so that the limiter learns a
-	// dependency that became slower for good. Zero means 30s.
+	// dependency that became slower (or faster) for good, and corrects a
+	// no-load latency first measured under load. Zero means 30s.
 	ProbeInterval time.Duration
 
 	// MaxWaiters is the most calls that may wait for a slot at once when

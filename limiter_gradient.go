@@ -85,7 +85,7 @@ func (w *window) take(t, inflight int64) windowSample {
 type gradient struct {
 	cfg       *LimiterConfig
 	limit     float64
-	noLoad    int64 // the least latency seen, in ns; 0 while unknown
+	noLoad    int64 // the lowest average latency of a window, in ns; 0 while unknown
 	nextProbe int64 // when to measure noLoad again
 	probing   bool  // this window runs at half the limit to measure noLoad
 	saved     float64
@@ -105,16 +105,18 @@ func (g *gradient) next(s windowSample, t int64) int {
 	}
 	avg := float64(s.sum) / float64(s.count)
 	if g.probing {
-		// The window ran at half the limit: its fastest call is the
+		// The window ran at half the limit: its average is the
 		// dependency's no-load latency now, slower or faster.
 		g.probing = false
-		g.noLoad = s.least
+		g.noLoad = int64(avg)
 		g.limit = g.saved
 		g.nextProbe = t + int64(cfg.ProbeInterval)
 		return g.current()
 	}
-	if g.noLoad == 0 || s.least < g.noLoad {
-		g.noLoad = s.least
+	// A window's average, not its fastest call: a dependency whose
+	// latency varies even unloaded must not look overloaded.
+	if g.noLoad == 0 || int64(avg) < g.noLoad {
+		g.noLoad = int64(avg)
 	}
 	switch ratio := cfg.Tolerance * float64(g.noLoad) / avg; {
 	case s.drops > 0:

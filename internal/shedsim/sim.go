@@ -11,6 +11,7 @@
 package shedsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -27,7 +28,8 @@ type Gate func(ctx context.Context) (done func(err error), err error)
 // Config describes one run.
 type Config struct {
 	Workers  int           // C: requests served at once before the drop
-	Service  time.Duration // time a worker spends on a request (±10%)
+	Service  time.Duration // time a worker spends on a request, ±Spread
+	Spread   float64       // spread of the service time; zero means 0.1 (±10%)
 	Load     float64       // offered load, as a multiple of the capacity before the drop
 	Duration time.Duration // length of the run
 	DropAt   time.Duration // when the pool shrinks to Workers/2; 0 = never
@@ -96,7 +98,7 @@ func Run(cfg Config, gate Gate) Result {
 		if i >= cfg.Workers/2 {
 			quit = dropped
 		}
-		wg.Go(func() { work(quit, jobs, i, cfg.Service) })
+		wg.Go(func() { work(quit, jobs, i, cfg.Service, cmp.Or(cfg.Spread, 0.1)) })
 	}
 	start := time.Now()
 	if cfg.DropAt > 0 {
@@ -154,7 +156,7 @@ func Run(cfg Config, gate Gate) Result {
 }
 
 // work serves jobs until quit ends.
-func work(quit context.Context, jobs chan job, id int, service time.Duration) {
+func work(quit context.Context, jobs chan job, id int, service time.Duration, spread float64) {
 	for n := 0; ; n++ {
 		if quit.Err() != nil { // before a job that is ready, the same on every run
 			return
@@ -163,9 +165,9 @@ func work(quit context.Context, jobs chan job, id int, service time.Duration) {
 		case <-quit.Done():
 			return
 		case j := <-jobs:
-			// A spread of ±10%, the same on every run, and off the grid
-			// of arrivals.
-			f := 0.9 + 0.2*math.Mod(float64(n*7+id*3)*0.618034+0.1234567, 1)
+			// A spread the same on every run, and off the grid of
+			// arrivals.
+			f := 1 - spread + 2*spread*math.Mod(float64(n*7+id*3)*0.618034+0.1234567, 1)
 			time.Sleep(time.Duration(float64(service)*f) + 1357)
 			close(j.done)
 		}
