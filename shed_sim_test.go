@@ -30,7 +30,7 @@ func runSim(t *testing.T, load, spread float64, strategy string, maxP99 time.Dur
 	t.Helper()
 	var r shedsim.Result
 	// One P: goroutines woken at the same instant then run in one order,
-	// and the table is the same on every run.
+	// almost always, and the table is the same run after run.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	synctest.Test(t, func(t *testing.T) {
 		var g shedsim.Gate

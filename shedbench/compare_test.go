@@ -58,7 +58,7 @@ func failsafeGate(l adaptivelimiter.AdaptiveLimiter[any]) shedsim.Gate {
 
 func run(t *testing.T, load float64, gate func() shedsim.Gate, maxP99 time.Duration) shedsim.Result {
 	var r shedsim.Result
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the same table every run
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the same table run after run, almost always
 	synctest.Test(t, func(t *testing.T) {
 		r = shedsim.Run(shedsim.Readme(load, maxP99), gate())
 	})

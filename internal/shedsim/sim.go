@@ -2,7 +2,9 @@
 // limit, in whatever time the caller runs it in: inside a testing/synctest
 // bubble the runs take virtual time. Arrivals and service times are kept
 // off each other's grid, so that few events share an instant; with
-// GOMAXPROCS 1 a run is the same every time.
+// GOMAXPROCS 1 a run is the same almost every time (the runtime may still
+// order goroutines woken at the same instant differently, now and then,
+// which moves a measure by a point or two).
 //
 // The server has a fixed pool of workers and an unbounded FIFO queue; its
 // clients give up after a timeout, but a request they abandoned still
