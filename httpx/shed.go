@@ -24,16 +24,16 @@ type ShedConfig struct {
 // ErrInvalid.
 func (c ShedConfig) Validate() error {
 	if c.Admitter == nil {
-		return fmt.Errorf("%w: ShedConfig.Admitter is nil", ErrInvalid)
+		return invalid("ShedConfig.Admitter is nil")
 	}
 	switch a := c.Admitter.(type) {
 	case *retry.Limiter:
 		if a == nil {
-			return fmt.Errorf("%w: ShedConfig.Admitter is a nil *retry.Limiter", ErrInvalid)
+			return invalid("ShedConfig.Admitter is a nil *retry.Limiter")
 		}
 	case *retry.Bulkhead:
 		if a == nil {
-			return fmt.Errorf("%w: ShedConfig.Admitter is a nil *retry.Bulkhead", ErrInvalid)
+			return invalid("ShedConfig.Admitter is a nil *retry.Bulkhead")
 		}
 	}
 	return nil
@@ -64,7 +64,7 @@ func Shed(cfg ShedConfig, next http.Handler) (http.Handler, error) {
 		return nil, err
 	}
 	if next == nil {
-		return nil, fmt.Errorf("%w: nil next handler", ErrInvalid)
+		return nil, invalid("nil next handler")
 	}
 	return &shedHandler{a: cfg.Admitter, next: next}, nil
 }
