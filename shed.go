@@ -176,3 +176,10 @@ func invalidAcquire(nilCtx bool, admitter string) error {
 	}
 	return invalid("nil %s", admitter)
 }
+
+// isShed reports whether err is a load shedder's refusal: nothing was
+// sent, so it costs a Budget nothing.
+func isShed(err error) bool {
+	_, ok := errors.AsType[*ShedError](err)
+	return ok
+}
