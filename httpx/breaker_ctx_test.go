@@ -11,7 +11,6 @@ import (
 	"github.com/retrykit/retry/httpx"
 )
 
-
 // The breaker's hooks receive the request's context: a trace id set by the
 // caller reaches OnBreakerChange and OnBreakerReject.
 func TestBreakerHooksGetRequestContext(t *testing.T) {
