@@ -145,7 +145,7 @@ func (o *options) check() error {
 	switch {
 	case o.duration <= 0:
 		return errors.New("-duration must be positive")
-	case o.rate <= 0 || o.rate > 1e5:
+	case !(o.rate > 0 && o.rate <= 1e5): // written so that NaN fails
 		return errors.New("-rate must be in (0, 100000]")
 	case o.concurrency < 1 || o.concurrency > 10000:
 		return errors.New("-concurrency must be in [1, 10000]")
@@ -165,11 +165,11 @@ func (o *options) check() error {
 		return errors.New("need 0 ≤ -backoff ≤ -backoff-max")
 	case o.hedgeDelay < 0:
 		return errors.New("-hedge-delay must not be negative")
-	case o.hedgeQuantile <= 0 || o.hedgeQuantile >= 1:
+	case !(o.hedgeQuantile > 0 && o.hedgeQuantile < 1):
 		return errors.New("-hedge-quantile must be in (0, 1)")
-	case o.budgetRatio <= 0 || o.budgetRatio > 1:
+	case !(o.budgetRatio > 0 && o.budgetRatio <= 1):
 		return errors.New("-budget must be in (0, 1]")
-	case o.breakerRatio <= 0 || o.breakerRatio > 1:
+	case !(o.breakerRatio > 0 && o.breakerRatio <= 1):
 		return errors.New("-breaker-ratio must be in (0, 1]")
 	case o.breakerOpen <= 0:
 		return errors.New("-breaker-open must be positive")
@@ -230,7 +230,7 @@ func parseLatency(s string) ([]tier, error) {
 			return nil, fmt.Errorf("%q: need a duration in [0, 1m]", d)
 		}
 		f, err := strconv.ParseFloat(share, 64)
-		if err != nil || f <= 0 || f > 1 {
+		if err != nil || !(f > 0 && f <= 1) { // NaN fails
 			return nil, fmt.Errorf("%q: need a share in (0, 1]", share)
 		}
 		sum += f
