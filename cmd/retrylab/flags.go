@@ -19,6 +19,13 @@ const (
 	urlMaxDuration    = time.Minute
 )
 
+// Limits of every run: the workload is drawn up front, one entry per call,
+// and the timelines have one bucket per bucketWidth.
+const (
+	maxDuration = time.Hour
+	maxCalls    = 2_000_000
+)
+
 // serviceFlags shape the embedded service, so -url excludes them.
 var serviceFlags = []string{"latency", "errors", "retry-after", "resets", "outage-at", "outage-for", "posts", "body", "h2"}
 
@@ -145,8 +152,12 @@ func (o *options) check() error {
 	switch {
 	case o.duration <= 0:
 		return errors.New("-duration must be positive")
+	case o.duration > maxDuration:
+		return fmt.Errorf("-duration must be at most %v", maxDuration)
 	case !(o.rate > 0 && o.rate <= 1e5): // written so that NaN fails
 		return errors.New("-rate must be in (0, 100000]")
+	case o.rate*o.duration.Seconds() > maxCalls:
+		return fmt.Errorf("-rate × -duration must be at most %d calls per client", maxCalls)
 	case o.concurrency < 1 || o.concurrency > 10000:
 		return errors.New("-concurrency must be in [1, 10000]")
 	case !isShare(o.errorRate), !isShare(o.retryAfter), !isShare(o.resetRate), !isShare(o.postShare):

@@ -37,3 +37,14 @@ func TestHostileNaNFlags(t *testing.T) {
 		badFlag(t, []string{tc.flag, tc.value}, tc.want)
 	}
 }
+
+// The workload is drawn up front, one entry per call: -duration 1000h ran
+// out of memory, and -rate 100000 -duration 1h drew 360 million calls.
+func TestHostileHugeWorkload(t *testing.T) {
+	badFlag(t, []string{"-duration", "1000h"}, "-duration")
+	badFlag(t, []string{"-rate", "100000", "-duration", "1h"}, "calls")
+	badFlag(t, []string{"-rate", "1000", "-duration", "1h"}, "calls")
+	if _, err := parseFlags([]string{"-duration", "1h"}, io.Discard); err != nil {
+		t.Errorf("-duration 1h at the default rate: %v", err)
+	}
+}
