@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // badFlag checks that args are refused as a usage error naming want.
@@ -47,4 +56,95 @@ func TestHostileHugeWorkload(t *testing.T) {
 	if _, err := parseFlags([]string{"-duration", "1h"}, io.Discard); err != nil {
 		t.Errorf("-duration 1h at the default rate: %v", err)
 	}
+}
+
+// -url promises a real service at most -rate requests a second and
+// -concurrency at once, but the limits applied to calls: a service that
+// answered 503 got 4 requests per call (200/s at -rate 50), and a slow one
+// got the hedged copies on top (17 at once at -concurrency 8). Here, at one
+// request a second, a call's retries cannot go before its deadline.
+func TestHostileURLLimitsRequests(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL, "-clients", "retry", "-rate", "1", "-duration", "1s", "-timeout", "200ms", "-json"}
+	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if seen.Load() != 1 || !strings.Contains(stdout.String(), `"requests": 1,`) {
+		t.Errorf("the service saw %d requests for one call at 1/s:\n%s", seen.Load(), stdout.String())
+	}
+}
+
+// gentle spaces requests by 1/rate and sends at most cap at once; a request
+// cancelled while it waits for a place gives up.
+func TestHostileGentlePacesRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var inflight, most atomic.Int64
+		var mu sync.Mutex
+		var sent []time.Time
+		hold := make(chan struct{})
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			mu.Lock()
+			sent = append(sent, time.Now())
+			mu.Unlock()
+			select {
+			case <-hold:
+			case <-time.After(100 * time.Millisecond):
+			}
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody}, nil
+		})
+		g := newGentle(base, 50, 3)
+		get := func(ctx context.Context) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://svc.test/", nil)
+			resp, err := g.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if err := get(t.Context()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		slices.SortFunc(sent, time.Time.Compare)
+		for i := 1; i < len(sent); i++ {
+			if d := sent[i].Sub(sent[i-1]); d < 20*time.Millisecond {
+				t.Errorf("requests %d and %d %v apart, want at least 20ms at 50/s", i-1, i, d)
+			}
+		}
+		if len(sent) != 10 || most.Load() != 3 {
+			t.Errorf("%d sent, %d at most at once; want 10 and 3", len(sent), most.Load())
+		}
+
+		// Three in flight: a fourth waits for a place until its deadline.
+		hold = make(chan struct{})
+		for range 3 {
+			wg.Go(func() { get(t.Context()) })
+		}
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		defer cancel()
+		if err := get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a request with no place: err = %v, want the deadline", err)
+		}
+		close(hold)
+		wg.Wait()
+		if n := len(g.slots); n != 0 {
+			t.Errorf("%d places still taken with every request done", n)
+		}
+	})
 }
