@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -147,4 +149,41 @@ func TestHostileGentlePacesRequests(t *testing.T) {
 			t.Errorf("%d places still taken with every request done", n)
 		}
 	})
+}
+
+// -json is for scripts, so its scenario must say how the run was set up:
+// it left out -retry-after, -posts, -body, -timeout, the backoff, the hedge
+// delay, the budget, the breaker and the clients, and gave the latency
+// tiers in nanoseconds under a name without a unit.
+func TestHostileJSONScenarioComplete(t *testing.T) {
+	args := []string{"-retry-after", "0.5", "-posts", "0.2", "-body", "99", "-timeout", "2s",
+		"-backoff", "3ms", "-backoff-max", "30ms", "-hedge-quantile", "0.9", "-budget", "0.2",
+		"-breaker-ratio", "0.6", "-breaker-open", "400ms", "-clients", "plain,hedge", "-latency", "2ms:1"}
+	o, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := writeJSON(&out, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Scenario map[string]any }
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{
+		"retry_after": 0.5, "posts": 0.2, "body_bytes": 99.0, "timeout_ms": 2000.0,
+		"backoff_ms": 3.0, "backoff_max_ms": 30.0, "hedge_quantile": 0.9, "budget": 0.2,
+		"breaker_ratio": 0.6, "breaker_open_ms": 400.0,
+	} {
+		if v := got.Scenario[key]; v != want {
+			t.Errorf("scenario[%q] = %v, want %v", key, v, want)
+		}
+	}
+	if s := fmt.Sprint(got.Scenario["clients"]); s != "[plain hedge]" {
+		t.Errorf("clients = %s", s)
+	}
+	if s := fmt.Sprint(got.Scenario["latency"]); s != "[map[latency_ms:2 share:1]]" {
+		t.Errorf("latency = %s, want the tiers in ms", s)
+	}
 }
