@@ -166,6 +166,8 @@ func (o *options) check() error {
 		return errors.New("-errors plus -resets must be at most 1")
 	case o.outageAt < 0 || o.outageFor < 0:
 		return errors.New("-outage-at and -outage-for must not be negative")
+	case o.outageFor > 0 && o.outageAt >= o.duration:
+		return errors.New("-outage-at must be within -duration (or -outage-for 0 for no outage)")
 	case o.bodyBytes < 1 || o.bodyBytes > 1<<20:
 		return errors.New("-body must be in [1, 1048576]")
 	case o.timeout <= 0:

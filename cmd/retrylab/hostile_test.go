@@ -187,3 +187,13 @@ func TestHostileJSONScenarioComplete(t *testing.T) {
 		t.Errorf("latency = %s, want the tiers in ms", s)
 	}
 }
+
+// An outage that starts after the last call never happens, yet the table
+// said "outage 10s–10.5s" and the report drew its band off the chart.
+func TestHostileOutageOutsideRun(t *testing.T) {
+	badFlag(t, []string{"-outage-at", "10s"}, "-outage-at")
+	badFlag(t, []string{"-duration", "1s", "-outage-at", "1s", "-outage-for", "100ms"}, "-outage-at")
+	if _, err := parseFlags([]string{"-outage-at", "10s", "-outage-for", "0"}, io.Discard); err != nil {
+		t.Errorf("no outage: %v", err)
+	}
+}
