@@ -197,3 +197,29 @@ func TestHostileOutageOutsideRun(t *testing.T) {
 		t.Errorf("no outage: %v", err)
 	}
 }
+
+// With no successful call (a service that is down, an interrupt before the
+// first call ended) the chart data had "grid":null or "time":null, the
+// page's script threw, and none of its charts drew.
+func TestHostileReportWithNothingToPlot(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := summarize("plain", []record{{start: 0, latency: time.Millisecond, ended: true}})
+	for _, results := range [][]result{nil, {failed}, {summarize("plain", nil)}} {
+		data, err := json.Marshal(charts(o, results))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(data, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"clients", "grid", "cdf", "time", "success", "load"} {
+			if _, ok := got[key].([]any); !ok {
+				t.Errorf("%d results: %q is %v, not a list the page can plot", len(results), key, got[key])
+			}
+		}
+	}
+}
