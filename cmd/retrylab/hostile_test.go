@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -221,5 +222,23 @@ func TestHostileReportWithNothingToPlot(t *testing.T) {
 				t.Errorf("%d results: %q is %v, not a list the page can plot", len(results), key, got[key])
 			}
 		}
+	}
+}
+
+// The terminal's table prints "-" for the latency of a client with no
+// successful call; the report printed 0 ms, a latency nothing had.
+func TestHostileReportNoLatencyIsDash(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := summarize("plain", []record{{latency: time.Millisecond, ended: true}})
+	var page bytes.Buffer
+	if err := writeReport(&page, o, []result{failed}); err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`<tr><td>plain</td>.*</tr>`).FindString(page.String())
+	if want := "<td>0.00</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>"; !strings.Contains(row, want) {
+		t.Errorf("row %s lacks %s", row, want)
 	}
 }
