@@ -44,7 +44,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		Base: sender,
 		Retry: &retry.Policy{
 			MaxAttempts: o.attempts,
-			Backoff:     retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter},
+			Backoff:     backoff(o),
 		},
 		OnAttempt: c.tally.onAttempt,
 	}
@@ -101,4 +101,13 @@ func hedgePolicy(o *options) (*retry.HedgePolicy, error) {
 		return nil, err
 	}
 	return &retry.HedgePolicy{MaxAttempts: 2, Latency: lt}, nil
+}
+
+// backoff is exponential from -backoff up to -backoff-max, with full jitter;
+// -backoff 0 retries at once (a zero Exponential.Base would mean 100ms).
+func backoff(o *options) retry.Backoff {
+	if o.backoffBase == 0 {
+		return retry.Constant{}
+	}
+	return retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter}
 }

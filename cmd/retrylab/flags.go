@@ -101,7 +101,7 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	fs.BoolVar(&o.h2, "h2", false, "serve HTTP/2 over TLS instead of HTTP/1.1")
 
 	fs.IntVar(&o.attempts, "attempts", 4, "attempts per call, the first included")
-	fs.DurationVar(&o.backoffBase, "backoff", 5*time.Millisecond, "base of the exponential backoff (full jitter)")
+	fs.DurationVar(&o.backoffBase, "backoff", 5*time.Millisecond, "base of the exponential backoff (full jitter; 0: retry at once)")
 	fs.DurationVar(&o.backoffMax, "backoff-max", 200*time.Millisecond, "cap of the backoff")
 	fs.DurationVar(&o.hedgeDelay, "hedge-delay", 0, "fixed hedge delay (0: adaptive, see -hedge-quantile)")
 	fs.Float64Var(&o.hedgeQuantile, "hedge-quantile", 0.95, "quantile of recent latencies after which to hedge")

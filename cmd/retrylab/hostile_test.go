@@ -242,3 +242,25 @@ func TestHostileReportNoLatencyIsDash(t *testing.T) {
 		t.Errorf("row %s lacks %s", row, want)
 	}
 }
+
+// -backoff 0 passed a zero Base to retry.Exponential, where zero means the
+// default: 100ms, and with -backoff-max 0 up to 10s, while the table said
+// "backoff 0s–0s". Zero means no wait.
+func TestHostileZeroBackoff(t *testing.T) {
+	for _, args := range [][]string{{"-backoff", "0"}, {"-backoff", "0", "-backoff-max", "0"}} {
+		o, err := parseFlags(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := backoff(o)
+		for attempt := 1; attempt <= 3; attempt++ {
+			if d := b.Delay(attempt, 0, 0.99); d != 0 {
+				t.Errorf("%q: attempt %d waits %v, want 0", args, attempt, d)
+			}
+		}
+	}
+	o, _ := parseFlags([]string{"-backoff", "4ms", "-backoff-max", "6ms"}, io.Discard)
+	if d := backoff(o).Delay(3, 0, 0.999); d <= 4*time.Millisecond || d > 6*time.Millisecond {
+		t.Errorf("-backoff 4ms -backoff-max 6ms: the third attempt waits %v, want it in (4ms, 6ms]", d)
+	}
+}
