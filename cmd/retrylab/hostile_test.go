@@ -264,3 +264,27 @@ func TestHostileZeroBackoff(t *testing.T) {
 		t.Errorf("-backoff 4ms -backoff-max 6ms: the third attempt waits %v, want it in (4ms, 6ms]", d)
 	}
 }
+
+// With -url, the requests are paced, so a failing service (each call's
+// retries waiting their turn) stretched a client's run far past -duration:
+// 4 minutes per client for -duration 1m against a service that answers
+// 503. Calls not started by the end of -duration are left out. Here one
+// call's 4 attempts at 2 a second outlast the run's second.
+func TestHostileURLRunEndsWithDuration(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL, "-clients", "retry", "-rate", "2", "-concurrency", "1", "-duration", "1s", "-json"}
+	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got report
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.Results[0]; r.Calls != 1 || r.Requests != 4 {
+		t.Errorf("%d calls, %d requests; want 1 and 4 (the second call due when the run is over)", r.Calls, r.Requests)
+	}
+}

@@ -16,8 +16,8 @@
 //	go run ./cmd/retrylab -url http://localhost:8080/health -duration 10s
 //
 // With -url, it sends GET requests to your own service instead, gently (at
-// most 50 a second, 8 at once, for a minute per client). Run
-// retrylab -h for every flag.
+// most 50 a second and 8 at once, retries and hedges included, for a minute
+// per client). Run retrylab -h for every flag.
 package main
 
 import (

@@ -46,7 +46,7 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 	}
 	load := "requests the server saw ÷ calls; net/http itself resends a GET whose\n      kept-alive connection failed, so even plain may pass 1.00×"
 	if o.url != "" {
-		load = "requests sent ÷ calls"
+		load = "requests sent ÷ calls. Retries and hedges included, requests go at most\n      -rate a second and -concurrency at once; calls not started by the end of\n      -duration are left out"
 	}
 	_, err := fmt.Fprintf(w, `
 latency: of the successful calls, from start to the last byte of the body.
