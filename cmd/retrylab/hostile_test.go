@@ -288,3 +288,17 @@ func TestHostileURLRunEndsWithDuration(t *testing.T) {
 		t.Errorf("%d calls, %d requests; want 1 and 4 (the second call due when the run is over)", r.Calls, r.Requests)
 	}
 }
+
+// Interrupted before the first client ran, -json printed "results": null,
+// which a script that loops over the results trips on.
+func TestHostileJSONInterruptedAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"-json", "-duration", "100ms"}, &stdout, &stderr); code != 130 {
+		t.Errorf("exit %d, want 130: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"results": []`) {
+		t.Errorf("want an empty list of results:\n%s", stdout.String())
+	}
+}

@@ -68,6 +68,9 @@ func newReport(o *options, results []result) report {
 		}
 		s.JSONService = svc
 	}
+	if results == nil {
+		results = []result{} // a list for scripts, even if interrupted at once
+	}
 	return report{Scenario: s, Results: results}
 }
 
