@@ -37,7 +37,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		sender = c.tally.countAttempts(newGentle(c.tally.countRequests(base), o.rate, o.concurrency))
 	}
 	if name == "plain" {
-		c.http = &http.Client{Transport: sender}
+		c.http = &http.Client{Transport: sender, CheckRedirect: stayPut(o)}
 		return c, nil
 	}
 	cfg := httpx.Config{
@@ -82,8 +82,18 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	if err != nil {
 		return nil, err
 	}
+	hc.CheckRedirect = stayPut(o)
 	c.http = hc
 	return c, nil
+}
+
+// stayPut keeps -url traffic on the URL given: a redirect could point it
+// at a service that is not the user's. A redirect is then the answer.
+func stayPut(o *options) func(*http.Request, []*http.Request) error {
+	if o.url == "" {
+		return nil
+	}
+	return func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 }
 
 // hedgePolicy hedges after -hedge-delay, or else after the -hedge-quantile

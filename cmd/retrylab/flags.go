@@ -110,7 +110,7 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	fs.DurationVar(&o.breakerOpen, "breaker-open", 300*time.Millisecond, "how long the breaker stays open before a probe")
 
 	clients := fs.String("clients", strings.Join(clientNames, ","), "clients to run, of "+strings.Join(clientNames, ","))
-	fs.StringVar(&o.url, "url", "", "aim GET traffic at your own service instead (at most "+strconv.Itoa(urlMaxRate)+"/s, "+strconv.Itoa(urlMaxConcurrency)+" in flight, "+urlMaxDuration.String()+")")
+	fs.StringVar(&o.url, "url", "", "aim GET traffic at your own service instead, no redirect followed (at most "+strconv.Itoa(urlMaxRate)+"/s, "+strconv.Itoa(urlMaxConcurrency)+" in flight, "+urlMaxDuration.String()+")")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.StringVar(&o.report, "report", "", "write an HTML report with charts to `FILE`")
 

@@ -302,3 +302,22 @@ func TestHostileJSONInterruptedAtOnce(t *testing.T) {
 		t.Errorf("want an empty list of results:\n%s", stdout.String())
 	}
 }
+
+// -url follows no redirect: "only aim it at a service you own" held for
+// the URL given, but a redirect sent the lab's traffic wherever it pointed,
+// a service of someone else's included.
+func TestHostileURLFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusFound))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL, "-rate", "20", "-duration", "100ms", "-json"}
+	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests", n)
+	}
+}
