@@ -227,6 +227,15 @@ func (o *options) checkURL() error {
 	return nil
 }
 
+// shownURL is -url as printed: without its password, if it has one.
+func (o *options) shownURL() string {
+	u, err := url.Parse(o.url)
+	if err != nil {
+		return o.url // not reached: checkURL parsed it
+	}
+	return u.Redacted()
+}
+
 func isShare(f float64) bool { return f >= 0 && f <= 1 }
 
 // parseLatency reads "2ms:0.95,20ms:0.04,100ms:0.01".

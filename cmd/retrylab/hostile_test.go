@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -319,5 +320,30 @@ func TestHostileURLFollowsNoRedirect(t *testing.T) {
 	}
 	if n := elsewhere.Load(); n != 0 {
 		t.Errorf("the redirect's target got %d requests", n)
+	}
+}
+
+// A -url with a password in it (http://user:secret@host/) printed the
+// password in the table, the JSON and the report: all made to be pasted.
+func TestHostileURLPasswordRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	secretURL := strings.Replace(srv.URL, "http://", "http://me:hunter2@", 1)
+	page := t.TempDir() + "/lab.html"
+	for _, format := range []string{"-json", "-json=false"} {
+		var stdout, stderr bytes.Buffer
+		args := []string{"-url", secretURL, "-rate", "20", "-duration", "50ms", "-clients", "plain", format, "-report", page}
+		if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		html, _ := os.ReadFile(page)
+		for what, text := range map[string]string{format: stdout.String(), "report": string(html)} {
+			if strings.Contains(text, "hunter2") {
+				t.Errorf("%s shows the password", what)
+			}
+			if !strings.Contains(text, "me:xxxxx@") {
+				t.Errorf("%s does not show the URL, redacted", what)
+			}
+		}
 	}
 }

@@ -52,7 +52,7 @@ type jsonTier struct {
 
 func newReport(o *options, results []result) report {
 	s := jsonScenario{
-		URL: o.url, HTTP2: o.h2, DurationMS: o.duration.Milliseconds(), Rate: o.rate,
+		URL: o.shownURL(), HTTP2: o.h2, DurationMS: o.duration.Milliseconds(), Rate: o.rate,
 		Concurrency: o.concurrency, Seed: o.seed, TimeoutMS: ms(o.timeout),
 		Clients: o.clients, Attempts: o.attempts, BackoffMS: ms(o.backoffBase), BackoffMaxMS: ms(o.backoffMax),
 		HedgeDelayMS: ms(o.hedgeDelay), HedgeQuantile: o.hedgeQuantile, Budget: o.budgetRatio,

@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.json {
 		err = writeJSON(stdout, o, results)
 	} else {
-		err = writeTable(stdout, o, lab.target, results)
+		err = writeTable(stdout, o, results)
 	}
 	if err == nil && page != nil {
 		if err = writeReport(page, o, results); err == nil {

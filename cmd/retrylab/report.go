@@ -52,7 +52,7 @@ func writeReport(w io.Writer, o *options, results []result) error {
 		return err
 	}
 	return reportTemplate.Execute(w, map[string]any{
-		"Scenario": scenarioLine(o, o.url),
+		"Scenario": scenarioLine(o),
 		"URL":      o.url,
 		"Results":  results,
 		"Doc":      clientDoc,

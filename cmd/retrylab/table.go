@@ -17,8 +17,8 @@ var clientDoc = map[string]string{
 }
 
 // writeTable prints one row per client and what the columns mean.
-func writeTable(w io.Writer, o *options, target string, results []result) error {
-	fmt.Fprintf(w, "%s\n\n", scenarioLine(o, target))
+func writeTable(w io.Writer, o *options, results []result) error {
+	fmt.Fprintf(w, "%s\n\n", scenarioLine(o))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "client\t\tcalls\tok %\tp50\tp90\tp99\tp99.9\tmax\tload\tretries\thedges\trejected\trefused\tPOSTs intact\t")
 	for _, r := range results {
@@ -77,10 +77,10 @@ func hedgeLine(o *options, results []result) string {
 }
 
 // scenarioLine says what ran, so that a pasted table can be reproduced.
-func scenarioLine(o *options, target string) string {
+func scenarioLine(o *options) string {
 	var b strings.Builder
 	if o.url != "" {
-		fmt.Fprintf(&b, "GET %s", target)
+		fmt.Fprintf(&b, "GET %s", o.shownURL())
 	} else {
 		proto := "HTTP/1.1"
 		if o.h2 {
