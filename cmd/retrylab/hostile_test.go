@@ -347,3 +347,31 @@ func TestHostileURLPasswordRedacted(t *testing.T) {
 		}
 	}
 }
+
+// Interrupted, the table said "the counts cover the calls that ended", but
+// requests (so load), retries, hedges and POSTs also count the calls cut
+// short: here the service sees 5 requests for the 4 calls that ended.
+func TestHostileInterruptedFootnote(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) == 5 {
+			cancel()
+			<-r.Context().Done() // this call is cut short
+		}
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL, "-rate", "50", "-concurrency", "1", "-clients", "plain"}
+	if code := run(ctx, args, &stdout, &stderr); code != 130 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	if !regexp.MustCompile(`plain\*.*\s4\s.*1\.25×`).MatchString(out) {
+		t.Fatalf("want 4 calls and 5 requests:\n%s", out)
+	}
+	if strings.Contains(out, "the counts cover the calls that ended") || !strings.Contains(out, "cut short") {
+		t.Errorf("the footnote must say which numbers include the calls cut short:\n%s", out)
+	}
+}

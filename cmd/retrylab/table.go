@@ -40,7 +40,7 @@ func writeTable(w io.Writer, o *options, results []result) error {
 	}
 	for _, r := range results {
 		if r.Interrupted {
-			fmt.Fprintln(w, "* interrupted: the counts cover the calls that ended.")
+			fmt.Fprintln(w, "* interrupted: calls, success and latency cover the calls that ended; requests\n  (so load), retries, hedges, refusals and POSTs include the calls cut short.")
 			break
 		}
 	}
