@@ -32,16 +32,23 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := notifyStop(context.Background())
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// notifyStop returns a context that ends at Ctrl-C or SIGTERM (timeout(1),
+// docker stop), so that either still prints what was measured.
+func notifyStop(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
 // run is the whole program: it returns the exit code, 2 for bad flags and
