@@ -34,7 +34,8 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	c := &client{name: name, tally: &tally{reports: name != "plain"}, base: base}
 	sender := c.tally.countSent(base)
 	if o.url != "" { // the limits hold for requests, retries and hedges included
-		sender = c.tally.countAttempts(newGentle(c.tally.countRequests(base), o.rate, o.concurrency))
+		limited := newGentle(c.tally.countRequests(base), o.rate, o.concurrency)
+		sender = c.tally.countAttempts(limited)
 	}
 	if name == "plain" {
 		c.http = &http.Client{Transport: sender, CheckRedirect: stayPut(o)}

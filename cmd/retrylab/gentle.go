@@ -7,12 +7,13 @@ import (
 )
 
 // gentle limits the requests sent to a service that is not the lab's own
-// (-url): at most one per every and at most cap at once, retries and hedged
+// (-url): at most one per every and at most n at once, retries and hedged
 // copies included, so that a failing or slow service does not get several
 // times the traffic that the flags promise. A request holds its place until
-// its answer's headers arrive (not until its body is closed: httpx may keep
-// a failed attempt's answer while a hedged copy waits for a place). It is
-// safe for concurrent use.
+// its answer's headers arrive, not until its body is closed: held that long,
+// places ran out with hedged calls that then waited for their deadline. A
+// request cancelled while it waits for its time keeps that time taken. It
+// is safe for concurrent use.
 type gentle struct {
 	base  http.RoundTripper
 	every time.Duration
@@ -22,11 +23,11 @@ type gentle struct {
 	next time.Time // the earliest time the next request may go
 }
 
-func newGentle(base http.RoundTripper, perSecond float64, cap int) *gentle {
+func newGentle(base http.RoundTripper, perSecond float64, n int) *gentle {
 	return &gentle{
 		base:  base,
 		every: time.Duration(float64(time.Second) / perSecond),
-		slots: make(chan struct{}, cap),
+		slots: make(chan struct{}, n),
 	}
 }
 
