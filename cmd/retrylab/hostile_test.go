@@ -20,6 +20,16 @@ import (
 	"time"
 )
 
+// runLab runs the lab with args, wants exit code want, and returns stdout.
+func runLab(t *testing.T, ctx context.Context, want int, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, args, &stdout, &stderr); code != want {
+		t.Fatalf("%q: exit %d, want %d: %s", args, code, want, stderr.String())
+	}
+	return stdout.String()
+}
+
 // badFlag checks that args are refused as a usage error naming want.
 func badFlag(t *testing.T, args []string, want string) {
 	t.Helper()
@@ -74,13 +84,9 @@ func TestHostileURLLimitsRequests(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL, "-clients", "retry", "-rate", "1", "-duration", "1s", "-timeout", "200ms", "-json"}
-	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	if seen.Load() != 1 || !strings.Contains(stdout.String(), `"requests": 1,`) {
-		t.Errorf("the service saw %d requests for one call at 1/s:\n%s", seen.Load(), stdout.String())
+	out := runLab(t, t.Context(), 0, "-url", srv.URL, "-clients", "retry", "-rate", "1", "-duration", "1s", "-timeout", "200ms", "-json")
+	if seen.Load() != 1 || !strings.Contains(out, `"requests": 1,`) {
+		t.Errorf("the service saw %d requests for one call at 1/s:\n%s", seen.Load(), out)
 	}
 }
 
@@ -276,13 +282,9 @@ func TestHostileURLRunEndsWithDuration(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL, "-clients", "retry", "-rate", "2", "-concurrency", "1", "-duration", "1s", "-json"}
-	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	out := runLab(t, t.Context(), 0, "-url", srv.URL, "-clients", "retry", "-rate", "2", "-concurrency", "1", "-duration", "1s", "-json")
 	var got report
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
 	if r := got.Results[0]; r.Calls != 1 || r.Requests != 4 {
@@ -295,12 +297,9 @@ func TestHostileURLRunEndsWithDuration(t *testing.T) {
 func TestHostileJSONInterruptedAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"-json", "-duration", "100ms"}, &stdout, &stderr); code != 130 {
-		t.Errorf("exit %d, want 130: %s", code, stderr.String())
-	}
-	if !strings.Contains(stdout.String(), `"results": []`) {
-		t.Errorf("want an empty list of results:\n%s", stdout.String())
+	out := runLab(t, ctx, 130, "-json", "-duration", "100ms")
+	if !strings.Contains(out, `"results": []`) {
+		t.Errorf("want an empty list of results:\n%s", out)
 	}
 }
 
@@ -313,11 +312,7 @@ func TestHostileURLFollowsNoRedirect(t *testing.T) {
 	defer other.Close()
 	srv := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusFound))
 	defer srv.Close()
-	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL, "-rate", "20", "-duration", "100ms", "-json"}
-	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	runLab(t, t.Context(), 0, "-url", srv.URL, "-rate", "20", "-duration", "100ms", "-json")
 	if n := elsewhere.Load(); n != 0 {
 		t.Errorf("the redirect's target got %d requests", n)
 	}
@@ -331,13 +326,9 @@ func TestHostileURLPasswordRedacted(t *testing.T) {
 	secretURL := strings.Replace(srv.URL, "http://", "http://me:hunter2@", 1)
 	page := t.TempDir() + "/lab.html"
 	for _, format := range []string{"-json", "-json=false"} {
-		var stdout, stderr bytes.Buffer
-		args := []string{"-url", secretURL, "-rate", "20", "-duration", "50ms", "-clients", "plain", format, "-report", page}
-		if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr.String())
-		}
+		out := runLab(t, t.Context(), 0, "-url", secretURL, "-rate", "20", "-duration", "50ms", "-clients", "plain", format, "-report", page)
 		html, _ := os.ReadFile(page)
-		for what, text := range map[string]string{format: stdout.String(), "report": string(html)} {
+		for what, text := range map[string]string{format: out, "report": string(html)} {
 			if strings.Contains(text, "hunter2") {
 				t.Errorf("%s shows the password", what)
 			}
@@ -362,12 +353,7 @@ func TestHostileInterruptedFootnote(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL, "-rate", "50", "-concurrency", "1", "-clients", "plain"}
-	if code := run(ctx, args, &stdout, &stderr); code != 130 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	out := stdout.String()
+	out := runLab(t, ctx, 130, "-url", srv.URL, "-rate", "50", "-concurrency", "1", "-clients", "plain")
 	if !regexp.MustCompile(`plain\*.*\s4\s.*1\.25×`).MatchString(out) {
 		t.Fatalf("want 4 calls and 5 requests:\n%s", out)
 	}
