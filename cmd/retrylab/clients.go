@@ -33,15 +33,19 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	}
 	c := &client{name: name, tally: &tally{reports: name != "plain"}, base: base}
 	sender := c.tally.countSent(base)
+	if o.url != "" { // the limits hold for requests, retries and hedges included
+		limited := newGentle(c.tally.countRequests(base), o.rate, o.concurrency)
+		sender = c.tally.countAttempts(limited)
+	}
 	if name == "plain" {
-		c.http = &http.Client{Transport: sender}
+		c.http = &http.Client{Transport: sender, CheckRedirect: stayPut(o)}
 		return c, nil
 	}
 	cfg := httpx.Config{
 		Base: sender,
 		Retry: &retry.Policy{
 			MaxAttempts: o.attempts,
-			Backoff:     retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter},
+			Backoff:     backoff(o),
 		},
 		OnAttempt: c.tally.onAttempt,
 	}
@@ -79,8 +83,18 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	if err != nil {
 		return nil, err
 	}
+	hc.CheckRedirect = stayPut(o)
 	c.http = hc
 	return c, nil
+}
+
+// stayPut keeps -url traffic on the URL given: a redirect could point it
+// at a service that is not the user's. A redirect is then the answer.
+func stayPut(o *options) func(*http.Request, []*http.Request) error {
+	if o.url == "" {
+		return nil
+	}
+	return func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 }
 
 // hedgePolicy hedges after -hedge-delay, or else after the -hedge-quantile
@@ -98,4 +112,13 @@ func hedgePolicy(o *options) (*retry.HedgePolicy, error) {
 		return nil, err
 	}
 	return &retry.HedgePolicy{MaxAttempts: 2, Latency: lt}, nil
+}
+
+// backoff is exponential from -backoff up to -backoff-max, with full jitter;
+// -backoff 0 retries at once (a zero Exponential.Base would mean 100ms).
+func backoff(o *options) retry.Backoff {
+	if o.backoffBase == 0 {
+		return retry.Constant{}
+	}
+	return retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter}
 }

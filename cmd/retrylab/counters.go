@@ -49,12 +49,26 @@ func (t *tally) onCallError(err error) {
 
 // countSent wraps a base transport to count the requests it sends.
 func (t *tally) countSent(base http.RoundTripper) http.RoundTripper {
+	return t.countAttempts(t.countRequests(base))
+}
+
+// countRequests counts the requests that reach base.
+func (t *tally) countRequests(base http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		t.sent.Add(1)
-		if t.reports {
-			t.unreported.Add(1)
-		}
 		return base.RoundTrip(r)
+	})
+}
+
+// countAttempts counts the attempts that httpx will report (see settle),
+// sent or not: with -url, one may end waiting for its turn.
+func (t *tally) countAttempts(rt http.RoundTripper) http.RoundTripper {
+	if !t.reports {
+		return rt
+	}
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.unreported.Add(1)
+		return rt.RoundTrip(r)
 	})
 }
 
