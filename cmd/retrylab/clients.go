@@ -44,8 +44,10 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	cfg := httpx.Config{
 		Base: sender,
 		Retry: &retry.Policy{
+			Name:        name,
 			MaxAttempts: o.attempts,
 			Backoff:     backoff(o),
+			Hooks:       c.tally.hooks(),
 		},
 		OnAttempt: c.tally.onAttempt,
 	}
@@ -54,6 +56,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		if err != nil {
 			return nil, err
 		}
+		h.Name, h.Hooks = name, cfg.Retry.Hooks
 		cfg.Hedge, c.latency = h, h.Latency
 	}
 	if name == "guarded" {
@@ -62,6 +65,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 			MinCalls:     20,
 			Window:       time.Second,
 			OpenDuration: o.breakerOpen,
+			Hooks:        cfg.Retry.Hooks,
 		})
 		if err != nil {
 			return nil, err
@@ -72,7 +76,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		}
 		budgets, err := httpx.NewPerHost(func() retry.Budget {
 			b, _ := retry.NewRatioBudget(budget) // validated above
-			return c.tally.countRefusals(b)
+			return b
 		})
 		if err != nil {
 			return nil, err

@@ -79,9 +79,6 @@ func (r *runner) do(ctx context.Context, start time.Time, c call) record {
 	}
 	rec.latency, rec.ended = time.Since(began), true
 	rec.ok = err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300
-	if err != nil {
-		r.c.tally.onCallError(err)
-	}
 	r.done.Add(1)
 	if rec.ok {
 		r.ok.Add(1)
