@@ -210,7 +210,7 @@ func (s *retriedStream) RecvMsg(m any) error {
 		s.budget.success()
 	}
 	if s.committed.Load() {
-		if err != nil {
+		if err != nil || !s.desc.ServerStreams {
 			s.finish(endError(err))
 		}
 		return err
@@ -218,6 +218,7 @@ func (s *retriedStream) RecvMsg(m any) error {
 	switch {
 	case err == nil:
 		s.commit()
+		s.finishSingleReply()
 		return nil
 	case err == io.EOF:
 		s.commit()
@@ -230,6 +231,15 @@ func (s *retriedStream) RecvMsg(m any) error {
 		return err
 	}
 	return s.reopen(m, err)
+}
+
+// finishSingleReply ends the attempt of a stream whose server sends one
+// message (a client stream): grpc-go finishes such a stream once it has
+// received it, and the caller reads no further.
+func (s *retriedStream) finishSingleReply() {
+	if !s.desc.ServerStreams {
+		s.finish(nil)
+	}
 }
 
 // endError is what an attempt that ended with err tells the breaker.
@@ -271,6 +281,7 @@ func (s *retriedStream) reopen(m any, err error) error {
 		switch {
 		case err == nil:
 			s.commit()
+			s.finishSingleReply()
 		case err == io.EOF:
 			s.commit()
 			s.finish(nil)
