@@ -107,7 +107,7 @@ func (hc *hedgedCall) attempt(ctx context.Context) (*hedgeReply, error) {
 			hc.lastFailed = r
 			hc.mu.Unlock()
 		}
-		return nil, hc.ic.failed(ctx, err, r.trailer, hc.cc, hc.name)
+		return nil, hc.ic.failed(ctx, err, r.header, r.trailer, hc.cc, hc.name)
 	}
 	if hc.breaker != nil {
 		return retry.Guard(ctx, hc.breaker, invoke)

@@ -117,7 +117,7 @@ func (s *retriedStream) open(context.Context) (struct{}, error) {
 	cs, err := s.streamer(ctx, s.desc, s.cc, s.name, s.opts...)
 	if err != nil {
 		end(err)
-		return struct{}{}, s.ic.failed(ctx, err, nil, s.cc, s.name)
+		return struct{}{}, s.ic.failed(ctx, err, nil, nil, s.cc, s.name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,7 +227,7 @@ func (s *retriedStream) RecvMsg(m any) error {
 	}
 	err = WithPushback(err, cs.Trailer())
 	s.finish(err)
-	if !retryableError(err, s.codes) || s.ctx.Err() != nil || s.ic.builtin(s.cc, s.name) {
+	if !retryableError(err, s.codes) || s.ctx.Err() != nil || s.ic.builtin(s.cc, s.name) || headersReceived(cs) {
 		return err
 	}
 	return s.reopen(m, err)
@@ -240,6 +240,14 @@ func (s *retriedStream) finishSingleReply() {
 	if !s.desc.ServerStreams {
 		s.finish(nil)
 	}
+}
+
+// headersReceived reports whether the server of a failed attempt sent its
+// headers before its status: the stream was then committed (gRFC A6), and
+// grpc-go retries only trailers-only answers.
+func headersReceived(cs grpc.ClientStream) bool {
+	md, _ := cs.Header() // the attempt has ended: no wait
+	return md != nil
 }
 
 // endError is what an attempt that ended with err tells the breaker.
@@ -289,6 +297,9 @@ func (s *retriedStream) reopen(m any, err error) error {
 		default:
 			err = WithPushback(err, cs.Trailer())
 			s.finish(err)
+			if headersReceived(cs) {
+				err = retry.Permanent(err)
+			}
 		}
 		return struct{}{}, err
 	}
