@@ -125,9 +125,9 @@ func statusOf(err error) error {
 	if err == nil {
 		return nil
 	}
-	var reason error = err
+	var reason, last error = err, nil
 	if re, ok := errors.AsType[*retry.Error](err); ok {
-		reason = re.Reason
+		reason, last = re.Reason, re.Last
 	}
 	var code codes.Code
 	switch {
@@ -140,6 +140,16 @@ func statusOf(err error) error {
 	case errors.Is(err, retry.ErrInvalid):
 		code = codes.Internal // the client's setup, not the request, is wrong
 	default:
+		// A hedged call's Last joins the errors of its attempts in the
+		// order they failed: the status is the last one's.
+		if joined, ok := last.(interface{ Unwrap() []error }); ok {
+			errs := joined.Unwrap()
+			for i := len(errs) - 1; i >= 0; i-- {
+				if st, ok := status.FromError(errs[i]); ok && errs[i] != nil {
+					return &statusError{err: err, code: st.Code(), status: st}
+				}
+			}
+		}
 		var s interface{ GRPCStatus() *status.Status }
 		if errors.As(err, &s) {
 			return err
@@ -149,10 +159,12 @@ func statusOf(err error) error {
 	return &statusError{err: err, code: code}
 }
 
-// statusError gives err the gRPC code that says how the call ended.
+// statusError gives err the gRPC code that says how the call ended, and
+// the status of the attempt it comes from, if any (for its details).
 type statusError struct {
-	err  error
-	code codes.Code
+	err    error
+	code   codes.Code
+	status *status.Status
 }
 
 func (e *statusError) Error() string { return e.err.Error() }
@@ -160,4 +172,11 @@ func (e *statusError) Unwrap() error { return e.err }
 
 // GRPCStatus returns the call's status, for status.FromError and
 // status.Code.
-func (e *statusError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }
+func (e *statusError) GRPCStatus() *status.Status {
+	if e.status == nil {
+		return status.New(e.code, e.err.Error())
+	}
+	p := e.status.Proto()
+	p.Message = e.err.Error()
+	return status.FromProto(p)
+}
