@@ -275,10 +275,14 @@ func (s *retriedStream) reopen(m any, err error) error {
 	s.pending = err
 	eof := false
 	attempt := func(ctx context.Context) (struct{}, error) {
+		if s.committed.Load() { // sent more than the buffer holds meanwhile
+			return struct{}{}, retry.Permanent(err)
+		}
 		if _, err := s.open(ctx); err != nil {
 			return struct{}{}, err
 		}
-		if s.committed.Load() { // sent more than the buffer holds meanwhile
+		if s.committed.Load() { // the same, while it opened: end it
+			s.finish(context.Canceled)
 			return struct{}{}, retry.Permanent(err)
 		}
 		cs := s.current()
