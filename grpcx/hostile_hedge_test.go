@@ -2,6 +2,8 @@ package grpcx_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,5 +36,62 @@ func TestHostileHedgeFailureCodeIsTheDecidingOne(t *testing.T) {
 	}
 	if s, _ := status.FromError(err); s.Code() != codes.InvalidArgument {
 		t.Errorf("status.FromError: %v", s)
+	}
+}
+
+// noExtra is a budget that refuses every extra attempt.
+type noExtra struct{}
+
+func (noExtra) First()      {}
+func (noExtra) Extra() bool { return false }
+func (noExtra) Result(bool) {}
+
+// heldClock is a breaker's clock whose Now blocks, once armed, until the
+// test lets it go: an attempt then sits inside the breaker's Allow.
+type heldClock struct {
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *heldClock) Now() time.Time {
+	if c.armed.CompareAndSwap(true, false) {
+		c.entered <- struct{}{}
+		<-c.release
+	}
+	return time.Now()
+}
+func (c *heldClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// A hedged call whose first attempt an open breaker refuses, after the
+// budget has refused the next copy, fails with UNAVAILABLE, as the README
+// promises: the core then gives the budget as the Reason, and the
+// *BreakerError only in Last.
+func TestHostileHedgeBreakerAfterBudgetIsUnavailable(t *testing.T) {
+	srv := &hookServer{unary: func(context.Context, int) (*testgrpc.SimpleResponse, error) {
+		return nil, status.Error(codes.Unavailable, "down")
+	}}
+	bclk := &heldClock{entered: make(chan struct{}), release: make(chan struct{})}
+	breaker, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour, Classify: grpcx.BreakerOutcome, Clock: bclk})
+	hclk := newManualClock()
+	cfg := grpcx.Config{
+		Default: grpcx.Method{Hedge: &retry.HedgePolicy{MaxAttempts: 3, Delay: time.Hour, Clock: hclk}},
+		Breaker: func(string, string) *retry.Breaker { return breaker },
+		Budget:  func(string, string) retry.Budget { return noExtra{} },
+	}
+	c := bufServe(t, srv, newIC(t, cfg))
+	unary(context.Background(), c) // trips the breaker
+	bclk.armed.Store(true)
+	errc := make(chan error, 1)
+	go func() { _, err := unary(context.Background(), c); errc <- err }()
+	<-bclk.entered // attempt 1 is in the breaker's Allow
+	hclk.fire(1)   // the hedge delay passes: the budget refuses copy 2
+	close(bclk.release)
+	err := <-errc
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("code %v (%v), want UNAVAILABLE", status.Code(err), err)
+	}
+	if _, ok := errors.AsType[*retry.BreakerError](err); !ok {
+		t.Errorf("%v does not reach the *retry.BreakerError", err)
 	}
 }

@@ -155,6 +155,9 @@ func statusOf(err error) error {
 			return err
 		}
 		code = codes.Unknown
+		if errors.As(err, new(*retry.BreakerError)) {
+			code = codes.Unavailable // no attempt answered: a breaker refused them
+		}
 	}
 	return &statusError{err: err, code: code}
 }
