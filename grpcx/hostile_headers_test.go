@@ -75,3 +75,33 @@ func TestHostileStreamHeadersThenFailNotRetried(t *testing.T) {
 		t.Errorf("server saw %d streams, want 1 (committed by its headers)", n)
 	}
 }
+
+// A caller that reads the stream's header first, as many do, of a stream
+// whose first attempt fails trailers-only: no header came (Header returns
+// nil), so nothing was received and the stream is still retried.
+func TestHostileStreamHeaderOfTrailersOnlyDoesNotCommit(t *testing.T) {
+	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "trailers only")
+		}
+		return drainInput(st)
+	}}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+	st, err := bufServe(t, srv, ic).StreamingInputCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, err := st.Header(); md != nil || err != nil {
+		t.Fatalf("Header: %v, %v; want nothing from a trailers-only answer", md, err)
+	}
+	if err := st.Send(&testgrpc.StreamingInputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := st.CloseAndRecv()
+	if err != nil || resp.GetAggregatedPayloadSize() != 1 {
+		t.Errorf("CloseAndRecv: %v, %v; want the retried stream's count of 1", resp, err)
+	}
+	if n := srv.streamCalls.Load(); n != 2 {
+		t.Errorf("server saw %d streams, want 2", n)
+	}
+}

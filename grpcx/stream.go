@@ -347,10 +347,11 @@ func (b *streamBudget) success() {
 }
 
 // Header returns the current attempt's header; receiving it commits the
-// stream, as grpc-go's own retries do.
+// stream, as grpc-go's own retries do. An attempt that ended without one
+// (nil: a trailers-only answer) received nothing, and may still be retried.
 func (s *retriedStream) Header() (metadata.MD, error) {
 	md, err := s.current().Header()
-	if err == nil {
+	if err == nil && md != nil {
 		s.commit()
 	}
 	return md, err
