@@ -2,6 +2,7 @@ package grpcx_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -58,5 +59,55 @@ func TestHostileOnFinishOncePerHedgedCall(t *testing.T) {
 	<-returned // the loser too
 	if n := finished.Load(); n != 1 {
 		t.Errorf("OnFinish called %d times, want 1", n)
+	}
+}
+
+// A retried stream calls OnFinish once, when the stream ends for good,
+// not once per attempt.
+func TestHostileOnFinishOncePerStream(t *testing.T) {
+	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "again")
+		}
+		return drainInput(st)
+	}}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+	c := bufServe(t, srv, ic)
+	var mu sync.Mutex
+	var finished []error
+	onFinish := grpc.OnFinish(func(err error) { mu.Lock(); finished = append(finished, err); mu.Unlock() })
+	st, err := c.StreamingInputCall(context.Background(), onFinish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&testgrpc.StreamingInputCallRequest{})
+	if _, err := st.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(finished) != 1 || finished[0] != nil {
+		t.Errorf("OnFinish saw %v, want one stream ending with nil", finished)
+	}
+	mu.Unlock()
+
+	// A caller that cancels instead of reading to the end: once, CANCELED.
+	finished = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	st, err = c.StreamingInputCall(ctx, grpc.OnFinish(func(err error) {
+		mu.Lock()
+		finished = append(finished, err)
+		mu.Unlock()
+		close(done)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(finished) != 1 || status.Code(finished[0]) != codes.Canceled {
+		t.Errorf("OnFinish saw %v, want one CANCELED", finished)
 	}
 }

@@ -156,8 +156,21 @@ func isOnFinish(o grpc.CallOption) bool {
 // them once per call, so they are taken off the attempts and called once,
 // with the call's error, when it ends.
 func (ic *Interceptor) unaryOnFinish(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	var finish []func(error)
-	rest := make([]grpc.CallOption, 0, len(opts))
+	rest, finish := takeOnFinish(opts)
+	err := ic.unary(ctx, name, req, reply, cc, invoker, rest)
+	for _, f := range finish {
+		f(err)
+	}
+	return err
+}
+
+// takeOnFinish splits the grpc.OnFinish options off opts; finish is nil
+// if there are none, and opts is then returned as it is.
+func takeOnFinish(opts []grpc.CallOption) (rest []grpc.CallOption, finish []func(error)) {
+	if slices.IndexFunc(opts, isOnFinish) < 0 {
+		return opts, nil
+	}
+	rest = make([]grpc.CallOption, 0, len(opts))
 	for _, o := range opts {
 		if f, ok := o.(grpc.OnFinishCallOption); ok {
 			finish = append(finish, f.OnFinish)
@@ -165,11 +178,7 @@ func (ic *Interceptor) unaryOnFinish(ctx context.Context, name string, req, repl
 			rest = append(rest, o)
 		}
 	}
-	err := ic.unary(ctx, name, req, reply, cc, invoker, rest)
-	for _, f := range finish {
-		f(err)
-	}
-	return err
+	return rest, finish
 }
 
 func (ic *Interceptor) unary(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {

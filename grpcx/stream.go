@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -25,6 +26,7 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 	ic.init()
 	m := ic.lookup(name)
 	tgt := target(cc)
+	opts, finish := takeOnFinish(opts) // grpc-go calls them once per stream
 	s := &retriedStream{
 		ic: ic, ctx: ctx, desc: desc, cc: cc, name: name, streamer: streamer, opts: opts,
 		breaker: ic.breaker(tgt, name), codes: m.codes, maxReplay: m.maxReplay,
@@ -42,10 +44,36 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 		s.policy.MaxAttempts = 1
 		s.committed.Store(true)
 	}
+	if finish != nil {
+		s.onFinish = finish
+		s.stopFinish = context.AfterFunc(ctx, func() { s.finished(status.FromContextError(ctx.Err()).Err()) })
+	}
 	if _, err := retry.Retry(ctx, &s.policy, s.open); err != nil {
-		return nil, statusOf(err)
+		err = statusOf(err)
+		s.streamDone(err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// streamDone calls the caller's OnFinish options, once, when the stream
+// has ended for good.
+func (s *retriedStream) streamDone(err error) {
+	if s.onFinish == nil {
+		return
+	}
+	s.stopFinish()
+	s.finished(err)
+}
+
+// finished calls the OnFinish options once; the caller's cancellation may
+// call it too, from its own goroutine.
+func (s *retriedStream) finished(err error) {
+	s.finishOnce.Do(func() {
+		for _, f := range s.onFinish {
+			f(err)
+		}
+	})
 }
 
 // retriedStream is a client stream that may be replaced by a new attempt
@@ -67,6 +95,11 @@ type retriedStream struct {
 	committed atomic.Bool
 	attempts  int   // attempts opened; only RecvMsg's goroutine reopens
 	pending   error // a failure already seen, which the reopening loop starts from
+
+	// The caller's grpc.OnFinish options, taken off the attempts.
+	onFinish   []func(error)
+	stopFinish func() bool
+	finishOnce sync.Once
 
 	mu         sync.Mutex // guards what SendMsg and CloseSend share with a reopening
 	cs         grpc.ClientStream
@@ -204,6 +237,14 @@ func (s *retriedStream) CloseSend() error {
 // a failure with a retryable code starts a new attempt, which is sent
 // every message kept, and receives from it instead.
 func (s *retriedStream) RecvMsg(m any) error {
+	err := s.recvMsg(m)
+	if s.onFinish != nil && (err != nil || !s.desc.ServerStreams) {
+		s.streamDone(endError(err))
+	}
+	return err
+}
+
+func (s *retriedStream) recvMsg(m any) error {
 	cs := s.current()
 	err := cs.RecvMsg(m)
 	if err == nil || err == io.EOF {
