@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -207,3 +208,43 @@ func serveHook(t *testing.T, srv testgrpc.TestServiceServer) string {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// The replay buffer holds exactly MaxReplayBytes: messages that fill it
+// are replayed to the next attempt; one byte more commits the stream.
+func TestHostileReplayBufferAtItsLimit(t *testing.T) {
+	msg := func(s string) *testgrpc.StreamingInputCallRequest {
+		return &testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte(s)}}
+	}
+	size := proto.Size(msg("aaaa")) + proto.Size(msg("bbbb"))
+	for _, tc := range []struct {
+		limit   int
+		streams int64
+		code    codes.Code
+	}{{size, 2, codes.OK}, {size - 1, 1, codes.Unavailable}} {
+		srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
+			if n == 1 {
+				for range 2 { // read both, then fail: the client cannot tell
+					if _, err := st.Recv(); err != nil {
+						return err
+					}
+				}
+				return status.Error(codes.Unavailable, "after reading")
+			}
+			return drainInput(st)
+		}}
+		ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3), MaxReplayBytes: tc.limit}})
+		st, err := bufServe(t, srv, ic).StreamingInputCall(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Send(msg("aaaa"))
+		st.Send(msg("bbbb"))
+		resp, err := st.CloseAndRecv()
+		if status.Code(err) != tc.code || srv.streamCalls.Load() != tc.streams {
+			t.Errorf("limit %d of %d: %v after %d streams, want %v after %d", tc.limit, size, err, srv.streamCalls.Load(), tc.code, tc.streams)
+		}
+		if tc.code == codes.OK && resp.GetAggregatedPayloadSize() != 2 {
+			t.Errorf("replayed stream received %d messages, want 2", resp.GetAggregatedPayloadSize())
+		}
+	}
+}
