@@ -2,6 +2,7 @@ package grpcx_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -77,5 +78,20 @@ func TestHostileClientStreamSuccessReachesBreaker(t *testing.T) {
 	}
 	if got := breaker.Snapshot().ConsecutiveFailures; got != 0 {
 		t.Errorf("consecutive failures %d after a successful client stream, want 0: its success never reached the breaker", got)
+	}
+}
+
+// Every constructor of this package reports bad input with an error that
+// matches both grpcx.ErrInvalid and retry.ErrInvalid, never a panic.
+func TestHostileConstructorsInvalid(t *testing.T) {
+	bad := retry.BreakerConfig{FailureRatio: 2}
+	_, err1 := grpcx.BreakersPerTarget(bad)
+	_, err2 := grpcx.BreakersPerMethod(bad)
+	_, err3 := grpcx.PerTarget[retry.Budget](nil)
+	_, err4 := grpcx.New(grpcx.Config{Default: grpcx.Method{Hedge: &retry.HedgePolicy{MaxAttempts: 99}}})
+	for i, err := range []error{err1, err2, err3, err4} {
+		if !errors.Is(err, grpcx.ErrInvalid) || !errors.Is(err, retry.ErrInvalid) {
+			t.Errorf("%d: %v does not match both ErrInvalid", i+1, err)
+		}
 	}
 }
