@@ -105,3 +105,27 @@ func TestHostileStreamHeaderOfTrailersOnlyDoesNotCommit(t *testing.T) {
 		t.Errorf("server saw %d streams, want 2", n)
 	}
 }
+
+// A caller that takes the stream's Context (to watch it, or for its peer)
+// holds the current attempt's: grpc-go commits the stream there, so that
+// the context stays the stream's. Retried, it would be cancelled while the
+// stream goes on.
+func TestHostileStreamContextCommits(t *testing.T) {
+	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "trailers only")
+		}
+		return drainInput(st)
+	}}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+	st, err := bufServe(t, srv, ic).StreamingInputCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := st.Context()
+	st.Send(&testgrpc.StreamingInputCallRequest{})
+	_, err = st.CloseAndRecv()
+	if n := srv.streamCalls.Load(); n != 1 || status.Code(err) != codes.Unavailable {
+		t.Errorf("%v after %d streams; want UNAVAILABLE after 1: the caller holds the first attempt's context (done: %v)", err, n, ctx.Err())
+	}
+}

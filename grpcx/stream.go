@@ -401,5 +401,10 @@ func (s *retriedStream) Header() (metadata.MD, error) {
 // Trailer returns the current attempt's trailer.
 func (s *retriedStream) Trailer() metadata.MD { return s.current().Trailer() }
 
-// Context returns the current attempt's context.
-func (s *retriedStream) Context() context.Context { return s.current().Context() }
+// Context returns the current attempt's context, and commits the stream,
+// as grpc-go's own retries do: a retry would cancel the context the
+// caller holds while the stream goes on.
+func (s *retriedStream) Context() context.Context {
+	s.commit()
+	return s.current().Context()
+}
