@@ -137,3 +137,32 @@ func TestHostileStreamCommittedWhileReopeningLeavesNoAttempt(t *testing.T) {
 		t.Error("attempt 2, opened as the stream committed, is still running")
 	}
 }
+
+// Cancelling the caller while a failed stream waits to be reopened ends
+// RecvMsg with CANCELED, and opens nothing more.
+func TestHostileStreamCancelDuringReopenWait(t *testing.T) {
+	clk := &gateClock{asked: make(chan struct{}, 1), release: make(chan time.Time)}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{
+		Retry: &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{Interval: time.Hour}, Clock: clk},
+	}})
+	opened := 0
+	streamer := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		opened++
+		return &fakeStream{ctx: ctx, err: status.Error(codes.Unavailable, "down")}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := ic.Stream(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, "/grpc.testing.TestService/StreamingOutputCall", streamer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.RecvMsg(new(testgrpc.StreamingOutputCallResponse)) }()
+	<-clk.asked
+	cancel()
+	if err := <-errc; status.Code(err) != codes.Canceled {
+		t.Errorf("RecvMsg: %v, want CANCELED", err)
+	}
+	if opened != 1 {
+		t.Errorf("%d attempts opened, want 1", opened)
+	}
+}
