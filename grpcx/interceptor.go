@@ -139,7 +139,10 @@ func target(cc *grpc.ClientConn) string {
 
 // Unary is the unary client interceptor (grpc.UnaryClientInterceptor): it
 // retries or hedges the call as its Method says, asking the breaker before
-// every attempt. See the package documentation.
+// every attempt. An attempt whose server sent its headers before failing
+// is not retried: the call is committed (gRFC A6), as in grpc-go. The
+// caller's grpc.OnFinish options run once, when the call ends. See the
+// package documentation.
 func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if slices.IndexFunc(opts, isOnFinish) >= 0 {
 		return ic.unaryOnFinish(ctx, name, req, reply, cc, invoker, opts)

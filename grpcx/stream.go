@@ -21,7 +21,9 @@ import (
 // messages sent so far fit in Method.MaxReplayBytes, kept to be sent again
 // to the next attempt. Streams are never hedged: a stream of a method
 // configured for hedging is made once. The retry policy's AttemptTimeout
-// and SplitDeadline do not apply to streams.
+// and SplitDeadline do not apply to streams. As in grpc-go, taking the
+// stream's Context commits it, and the caller's grpc.OnFinish options run
+// once, when the stream ends.
 func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, name string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ic.init()
 	m := ic.lookup(name)
