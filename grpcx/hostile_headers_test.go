@@ -80,17 +80,7 @@ func TestHostileStreamHeadersThenFailNotRetried(t *testing.T) {
 // whose first attempt fails trailers-only: no header came (Header returns
 // nil), so nothing was received and the stream is still retried.
 func TestHostileStreamHeaderOfTrailersOnlyDoesNotCommit(t *testing.T) {
-	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
-		if n == 1 {
-			return status.Error(codes.Unavailable, "trailers only")
-		}
-		return drainInput(st)
-	}}
-	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
-	st, err := bufServe(t, srv, ic).StreamingInputCall(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, st := retriedInput(t, context.Background())
 	if md, err := st.Header(); md != nil || err != nil {
 		t.Fatalf("Header: %v, %v; want nothing from a trailers-only answer", md, err)
 	}
@@ -111,20 +101,10 @@ func TestHostileStreamHeaderOfTrailersOnlyDoesNotCommit(t *testing.T) {
 // the context stays the stream's. Retried, it would be cancelled while the
 // stream goes on.
 func TestHostileStreamContextCommits(t *testing.T) {
-	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
-		if n == 1 {
-			return status.Error(codes.Unavailable, "trailers only")
-		}
-		return drainInput(st)
-	}}
-	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
-	st, err := bufServe(t, srv, ic).StreamingInputCall(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, st := retriedInput(t, context.Background())
 	ctx := st.Context()
 	st.Send(&testgrpc.StreamingInputCallRequest{})
-	_, err = st.CloseAndRecv()
+	_, err := st.CloseAndRecv()
 	if n := srv.streamCalls.Load(); n != 1 || status.Code(err) != codes.Unavailable {
 		t.Errorf("%v after %d streams; want UNAVAILABLE after 1: the caller holds the first attempt's context (done: %v)", err, n, ctx.Err())
 	}

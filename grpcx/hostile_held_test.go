@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -103,7 +102,7 @@ func TestHostileHedgePeerAndLargeReply(t *testing.T) {
 		return &testgrpc.SimpleResponse{Payload: &testgrpc.Payload{Body: big}, Username: "w"}, nil
 	}}
 	defer close(release)
-	c := dial(t, serveHook(t, srv), newIC(t, hedging()))
+	c := dial(t, serve(t, srv), newIC(t, hedging()))
 	var p peer.Peer
 	var hdr, tr metadata.MD
 	r, err := c.UnaryCall(context.Background(), &testgrpc.SimpleRequest{}, grpc.Peer(&p), grpc.Header(&hdr), grpc.Trailer(&tr))
@@ -191,23 +190,6 @@ func TestHostileHedgeBreakerBudgetConcurrent(t *testing.T) {
 		t.Error("the breaker never rejected a call")
 	}
 }
-
-// serveHook serves srv on loopback TCP; it stops with the test.
-func serveHook(t *testing.T, srv testgrpc.TestServiceServer) string {
-	t.Helper()
-	lis, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	testgrpc.RegisterTestServiceServer(g, srv)
-	done := make(chan struct{})
-	go func() { defer close(done); g.Serve(lis) }()
-	t.Cleanup(func() { g.Stop(); <-done })
-	return lis.Addr().String()
-}
-
-func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // The replay buffer holds exactly MaxReplayBytes: messages that fill it
 // are replayed to the next attempt; one byte more commits the stream.

@@ -65,21 +65,9 @@ func TestHostileOnFinishOncePerHedgedCall(t *testing.T) {
 // A retried stream calls OnFinish once, when the stream ends for good,
 // not once per attempt.
 func TestHostileOnFinishOncePerStream(t *testing.T) {
-	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
-		if n == 1 {
-			return status.Error(codes.Unavailable, "again")
-		}
-		return drainInput(st)
-	}}
-	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
-	c := bufServe(t, srv, ic)
 	var mu sync.Mutex
 	var finished []error
-	onFinish := grpc.OnFinish(func(err error) { mu.Lock(); finished = append(finished, err); mu.Unlock() })
-	st, err := c.StreamingInputCall(context.Background(), onFinish)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := retriedInput(t, context.Background(), grpc.OnFinish(func(err error) { mu.Lock(); finished = append(finished, err); mu.Unlock() }))
 	st.Send(&testgrpc.StreamingInputCallRequest{})
 	if _, err := st.CloseAndRecv(); err != nil {
 		t.Fatal(err)
@@ -94,15 +82,12 @@ func TestHostileOnFinishOncePerStream(t *testing.T) {
 	finished = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	st, err = c.StreamingInputCall(ctx, grpc.OnFinish(func(err error) {
+	retriedInput(t, ctx, grpc.OnFinish(func(err error) {
 		mu.Lock()
 		finished = append(finished, err)
 		mu.Unlock()
 		close(done)
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cancel()
 	<-done
 	mu.Lock()

@@ -47,6 +47,25 @@ func drainInput(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest
 	return st.SendAndClose(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: int32(n)})
 }
 
+// retriedInput is a client stream, through a Retry of 3 attempts, whose
+// server fails the first stream trailers-only (UNAVAILABLE, before it
+// reads anything) and counts the messages of the next.
+func retriedInput(t *testing.T, ctx context.Context, opts ...grpc.CallOption) (*hookServer, grpc.ClientStreamingClient[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse]) {
+	t.Helper()
+	srv := &hookServer{input: func(st grpc.ClientStreamingServer[testgrpc.StreamingInputCallRequest, testgrpc.StreamingInputCallResponse], n int) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "trailers only")
+		}
+		return drainInput(st)
+	}}
+	ic := newIC(t, grpcx.Config{Default: grpcx.Method{Retry: instant(&waits{}, 3)}})
+	st, err := bufServe(t, srv, ic).StreamingInputCall(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, st
+}
+
 // A client-streaming call ends with its one reply (CloseAndRecv): grpc-go
 // finishes the stream there, and so must the interceptor's attempt, or the
 // breaker never hears of the success (a half-open breaker keeps the probe
