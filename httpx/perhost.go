@@ -154,16 +154,20 @@ func Breakers(cfg retry.BreakerConfig, hosts PerHostConfig) (*PerHost[*retry.Bre
 	if hosts.Clock == nil {
 		hosts.Clock = cfg.Clock
 	}
-	prefix := ""
-	if cfg.Name != "" {
-		prefix = cfg.Name + "/"
-	}
 	return NewPerHost(hosts, func(host string) *retry.Breaker {
-		c := cfg
-		c.Name = prefix + host
-		b, _ := retry.NewBreaker(c) // cannot fail: Validate passed
+		b, _ := retry.NewBreaker(hostBreaker(cfg, host)) // cannot fail: Validate passed
 		return b
 	})
+}
+
+// hostBreaker is cfg named after host, for Breakers.
+func hostBreaker(cfg retry.BreakerConfig, host string) retry.BreakerConfig {
+	if cfg.Name == "" {
+		cfg.Name = host
+	} else {
+		cfg.Name += "/" + host
+	}
+	return cfg
 }
 
 // keepOpenBreaker is the keep function of a PerHost of *retry.Breaker:
