@@ -39,9 +39,7 @@ type override struct {
 // sent. A request whose context carries none of them costs the Transport
 // one context lookup; one that does costs a few small allocations.
 func WithPolicy(ctx context.Context, p *retry.Policy) context.Context {
-	o := overrideFrom(ctx)
-	o.retry, o.setRetry, o.oneAttempt = p, true, false
-	return context.WithValue(ctx, overrideKey{}, &o)
+	return withOverride(ctx, func(o *override) { o.retry, o.setRetry, o.oneAttempt = p, true, false })
 }
 
 // NoRetry returns a copy of ctx that makes a Transport send a request
@@ -52,10 +50,10 @@ func WithPolicy(ctx context.Context, p *retry.Policy) context.Context {
 // attempt; the breaker, if any, is still asked. A later WithHedge hedges
 // the one attempt; a later WithPolicy brings retries back.
 func NoRetry(ctx context.Context) context.Context {
-	o := overrideFrom(ctx)
-	o.oneAttempt = true
-	o.hedge, o.setHedge, o.noHedge = nil, true, true
-	return context.WithValue(ctx, overrideKey{}, &o)
+	return withOverride(ctx, func(o *override) {
+		o.oneAttempt = true
+		o.hedge, o.setHedge, o.noHedge = nil, true, true
+	})
 }
 
 // WithHedge returns a copy of ctx that makes a Transport hedge a request
@@ -64,26 +62,25 @@ func NoRetry(ctx context.Context) context.Context {
 // independent are hedged, and h's Retryable and OnDiscard must be unset.
 // A nil h is invalid: NoHedge turns hedging off. See WithPolicy.
 func WithHedge(ctx context.Context, h *retry.HedgePolicy) context.Context {
-	o := overrideFrom(ctx)
-	o.hedge, o.setHedge, o.noHedge = h, true, false
-	return context.WithValue(ctx, overrideKey{}, &o)
+	return withOverride(ctx, func(o *override) { o.hedge, o.setHedge, o.noHedge = h, true, false })
 }
 
 // NoHedge returns a copy of ctx that makes a Transport send a request made
 // with it one attempt at a time, whatever Config.Hedge says. Retries are
 // left as they are. See WithPolicy.
 func NoHedge(ctx context.Context) context.Context {
-	o := overrideFrom(ctx)
-	o.hedge, o.setHedge, o.noHedge = nil, true, true
-	return context.WithValue(ctx, overrideKey{}, &o)
+	return withOverride(ctx, func(o *override) { o.hedge, o.setHedge, o.noHedge = nil, true, true })
 }
 
-// overrideFrom returns a copy of ctx's override, or a zero one.
-func overrideFrom(ctx context.Context) override {
-	if o, ok := ctx.Value(overrideKey{}).(*override); ok {
-		return *o
+// withOverride returns a child of ctx whose override is a copy of ctx's
+// (or a zero one) changed by set.
+func withOverride(ctx context.Context, set func(*override)) context.Context {
+	var o override
+	if old, ok := ctx.Value(overrideKey{}).(*override); ok {
+		o = *old
 	}
-	return override{}
+	set(&o)
+	return context.WithValue(ctx, overrideKey{}, &o)
 }
 
 // forRequest returns the Transport that sends req: t itself, or if req's
