@@ -43,12 +43,12 @@ func WithPolicy(ctx context.Context, p *retry.Policy) context.Context {
 }
 
 // NoRetry returns a copy of ctx that makes a Transport send a request
-// made with it once: one attempt, not hedged, as a health check wants (see
-// WithPolicy).
+// made with it once: one attempt, not hedged, as a health check wants.
 // The policy otherwise in force (Config.Retry's or WithPolicy's) still
-// gives its name, clock and budget, and MaxElapsed still bounds the
+// gives its name, clock and budget, and its MaxElapsed still bounds the
 // attempt; the breaker, if any, is still asked. A later WithHedge hedges
-// the one attempt; a later WithPolicy brings retries back.
+// the one attempt; a later WithPolicy brings retries back, still not
+// hedged. See WithPolicy.
 func NoRetry(ctx context.Context) context.Context {
 	return withOverride(ctx, func(o *override) {
 		o.oneAttempt = true

@@ -296,3 +296,21 @@ func TestNoRetryKeepsMaxElapsed(t *testing.T) {
 		t.Fatalf("%d requests, want 1", srv.hits.Load())
 	}
 }
+
+// NoRetry keeps the budget of the policy in force: its one attempt is
+// counted, and a failure takes a token as any attempt's would.
+func TestNoRetryKeepsBudget(t *testing.T) {
+	srv := newScript(t, false, status(503, ""))
+	bucket := &retry.TokenBucket{}
+	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{MaxAttempts: 5, Backoff: retry.Constant{}, Budget: bucket}})
+	before := bucket.Tokens()
+	req, _ := http.NewRequestWithContext(httpx.NoRetry(context.Background()), "GET", srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if srv.hits.Load() != 1 || bucket.Tokens() >= before {
+		t.Fatalf("%d requests, tokens %v then %v: want 1 request that took a token", srv.hits.Load(), before, bucket.Tokens())
+	}
+}

@@ -86,16 +86,17 @@ func (c PerHostConfig) Validate() error {
 // host kept is such a breaker does the cap drop the least recently used.
 //
 // A PerHost is safe for concurrent use. For a known host, For takes no
-// lock, reads no clock and allocates nothing. Make one with NewPerHost or Breakers.
-// The zero PerHost (and a nil one) is ready to use and makes no values:
-// For returns T's zero value for every host, which Config.Breaker and
-// Config.Budget read as none.
+// lock, reads no clock and allocates nothing. Make one with NewPerHost or
+// Breakers; a PerHost must not be copied after first use. The zero
+// PerHost (and a nil one) is ready to use and makes no values: For returns
+// T's zero value for every host, which Config.Breaker and Config.Budget
+// read as none, and it lists no host.
 type PerHost[T any] struct {
 	newValue    func(host string) T
 	maxHosts    int
 	idleTimeout time.Duration
 	clock       retry.Clock
-	start       time.Time // used times are durations since start, monotonic with the real clock
+	start       time.Time // times are durations since start: monotonic with the real clock
 	// keep reports whether an idle value must stay: an open breaker.
 	keep func(v T, now time.Time) bool
 
