@@ -45,3 +45,34 @@ func BenchmarkOverride(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverrideOverhead is the Transport's own cost per request on an
+// in-memory base, without and with a policy in the request's context.
+func BenchmarkOverrideOverhead(b *testing.B) {
+	rt, err := httpx.New(httpx.Config{Base: cannedBase{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+		ctx  context.Context
+	}{
+		{"base", cannedBase{}, context.Background()},
+		{"httpx", rt, context.Background()},
+		{"NoRetry", rt, httpx.NoRetry(context.Background())},
+		{"WithPolicy", rt, httpx.WithPolicy(context.Background(), &retry.Policy{MaxAttempts: 5})},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req, _ := http.NewRequestWithContext(bc.ctx, http.MethodGet, "http://example.test/", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}
