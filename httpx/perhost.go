@@ -79,11 +79,13 @@ func (c PerHostConfig) Validate() error {
 // A PerHost is bounded (see PerHostConfig): it drops hosts idle for
 // IdleTimeout, and the least recently used ones past MaxHosts. A call that
 // holds a dropped value keeps it and goes on; the value is only no longer
-// shared, and the host's next call gets a new one. A *retry.Breaker that is
-// open (before its OpenUntil) is not dropped for idleness, nor for room
-// while another host can be dropped instead: a sick host must not get a
-// fresh closed breaker because many other hosts were seen. Only when every
-// host kept is such a breaker does the cap drop the least recently used.
+// shared, and the host's next call gets a new one. In a
+// PerHost[*retry.Breaker] (as Breakers makes), a breaker that is open
+// (before its OpenUntil, read on PerHostConfig.Clock) is not dropped for
+// idleness, nor for room while another host can be dropped instead: a
+// sick host must not get a fresh closed breaker because many other hosts
+// were seen. Only when every host kept is such a breaker does the cap drop
+// the least recently used.
 //
 // A PerHost is safe for concurrent use. For a known host, For takes no
 // lock, reads no clock and allocates nothing. Make one with NewPerHost or
