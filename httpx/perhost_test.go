@@ -96,15 +96,17 @@ func TestPerHostKeysAndListing(t *testing.T) {
 // again makes a new value.
 func TestPerHostIdle(t *testing.T) {
 	p := newCounted(t, httpx.PerHostConfig{IdleTimeout: time.Minute})
+	// after moves the clock by d and checks the hosts Len finds.
+	after := func(d time.Duration, want int, why string) {
+		t.Helper()
+		p.clock.Add(d)
+		if n := p.Len(); n != want {
+			t.Fatalf("%d hosts: %s", n, why)
+		}
+	}
 	p.For(get("http://a.example/"))
-	p.clock.Add(time.Minute - time.Nanosecond)
-	if p.Len() != 1 {
-		t.Fatal("dropped before IdleTimeout")
-	}
-	p.clock.Add(time.Nanosecond)
-	if p.Len() != 0 {
-		t.Fatal("kept after IdleTimeout")
-	}
+	after(time.Minute-time.Nanosecond, 1, "dropped before IdleTimeout")
+	after(time.Nanosecond, 0, "kept after IdleTimeout")
 	if v := p.For(get("http://a.example/")); v != 2 {
 		t.Fatalf("after the drop, For gave %d, want a new value (2)", v)
 	}
@@ -112,19 +114,10 @@ func TestPerHostIdle(t *testing.T) {
 	// A host asked for is kept for IdleTimeout after the sweep that saw
 	// it asked for, at least IdleTimeout after its last use.
 	p.clock.Add(50 * time.Second)
-	p.For(get("http://a.example/")) // last use: t=50s
-	p.clock.Add(50 * time.Second)
-	if p.Len() != 1 { // t=100s: the sweep sees it asked for
-		t.Fatal("a host in use was dropped")
-	}
-	p.clock.Add(time.Minute - time.Nanosecond)
-	if p.Len() != 1 {
-		t.Fatal("dropped less than IdleTimeout after a sweep saw it used")
-	}
-	p.clock.Add(time.Nanosecond)
-	if p.Len() != 0 {
-		t.Fatal("kept when idle")
-	}
+	p.For(get("http://a.example/"))                       // last use: t=50s
+	after(50*time.Second, 1, "a host in use was dropped") // t=100s: the sweep sees it asked for
+	after(time.Minute-time.Nanosecond, 1, "dropped less than IdleTimeout after a sweep saw it used")
+	after(time.Nanosecond, 0, "kept when idle")
 }
 
 // Adding a host drops the idle ones (the sweep runs at most every quarter
