@@ -53,6 +53,10 @@ func (s BreakerState) String() string {
 // starts a new generation, and the outcome of a call that started in an
 // earlier generation is ignored.
 //
+// BreakerConfig.Hooks hears every change of state, with the reason and
+// the counts of the period that ended, and every rejection. Operators can
+// take over with ForceOpen, ForceClosed and Reset.
+//
 // The zero value is ready to use and behaves as NewBreaker(BreakerConfig{}),
 // with the defaults documented there. A Breaker must not be copied after
 // first use.
@@ -75,15 +79,33 @@ type Breaker struct {
 	fastMask uint64
 
 	mu        sync.Mutex // guards the fields below and every change of word
-	openUntil time.Time
-	reopens   int // opens since the breaker last closed, the first excluded
-	probes    int // probe calls in flight
-	probeOK   int // successful probes of this half-open period
-	events    []stateChange
-	notifying bool // a goroutine is delivering events
+	openUntil time.Time  // zero while forced open until told otherwise
+	reopens   int        // opens since the breaker last closed, the first excluded
+	probes    int        // probe calls in flight
+	probeOK   int        // successful probes of this half-open period
+	probeBad  int        // failed probes of this half-open period (one at most)
+	forced    forcing    // the state an operator holds the breaker in
+	// rejectedAt is rejected at the start of the current period.
+	rejectedAt uint64
+	events     []queuedChange
+	notifying  bool // a goroutine is delivering events
 }
 
-type stateChange struct{ from, to BreakerState }
+// queuedChange is a change of state waiting for OnBreakerChange, with the
+// context of the call that made it.
+type queuedChange struct {
+	ctx    context.Context
+	change BreakerChange
+}
+
+// forcing is the state an operator holds a breaker in, if any.
+type forcing uint8
+
+const (
+	notForced forcing = iota
+	forcedOpen
+	forcedClosed
+)
 
 const stateMask = 3
 
@@ -99,7 +121,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		b.fastMask = ^uint64(0)
 	}
 	b.base = now(s.clock)
-	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.stats.Store(newClosedStats(&b.s, 1<<2, false))
 	b.word.Store(1 << 2) // generation 1, closed
 	return b, nil
 }
@@ -129,10 +151,13 @@ type BreakerSnapshot struct {
 	OpenUntil time.Time
 	// Rejected counts the calls rejected since NewBreaker.
 	Rejected uint64
+	// Forced: an operator holds the breaker in State (see ForceOpen and
+	// ForceClosed), whatever the traffic, until released.
+	Forced bool
 }
 
 // Snapshot returns the breaker's state and counts. It may be called from
-// OnStateChange.
+// Hooks.OnBreakerChange.
 func (b *Breaker) Snapshot() BreakerSnapshot {
 	if b.word.Load() == 0 {
 		b.lazyInit()
@@ -144,6 +169,9 @@ func (b *Breaker) Snapshot() BreakerSnapshot {
 		State:      BreakerState(w & stateMask),
 		Generation: w >> 2,
 		Rejected:   b.rejected.Load(),
+		// A force for a time is over once the time is up, even before
+		// the call that ends it comes.
+		Forced: b.forced == forcedClosed || b.forced == forcedOpen && (b.openUntil.IsZero() || t.Before(b.openUntil)),
 	}
 	switch snap.State {
 	case BreakerOpen:
@@ -154,14 +182,23 @@ func (b *Breaker) Snapshot() BreakerSnapshot {
 	st := b.stats.Load()
 	b.mu.Unlock()
 	if snap.State == BreakerClosed {
-		snap.ConsecutiveFailures = max(st.consecutive.Load(), 0)
-		tot := st.totals(t.Sub(b.base))
-		snap.Calls, snap.Failures, snap.Slow = tot.calls, min(tot.failures, tot.calls), min(tot.slow, tot.calls)
-		if b.s.timed() && tot.calls > 0 {
-			snap.AverageDuration = time.Duration(tot.nanos / tot.calls)
-		}
+		c := b.closedCounts(st, t)
+		snap.Calls, snap.Failures, snap.Slow = c.Calls, c.Failures, c.Slow
+		snap.AverageDuration, snap.ConsecutiveFailures = c.AverageDuration, c.ConsecutiveFailures
 	}
 	return snap
+}
+
+// closedCounts returns the counts of the closed period whose stats are st,
+// at time now.
+func (b *Breaker) closedCounts(st *closedStats, now time.Time) BreakerCounts {
+	c := BreakerCounts{ConsecutiveFailures: max(st.consecutive.Load(), 0)}
+	tot := st.totals(now.Sub(b.base))
+	c.Calls, c.Failures, c.Slow = tot.calls, min(tot.failures, tot.calls), min(tot.slow, tot.calls)
+	if b.s.timed() && tot.calls > 0 {
+		c.AverageDuration = time.Duration(tot.nanos / tot.calls)
+	}
+	return c
 }
 
 func (b *Breaker) now() time.Time { return now(b.s.clock) }
@@ -178,24 +215,30 @@ type ticket struct {
 // clock takes this path: two atomic loads, no lock, no write.
 //
 // The stats of a closed period are published before its word (see
-// finishProbe), so a call that loads the word of a closed period then
+// setState), so a call that loads the word of a closed period then
 // finds its stats or those of a later period, never an earlier one; a
 // call that finds stats of another period loads the word again.
-func (b *Breaker) admit() (ticket, error) {
+//
+// ctx is the call's, for the hooks.
+func (b *Breaker) admit(ctx context.Context) (ticket, error) {
 	w := b.word.Load()
 	st := b.stats.Load()
 	if w&b.fastMask != 0 || st == nil || st.word != w {
-		return b.admitSlow()
+		return b.admitSlow(ctx)
 	}
 	return ticket{word: w, stats: st}, nil
 }
 
-func (b *Breaker) admitSlow() (ticket, error) {
-	w := b.word.Load()
-	if w == 0 {
-		w = b.lazyInit()
+func (b *Breaker) admitSlow(ctx context.Context) (ticket, error) {
+	return b.admitAt(ctx, b.loadWord(), b.now())
+}
+
+// loadWord returns the breaker's word, making a zero Breaker ready first.
+func (b *Breaker) loadWord() uint64 {
+	if w := b.word.Load(); w != 0 {
+		return w
 	}
-	return b.admitAt(w, b.now())
+	return b.lazyInit()
 }
 
 // lazyInit makes a zero Breaker the Breaker of the zero BreakerConfig, once,
@@ -216,7 +259,7 @@ func (b *Breaker) lazyInit() uint64 {
 	}
 	b.s = s
 	b.base = now(nil)
-	b.stats.Store(newClosedStats(&b.s, 1<<2))
+	b.stats.Store(newClosedStats(&b.s, 1<<2, false))
 	b.word.Store(1 << 2)
 	return 1 << 2
 }
@@ -224,16 +267,15 @@ func (b *Breaker) lazyInit() uint64 {
 // admitAt is admit at time now for the cases that need a clock: a closed
 // breaker that measures durations or throttles, and the other states,
 // which take the lock.
-func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
+func (b *Breaker) admitAt(ctx context.Context, w uint64, now time.Time) (ticket, error) {
 	elapsed := now.Sub(b.base)
 	if w&stateMask == uint64(BreakerClosed) {
 		t := ticket{word: w, stats: b.stats.Load(), start: elapsed}
 		if t.stats.word != w { // the breaker left that closed period
-			return b.admitAt(b.word.Load(), now)
+			return b.admitAt(ctx, b.word.Load(), now)
 		}
-		if b.s.adaptive && t.stats.throttle(&b.s, elapsed) {
-			b.rejected.Add(1)
-			return ticket{}, rejectThrottled()
+		if b.s.adaptive && !t.stats.forced && t.stats.throttle(&b.s, elapsed) {
+			return ticket{}, b.reject(ctx, rejectThrottled())
 		}
 		return t, nil
 	}
@@ -242,53 +284,51 @@ func (b *Breaker) admitAt(w uint64, now time.Time) (ticket, error) {
 	switch BreakerState(w & stateMask) {
 	case BreakerClosed: // it closed meanwhile
 		b.mu.Unlock()
-		return b.admitAt(w, now)
+		return b.admitAt(ctx, w, now)
 	case BreakerOpen:
-		if now.Before(b.openUntil) {
+		if b.forced == forcedOpen && b.openUntil.IsZero() || now.Before(b.openUntil) {
 			until := b.openUntil
 			b.mu.Unlock()
-			b.rejected.Add(1)
-			return ticket{}, rejectOpen(until, now)
+			return ticket{}, b.reject(ctx, rejectOpen(until, now))
 		}
-		w = b.setState(w, BreakerHalfOpen)
-		b.probes, b.probeOK = 0, 0
+		b.forced = notForced // a force for a time is over
+		w = b.setState(ctx, w, BreakerHalfOpen, ReasonOpenElapsed, now)
 	}
 	if b.probes >= b.s.probes {
 		b.mu.Unlock()
-		b.rejected.Add(1)
-		return ticket{}, rejectProbes()
+		return ticket{}, b.reject(ctx, rejectProbes())
 	}
 	b.probes++
 	b.mu.Unlock()
 	t := ticket{word: w, start: elapsed}
-	if b.s.hook != nil {
-		b.notifyAdmitted(t)
+	if b.s.onChange != nil {
+		b.notifyAdmitted(ctx, t)
 	}
 	return t, nil
+}
+
+// reject counts a refused call and reports it to OnBreakerReject.
+func (b *Breaker) reject(ctx context.Context, e *BreakerError) error {
+	b.rejected.Add(1)
+	if b.s.onReject != nil {
+		b.s.onReject(ctx, BreakerReject{Name: b.s.name, Err: e})
+	}
+	return e
 }
 
 // notifyAdmitted delivers the queued changes of state for a probe t that
 // has just taken its slot. The caller cannot release the slot if the hook
 // panics (or calls runtime.Goexit), since admit does not return, so the
 // slot is released here before the panic goes on: the call is not made.
-func (b *Breaker) notifyAdmitted(t ticket) {
+func (b *Breaker) notifyAdmitted(ctx context.Context, t ticket) {
 	delivered := false
 	defer func() {
 		if !delivered {
-			b.finishProbe(t, BreakerIgnored, nil, time.Time{})
+			b.finishProbe(ctx, t, BreakerIgnored, nil, time.Time{})
 		}
 	}()
 	b.notify()
 	delivered = true
-}
-
-// classify sorts a call's error, calling the default classifier directly
-// when there is no other.
-func (b *Breaker) classify(err error) BreakerOutcome {
-	if err == nil && b.s.classify == nil {
-		return BreakerSuccess
-	}
-	return b.classifySlow(err)
 }
 
 func (b *Breaker) classifySlow(err error) BreakerOutcome {
@@ -322,23 +362,28 @@ func (b *Breaker) outcomeSlow(ctx context.Context, err error) BreakerOutcome {
 	return o
 }
 
-// finish reports the outcome of an admitted call; cause is its error. A
-// success in a closed breaker without a window only reads the failure
-// run, and resets it if it is not zero.
-func (b *Breaker) finish(t ticket, o BreakerOutcome, cause error) {
-	// Stats of a closed period that is over are never read again, and a
-	// ticket's stats are those of its own period (see admit), so the
-	// generation need not be checked here.
-	if o == BreakerSuccess && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0 {
-		return
+// finish reports the outcome of an admitted call made with ctx; cause is
+// its error. A success in a closed breaker without a window only reads the
+// failure run, and resets it if it is not zero.
+func (b *Breaker) finish(ctx context.Context, t ticket, o BreakerOutcome, cause error) {
+	if !t.settled(o) {
+		b.finishSlow(ctx, t, o, cause)
 	}
-	b.finishSlow(t, o, cause)
 }
 
-func (b *Breaker) finishSlow(t ticket, o BreakerOutcome, cause error) {
+// settled reports whether outcome o of the call of t needs no more work:
+// a success in a closed breaker without a window whose failure run is
+// zero. Stats of a closed period that is over are never read again, and a
+// ticket's stats are those of its own period (see admit), so the
+// generation need not be checked here.
+func (t *ticket) settled(o BreakerOutcome) bool {
+	return o == BreakerSuccess && t.stats != nil && t.stats.plain && t.stats.consecutive.Load() == 0
+}
+
+func (b *Breaker) finishSlow(ctx context.Context, t ticket, o BreakerOutcome, cause error) {
 	switch {
 	case t.stats == nil:
-		b.finishProbe(t, o, cause, b.now())
+		b.finishProbe(ctx, t, o, cause, b.now())
 		return
 	case o == BreakerSuccess && t.stats.plain:
 		t.stats.consecutive.Store(0)
@@ -357,16 +402,18 @@ func (b *Breaker) finishSlow(t ticket, o BreakerOutcome, cause error) {
 			d = elapsed - t.start
 		}
 	}
-	if t.stats.record(&b.s, o == BreakerFailure, elapsed, d) {
+	// A breaker forced closed counts its calls (see Snapshot) but does
+	// not trip.
+	if why := t.stats.record(&b.s, o == BreakerFailure, elapsed, d); why != 0 && !t.stats.forced {
 		if now.IsZero() {
 			now = b.now()
 		}
-		b.trip(t.word, now, cause)
+		b.trip(ctx, t.word, now, cause, why)
 	}
 }
 
 // finishProbe reports the outcome of a half-open probe at time now.
-func (b *Breaker) finishProbe(t ticket, o BreakerOutcome, cause error, now time.Time) {
+func (b *Breaker) finishProbe(ctx context.Context, t ticket, o BreakerOutcome, cause error, now time.Time) {
 	b.mu.Lock()
 	w := b.word.Load()
 	if w != t.word {
@@ -378,40 +425,36 @@ func (b *Breaker) finishProbe(t ticket, o BreakerOutcome, cause error, now time.
 	case BreakerSuccess:
 		b.probeOK++
 		if b.probeOK >= b.s.successes {
-			// Fresh stats first, then the word: a lock-free admit that
-			// sees the new closed word must not find the stats of the
-			// period that tripped (its failure run would trip the
-			// breaker again at the next failure).
-			b.stats.Store(newClosedStats(&b.s, nextWord(w, BreakerClosed)))
-			b.setState(w, BreakerClosed)
+			b.setState(ctx, w, BreakerClosed, ReasonProbesSucceeded, now)
 			b.reopens = 0
 		}
 	case BreakerFailure:
+		b.probeBad++
 		b.reopens++
-		b.open(w, now, cause)
+		b.open(ctx, w, now, cause, ReasonProbeFailed)
 	}
 	b.mu.Unlock()
 	b.notify()
 }
 
 // trip opens a closed breaker whose call, admitted in generation and
-// state w, fired a trip rule at time now.
-func (b *Breaker) trip(w uint64, now time.Time, cause error) {
+// state w and made with ctx, fired the trip rule why at time now.
+func (b *Breaker) trip(ctx context.Context, w uint64, now time.Time, cause error, why BreakerReason) {
 	b.mu.Lock()
 	if b.word.Load() != w {
-		b.mu.Unlock() // another call tripped it first
+		b.mu.Unlock() // another call tripped it first, or an operator acted
 		return
 	}
-	b.open(w, now, cause)
+	b.open(ctx, w, now, cause, why)
 	b.mu.Unlock()
 	b.notify()
 }
 
 // open moves the breaker from w to open at time now, for the open
 // duration that cause and the number of reopenings ask for. b.mu is held.
-func (b *Breaker) open(w uint64, now time.Time, cause error) {
-	b.setState(w, BreakerOpen)
+func (b *Breaker) open(ctx context.Context, w uint64, now time.Time, cause error, why BreakerReason) {
 	b.openUntil = now.Add(b.openDuration(cause))
+	b.setState(ctx, w, BreakerOpen, why, now)
 }
 
 // openDuration is the time to stay open: the delay cause asks for through
@@ -431,15 +474,53 @@ func (b *Breaker) openDuration(cause error) time.Duration {
 	return d
 }
 
-// setState starts the next generation in state to and queues the change
-// for OnStateChange. b.mu is held.
-func (b *Breaker) setState(w uint64, to BreakerState) uint64 {
+// setState starts the next generation, in state to, for the reason why at
+// time now, and queues the change for OnBreakerChange with ctx, the
+// context of the call that made it. A new closed period gets fresh stats,
+// forced if b.forced says so; a new half-open one no probes; b.openUntil
+// is set before a change to open. b.mu is held.
+func (b *Breaker) setState(ctx context.Context, w uint64, to BreakerState, why BreakerReason, now time.Time) uint64 {
 	next := nextWord(w, to)
+	var ended BreakerCounts
+	if b.s.onChange != nil {
+		ended = b.periodCounts(w, now)
+	}
+	if to == BreakerClosed {
+		// Fresh stats first, then the word: a lock-free admit that sees
+		// the new closed word must not find the stats of an earlier
+		// period (the failure run that tripped the breaker would trip it
+		// again at the next failure).
+		b.stats.Store(newClosedStats(&b.s, next, b.forced == forcedClosed))
+	}
 	b.word.Store(next)
-	if b.s.hook != nil {
-		b.events = append(b.events, stateChange{BreakerState(w & stateMask), to})
+	rejected := b.rejected.Load()
+	ended.Rejected, b.rejectedAt = rejected-b.rejectedAt, rejected
+	if to == BreakerHalfOpen {
+		b.probes, b.probeOK, b.probeBad = 0, 0, 0
+	}
+	if b.s.onChange != nil {
+		ch := BreakerChange{
+			Name: b.s.name, From: BreakerState(w & stateMask), To: to,
+			Reason: why, Manual: why.manual(), Forced: b.forced != notForced, Ended: ended,
+		}
+		if to == BreakerOpen {
+			ch.Until = b.openUntil
+		}
+		b.events = append(b.events, queuedChange{ctx, ch})
 	}
 	return next
+}
+
+// periodCounts returns the counts of the period of word w, which is
+// ending at time now. b.mu is held.
+func (b *Breaker) periodCounts(w uint64, now time.Time) BreakerCounts {
+	switch BreakerState(w & stateMask) {
+	case BreakerClosed:
+		return b.closedCounts(b.stats.Load(), now)
+	case BreakerHalfOpen:
+		return BreakerCounts{Calls: int64(b.probeOK + b.probeBad), Failures: int64(b.probeBad)}
+	}
+	return BreakerCounts{}
 }
 
 // nextWord is the word of the generation after w's, in state to.

@@ -246,7 +246,7 @@ func TestBreakerConcurrent(t *testing.T) {
 			last, changes := retry.BreakerClosed, 0
 			cfg.Clock, cfg.OpenDuration, cfg.HalfOpenProbes = clk, 20*time.Millisecond, 3
 			var b *retry.Breaker
-			cfg.OnStateChange = func(from, to retry.BreakerState) {
+			cfg.Hooks = changeHooks(func(from, to retry.BreakerState) {
 				mu.Lock()
 				defer mu.Unlock()
 				if from != last || from == to {
@@ -255,7 +255,7 @@ func TestBreakerConcurrent(t *testing.T) {
 				last = to
 				changes++
 				b.State()
-			}
+			})
 			b = newBreaker(t, cfg)
 			var wg sync.WaitGroup
 			for g := range 50 {

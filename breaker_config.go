@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"math"
 	"runtime"
 	"strconv"
@@ -145,16 +146,23 @@ type BreakerConfig struct {
 	// Guard). A context deadline is classified as any other error.
 	Classify func(err error) BreakerOutcome
 
-	// OnStateChange, if set, is called after every change of state, in the
-	// order of the changes, outside the breaker's lock: it may call State or
-	// Snapshot. It runs on the goroutine whose call caused the change (or on
-	// one that is already delivering earlier changes), so keep it short. If
-	// it panics, the breaker stays consistent, later changes are still
-	// delivered, and the panic is raised again in that goroutine.
-	OnStateChange func(from, to BreakerState)
-
-	// Hooks, if set, receives the breaker's changes of state and
-	// rejections (see Hooks).
+	// Hooks, if set, receives the breaker's changes of state
+	// (OnBreakerChange) and rejections (OnBreakerReject); NewBreaker reads
+	// the two fields once. Every event carries Name.
+	//
+	// OnBreakerChange is called after every change of state, in the order
+	// of the changes, outside the breaker's lock: it may call State,
+	// Snapshot, or even ForceOpen. It runs on the goroutine whose call
+	// caused the change, with that call's context (or on one that is
+	// already delivering earlier changes), so keep it short. A change made
+	// by Allow, or by an operator (ForceOpen, ForceClosed, Reset), has
+	// context.Background(). If it panics, the breaker stays consistent,
+	// later changes are still delivered, and the panic is raised again in
+	// that goroutine.
+	//
+	// OnBreakerReject is called on the caller's goroutine for every call
+	// the breaker refuses, with the call's context and the *BreakerError
+	// it returns.
 	Hooks *Hooks
 
 	// Clock is the source of time; nil means real time.
@@ -225,7 +233,9 @@ type breakerSettings struct {
 	successes     int
 
 	classify func(error) BreakerOutcome
-	hook     func(from, to BreakerState)
+	name     string
+	onChange func(context.Context, BreakerChange)
+	onReject func(context.Context, BreakerReject)
 	clock    Clock
 	rand     func() float64
 }
@@ -301,9 +311,12 @@ func (c *BreakerConfig) settings() (breakerSettings, error) {
 		probes:       c.HalfOpenProbes,
 		successes:    c.HalfOpenSuccesses,
 		classify:     c.Classify,
-		hook:         c.OnStateChange,
+		name:         c.Name,
 		clock:        c.Clock,
 		rand:         c.Rand,
+	}
+	if c.Hooks != nil {
+		s.onChange, s.onReject = c.Hooks.OnBreakerChange, c.Hooks.OnBreakerReject
 	}
 	if s.slowAt > 0 && s.slowRatio == 0 {
 		s.slowRatio = 1

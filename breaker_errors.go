@@ -36,6 +36,8 @@ type BreakerError struct {
 	// ErrTooManyProbes and ErrBreakerThrottled both are zero: the breaker
 	// cannot tell when a call will pass (a slot frees when a probe ends;
 	// the throttle is random), and Retry never waits on these rejections.
+	// Nor for a breaker forced open until told otherwise (see
+	// Breaker.ForceOpen): both are zero there too.
 	Until time.Time
 	Wait  time.Duration
 }

@@ -45,20 +45,22 @@ func Guard[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, 
 	if err := ctx.Err(); err != nil {
 		return zero, err // do not spend a probe on a call that cannot run
 	}
-	t, err := b.admit()
+	t, err := b.admit(ctx)
 	if err != nil {
 		return zero, err
 	}
 	finished := false
 	defer func() {
 		if !finished { // fn panicked or called runtime.Goexit
-			b.finish(t, BreakerFailure, nil)
+			b.finish(ctx, t, BreakerFailure, nil)
 		}
 	}()
 	v, err := fn(ctx)
 	o := b.outcome(ctx, err) // before finished: a Classify that panics must not keep the slot
 	finished = true
-	b.finish(t, o, err)
+	if !t.settled(o) { // the fast path, inlined
+		b.finishSlow(ctx, t, o, err)
+	}
 	return v, err
 }
 
@@ -78,7 +80,7 @@ func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Conte
 	if err := ctx.Err(); err != nil {
 		return v, false, err
 	}
-	t, err := b.admit()
+	t, err := b.admit(ctx)
 	if err != nil {
 		if fallback == nil {
 			return v, false, err
@@ -89,13 +91,15 @@ func GuardFallback[T any](ctx context.Context, b *Breaker, fn func(context.Conte
 	finished := false
 	defer func() {
 		if !finished {
-			b.finish(t, BreakerFailure, nil)
+			b.finish(ctx, t, BreakerFailure, nil)
 		}
 	}()
 	v, err = fn(ctx)
 	o := b.outcome(ctx, err)
 	finished = true
-	b.finish(t, o, err)
+	if !t.settled(o) { // the fast path, inlined
+		b.finishSlow(ctx, t, o, err)
+	}
 	if o != BreakerFailure || fallback == nil || err == nil {
 		return v, false, err
 	}
@@ -124,13 +128,27 @@ func invalidGuard(nilCtx, nilFn bool) error {
 // context.Canceled for a call that tells nothing, such as one whose context
 // the caller cancelled.
 //
+// Allow knows no context: the hooks (BreakerConfig.Hooks) receive
+// context.Background(). AllowContext passes the call's.
+//
 // Allow costs two small allocations (done and its once-only flag); Guard
 // costs none. Allow on a nil *Breaker returns an error wrapping ErrInvalid.
 func (b *Breaker) Allow() (done func(err error), err error) {
-	if b == nil {
-		return doneNothing, invalid("nil *Breaker")
+	return b.AllowContext(context.Background())
+}
+
+// AllowContext is Allow for a call made with ctx, as Guard is: the hooks
+// receive ctx; if ctx is already done, the breaker is not asked and err is
+// ctx's; and a failure once ctx has been cancelled is BreakerIgnored,
+// whatever Classify says. A nil ctx returns an error wrapping ErrInvalid.
+func (b *Breaker) AllowContext(ctx context.Context) (done func(err error), err error) {
+	if ctx == nil || b == nil {
+		return doneNothing, invalidGuard(ctx == nil, false)
 	}
-	t, err := b.admit()
+	if err := ctx.Err(); err != nil {
+		return doneNothing, err
+	}
+	t, err := b.admit(ctx)
 	if err != nil {
 		return doneNothing, err
 	}
@@ -140,12 +158,12 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 			finished := false
 			defer func() {
 				if !finished { // Classify panicked or called runtime.Goexit
-					b.finish(t, BreakerFailure, nil)
+					b.finish(ctx, t, BreakerFailure, nil)
 				}
 			}()
-			o := b.classify(err)
+			o := b.outcome(ctx, err)
 			finished = true
-			b.finish(t, o, err)
+			b.finish(ctx, t, o, err)
 		}
 	}, nil
 }

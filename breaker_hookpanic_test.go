@@ -28,11 +28,11 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 			t.Run(tr.from.String()+">"+tr.to.String()+"/"+api, func(t *testing.T) {
 				clk := newManualClock()
 				b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-					OnStateChange: func(from, to retry.BreakerState) {
+					Hooks: changeHooks(func(from, to retry.BreakerState) {
 						if from == tr.from && to == tr.to {
 							panic("hook")
 						}
-					}})
+					})})
 				// do makes one call that returns err and reports any
 				// panic, which must be the hook's.
 				do := func(err error) (rerr error) {
@@ -92,11 +92,11 @@ func TestBreakerPanickingHookEveryTransition(t *testing.T) {
 func TestBreakerPanickingHookOnHalfOpenFreesProbe(t *testing.T) {
 	clk := newManualClock()
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.BreakerState) {
+		Hooks: changeHooks(func(from, to retry.BreakerState) {
 			if to == retry.BreakerHalfOpen {
 				panic("hook")
 			}
-		}})
+		})})
 	call(b, nil, 0, errBoom)
 	clk.Add(time.Second)
 	ran := false
@@ -130,7 +130,7 @@ func TestBreakerGoexitInHook(t *testing.T) {
 	var b *retry.Breaker
 	exited := 0
 	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.BreakerState) {
+		Hooks: changeHooks(func(from, to retry.BreakerState) {
 			rec.hook(from, to)
 			if from == retry.BreakerClosed && to == retry.BreakerOpen && exited < 2 {
 				exited++
@@ -143,7 +143,7 @@ func TestBreakerGoexitInHook(t *testing.T) {
 				}
 				runtime.Goexit()
 			}
-		}})
+		})})
 	goexit := func() {
 		done := make(chan struct{})
 		go func() {

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -35,28 +36,28 @@ func TestBreakerCloseNeverPairsOldStats(t *testing.T) {
 					return
 				default:
 				}
-				tk, err := b.admit()
+				tk, err := b.admit(context.Background())
 				if err != nil {
 					continue
 				}
 				if tk.stats != nil && tk.stats.word != tk.word {
 					bad.Add(1)
 				}
-				b.finish(tk, BreakerIgnored, nil)
+				b.finish(context.Background(), tk, BreakerIgnored, nil)
 			}
 		}()
 	}
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for i := 0; i < 3000 && bad.Load() == 0 && time.Now().Before(deadline); i++ {
 		for range 100 { // trip
-			if tk, err := b.admit(); err == nil {
-				b.finish(tk, BreakerFailure, fail)
+			if tk, err := b.admit(context.Background()); err == nil {
+				b.finish(context.Background(), tk, BreakerFailure, fail)
 			}
 		}
 		clk.Add(2 * time.Second)
 		for b.State() != BreakerClosed { // probe until closed
-			if tk, err := b.admit(); err == nil {
-				b.finish(tk, BreakerSuccess, nil)
+			if tk, err := b.admit(context.Background()); err == nil {
+				b.finish(context.Background(), tk, BreakerSuccess, nil)
 			} else {
 				clk.Add(2 * time.Second)
 			}

@@ -1,6 +1,6 @@
 package retry
 
-// notify delivers the queued changes of state to OnStateChange, outside
+// notify delivers the queued changes of state to OnBreakerChange, outside
 // b.mu and in the order they happened. One goroutine delivers at a time:
 // a goroutine that finds another delivering leaves its changes to it, so a
 // hook that calls back into the breaker, even one that changes its state,
@@ -12,7 +12,7 @@ package retry
 // delivered (by this goroutine, or by one that started delivering
 // meanwhile), and then the Goexit goes on.
 func (b *Breaker) notify() {
-	if b.s.hook == nil {
+	if b.s.onChange == nil {
 		return
 	}
 	b.mu.Lock()
@@ -42,6 +42,7 @@ func (b *Breaker) notify() {
 	}()
 	for len(b.events) > 0 {
 		ev := b.events[0]
+		b.events[0] = queuedChange{} // let its context go
 		b.events = b.events[1:]
 		if len(b.events) == 0 {
 			b.events = b.events[:0:0] // let the array go
@@ -60,15 +61,15 @@ func (b *Breaker) notify() {
 	}
 }
 
-// callHook calls OnStateChange and reports a panic instead of raising it.
-// A runtime.Goexit in the hook goes on (notify handles it).
-func (b *Breaker) callHook(ev stateChange) (value any, panicked bool) {
+// callHook calls OnBreakerChange and reports a panic instead of raising
+// it. A runtime.Goexit in the hook goes on (notify handles it).
+func (b *Breaker) callHook(ev queuedChange) (value any, panicked bool) {
 	defer func() {
 		if panicked {
 			value = recover()
 		}
 	}()
 	panicked = true
-	b.s.hook(ev.from, ev.to)
+	b.s.onChange(ev.ctx, ev.change)
 	return nil, false
 }

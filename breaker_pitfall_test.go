@@ -193,7 +193,7 @@ func TestPitfall32HookOutsideLock(t *testing.T) {
 	var got []string
 	b = newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
 		HalfOpenProbes: 2, HalfOpenSuccesses: 1,
-		OnStateChange: func(from, to retry.BreakerState) {
+		Hooks: changeHooks(func(from, to retry.BreakerState) {
 			if s := b.Snapshot(); s.State != b.State() { // Snapshot takes the lock: would deadlock under it
 				t.Errorf("snapshot %v, state %v", s.State, b.State())
 			}
@@ -201,7 +201,7 @@ func TestPitfall32HookOutsideLock(t *testing.T) {
 				call(b, nil, 0, nil) // a probe from inside the hook closes the breaker
 			}
 			got = append(got, fmt.Sprintf("%v>%v(%v)", from, to, b.State()))
-		}})
+		})})
 	openThenWait(t, b, clk, time.Second)
 	// This call makes the breaker half-open; from the hook, a second probe
 	// closes it; this call's own success, from the half-open period, is then
@@ -219,12 +219,12 @@ func TestPitfall32PanickingHook(t *testing.T) {
 	clk := newManualClock()
 	rec := new(recorder)
 	b := newBreaker(t, retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: clk,
-		OnStateChange: func(from, to retry.BreakerState) {
+		Hooks: changeHooks(func(from, to retry.BreakerState) {
 			rec.hook(from, to)
 			if to == retry.BreakerOpen {
 				panic("hook")
 			}
-		}})
+		})})
 	func() {
 		defer func() {
 			if r := recover(); r != "hook" {

@@ -25,6 +25,7 @@ type breakerModel struct {
 	until    time.Time
 	inFlight int // probes in flight
 	probeOK  int
+	forced   string // "", "open" or "closed": the operator's hold
 	changes  []string
 }
 
@@ -47,9 +48,10 @@ func (m *breakerModel) admit(now time.Time) (error, pendingCall) {
 	case retry.BreakerClosed:
 		return nil, pendingCall{gen: m.gen}
 	case retry.BreakerOpen:
-		if now.Before(m.until) {
+		if m.forced == "open" && m.until.IsZero() || now.Before(m.until) {
 			return retry.ErrBreakerOpen, pendingCall{}
 		}
+		m.forced = ""
 		m.set(retry.BreakerHalfOpen)
 		m.inFlight, m.probeOK = 0, 0
 	}
@@ -69,7 +71,7 @@ func (m *breakerModel) finish(c pendingCall, o retry.BreakerOutcome, now time.Ti
 		case retry.BreakerSuccess:
 			m.run = 0
 		case retry.BreakerFailure:
-			if m.run++; m.run >= m.failures {
+			if m.run++; m.run >= m.failures && m.forced != "closed" {
 				m.set(retry.BreakerOpen)
 				m.until = now.Add(m.open)
 			}
@@ -89,13 +91,35 @@ func (m *breakerModel) finish(c pendingCall, o retry.BreakerOutcome, now time.Ti
 	}
 }
 
+// force is an operator's command: ForceOpen(d) as "open", ForceClosed as
+// "closed", Reset as "".
+func (m *breakerModel) force(to string, d time.Duration, now time.Time) {
+	m.forced = to
+	if to == "open" {
+		m.until = time.Time{}
+		if d > 0 {
+			m.until = now.Add(d)
+		}
+		m.set(retry.BreakerOpen)
+		return
+	}
+	m.set(retry.BreakerClosed)
+	m.run = 0
+}
+
+// isForced is what Snapshot.Forced should say at now.
+func (m *breakerModel) isForced(now time.Time) bool {
+	return m.forced == "closed" || m.forced == "open" && (m.until.IsZero() || now.Before(m.until))
+}
+
 var outcomeErrs = map[retry.BreakerOutcome]error{retry.BreakerSuccess: nil, retry.BreakerFailure: errBoom, retry.BreakerIgnored: context.Canceled}
 
 // TestBreakerModel drives a Breaker and the model with the same random
 // actions (Allow, finishing a held call with each outcome, a panicking
-// call, the clock moving) and checks after each that they agree: same
-// state and counts, half-open in flight ≤ HalfOpenProbes, open admits
-// nothing before its time, counts ≥ 0, one callback per change, in order.
+// call, an operator's ForceOpen, ForceClosed or Reset, the clock moving)
+// and checks after each that they agree: same state, force and counts,
+// half-open in flight ≤ HalfOpenProbes, open admits nothing before its
+// time, counts ≥ 0, one callback per change, in order.
 func TestBreakerModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		m := &breakerModel{
@@ -108,7 +132,7 @@ func TestBreakerModel(t *testing.T) {
 		rec := new(recorder)
 		b, err := retry.NewBreaker(retry.BreakerConfig{
 			ConsecutiveFailures: m.failures, HalfOpenProbes: m.probes, HalfOpenSuccesses: m.successes,
-			OpenDuration: m.open, Clock: clk, OnStateChange: rec.hook,
+			OpenDuration: m.open, Clock: clk, Hooks: changeHooks(rec.hook),
 		})
 		if err != nil {
 			rt.Fatal(err)
@@ -159,6 +183,22 @@ func TestBreakerModel(t *testing.T) {
 					m.finish(c, retry.BreakerFailure, clk.Now())
 				}
 			},
+			"force": func(rt *rapid.T) {
+				switch to := rapid.SampledFrom([]string{"open", "closed", ""}).Draw(rt, "force"); to {
+				case "open":
+					d := time.Duration(rapid.IntRange(0, 3).Draw(rt, "force seconds")) * time.Second
+					if err := b.ForceOpen(d); err != nil {
+						rt.Fatal(err)
+					}
+					m.force(to, d, clk.Now())
+				case "closed":
+					b.ForceClosed()
+					m.force(to, 0, clk.Now())
+				default:
+					b.Reset()
+					m.force(to, 0, clk.Now())
+				}
+			},
 			"advance": func(rt *rapid.T) {
 				clk.Add(time.Duration(rapid.IntRange(0, 3000).Draw(rt, "ms")) * time.Millisecond)
 			},
@@ -166,6 +206,9 @@ func TestBreakerModel(t *testing.T) {
 				s := b.Snapshot()
 				if s.State != m.state || int(s.Generation) != m.gen+1 {
 					rt.Fatalf("state %v gen %d, model %v gen %d", s.State, s.Generation, m.state, m.gen+1)
+				}
+				if s.Forced != m.isForced(clk.Now()) {
+					rt.Fatalf("forced %v, model %q until %v", s.Forced, m.forced, m.until)
 				}
 				if s.Probes > m.probes || s.Probes < 0 || s.ProbeSuccesses < 0 || s.ConsecutiveFailures < 0 {
 					rt.Fatalf("counts out of range: %+v", s)

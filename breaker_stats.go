@@ -21,18 +21,25 @@ type closedStats struct {
 	// plain: a success needs neither the clock nor a window, only a look
 	// at consecutive.
 	plain bool
-	_     [40]byte // failures write consecutive; keep it off other fields
+	// forced: an operator holds the breaker closed (see
+	// Breaker.ForceClosed); the calls are counted, and trip nothing.
+	forced bool
+	_      [40]byte // failures write consecutive; keep it off other fields
 	// lastFailure is the latest period of a time window in which a call
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
 	lastFailure atomic.Int64
-	_           [56]byte
-	times       *timeWindow // nil unless the window counts time
-	calls       *countWindow
+	// short: the latest check of the window found fewer than MinCalls
+	// calls in it, so the call that fills it, a success included, must
+	// check again.
+	short atomic.Bool
+	_     [48]byte
+	times *timeWindow // nil unless the window counts time
+	calls *countWindow
 }
 
-func newClosedStats(s *breakerSettings, word uint64) *closedStats {
-	st := &closedStats{word: word, plain: !s.windowed && !s.timed()}
+func newClosedStats(s *breakerSettings, word uint64, forced bool) *closedStats {
+	st := &closedStats{word: word, plain: !s.windowed && !s.timed(), forced: forced}
 	switch {
 	case !s.windowed:
 	case s.calls > 0:
@@ -44,12 +51,14 @@ func newClosedStats(s *breakerSettings, word uint64) *closedStats {
 }
 
 // record counts a call that ended at elapsed (time since the breaker's
-// base) after d, and reports whether a trip rule fires.
-func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.Duration) bool {
-	trip := false
+// base) after d, and returns the trip rule that fires, or zero.
+func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.Duration) BreakerReason {
+	var trip BreakerReason
 	if s.consecutive > 0 {
 		if failed {
-			trip = st.consecutive.Add(1) >= s.consecutive
+			if st.consecutive.Add(1) >= s.consecutive {
+				trip = ReasonConsecutiveFailures
+			}
 		} else if st.consecutive.Load() != 0 {
 			st.consecutive.Store(0) // read first: a success must not write a shared line
 		}
@@ -60,8 +69,10 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	slow := s.slowAt > 0 && d >= s.slowAt
 	var t windowTotals
 	// Only a failure, a slow call or one longer than the allowed average
-	// can make a rule fire, so only those read the whole window.
-	check := !trip && (failed || slow || s.maxAverage > 0 && d > s.maxAverage)
+	// can make a rule fire, so only those read the whole window; and any
+	// call while the window is short of MinCalls, since filling it can
+	// make the ratios of the calls already in it count.
+	check := trip == 0 && (failed || slow || s.maxAverage > 0 && d > s.maxAverage || st.short.Load())
 	if st.times != nil {
 		p := st.times.periodOf(elapsed)
 		st.times.add(p, failed, slow, d)
@@ -77,7 +88,13 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 			t = st.calls.totals()
 		}
 	}
-	return trip || check && s.trips(t)
+	if check {
+		trip = s.trips(t)
+		if short := t.calls < s.minCalls; short != st.short.Load() {
+			st.short.Store(short)
+		}
+	}
+	return trip
 }
 
 // noteFailure raises lastFailure to period p (plus one) unless it is
@@ -92,15 +109,22 @@ func (st *closedStats) noteFailure(p int64) {
 	}
 }
 
-// trips reports whether the window's totals fire a ratio or average rule.
-func (s *breakerSettings) trips(t windowTotals) bool {
+// trips returns the ratio or average rule that the window's totals fire,
+// or zero.
+func (s *breakerSettings) trips(t windowTotals) BreakerReason {
 	if t.calls < s.minCalls || t.calls == 0 {
-		return false
+		return 0
 	}
 	n := float64(t.calls)
-	return s.failureRatio > 0 && float64(t.failures) >= s.failureRatio*n ||
-		s.slowAt > 0 && float64(t.slow) >= s.slowRatio*n ||
-		s.maxAverage > 0 && t.nanos/t.calls > int64(s.maxAverage)
+	switch {
+	case s.failureRatio > 0 && float64(t.failures) >= s.failureRatio*n:
+		return ReasonFailureRatio
+	case s.slowAt > 0 && float64(t.slow) >= s.slowRatio*n:
+		return ReasonSlowCalls
+	case s.maxAverage > 0 && t.nanos/t.calls > int64(s.maxAverage):
+		return ReasonAverageDuration
+	}
+	return 0
 }
 
 // totals returns the window's counts at elapsed.

@@ -55,6 +55,11 @@ func (r *recorder) hook(from, to retry.BreakerState) {
 	r.mu.Unlock()
 }
 
+// changeHooks returns Hooks that pass each change of state to f.
+func changeHooks(f func(from, to retry.BreakerState)) *retry.Hooks {
+	return &retry.Hooks{OnBreakerChange: func(_ context.Context, e retry.BreakerChange) { f(e.From, e.To) }}
+}
+
 func (r *recorder) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -126,9 +131,8 @@ func TestBreakerStateMachine(t *testing.T) {
 			cfg: retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 4, Window: 4 * time.Second,
 				BucketPeriod: time.Second, OpenDuration: time.Second},
 			steps: []bstep{
-				{err: errBoom}, {err: errBoom}, {err: errBoom}, // 3 calls: too few
-				{err: ok, want: retry.BreakerClosed}, // 4 calls, but a success does not check
-				{err: errBoom, want: retry.BreakerOpen},
+				{err: errBoom}, {err: errBoom}, {err: errBoom, want: retry.BreakerClosed}, // 3 calls: too few
+				{err: ok, want: retry.BreakerOpen}, // 4 calls, 3 failed: the success that fills the window trips it
 			},
 			changes: "[closed>open]",
 		},
@@ -219,7 +223,7 @@ func TestBreakerStateMachine(t *testing.T) {
 			clk := newManualClock()
 			rec := new(recorder)
 			cfg := tt.cfg
-			cfg.Clock, cfg.OnStateChange = clk, rec.hook
+			cfg.Clock, cfg.Hooks = clk, changeHooks(rec.hook)
 			b := newBreaker(t, cfg)
 			for i, s := range tt.steps {
 				clk.Add(s.wait)

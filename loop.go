@@ -28,7 +28,7 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 	c.deadline, c.hasDeadline = ctx.Deadline()
 	bare := p.plain() // each attempt is a call of fn, and nothing else
 	// Callbacks that run after the loop reads the context.
-	hooks := p.OnRetry != nil || p.Retryable != nil || p.Budget != nil
+	hooks := p.Hooks != nil || p.Retryable != nil || p.Budget != nil
 	// Nothing but the Backoff and MaxAttempts decides after an error
 	// without marks: no callback to ask, and no end to fit a wait in.
 	simple := p.Retryable == nil && p.Budget == nil && p.MaxElapsed <= 0 && !c.hasDeadline
@@ -59,11 +59,14 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 			delay, reason = c.next(n, err, m)
 		}
 		if reason != nil {
+			if reason == ErrBudgetExhausted {
+				p.Hooks.refused(ctx, p.Name, p.Budget, n+1)
+			}
 			return v, &Error{Attempts: n, Reason: reason, Last: err}
 		}
 		c.prev = delay
-		if p.OnRetry != nil {
-			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
+		if h := p.Hooks; h != nil && h.OnRetry != nil {
+			h.OnRetry(ctx, RetryEvent{Name: p.Name, Attempt: n, Err: err, Delay: delay})
 		}
 		// A zero wait still sees a context that a callback ended.
 		if delay > 0 && sleep(ctx, p.Clock, delay) != nil || delay == 0 && hooks && ctx.Err() != nil {
@@ -131,13 +134,14 @@ func (c *call) next(n int, err error, m marks) (time.Duration, error) {
 // probe is next for an attempt that a circuit breaker rejected. Such a
 // rejection is sorted here, whatever Retryable says (it says nothing about
 // the dependency's error), and it costs the Budget nothing (nothing was
-// sent): fail fast, unless told to wait for an open breaker's probe and
+// sent): fail fast, unless told to wait for an open breaker's probe, the
+// breaker says when that is (not so when forced open until told), and
 // another attempt is allowed. The attempt after it takes the rejected
 // one's place, which was counted already (as the first, or by Extra), so
 // it asks the Budget for no Extra.
 func (c *call) probe(n int, m marks) (time.Duration, error) {
 	p, rej := c.p, m.rejection
-	if !p.WaitForProbe || rej.Reason != ErrBreakerOpen || n >= c.maxAttempts {
+	if !p.WaitForProbe || rej.Reason != ErrBreakerOpen || rej.Until.IsZero() || n >= c.maxAttempts {
 		return 0, rej
 	}
 	limit := p.maxAfter()
