@@ -81,11 +81,12 @@ func (c PerHostConfig) Validate() error {
 // holds a dropped value keeps it and goes on; the value is only no longer
 // shared, and the host's next call gets a new one. In a
 // PerHost[*retry.Breaker] (as Breakers makes), a breaker that is open
-// (before its OpenUntil, read on PerHostConfig.Clock) is not dropped for
-// idleness, nor for room while another host can be dropped instead: a
-// sick host must not get a fresh closed breaker because many other hosts
-// were seen. Only when every host kept is such a breaker does the cap drop
-// the least recently used.
+// (before its OpenUntil, read on PerHostConfig.Clock) or that an operator
+// forced (ForceOpen, ForceClosed; until Reset) is not dropped for idleness,
+// nor for room while another host can be dropped instead: a sick host must
+// not get a fresh closed breaker because many other hosts were seen, nor
+// an operator's decision be forgotten. Only when every host kept is such a
+// breaker does the cap drop the least recently used.
 //
 // A PerHost is safe for concurrent use. For a known host, For takes no
 // lock, reads no clock and allocates nothing. Make one with NewPerHost or
@@ -174,8 +175,8 @@ func hostBreaker(cfg retry.BreakerConfig, host string) retry.BreakerConfig {
 }
 
 // keepOpenBreaker is the keep function of a PerHost of *retry.Breaker:
-// an open breaker stays until its open time is up. Other types keep
-// nothing.
+// an open breaker stays until its open time is up, a forced one until it
+// is released. Other types keep nothing.
 func keepOpenBreaker[T any]() func(T, time.Time) bool {
 	var zero T
 	if _, ok := any(zero).(*retry.Breaker); !ok {
@@ -187,7 +188,7 @@ func keepOpenBreaker[T any]() func(T, time.Time) bool {
 			return false
 		}
 		s := b.Snapshot()
-		return s.State == retry.BreakerOpen && (s.OpenUntil.IsZero() || now.Before(s.OpenUntil))
+		return s.Forced || s.State == retry.BreakerOpen && (s.OpenUntil.IsZero() || now.Before(s.OpenUntil))
 	}
 }
 
@@ -305,7 +306,8 @@ func (p *PerHost[T]) Len() int {
 
 // All returns the hosts kept and their values, in the order of the keys,
 // after dropping the idle ones: for metrics (each breaker's state, say)
-// and for operators. It reads a snapshot, so the loop may call For.
+// and for operators (to force a host's breaker open). It reads a
+// snapshot, so the loop may call For.
 func (p *PerHost[T]) All() iter.Seq2[string, T] {
 	return func(yield func(string, T) bool) {
 		if p == nil || p.newValue == nil {

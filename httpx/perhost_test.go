@@ -230,6 +230,37 @@ func TestPerHostKeepsOpenBreaker(t *testing.T) {
 	}
 }
 
+// A breaker an operator forced, open or closed, is kept while idle, until
+// Reset releases it.
+func TestPerHostKeepsForcedBreaker(t *testing.T) {
+	clk := stepclock.New(epoch)
+	breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk}, httpx.PerHostConfig{IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := got(breakers, "http://closed.example/")
+	closed.ForceClosed()
+	open := got(breakers, "http://open.example/")
+	if err := open.ForceOpen(0); err != nil { // until released
+		t.Fatal(err)
+	}
+	got(breakers, "http://plain.example/")
+	clk.Add(24 * time.Hour)
+	var hosts []string
+	for h := range breakers.All() {
+		hosts = append(hosts, h)
+	}
+	if want := []string{"closed.example", "open.example"}; !slices.Equal(hosts, want) {
+		t.Fatalf("hosts kept idle: %q, want the forced ones %q", hosts, want)
+	}
+	closed.Reset()
+	open.Reset()
+	clk.Add(time.Minute)
+	if n := breakers.Len(); n != 0 {
+		t.Fatalf("%d hosts kept after Reset and IdleTimeout", n)
+	}
+}
+
 func got(p *httpx.PerHost[*retry.Breaker], url string) *retry.Breaker { return p.For(get(url)) }
 
 // For, Len and All from many goroutines while the clock moves and hosts
@@ -402,7 +433,7 @@ func TestBreakersNamedAfterHost(t *testing.T) {
 		return true
 	})
 	if !seen {
-		t.Skip("the core does not call BreakerConfig.Hooks yet (issue 12's obs branch wires them)")
+		t.Fatal("no OnBreakerChange event")
 	}
 }
 
