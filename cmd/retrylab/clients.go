@@ -66,7 +66,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 			Window:       time.Second,
 			OpenDuration: o.breakerOpen,
 			Hooks:        cfg.Retry.Hooks,
-		})
+		}, httpx.PerHostConfig{})
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		if err := budget.Validate(); err != nil {
 			return nil, err
 		}
-		budgets, err := httpx.NewPerHost(func() retry.Budget {
+		budgets, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget {
 			b, _ := retry.NewRatioBudget(budget) // validated above
 			return b
 		})
