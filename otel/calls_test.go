@@ -30,12 +30,18 @@ var (
 	canceled  = result("canceled")
 )
 
-// failing returns a fn that takes 10ms and fails its first n attempts.
+// failing returns a fn that takes 10ms (in a synctest bubble) and fails
+// its first n attempts.
 func failing(n int) func(context.Context) (int, error) {
+	return failingAfter(n, 10*time.Millisecond)
+}
+
+// failingAfter returns a fn that takes d and fails its first n attempts.
+func failingAfter(n int, d time.Duration) func(context.Context) (int, error) {
 	calls := 0
 	return func(ctx context.Context) (int, error) {
 		calls++
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(d)
 		if calls <= n {
 			return 0, errDown
 		}

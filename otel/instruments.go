@@ -57,7 +57,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		breakerChanges:  counter("retry.breaker.transitions", "{transition}", "Changes of a circuit breaker's state, by new state and reason."),
 	}
 	var err error
-	in.breakerState, err = m.Int64Gauge("retry.breaker.state", metric.WithUnit("1"),
+	in.breakerState, err = m.Int64Gauge("retry.breaker.state", metric.WithUnit("{state}"),
 		metric.WithDescription("1 for the state a circuit breaker is in, 0 for the state it left."))
 	errs = append(errs, err)
 	return in, errors.Join(errs...)
