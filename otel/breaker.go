@@ -43,15 +43,15 @@ func (r *recorder) breakerChange(ctx context.Context, e retry.BreakerChange) {
 	l.name(keyBreaker, e.Name)
 	base := l
 	l.add(state(e.To), keyReason.String(e.Reason.String()))
-	r.in.breakerChanges.Add(ctx, 1, r.option(&l))
+	r.in.breakerChanges.Add(ctx, 1, r.cache.options(&l).add...)
 	if e.From != e.To {
 		from := base
 		from.add(state(e.From))
-		r.in.breakerState.Record(ctx, 0, r.option(&from))
+		r.in.breakerState.Record(ctx, 0, r.cache.options(&from).record...)
 	}
 	to := base
 	to.add(state(e.To))
-	r.in.breakerState.Record(ctx, 1, r.option(&to))
+	r.in.breakerState.Record(ctx, 1, r.cache.options(&to).record...)
 	if r.spans {
 		breakerChangeEvent(ctx, e)
 	}
@@ -61,7 +61,7 @@ func (r *recorder) breakerReject(ctx context.Context, e retry.BreakerReject) {
 	var l labels
 	l.name(keyBreaker, e.Name)
 	l.add(keyReason.String(rejection(e.Err)))
-	r.in.breakerRejects.Add(ctx, 1, r.option(&l))
+	r.in.breakerRejects.Add(ctx, 1, r.cache.options(&l).add...)
 	if r.spans {
 		breakerRejectEvent(ctx, e)
 	}

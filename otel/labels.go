@@ -83,26 +83,34 @@ func method(m string) string {
 	return "_OTHER"
 }
 
-// optionCache keeps the measurement option of each attribute set it has
-// seen, so that recording a measurement with a known set allocates
-// nothing. It is safe for concurrent use.
-type optionCache struct {
-	mu sync.RWMutex
-	m  map[[maxLabels]attribute.KeyValue]metric.MeasurementOption
+// options are the options of a measurement with one attribute set, as the
+// slices that Add and Record take, so that passing them allocates nothing.
+type options struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
 }
 
-// option returns the measurement option of l's attributes.
-func (c *optionCache) option(l *labels) metric.MeasurementOption {
+// optionCache keeps the options of each attribute set it has seen, so that
+// recording a measurement with a known set allocates nothing. It is safe
+// for concurrent use.
+type optionCache struct {
+	mu sync.RWMutex
+	m  map[[maxLabels]attribute.KeyValue]options
+}
+
+// options returns the options of l's attributes.
+func (c *optionCache) options(l *labels) options {
 	c.mu.RLock()
 	o, ok := c.m[l.kv]
 	c.mu.RUnlock()
 	if ok {
 		return o
 	}
-	o = metric.WithAttributeSet(attribute.NewSet(slices.Clone(l.kv[:l.n])...))
+	set := metric.WithAttributeSet(attribute.NewSet(slices.Clone(l.kv[:l.n])...))
+	o = options{add: []metric.AddOption{set}, record: []metric.RecordOption{set}}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[[maxLabels]attribute.KeyValue]metric.MeasurementOption)
+		c.m = make(map[[maxLabels]attribute.KeyValue]options)
 	}
 	if len(c.m) < maxCachedLabels {
 		c.m[l.kv] = o

@@ -6,7 +6,6 @@ import (
 
 	"github.com/retrykit/retry"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 )
 
 // New returns hooks that record what calls, hedges, budgets and breakers do
@@ -85,11 +84,6 @@ type recorder struct {
 	spans bool
 }
 
-// option returns the measurement option of l's attributes.
-func (r *recorder) option(l *labels) metric.MeasurementOption {
-	return r.cache.option(l)
-}
-
 // Values of retry.attempt.result and retry.hedge.trigger.
 var (
 	resultSuccess  = keyResult.String("success")
@@ -121,9 +115,9 @@ func (r *recorder) attempt(ctx context.Context, e retry.AttemptEvent) {
 	}
 	l.add(attemptBucket(e.Attempt), result(e.Err), hedge)
 	l.request(ctx)
-	o := r.option(&l)
-	r.in.attempts.Add(ctx, 1, o)
-	r.in.attemptDuration.Record(ctx, e.Duration.Seconds(), o)
+	o := r.cache.options(&l)
+	r.in.attempts.Add(ctx, 1, o.add...)
+	r.in.attemptDuration.Record(ctx, e.Duration.Seconds(), o.record...)
 	if r.spans {
 		attemptEvent(ctx, e)
 	}
@@ -134,7 +128,7 @@ func (r *recorder) retry(ctx context.Context, e retry.RetryEvent) {
 	l.name(keyPolicy, e.Name)
 	l.add(attemptBucket(e.Attempt))
 	l.request(ctx)
-	r.in.retries.Add(ctx, 1, r.option(&l))
+	r.in.retries.Add(ctx, 1, r.cache.options(&l).add...)
 	if r.spans {
 		retryEvent(ctx, e)
 	}
@@ -149,7 +143,7 @@ func (r *recorder) hedge(ctx context.Context, e retry.HedgeEvent) {
 		l.add(triggerDelay)
 	}
 	l.request(ctx)
-	r.in.hedges.Add(ctx, 1, r.option(&l))
+	r.in.hedges.Add(ctx, 1, r.cache.options(&l).add...)
 	if r.spans {
 		hedgeEvent(ctx, e)
 	}
@@ -160,12 +154,12 @@ func (r *recorder) done(ctx context.Context, e retry.CallEvent) {
 	l.name(keyPolicy, e.Name)
 	l.request(ctx)
 	if e.Hedges > 0 && e.Winner > 1 {
-		r.in.hedgeWins.Add(ctx, 1, r.option(&l))
+		r.in.hedgeWins.Add(ctx, 1, r.cache.options(&l).add...)
 	}
 	l.add(keyOutcome.String(e.Outcome()))
-	o := r.option(&l)
-	r.in.calls.Add(ctx, 1, o)
-	r.in.callDuration.Record(ctx, e.Duration.Seconds(), o)
+	o := r.cache.options(&l)
+	r.in.calls.Add(ctx, 1, o.add...)
+	r.in.callDuration.Record(ctx, e.Duration.Seconds(), o.record...)
 	if r.spans {
 		doneEvent(ctx, e)
 	}
@@ -176,7 +170,7 @@ func (r *recorder) budgetRefused(ctx context.Context, e retry.BudgetEvent) {
 	l.name(keyPolicy, e.Name)
 	l.name(keyBudget, e.Budget)
 	l.request(ctx)
-	r.in.budgetRefusals.Add(ctx, 1, r.option(&l))
+	r.in.budgetRefusals.Add(ctx, 1, r.cache.options(&l).add...)
 	if r.spans {
 		budgetEvent(ctx, e)
 	}
