@@ -27,10 +27,10 @@ type harness struct {
 	rm     metricdata.ResourceMetrics
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...sdkmetric.Option) *harness {
 	t.Helper()
 	h := &harness{t: t, reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
+	mp := sdkmetric.NewMeterProvider(append(opts, sdkmetric.WithReader(h.reader))...)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(h.spans))
 	t.Cleanup(func() {
 		_ = mp.Shutdown(context.Background())
