@@ -3,6 +3,7 @@ package otel_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/retrykit/retry"
 	retryotel "github.com/retrykit/retry/otel"
@@ -87,4 +88,33 @@ func BenchmarkRetry(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkRatio times calls of Retry without hooks, with no-op hooks and
+// with New's hooks in turns, batch by batch within one loop, so that the
+// noise of a shared machine falls on all three alike, and reports the
+// ratios: x-plain (otel over no hooks) and x-nop (otel over no-op hooks),
+// for a call that succeeds at once.
+func BenchmarkRatio(b *testing.B) {
+	hooks := instrumented(b)
+	policies := [3]*retry.Policy{
+		{Name: "bench", Backoff: retry.Constant{}},
+		{Name: "bench", Backoff: retry.Constant{}, Hooks: nopHooks},
+		{Name: "bench", Backoff: retry.Constant{}, Hooks: hooks},
+	}
+	ctx := context.Background()
+	var spent [3]time.Duration
+	const batch = 100
+	for b.Loop() {
+		for i, p := range policies {
+			start := time.Now()
+			for range batch {
+				retry.Retry(ctx, p, succeed)
+			}
+			spent[i] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(spent[2])/float64(spent[0]), "x-plain")
+	b.ReportMetric(float64(spent[2])/float64(spent[1]), "x-nop")
+	b.ReportMetric(float64(spent[2]-spent[1])/float64(b.N*batch), "ns-otel/call")
 }
