@@ -43,7 +43,7 @@ func (r *recorder) breakerChange(ctx context.Context, e retry.BreakerChange) {
 	l.name(keyBreaker, e.Name)
 	base := l
 	l.add(state(e.To), keyReason.String(e.Reason.String()))
-	r.in.breakerChanges.Add(ctx, 1, r.cache.options(&l).add...)
+	r.count(ctx, r.in.breakerChanges, &l)
 	if e.From != e.To {
 		from := base
 		from.add(state(e.From))
@@ -61,7 +61,7 @@ func (r *recorder) breakerReject(ctx context.Context, e retry.BreakerReject) {
 	var l labels
 	l.name(keyBreaker, e.Name)
 	l.add(keyReason.String(rejection(e.Err)))
-	r.in.breakerRejects.Add(ctx, 1, r.cache.options(&l).add...)
+	r.count(ctx, r.in.breakerRejects, &l)
 	if r.spans {
 		breakerRejectEvent(ctx, e)
 	}

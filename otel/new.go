@@ -3,9 +3,11 @@ package otel
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/retrykit/retry"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // New returns hooks that record what calls, hedges, budgets and breakers do
@@ -96,6 +98,20 @@ var (
 	triggerFailure = keyTrigger.String("failure")
 )
 
+// count adds 1 to c, with l's attributes.
+func (r *recorder) count(ctx context.Context, c metric.Int64Counter, l *labels) {
+	c.Add(ctx, 1, r.cache.options(l).add...)
+}
+
+// countTimed adds 1 to c and records d in h, in seconds, with l's
+// attributes.
+func (r *recorder) countTimed(ctx context.Context, c metric.Int64Counter, h metric.Float64Histogram, d time.Duration, l *labels) {
+	o := r.cache.options(l)
+	c.Add(ctx, 1, o.add...)
+	h.Record(ctx, d.Seconds(), o.record...)
+}
+
+// result is the retry.attempt.result of an attempt that ended with err.
 func result(err error) attribute.KeyValue {
 	switch {
 	case err == nil:
@@ -115,9 +131,7 @@ func (r *recorder) attempt(ctx context.Context, e retry.AttemptEvent) {
 	}
 	l.add(attemptBucket(e.Attempt), result(e.Err), hedge)
 	l.request(ctx)
-	o := r.cache.options(&l)
-	r.in.attempts.Add(ctx, 1, o.add...)
-	r.in.attemptDuration.Record(ctx, e.Duration.Seconds(), o.record...)
+	r.countTimed(ctx, r.in.attempts, r.in.attemptDuration, e.Duration, &l)
 	if r.spans {
 		attemptEvent(ctx, e)
 	}
@@ -128,7 +142,7 @@ func (r *recorder) retry(ctx context.Context, e retry.RetryEvent) {
 	l.name(keyPolicy, e.Name)
 	l.add(attemptBucket(e.Attempt))
 	l.request(ctx)
-	r.in.retries.Add(ctx, 1, r.cache.options(&l).add...)
+	r.count(ctx, r.in.retries, &l)
 	if r.spans {
 		retryEvent(ctx, e)
 	}
@@ -143,7 +157,7 @@ func (r *recorder) hedge(ctx context.Context, e retry.HedgeEvent) {
 		l.add(triggerDelay)
 	}
 	l.request(ctx)
-	r.in.hedges.Add(ctx, 1, r.cache.options(&l).add...)
+	r.count(ctx, r.in.hedges, &l)
 	if r.spans {
 		hedgeEvent(ctx, e)
 	}
@@ -154,12 +168,10 @@ func (r *recorder) done(ctx context.Context, e retry.CallEvent) {
 	l.name(keyPolicy, e.Name)
 	l.request(ctx)
 	if e.Hedges > 0 && e.Winner > 1 {
-		r.in.hedgeWins.Add(ctx, 1, r.cache.options(&l).add...)
+		r.count(ctx, r.in.hedgeWins, &l)
 	}
 	l.add(keyOutcome.String(e.Outcome()))
-	o := r.cache.options(&l)
-	r.in.calls.Add(ctx, 1, o.add...)
-	r.in.callDuration.Record(ctx, e.Duration.Seconds(), o.record...)
+	r.countTimed(ctx, r.in.calls, r.in.callDuration, e.Duration, &l)
 	if r.spans {
 		doneEvent(ctx, e)
 	}
@@ -170,7 +182,7 @@ func (r *recorder) budgetRefused(ctx context.Context, e retry.BudgetEvent) {
 	l.name(keyPolicy, e.Name)
 	l.name(keyBudget, e.Budget)
 	l.request(ctx)
-	r.in.budgetRefusals.Add(ctx, 1, r.cache.options(&l).add...)
+	r.count(ctx, r.in.budgetRefusals, &l)
 	if r.spans {
 		budgetEvent(ctx, e)
 	}
