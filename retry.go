@@ -58,17 +58,20 @@ type Policy struct {
 	// ErrElapsed, or your own ctx.Err(), to tell which limit ended the
 	// call.
 	//
-	// With MaxElapsed set, as with AttemptTimeout, each attempt's context
-	// is cancelled when fn returns: return values that do not depend on it
-	// (read a response body within fn). It costs a clock read and a timer
-	// per attempt, the first included.
+	// With MaxElapsed set, as with AttemptTimeout, each attempt whose
+	// limit comes before the caller's deadline runs on a context of its
+	// own, cancelled when fn returns: return values that do not depend on
+	// it (read a response body within fn). It costs a clock read and a
+	// timer per attempt, the first included.
 	MaxElapsed time.Duration
 
 	// AttemptTimeout, if positive, gives each attempt a context that
 	// expires after that long, read on Clock. An attempt that runs out of
 	// its own time is retried, and its error matches ErrAttemptTimeout
 	// (and context.DeadlineExceeded); the caller's own deadline is not
-	// retried. The attempt's context is cancelled when fn returns.
+	// retried. The attempt's context is cancelled when fn returns, unless
+	// the caller's deadline comes first: then the attempt runs on the
+	// caller's context.
 	AttemptTimeout time.Duration
 
 	// SplitDeadline, if set, gives each attempt at most an equal share of
@@ -115,9 +118,11 @@ type Policy struct {
 	// the wait, still counts against the budget although it never ran.
 	// Result(false) counts every failure that is neither Permanent nor
 	// refused by Retryable, nor ended by the caller's context or
-	// MaxElapsed; a breaker's rejection counts nothing, as
-	// nothing was sent, and the attempt after it (see WaitForProbe) asks
-	// no Extra: it takes the rejected one's place.
+	// MaxElapsed; a breaker's rejection counts nothing, as nothing was
+	// sent, and the attempt after it (see WaitForProbe) asks no Extra: it
+	// takes the rejected one's place. A load shedder's refusal (a
+	// *ShedError) counts nothing either, but the retry after its wait is
+	// an extra attempt like any other.
 	Budget Budget
 
 	// MarkAttempts makes each attempt's context carry its Attempt, which
