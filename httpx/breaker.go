@@ -22,7 +22,7 @@ func (c *call) guarded(ctx context.Context, n int, hedge bool) (*http.Response, 
 	var done func(error)
 	if c.t.cfg.Breaker != nil {
 		if br := c.t.cfg.Breaker(c.req); br != nil {
-			d, err := br.Allow()
+			d, err := br.AllowContext(ctx)
 			if err != nil {
 				return nil, err, nil // a *retry.BreakerError: nothing sent
 			}
