@@ -61,6 +61,7 @@ func (r *recorder) breakerReject(ctx context.Context, e retry.BreakerReject) {
 	var l labels
 	l.name(keyBreaker, e.Name)
 	l.add(keyReason.String(rejection(e.Err)))
+	l.request(ctx) // a breaker's state and changes have none: ForceOpen has no request
 	r.count(ctx, r.in.breakerRejects, &l)
 	if r.spans {
 		breakerRejectEvent(ctx, e)

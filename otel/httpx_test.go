@@ -107,3 +107,39 @@ func TestHTTPAttributes(t *testing.T) {
 		})
 	}
 }
+
+// A breaker's rejection of an httpx request carries its method and
+// server; the breaker's state does not (ForceOpen has no request).
+func TestHTTPBreakerRejection(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	base := srv.Client().Transport.(*http.Transport)
+	defer base.CloseIdleConnections()
+
+	h := newHarness(t)
+	breakers, err := httpx.Breakers(retry.BreakerConfig{Name: "backend", ConsecutiveFailures: 1, Hooks: h.hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := httpx.NewClient(httpx.Config{Base: base, Breaker: breakers.For,
+		Retry: &retry.Policy{Name: "api", MaxAttempts: 1, Hooks: h.hooks}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		resp, err := client.Get(srv.URL)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	u, _ := url.Parse(srv.URL)
+	h.collect()
+	h.want("retry.breaker.rejections", 1, breaker("backend"), reason("open"), attribute.String("http.request.method", "GET"),
+		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
+	h.want("retry.breaker.state", 1, breaker("backend"), state("open"))
+	h.want("retry.calls", 1, policy("api"), outcome("breaker"), attribute.String("http.request.method", "GET"),
+		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
+}

@@ -41,8 +41,8 @@ import (
 //     1 for the state the breaker is in, 0 for those it left. A breaker
 //     shows up once it first changes state.
 //
-// Every call, attempt, retry, hedge and budget metric also has
-// retry.policy, the policy's name, if it has one, and, when the hook's
+// Every call, attempt, retry, hedge, budget and rejection metric also has
+// the name of its policy (retry.policy) or breaker, and, when the hook's
 // context carries an httpx request (see httpx.RequestFrom),
 // http.request.method (a known method or _OTHER), server.address and, if
 // the URL names one, server.port. Names of policies, breakers and budgets
