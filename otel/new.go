@@ -13,9 +13,10 @@ import (
 // New returns hooks that record what calls, hedges, budgets and breakers do
 // as metrics of c.MeterProvider and as events on the span of each hook's
 // context. Give them to any number of policies and breakers: Policy.Hooks,
-// HedgePolicy.Hooks, BreakerConfig.Hooks, httpx's Config.Retry.Hooks. The
-// instruments are created once, here; an error means the meter refused one
-// of them.
+// HedgePolicy.Hooks, BreakerConfig.Hooks, httpx's Config.Retry.Hooks. They
+// are safe for concurrent use. The instruments are created once, here; an
+// error means the meter refused one of them. To log as well, wrap the
+// fields of the result with those of retry.LogHooks.
 //
 // Metrics (durations in seconds, as OpenTelemetry's conventions ask):
 //
