@@ -109,7 +109,8 @@ func TestHTTPAttributes(t *testing.T) {
 }
 
 // A breaker's rejection of an httpx request carries its method and
-// server; the breaker's state does not (ForceOpen has no request).
+// server; the breaker's state does not (ForceOpen has no request), but
+// httpx.Breakers names each breaker after its host.
 func TestHTTPBreakerRejection(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -119,7 +120,7 @@ func TestHTTPBreakerRejection(t *testing.T) {
 	defer base.CloseIdleConnections()
 
 	h := newHarness(t)
-	breakers, err := httpx.Breakers(retry.BreakerConfig{Name: "backend", ConsecutiveFailures: 1, Hooks: h.hooks})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{Name: "backend", ConsecutiveFailures: 1, Hooks: h.hooks}, httpx.PerHostConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +137,11 @@ func TestHTTPBreakerRejection(t *testing.T) {
 		}
 	}
 	u, _ := url.Parse(srv.URL)
+	name := "backend/" + u.Host // httpx.Breakers names each breaker after its host
 	h.collect()
-	h.want("retry.breaker.rejections", 1, breaker("backend"), reason("open"), attribute.String("http.request.method", "GET"),
+	h.want("retry.breaker.rejections", 1, breaker(name), reason("open"), attribute.String("http.request.method", "GET"),
 		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
-	h.want("retry.breaker.state", 1, breaker("backend"), state("open"))
+	h.want("retry.breaker.state", 1, breaker(name), state("open"))
 	h.want("retry.calls", 1, policy("api"), outcome("breaker"), attribute.String("http.request.method", "GET"),
 		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
 }
