@@ -90,7 +90,7 @@ func TestRetryOverOpenBreaker(t *testing.T) {
 		h.want("retry.calls", 1, policy("orders"), outcome("breaker"))
 		h.want("retry.breaker.rejections", 1, breaker("db"), reason("open"))
 		h.want("retry.attempts", 1, policy("orders"), attemptN("1"), failed, noHedge)
-		h.want("retry.attempts", 1, policy("orders"), attemptN("2"), failed, noHedge)
+		h.want("retry.attempts", 1, policy("orders"), attemptN("2"), result("rejected"), noHedge)
 		h.wantTotal("retry.attempts", 2)
 	})
 }

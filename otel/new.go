@@ -23,8 +23,8 @@ import (
 //   - retry.calls: calls ended, by retry.outcome (CallEvent.Outcome)
 //   - retry.call.duration: histogram of call durations, waits included, by retry.outcome
 //   - retry.attempts: attempts ended, by retry.attempt (the number: 1 to
-//     4, or 5+), retry.attempt.result (success, failure, canceled) and
-//     retry.hedge
+//     4, or 5+), retry.attempt.result (success, failure, canceled, or
+//     rejected by a circuit breaker: nothing was sent) and retry.hedge
 //   - retry.attempt.duration: histogram of attempt durations, by the same
 //   - retry.retries: waits before another attempt, by retry.attempt (of the
 //     attempt that failed)
@@ -92,6 +92,7 @@ var (
 	resultSuccess  = keyResult.String("success")
 	resultFailure  = keyResult.String("failure")
 	resultCanceled = keyResult.String("canceled")
+	resultRejected = keyResult.String("rejected")
 	hedgeTrue      = keyHedge.Bool(true)
 	hedgeFalse     = keyHedge.Bool(false)
 	keyTrigger     = attribute.Key("retry.hedge.trigger")
@@ -119,6 +120,9 @@ func result(err error) attribute.KeyValue {
 		return resultSuccess
 	case errors.Is(err, context.Canceled):
 		return resultCanceled
+	case errors.Is(err, retry.ErrBreakerOpen), errors.Is(err, retry.ErrTooManyProbes),
+		errors.Is(err, retry.ErrBreakerThrottled):
+		return resultRejected // a *retry.BreakerError: nothing was sent
 	}
 	return resultFailure
 }
