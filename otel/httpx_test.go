@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,7 +89,7 @@ func TestHTTPAttributes(t *testing.T) {
 				t.Errorf("%d connections, want 1 (reused)", n)
 			}
 			u, _ := url.Parse(srv.URL)
-			host := []attribute.KeyValue{attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port())}
+			host := []attribute.KeyValue{attribute.String("server.address", u.Hostname()), attribute.Int("server.port", port(u))}
 			with := func(kv ...attribute.KeyValue) []attribute.KeyValue { return append(kv, host...) }
 			get, put, other := attribute.String("http.request.method", "GET"), attribute.String("http.request.method", "PUT"),
 				attribute.String("http.request.method", "_OTHER")
@@ -140,8 +141,14 @@ func TestHTTPBreakerRejection(t *testing.T) {
 	name := "backend/" + u.Host // httpx.Breakers names each breaker after its host
 	h.collect()
 	h.want("retry.breaker.rejections", 1, breaker(name), reason("open"), attribute.String("http.request.method", "GET"),
-		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
+		attribute.String("server.address", u.Hostname()), attribute.Int("server.port", port(u)))
 	h.want("retry.breaker.state", 1, breaker(name), state("open"))
 	h.want("retry.calls", 1, policy("api"), outcome("breaker"), attribute.String("http.request.method", "GET"),
-		attribute.String("server.address", u.Hostname()), attribute.String("server.port", u.Port()))
+		attribute.String("server.address", u.Hostname()), attribute.Int("server.port", port(u)))
+}
+
+// port is u's port, as a number.
+func port(u *url.URL) int {
+	p, _ := strconv.Atoi(u.Port())
+	return p
 }

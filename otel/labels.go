@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/retrykit/retry/httpx"
@@ -65,8 +66,8 @@ func (l *labels) request(ctx context.Context) {
 	if h := r.URL.Hostname(); h != "" {
 		l.add(keyAddress.String(h))
 	}
-	if p := r.URL.Port(); p != "" {
-		l.add(keyPort.String(p))
+	if p, err := strconv.Atoi(r.URL.Port()); err == nil {
+		l.add(keyPort.Int(p))
 	}
 }
 
