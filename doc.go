@@ -1,7 +1,8 @@
 // Package retry makes calls to a dependency that may fail or stall
 // resilient: retries with backoff, hedged requests, circuit breakers and
-// retry budgets, for any func(context.Context) (T, error). Package httpx
-// applies them to net/http.
+// retry budgets, and load shedding (a bulkhead, an adaptive concurrency
+// limiter), for any func(context.Context) (T, error). Package httpx
+// applies them to net/http, and the nested module grpcx to gRPC.
 //
 // Every entry point takes the context, then a policy, then the function:
 //

@@ -305,7 +305,7 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 		return nil
 	}
 	retryable := h.Retryable == nil || h.Retryable(err)
-	if retryable && h.Budget != nil {
+	if retryable && h.Budget != nil && !isShed(err) { // a load shedder's refusal: nothing was sent
 		h.Budget.Result(false)
 	}
 	if stopsHedging(err) {

@@ -172,7 +172,11 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req, retrying as the Config says. See Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	if err := t.checkRequest(req); err != nil {
+	err := t.checkRequest(req)
+	if err == nil {
+		t, err = t.forRequest(req) // the request's own policies, if any: see WithPolicy
+	}
+	if err != nil {
 		if req != nil && req.Body != nil {
 			req.Body.Close()
 		}
