@@ -291,8 +291,8 @@ func TestHostileObsSteerDuringProbe(t *testing.T) {
 		want  retry.BreakerState
 	}{
 		{"force-open/probe-succeeds", func(b *retry.Breaker) { b.ForceOpen(0) }, nil, retry.BreakerOpen},
-		{"force-closed/probe-fails", (*retry.Breaker).ForceClosed, errBoom, retry.BreakerClosed},
-		{"reset/probe-fails", (*retry.Breaker).Reset, errBoom, retry.BreakerClosed},
+		{"force-closed/probe-fails", func(b *retry.Breaker) { b.ForceClosed() }, errBoom, retry.BreakerClosed},
+		{"reset/probe-fails", func(b *retry.Breaker) { b.Reset() }, errBoom, retry.BreakerClosed},
 	}
 	for _, s := range steers {
 		t.Run(s.name, func(t *testing.T) {
