@@ -444,3 +444,39 @@ func TestHostileObsInvalidBudgetReachesOnDone(t *testing.T) {
 		})
 	}
 }
+
+// A 503 to a request sent once is returned as it is, and reported to
+// OnDone as a failed call, as a retried request whose attempts all got a
+// 503 is: a metric of calls by outcome counts both alike.
+func TestSendOnceRetryableStatusIsAFailedCall(t *testing.T) {
+	const body = "0123456789abcdef0123456789abcdef" // 32 bytes, over MaxReplayBytes
+	for _, h2 := range []bool{false, true} {
+		for _, once := range []bool{true, false} {
+			t.Run(fmt.Sprintf("h2=%v/once=%v", h2, once), func(t *testing.T) {
+				srv := newScript(t, h2, status(503, "busy"))
+				log := &hookLog{}
+				cfg := httpx.Config{Base: srv.base(t), MaxReplayBytes: 16,
+					Retry: &retry.Policy{Name: "api", MaxAttempts: 2, Backoff: retry.Constant{}, Hooks: log.hooks()}}
+				var req *http.Request
+				if once {
+					req, _ = http.NewRequest(http.MethodPut, srv.URL, onlyOnce(body))
+				} else {
+					req, _ = http.NewRequest(http.MethodPut, srv.URL, strings.NewReader(body[:8]))
+				}
+				resp, err := mustNew(t, cfg).Do(req)
+				if err != nil || resp.StatusCode != 503 {
+					t.Fatalf("Do = %v, %v; want the 503", resp, err)
+				}
+				readAll(t, resp)
+				log.mu.Lock()
+				defer log.mu.Unlock()
+				if len(log.dones) != 1 {
+					t.Fatalf("%d OnDone, want 1", len(log.dones))
+				}
+				if d := log.dones[0]; d.Outcome() != retry.OutcomeExhausted || d.Winner != 0 {
+					t.Errorf("OnDone %+v: outcome %q, want exhausted with no winner", d, d.Outcome())
+				}
+			})
+		}
+	}
+}

@@ -721,6 +721,14 @@ func (c *call) onceObserved() (*http.Response, error) {
 		hooks.OnDone = func(ctx context.Context, e retry.CallEvent) {
 			if _, panicked := e.Err.(*retry.PanicError); ran && !panicked {
 				e.Err = sent // the error RoundTrip returns, not the loop's
+				if sent == nil && resp != nil && c.retryable(resp, nil) {
+					// A status worth a retry that could not have one: the
+					// call failed, as one whose retries ran out does.
+					se := &statusError{resp: resp, cfg: &c.t.cfg}
+					se.state.Store(2) // kept: the caller reads it
+					e.Err = &retry.Error{Attempts: e.Attempts, Reason: retry.ErrExhausted, Last: se}
+					e.Winner = 0
+				}
 			}
 			user.OnDone(ctx, e)
 		}
