@@ -1,0 +1,136 @@
+package httpx_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
+	"github.com/retrykit/retry/internal/stepclock"
+)
+
+// The matrix's policies: 3 attempts, hedged rounds of 2 copies.
+const (
+	matrixAttempts = 3
+	matrixCopies   = 2
+)
+
+// clientMode is a way of using httpx.
+type clientMode struct {
+	name     string
+	attempts int  // Retry.MaxAttempts
+	hedge    bool // Config.Hedge
+	guarded  bool // a per-host breaker and budget
+	timeout  bool // Config.AttemptTimeout
+	proxy    bool // through an httputil.ReverseProxy
+	client   bool // an http.Client with Timeout
+}
+
+var matrixModes = func() []clientMode {
+	var ms []clientMode
+	for _, m := range []clientMode{
+		{name: "retry", attempts: matrixAttempts},
+		{name: "hedge", attempts: 1, hedge: true},
+		{name: "retry+hedge", attempts: matrixAttempts, hedge: true},
+		{name: "retry+hedge+breaker+budget", attempts: matrixAttempts, hedge: true, guarded: true},
+	} {
+		ms = append(ms, m)
+		m.name += "+AttemptTimeout"
+		m.timeout = true
+		ms = append(ms, m)
+	}
+	return append(ms,
+		clientMode{name: "ReverseProxy", attempts: matrixAttempts, proxy: true},
+		clientMode{name: "Client.Timeout", attempts: matrixAttempts, client: true},
+	)
+}()
+
+// sequential reports whether the attempts of a request of kind k go one
+// at a time in mode m.
+func (m clientMode) sequential(k reqKind) bool { return !m.hedge || !k.hedgeable() }
+
+// cellClient is what a cell sends through: an http.Client, and the parts
+// whose state the invariants read.
+type cellClient struct {
+	client   *http.Client
+	base     *tracker
+	breakers *httpx.PerHost[*retry.Breaker]
+	budget   *countingBudget
+	front    *httptest.Server // the reverse proxy, in proxy mode
+	close    func()
+}
+
+// newCellClient builds the client of mode m for a cell of script s: base
+// sends to the fault server. Limits are short only where a hang must be
+// cut.
+func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellClient, error) {
+	hangs := s.special == hang
+	cc := &cellClient{base: &tracker{base: base}}
+	cfg := httpx.Config{
+		Base:           cc.base,
+		Retry:          &retry.Policy{MaxAttempts: m.attempts, Backoff: retry.Constant{}, Clock: stepclock.New(time.Now())},
+		MaxReplayBytes: matrixMaxReplay,
+	}
+	if m.hedge {
+		// Copies start on a failure at once; on time only where a hang
+		// leaves the first one waiting.
+		delay := time.Minute
+		if hangs {
+			delay = time.Millisecond
+		}
+		cfg.Hedge = &retry.HedgePolicy{MaxAttempts: matrixCopies, Delay: delay}
+	}
+	if m.timeout {
+		cfg.AttemptTimeout = time.Minute // on the path, never reached
+		if hangs {
+			cfg.AttemptTimeout = 20 * time.Millisecond // a bound, not an assertion
+		}
+	}
+	if m.guarded {
+		// A window that never trips in one cell: its counts are checked.
+		var err error
+		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{FailureRatio: 1, MinCalls: 1000})
+		if err != nil {
+			return nil, err
+		}
+		cc.budget = &countingBudget{} // allows every extra attempt, counts outcomes
+		cfg.Breaker = cc.breakers.For
+		cfg.Budget = func(*http.Request) retry.Budget { return cc.budget }
+	}
+	tr, err := httpx.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cc.client = &http.Client{Transport: tr}
+	cc.close = func() { tr.CloseIdleConnections() }
+	switch {
+	case m.client:
+		cc.client.Timeout = time.Minute
+		if s.hangs() {
+			cc.client.Timeout = 50 * time.Millisecond
+		}
+	case m.proxy:
+		cc.front = httptest.NewServer(&httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				u, _ := url.Parse(pr.In.Header.Get("X-Matrix-Target"))
+				pr.SetURL(u)
+				pr.Out.URL.Path = pr.In.URL.Path
+				pr.Out.Header.Del("X-Matrix-Target")
+			},
+			Transport: tr,
+			ErrorLog:  discardLog,
+		})
+		cc.front.Config.ErrorLog = discardLog
+		front := &http.Transport{}
+		cc.client = &http.Client{Transport: front}
+		cc.close = func() {
+			front.CloseIdleConnections()
+			cc.front.Close()
+			tr.CloseIdleConnections()
+		}
+	}
+	return cc, nil
+}
