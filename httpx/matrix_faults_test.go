@@ -15,10 +15,9 @@ type faultScript struct {
 	// special: the oracle's rule for a script that is not a sequence of
 	// answers and plain transport errors.
 	special special
-	// first is how the first step ends for the client; the steps after it
-	// answer 200 unless always is set (then every step is the first).
-	first  outcome
-	always bool
+	// outcomes says how each step of a plain script ends for the client
+	// (the last one repeats).
+	outcomes []outcome
 }
 
 type special int
@@ -42,16 +41,23 @@ type outcome struct {
 }
 
 func answers(status int, header ...string) faultScript {
-	s := faultScript{name: fs.Answer(status, header...).Name, first: outcome{status: status}}
-	s.steps = []fs.Step{fs.Answer(status, header...), fs.OK()}
-	return s
+	return faultScript{
+		name:     fs.Answer(status, header...).Name,
+		steps:    []fs.Step{fs.Answer(status, header...), fs.OK()},
+		outcomes: []outcome{{status: status}, {status: 200}},
+	}
 }
 
 func always(s faultScript) faultScript {
 	s.name += " always"
-	s.steps = s.steps[:1]
-	s.always = true
+	s.steps, s.outcomes = s.steps[:1], s.outcomes[:1]
 	return s
+}
+
+// transportFault is a script whose first step fails with a transport
+// error, then answers 200.
+func transportFault(name string, step fs.Step) faultScript {
+	return faultScript{name: name, steps: []fs.Step{step, fs.OK()}, outcomes: []outcome{{}, {status: 200}}}
 }
 
 func (s faultScript) named(name string) faultScript { s.name = name; return s }
@@ -94,7 +100,7 @@ var matrixScripts = func() []faultScript {
 				s = answers(code, "Retry-After", ra.value)
 			}
 			s.name = http.StatusText(code) + ", Retry-After " + ra.name
-			s.first.after, s.first.huge = ra.after, ra.huge
+			s.outcomes[0].after, s.outcomes[0].huge = ra.after, ra.huge
 			ss = append(ss, s)
 		}
 	}
@@ -102,12 +108,12 @@ var matrixScripts = func() []faultScript {
 		faultScript{name: "redirect 307 with body", steps: []fs.Step{fs.Redirect(307)}, special: redirect},
 		faultScript{name: "redirect 308 with body", steps: []fs.Step{fs.Redirect(308)}, special: redirect},
 		faultScript{name: "redirect loop", steps: []fs.Step{fs.RedirectLoop()}, special: redirectLoop},
-		faultScript{name: "reset", steps: []fs.Step{fs.Reset(), fs.OK()}},
+		transportFault("reset", fs.Reset()),
 		faultScript{name: "hang", steps: []fs.Step{fs.Hang(), fs.OK()}, special: hang},
 		faultScript{name: "headers then hang", steps: []fs.Step{fs.HeadersThenHang()}, special: headersHang},
 		faultScript{name: "partial body then close", steps: []fs.Step{fs.PartialBody()}, special: partial},
-		faultScript{name: "close after part of the request", steps: []fs.Step{fs.ReadPartThenClose(100), fs.OK()}},
-		faultScript{name: "early 503 before the body", steps: []fs.Step{fs.Early(503), fs.OK()}, first: outcome{status: 503}},
+		transportFault("close after part of the request", fs.ReadPartThenClose(100)),
+		faultScript{name: "early 503 before the body", steps: []fs.Step{fs.Early(503), fs.OK()}, outcomes: []outcome{{status: 503}, {status: 200}}},
 		faultScript{name: "close every reused connection", steps: []fs.Step{fs.Answer(503), fs.CloseIfReused()}, special: reusedClose},
 		faultScript{name: "untrusted certificate", steps: []fs.Step{fs.OK()}, special: untrusted},
 	)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/retrykit/retry"
@@ -73,7 +74,7 @@ var (
 // oracle says what a cell must do: script s, request kind k, client mode
 // m. The rules are the documented ones (see the Transport and Config
 // docs); a fault whose timing is not the test's to choose gets a bound.
-func oracle(s faultScript, k reqKind, m clientMode) want {
+func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 	w := want{}
 	replayable := k.replayable(m.proxy)
 	seq := m.proxy || m.client || m.sequential(k)
@@ -168,46 +169,79 @@ func oracle(s faultScript, k reqKind, m clientMode) want {
 		}
 		return m.proxied(w)
 	}
-	return m.proxied(simulate(s, k, attempts, copies, replayable))
+	return m.proxied(simulate(s, k, h2, attempts, copies, replayable))
 }
 
 // simulate runs the retry loop's rules over a script of answers and plain
-// transport errors, one step per request.
-func simulate(s faultScript, k reqKind, attempts, copies int, replayable bool) want {
-	w := want{reuse: true}
-	step := func(i int) outcome {
-		if i == 0 || s.always {
-			return s.first
+// transport errors, one step per request. Over HTTP/1, net/http itself
+// may resend a request that failed on a kept-alive connection (a GET, a
+// keyed POST: see the http.Transport doc) before httpx sees the failure;
+// whether the connection was reused is the pool's business, so each such
+// failure is simulated both ways and the cell may do either.
+func simulate(s faultScript, k reqKind, h2 bool, attempts, copies int, replayable bool) want {
+	resends := !h2 && (k.method == "GET" || k.method == "HEAD" || k.key) && replayable
+	var w want
+	for mask := range 1 << (attempts * copies) {
+		v, used := simulateOnce(s, k, attempts, copies, replayable, resends, mask)
+		if mask == 0 {
+			w = v
+		} else if mask&(1<<used-1) == mask {
+			w = w.union(v)
 		}
-		return outcome{status: 200}
 	}
+	return w
+}
+
+// simulateOnce is one run of simulate, in which net/http resends after the
+// i-th failure that it may resend if bit i of mask is set; used is how
+// many such failures there were.
+func simulateOnce(s faultScript, k reqKind, attempts, copies int, replayable, resends bool, mask int) (w want, used int) {
+	w.reuse = true
+	step := func(i int) outcome { return s.outcomes[min(i, len(s.outcomes)-1)] }
 	n := 0
+	answered := false // a connection may be back in the pool
 	var last outcome
-	end := func(o outcome, exhausted bool) want {
+	end := func(o outcome, exhausted bool) (want, int) {
 		w.min, w.max = n, n
 		switch {
 		case o.status != 0:
 			w.statuses = []int{o.status}
 		case exhausted && !replayable:
 			w.errs = []errCheck{isNotReplayable}
-		case exhausted:
-			w.errs = []errCheck{isTransport}
-		default: // not retried: a plain POST's error after sending
+		case !replayable: // sent once and not retryable: its own error
+			w.errs = []errCheck{isBare}
+		default: // retries ran out, or a plain POST's error after sending
 			w.errs = []errCheck{isTransport}
 		}
-		return w
+		return w, used
 	}
 	for range attempts {
+		var kept outcome // a hedged round returns its last response, if any, when it is the last
 		for range copies {
 			o := step(n)
 			n++
+			if o.status == 0 && resends && answered {
+				used++
+				if mask&(1<<(used-1)) != 0 {
+					w.maxFailures++
+					o = step(n) // on a new connection
+					n++
+				}
+			}
 			last = o
+			if o.status != 0 {
+				kept = o
+			} else if kept.status != 0 {
+				last = kept
+			}
 			retryable, pushback := classifyStep(o, k)
 			if o.status == 0 || o.status >= 500 || o.status == 429 || retryable {
 				w.maxFailures++ // for a breaker, or for a budget
 			}
 			if o.status == 0 {
 				w.reuse = false // a new connection follows a broken one
+			} else {
+				answered = true
 			}
 			if !retryable || o.huge {
 				return end(o, false)
@@ -218,6 +252,24 @@ func simulate(s faultScript, k reqKind, attempts, copies int, replayable bool) w
 		}
 	}
 	return end(last, true)
+}
+
+// union is what either w or v allows.
+func (w want) union(v want) want {
+	for _, st := range v.statuses {
+		if !slices.Contains(w.statuses, st) {
+			w.statuses = append(w.statuses, st)
+		}
+	}
+	for _, e := range v.errs {
+		if !slices.ContainsFunc(w.errs, func(f errCheck) bool { return f.name == e.name }) {
+			w.errs = append(w.errs, e)
+		}
+	}
+	w.min, w.max = min(w.min, v.min), max(w.max, v.max)
+	w.maxFailures = max(w.maxFailures, v.maxFailures)
+	w.reuse = w.reuse && v.reuse
+	return w
 }
 
 // classifyStep says whether httpx retries a step's outcome for a request

@@ -26,7 +26,14 @@ var discardLog = log.New(io.Discard, "", 0)
 func TestMatrix(t *testing.T) {
 	servers := map[bool]*faultserver.Server{false: faultserver.New(false), true: faultserver.New(true)}
 	t.Cleanup(func() { servers[false].Close(); servers[true].Close() })
-	sum := newSummary()
+	var faults, modes []string
+	for _, s := range matrixScripts {
+		faults = append(faults, s.name)
+	}
+	for _, m := range matrixModes {
+		modes = append(modes, m.name)
+	}
+	sum := newSummary(faults, modes)
 	t.Cleanup(func() {
 		if testing.Verbose() {
 			t.Log("\n" + sum.table())
@@ -83,7 +90,7 @@ type cell struct {
 }
 
 func (c cell) run(t *testing.T) {
-	w := oracle(c.script, c.kind, c.mode)
+	w := oracle(c.script, c.kind, c.mode, c.h2)
 	srv := c.srv
 	base := srv.Transport()
 	if c.script.special == untrusted {
@@ -274,17 +281,15 @@ type summary struct {
 	byKey  map[[2]string][2]int
 }
 
-func newSummary() *summary { return &summary{byKey: map[[2]string][2]int{}} }
+// newSummary returns a summary whose tables list faults and modes in
+// that order.
+func newSummary(faults, modes []string) *summary {
+	return &summary{faults: faults, modes: modes, byKey: map[[2]string][2]int{}}
+}
 
 func (s *summary) add(fault, mode string, passed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !slices.Contains(s.faults, fault) {
-		s.faults = append(s.faults, fault)
-	}
-	if !slices.Contains(s.modes, mode) {
-		s.modes = append(s.modes, mode)
-	}
 	for _, k := range [][2]string{{fault, ""}, {"", mode}, {"", ""}} {
 		v := s.byKey[k]
 		v[0]++

@@ -28,9 +28,10 @@ import (
 // Server is a fault-injecting httptest server. It is safe for concurrent
 // use.
 type Server struct {
-	srv   *httptest.Server
-	http2 bool
-	done  chan struct{} // closed by Close: every hang ends
+	srv      *httptest.Server
+	http2    bool
+	done     chan struct{}          // closed by Close: every hang ends
+	sessions tls.ClientSessionCache // shared by the transports it makes
 
 	mu      sync.Mutex
 	scripts map[string]*Script
@@ -46,7 +47,10 @@ type connInfo struct {
 // New starts a Server: HTTP/2 over TLS if http2 is set, else HTTP/1.1 in
 // clear text. Close it when done.
 func New(http2 bool) *Server {
-	s := &Server{http2: http2, done: make(chan struct{}), scripts: map[string]*Script{}, conns: map[string]*connInfo{}}
+	s := &Server{
+		http2: http2, done: make(chan struct{}), sessions: tls.NewLRUClientSessionCache(64),
+		scripts: map[string]*Script{}, conns: map[string]*connInfo{},
+	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // aborted handlers and failed handshakes are the point
 	s.srv.Config.ConnState = s.connState
@@ -74,11 +78,15 @@ func (s *Server) HTTP2() bool { return s.http2 }
 func (s *Server) URL() string { return s.srv.URL }
 
 // Transport returns a new transport that trusts the server's certificate
-// and speaks its protocol; the caller closes its idle connections.
+// and speaks its protocol; the caller closes its idle connections. Its
+// connections are its own, but it resumes the TLS sessions of the others,
+// which makes a new connection cheap.
 func (s *Server) Transport() *http.Transport {
 	tr := s.srv.Client().Transport.(*http.Transport).Clone()
 	if s.srv.TLS == nil {
 		tr.TLSClientConfig = nil
+	} else {
+		tr.TLSClientConfig.ClientSessionCache = s.sessions
 	}
 	return tr
 }
