@@ -142,8 +142,14 @@ func (s *Server) closeConn(addr string) {
 }
 
 // Script registers a new script of steps: request i (from 0) to its URL
-// gets steps[min(i, len(steps)-1)].
-func (s *Server) Script(steps ...Step) *Script {
+// gets steps[min(i, len(steps)-1)]. No steps means OK().
+func (s *Server) Script(steps ...Step) *Script { return s.script(false, steps) }
+
+// Cycle registers a new script whose steps repeat: request i gets
+// steps[i%len(steps)].
+func (s *Server) Cycle(steps ...Step) *Script { return s.script(true, steps) }
+
+func (s *Server) script(cycle bool, steps []Step) *Script {
 	if len(steps) == 0 {
 		steps = []Step{OK()}
 	}
@@ -151,9 +157,17 @@ func (s *Server) Script(steps ...Step) *Script {
 	defer s.mu.Unlock()
 	s.nextID++
 	id := strconv.Itoa(s.nextID)
-	sc := &Script{s: s, id: id, steps: steps}
+	sc := &Script{s: s, id: id, steps: steps, cycle: cycle}
 	s.scripts[id] = sc
 	return sc
+}
+
+// step returns the step of request n (from 0).
+func (sc *Script) step(n int) Step {
+	if sc.cycle {
+		return sc.steps[n%len(sc.steps)]
+	}
+	return sc.steps[min(n, len(sc.steps)-1)]
 }
 
 // serve routes a request to its script: /s/<id> runs the script's next
@@ -176,7 +190,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec, n := sc.arrive(r, reused, dest)
 	step := OK()
 	if !dest {
-		step = sc.steps[min(n, len(sc.steps)-1)]
+		step = sc.step(n)
 	}
 	x := &exchange{s: s, sc: sc, w: w, r: r, rec: rec, reused: reused}
 	defer func() {
@@ -196,6 +210,7 @@ type Script struct {
 	s     *Server
 	id    string
 	steps []Step
+	cycle bool
 
 	mu      sync.Mutex
 	records []*Record
