@@ -31,6 +31,7 @@ const (
 	redirectLoop         // 307 to itself
 	reusedClose          // 503, then reused connections are closed under the request
 	untrusted            // the client does not trust the server's certificate
+	slow                 // a slow 200 that a hedge overtakes
 )
 
 // outcome is how one step ends for httpx.
@@ -116,6 +117,7 @@ var matrixScripts = func() []faultScript {
 		faultScript{name: "early 503 before the body", steps: []fs.Step{fs.Early(503), fs.OK()}, outcomes: []outcome{{status: 503}, {status: 200}}},
 		faultScript{name: "close every reused connection", steps: []fs.Step{fs.Answer(503), fs.CloseIfReused()}, special: reusedClose},
 		faultScript{name: "untrusted certificate", steps: []fs.Step{fs.OK()}, special: untrusted},
+		faultScript{name: "slow 200, a hedge overtakes it", steps: []fs.Step{fs.AnswerAfterNext(200, 50*time.Millisecond), fs.OK()}, special: slow},
 	)
 }()
 

@@ -73,12 +73,15 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 		Base:           cc.base,
 		Retry:          &retry.Policy{MaxAttempts: m.attempts, Backoff: retry.Constant{}, Clock: stepclock.New(time.Now())},
 		MaxReplayBytes: matrixMaxReplay,
+		// A drain cut short closes its connection: on a busy machine the
+		// default 1s could, and then a connection would not be reused.
+		DrainTimeout: time.Minute,
 	}
 	if m.hedge {
 		// Copies start on a failure at once; on time only where a hang
 		// leaves the first one waiting.
 		delay := time.Minute
-		if hangs {
+		if hangs || s.special == slow {
 			delay = time.Millisecond
 		}
 		cfg.Hedge = &retry.HedgePolicy{MaxAttempts: matrixCopies, Delay: delay}

@@ -155,6 +155,14 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 			w.errs, w.min, w.max = []errCheck{isRedirects}, 10, 10
 		}
 		return w
+	case s.special == slow:
+		// Copies race: the first to answer wins, the other is drained;
+		// neither is a failure.
+		w.statuses, w.min, w.max, w.reuse = []int{200}, 1, 1, true
+		if !seq {
+			w.max = 2
+		}
+		return w
 	case s.special == reusedClose:
 		w.maxFailures = 2
 		switch {

@@ -187,12 +187,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	reused := s.arrive(r.RemoteAddr)
 	dest := len(parts) > 2 && parts[2] == "dest"
-	rec, n := sc.arrive(r, reused, dest)
+	rec, n, next := sc.arrive(r, reused, dest)
 	step := OK()
 	if !dest {
 		step = sc.step(n)
 	}
-	x := &exchange{s: s, sc: sc, w: w, r: r, rec: rec, reused: reused}
+	x := &exchange{s: s, sc: sc, w: w, r: r, rec: rec, reused: reused, next: next}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -214,7 +214,8 @@ type Script struct {
 
 	mu      sync.Mutex
 	records []*Record
-	arrived int // requests to the scripted path (not to dest)
+	arrived int           // requests to the scripted path (not to dest)
+	next    chan struct{} // closed when the next request arrives
 	onHang  func()
 }
 
@@ -238,9 +239,13 @@ func (sc *Script) hung() {
 	}
 }
 
-func (sc *Script) arrive(r *http.Request, reused, dest bool) (*Record, int) {
+func (sc *Script) arrive(r *http.Request, reused, dest bool) (*Record, int, <-chan struct{}) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if sc.next != nil {
+		close(sc.next)
+	}
+	sc.next = make(chan struct{})
 	rec := &Record{
 		Path: r.URL.Path, Method: r.Method, Proto: r.Proto, Conn: r.RemoteAddr, Reused: reused,
 		Declared: r.ContentLength, Arrived: time.Now(), Header: r.Header.Clone(), End: EndPending,
@@ -253,7 +258,7 @@ func (sc *Script) arrive(r *http.Request, reused, dest bool) (*Record, int) {
 		rec.Step = -1
 	}
 	sc.records = append(sc.records, rec)
-	return rec, n
+	return rec, n, sc.next
 }
 
 // Records returns a copy of what the script has seen so far, in order of
@@ -317,6 +322,7 @@ type exchange struct {
 	r      *http.Request
 	rec    *Record
 	reused bool
+	next   <-chan struct{} // closed when the script's next request arrives
 }
 
 func (x *exchange) end(e End) {

@@ -146,3 +146,26 @@ func CloseIfReused() Step {
 		x.answer(http.StatusOK, nil)
 	}}
 }
+
+// AnswerAfterNext reads the body and answers status once the script's next
+// request has arrived, or after wait, whichever comes first: a slow answer
+// that a hedged copy overtakes. If the client gives up first, it does not
+// answer.
+func AnswerAfterNext(status int, wait time.Duration) Step {
+	return Step{Name: "slow " + strconv.Itoa(status), run: func(x *exchange) {
+		x.readBody(-1)
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-x.next:
+		case <-t.C:
+		case <-x.r.Context().Done():
+			x.end(EndGaveUp)
+			return
+		case <-x.s.done:
+			x.end(EndShutdown)
+			return
+		}
+		x.answer(status, nil)
+	}}
+}
