@@ -27,6 +27,9 @@ type clientMode struct {
 	timeout  bool // Config.AttemptTimeout
 	proxy    bool // through an httputil.ReverseProxy
 	client   bool // an http.Client with Timeout
+	// deadlines: a caller's deadline shared by SplitDeadline, a
+	// Retry.MaxElapsed and an AttemptHeader, all too far off to fire.
+	deadlines bool
 }
 
 var matrixModes = func() []clientMode {
@@ -43,6 +46,7 @@ var matrixModes = func() []clientMode {
 		ms = append(ms, m)
 	}
 	return append(ms,
+		clientMode{name: "retry+hedge+SplitDeadline+MaxElapsed+AttemptHeader", attempts: matrixAttempts, hedge: true, deadlines: true},
 		clientMode{name: "ReverseProxy", attempts: matrixAttempts, proxy: true},
 		clientMode{name: "Client.Timeout", attempts: matrixAttempts, client: true},
 	)
@@ -76,6 +80,12 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 		// A drain cut short closes its connection: on a busy machine the
 		// default 1s could, and then a connection would not be reused.
 		DrainTimeout: time.Minute,
+	}
+	if m.deadlines {
+		cfg.SplitDeadline = true
+		cfg.Retry.MaxElapsed = time.Hour
+		cfg.Retry.Clock = farClock{cfg.Retry.Clock.(*stepclock.Clock)}
+		cfg.AttemptHeader = "X-Attempt"
 	}
 	if m.hedge {
 		// Copies start on a failure at once; on time only where a hang
@@ -136,4 +146,16 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 		}
 	}
 	return cc, nil
+}
+
+// farClock is a stepclock whose waits end at once, but for a limit of half
+// an hour or more, which never ends: the MaxElapsed of a cell is a limit
+// on the path, not one to reach (a stepclock alone would end it at once).
+type farClock struct{ *stepclock.Clock }
+
+func (c farClock) After(d time.Duration) <-chan time.Time {
+	if d >= 30*time.Minute {
+		return nil
+	}
+	return c.Clock.After(d)
 }

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,11 @@ func (c cell) run(t *testing.T) {
 	id := t.Name()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	if c.mode.deadlines {
+		dctx, dcancel := context.WithTimeout(ctx, time.Hour)
+		defer dcancel()
+		ctx = dctx
+	}
 	cause := errors.New("matrix: the caller gave up")
 	if w.cancelOnHang {
 		sc.OnHang(func() { cancel(cause) })
@@ -189,6 +195,11 @@ func (c cell) checkServer(t *testing.T, w want, recs []faultserver.Record, id st
 	conns := map[string]bool{}
 	for i, r := range recs {
 		conns[r.Conn] = true
+		if c.mode.deadlines && r.Step >= 0 {
+			if a, err := strconv.Atoi(r.Header.Get("X-Attempt")); err != nil || a < 1 || a > matrixAttempts*matrixCopies {
+				t.Errorf("request %d: attempt header %q", i, r.Header.Get("X-Attempt"))
+			}
+		}
 		switch {
 		case r.Read && r.BodyErr == nil && (!bytes.Equal(r.Body, payload) || !r.Whole):
 			t.Errorf("request %d: the server received a complete-looking body of %d bytes (declared %d), not the %d sent",
