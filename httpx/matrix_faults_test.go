@@ -18,7 +18,14 @@ type faultScript struct {
 	// outcomes says how each step of a plain script ends for the client
 	// (the last one repeats).
 	outcomes []outcome
+	// fewKinds: the script varies what is independent of the body, so
+	// its cells use a few request kinds, not all.
+	fewKinds bool
 }
+
+// fewKinds are the kinds of a fewKinds script: idempotent without a body,
+// a plain POST, a shared GetBody, and a body sent once.
+var fewKinds = map[string]bool{"GET": true, "POST": true, "PUT shared GetBody": true, "PUT stream": true}
 
 type special int
 
@@ -102,6 +109,9 @@ var matrixScripts = func() []faultScript {
 			}
 			s.name = http.StatusText(code) + ", Retry-After " + ra.name
 			s.outcomes[0].after, s.outcomes[0].huge = ra.after, ra.huge
+			// 503 without and with seconds meets every kind; the other
+			// forms, and 429's, meet a few.
+			s.fewKinds = code == 429 || ra.name != "seconds" && ra.name != "absent"
 			ss = append(ss, s)
 		}
 	}

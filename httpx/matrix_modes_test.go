@@ -30,6 +30,9 @@ type clientMode struct {
 	// deadlines: a caller's deadline shared by SplitDeadline, a
 	// Retry.MaxElapsed and an AttemptHeader, all too far off to fire.
 	deadlines bool
+	// trips: a breaker that opens at the first failure, and a retry loop
+	// that waits for its probe (plain scripts only).
+	trips bool
 }
 
 var matrixModes = func() []clientMode {
@@ -47,6 +50,7 @@ var matrixModes = func() []clientMode {
 	}
 	return append(ms,
 		clientMode{name: "retry+hedge+SplitDeadline+MaxElapsed+AttemptHeader", attempts: matrixAttempts, hedge: true, deadlines: true},
+		clientMode{name: "retry+hedge+tripping breaker+WaitForProbe", attempts: matrixAttempts, hedge: true, trips: true},
 		clientMode{name: "ReverseProxy", attempts: matrixAttempts, proxy: true},
 		clientMode{name: "Client.Timeout", attempts: matrixAttempts, client: true},
 	)
@@ -101,6 +105,17 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 		if hangs {
 			cfg.AttemptTimeout = 20 * time.Millisecond // a bound, not an assertion
 		}
+	}
+	if m.trips {
+		// Open at the first failure, for a second of the policy's clock:
+		// the wait for the probe moves it on.
+		cfg.Retry.WaitForProbe = true
+		var err error
+		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: cfg.Retry.Clock})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Breaker = cc.breakers.For
 	}
 	if m.guarded {
 		// A window that never trips in one cell: its counts are checked.

@@ -68,6 +68,10 @@ var (
 		ne, ok := errors.AsType[net.Error](err)
 		return ok && ne.Timeout()
 	}}
+	isRejected = errCheck{"*retry.BreakerError", func(err, _ error) bool {
+		_, ok := errors.AsType[*retry.BreakerError](err)
+		return ok
+	}}
 	isAny = errCheck{"any error", func(err, _ error) bool { return err != nil }}
 )
 
@@ -177,7 +181,14 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 		}
 		return m.proxied(w)
 	}
-	return m.proxied(simulate(s, k, h2, attempts, copies, replayable))
+	w = simulate(s, k, h2, attempts, copies, replayable)
+	if m.trips {
+		// A rejection may end the call (its last attempt allowed, or a
+		// wait past MaxAfter); a rejected attempt is one fewer sent.
+		w.errs = append(w.errs, isRejected)
+		w.min = min(w.min, 1)
+	}
+	return m.proxied(w)
 }
 
 // simulate runs the retry loop's rules over a script of answers and plain
