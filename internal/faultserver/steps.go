@@ -91,9 +91,7 @@ func Hang() Step {
 func HeadersThenHang() Step {
 	return Step{Name: "headers then hang", run: func(x *exchange) {
 		x.readBody(-1)
-		x.w.Header().Set("Content-Length", "2048")
-		x.w.WriteHeader(http.StatusOK)
-		http.NewResponseController(x.w).Flush()
+		x.startOK(0)
 		x.hang()
 	}}
 }
@@ -103,10 +101,7 @@ func HeadersThenHang() Step {
 func PartialBody() Step {
 	return Step{Name: "partial body then close", run: func(x *exchange) {
 		x.readBody(-1)
-		x.w.Header().Set("Content-Length", "2048")
-		x.w.WriteHeader(http.StatusOK)
-		x.w.Write(ResponseBody(http.StatusOK)[:10])
-		http.NewResponseController(x.w).Flush()
+		x.startOK(10)
 		x.abort()
 	}}
 }
@@ -168,4 +163,14 @@ func AnswerAfterNext(status int, wait time.Duration) Step {
 		}
 		x.answer(status, nil)
 	}}
+}
+
+// startOK sends the headers of a 200 whose body is ResponseBody(200), and
+// the first n bytes of that body, and flushes them.
+func (x *exchange) startOK(n int) {
+	body := ResponseBody(http.StatusOK)
+	x.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	x.w.WriteHeader(http.StatusOK)
+	x.w.Write(body[:n])
+	http.NewResponseController(x.w).Flush()
 }
