@@ -39,6 +39,7 @@ const (
 	reusedClose          // 503, then reused connections are closed under the request
 	untrusted            // the client does not trust the server's certificate
 	slow                 // a slow 200 that a hedge overtakes
+	lateBody             // headers at once, the body after the attempt timeout
 )
 
 // outcome is how one step ends for httpx.
@@ -127,9 +128,14 @@ var matrixScripts = func() []faultScript {
 		faultScript{name: "early 503 before the body", steps: []fs.Step{fs.Early(503), fs.OK()}, outcomes: []outcome{{status: 503}, {status: 200}}},
 		faultScript{name: "close every reused connection", steps: []fs.Step{fs.Answer(503), fs.CloseIfReused()}, special: reusedClose},
 		faultScript{name: "untrusted certificate", steps: []fs.Step{fs.OK()}, special: untrusted},
+		faultScript{name: "headers, then the body after the attempt timeout", steps: []fs.Step{fs.SlowBody(60 * time.Millisecond)}, special: lateBody},
 		faultScript{name: "slow 200, a hedge overtakes it", steps: []fs.Step{fs.AnswerAfterNext(200, 50*time.Millisecond), fs.OK()}, special: slow},
 	)
 }()
+
+// shortTimeout reports whether the script's cells get a short
+// AttemptTimeout: to cut a hang, or to pass before a body ends.
+func (s faultScript) shortTimeout() bool { return s.special == hang || s.special == lateBody }
 
 // hangs reports whether a client needs short limits for the script.
 func (s faultScript) hangs() bool { return s.special == hang || s.special == headersHang }

@@ -102,7 +102,7 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 	}
 	if m.timeout {
 		cfg.AttemptTimeout = time.Minute // on the path, never reached
-		if hangs {
+		if s.shortTimeout() {
 			cfg.AttemptTimeout = 20 * time.Millisecond // a bound, not an assertion
 		}
 	}

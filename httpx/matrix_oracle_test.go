@@ -159,6 +159,17 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 			w.errs, w.min, w.max = []errCheck{isRedirects}, 10, 10
 		}
 		return w
+	case s.special == lateBody:
+		// The body is read after the attempt's limit for headers passed:
+		// it must come whole. Headers later than 20ms on a busy machine
+		// mean another attempt, or a timeout if every one is late.
+		w.statuses, w.min, w.max = []int{200}, 1, 1
+		if m.timeout {
+			w.max, w.maxFailures, w.extraCalls = attempts*copies, attempts*copies, attempts*copies
+			w.errs = []errCheck{isAttemptTimeout, isNotReplayable}
+			w = m.proxied(w)
+		}
+		return w
 	case s.special == slow:
 		// Copies race: the first to answer wins, the other is drained;
 		// neither is a failure.

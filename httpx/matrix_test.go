@@ -106,7 +106,7 @@ func (c cell) run(t *testing.T) {
 		base = faultserver.UntrustingTransport(c.h2)
 	}
 	defer base.CloseIdleConnections()
-	if c.script.special == hang && c.script.special != untrusted {
+	if c.script.shortTimeout() {
 		// Connect first: the short attempt timeout of a hanging cell is
 		// to cut the hang, not the handshake.
 		if err := warmUp(base, srv); err != nil {

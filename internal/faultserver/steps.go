@@ -174,3 +174,29 @@ func (x *exchange) startOK(n int) {
 	x.w.Write(body[:n])
 	http.NewResponseController(x.w).Flush()
 }
+
+// SlowBody reads the request body, sends the headers of a 200 and 10
+// bytes of its body at once, and the rest after delay: a body read after
+// the attempt's time limit for headers has passed.
+func SlowBody(delay time.Duration) Step {
+	return Step{Name: "slow body", run: func(x *exchange) {
+		x.readBody(-1)
+		x.startOK(10)
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-x.r.Context().Done():
+			x.end(EndGaveUp)
+			return
+		case <-x.s.done:
+			x.end(EndShutdown)
+			return
+		}
+		x.w.Write(ResponseBody(http.StatusOK)[10:])
+		x.end(EndAnswered)
+		x.sc.mu.Lock()
+		x.rec.Status = http.StatusOK
+		x.sc.mu.Unlock()
+	}}
+}
