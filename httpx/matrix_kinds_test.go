@@ -103,7 +103,12 @@ func (k reqKind) payload(id string) []byte {
 }
 
 // build makes the request of kind k to url, and the tracker of its bodies.
-func (k reqKind) build(url, id string) (*http.Request, *bodies, error) {
+// Sent through a proxy (proxied), a shared GetBody gets independent
+// bodies: the client that sends to the proxy is net/http's own, and
+// http.Client rewinds the body for a redirect while that client's writer
+// may still be reading the last one (golang/go#30597; the race that
+// httpx's gate prevents).
+func (k reqKind) build(url, id string, proxied bool) (*http.Request, *bodies, error) {
 	req, err := http.NewRequest(k.method, url, nil)
 	if err != nil {
 		return nil, nil, err
@@ -114,7 +119,7 @@ func (k reqKind) build(url, id string) (*http.Request, *bodies, error) {
 	case k.method == http.MethodPut && k.size == 0:
 		req.Body = http.NoBody
 	case k.size == 0:
-	case k.shared:
+	case k.shared && !proxied:
 		file := bytes.NewReader(p) // one reader, seeked back: not safe for concurrent reads, as a file
 		req.Body = bs.track(file)
 		req.GetBody = func() (io.ReadCloser, error) {

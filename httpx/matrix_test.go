@@ -134,7 +134,7 @@ func (c cell) run(t *testing.T) {
 	if c.mode.proxy {
 		url = cc.front.URL + strings.TrimPrefix(url, srv.URL())
 	}
-	req, bodies, err := c.kind.build(url, id)
+	req, bodies, err := c.kind.build(url, id, c.mode.proxy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func soak(t *testing.T, h2 bool, goroutines, calls int) {
 				mu.Lock()
 				sent[id] = k
 				mu.Unlock()
-				req, bs, err := k.build(sc.URL(), id)
+				req, bs, err := k.build(sc.URL(), id, false)
 				if err != nil {
 					t.Error(err)
 					return
