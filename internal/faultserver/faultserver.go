@@ -9,6 +9,12 @@
 // One Server serves many scripts at once, each under its own path, so that
 // the cells of a test matrix can share a server and still count their own
 // requests.
+//
+// It cannot refuse one chosen HTTP/2 stream (REFUSED_STREAM) or send a
+// GOAWAY before it: net/http's server sends those only to streams past
+// its MaxConcurrentStreams, which the Go client does not open, and on
+// Shutdown, whose timing against a request in flight is not the test's
+// to choose. That would take a server written on a raw HTTP/2 framer.
 package faultserver
 
 import (
@@ -29,7 +35,6 @@ import (
 // use.
 type Server struct {
 	srv      *httptest.Server
-	http2    bool
 	done     chan struct{}          // closed by Close: every hang ends
 	sessions tls.ClientSessionCache // shared by the transports it makes
 
@@ -48,7 +53,7 @@ type connInfo struct {
 // clear text. Close it when done.
 func New(http2 bool) *Server {
 	s := &Server{
-		http2: http2, done: make(chan struct{}), sessions: tls.NewLRUClientSessionCache(64),
+		done: make(chan struct{}), sessions: tls.NewLRUClientSessionCache(64),
 		scripts: map[string]*Script{}, conns: map[string]*connInfo{},
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -70,9 +75,6 @@ func (s *Server) Close() {
 	s.srv.CloseClientConnections()
 	s.srv.Close()
 }
-
-// HTTP2 reports whether the server speaks HTTP/2 (over TLS).
-func (s *Server) HTTP2() bool { return s.http2 }
 
 // URL is the server's base URL.
 func (s *Server) URL() string { return s.srv.URL }
