@@ -111,7 +111,7 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 		// the wait for the probe moves it on.
 		cfg.Retry.WaitForProbe = true
 		var err error
-		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: cfg.Retry.Clock})
+		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second, Clock: cfg.Retry.Clock}, httpx.PerHostConfig{})
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +120,7 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript) (*cellCl
 	if m.guarded {
 		// A window that never trips in one cell: its counts are checked.
 		var err error
-		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{FailureRatio: 1, MinCalls: 1000})
+		cc.breakers, err = httpx.Breakers(retry.BreakerConfig{FailureRatio: 1, MinCalls: 1000}, httpx.PerHostConfig{})
 		if err != nil {
 			return nil, err
 		}

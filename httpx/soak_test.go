@@ -48,11 +48,11 @@ func soak(t *testing.T, h2 bool, goroutines, calls int) {
 		fs.Answer(429, "Retry-After", "0"), fs.Early(503), fs.OK(), fs.ReadPartThenClose(10), fs.OK(), fs.Answer(500))
 	base := &tracker{base: srv.Transport()}
 	defer base.base.(*http.Transport).CloseIdleConnections()
-	breakers, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 0.6, MinCalls: 20, OpenDuration: 2 * time.Millisecond})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 0.6, MinCalls: 20, OpenDuration: 2 * time.Millisecond}, httpx.PerHostConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	budgets, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { return &retry.TokenBucket{} })
 	if err != nil {
 		t.Fatal(err)
 	}
