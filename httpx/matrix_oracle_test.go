@@ -197,8 +197,21 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 	w = simulate(s, k, h2, attempts, copies, replayable)
 	if m.trips {
 		// A rejection may end the call (its last attempt allowed, or a
-		// wait past MaxAfter); a rejected attempt is one fewer sent.
-		w.errs = append(w.errs, isRejected)
+		// wait past MaxAfter), and counts as an attempt: fewer are sent,
+		// and the call may end on the outcome of any step before the
+		// last the simulation reached.
+		v := want{errs: []errCheck{isRejected}, min: 1, max: w.max, maxFailures: w.maxFailures, reuse: w.reuse}
+		for i := range w.max {
+			switch o := s.outcomes[min(i, len(s.outcomes)-1)]; {
+			case o.status != 0:
+				v.statuses = append(v.statuses, o.status)
+			case replayable:
+				v.errs = append(v.errs, isTransport)
+			default:
+				v.errs = append(v.errs, isNotReplayable, isBare)
+			}
+		}
+		w = w.union(v)
 		w.min = min(w.min, 1)
 	}
 	return m.proxied(w)
@@ -206,28 +219,43 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 
 // simulate runs the retry loop's rules over a script of answers and plain
 // transport errors, one step per request. Over HTTP/1, net/http itself
-// may resend a request that failed on a kept-alive connection (a GET, a
-// keyed POST: see the http.Transport doc) before httpx sees the failure;
-// whether the connection was reused is the pool's business, so each such
-// failure is simulated both ways and the cell may do either.
+// resends a request that failed on a kept-alive connection (a GET, a
+// keyed POST: see the http.Transport doc) before httpx sees the failure,
+// again and again while the pool hands it kept-alive connections: up to
+// one per connection the call has opened (copies). Which connections the
+// pool hands out is its business, so each such failure is simulated with
+// every number of resends, and the cell may do any.
 func simulate(s faultScript, k reqKind, h2 bool, attempts, copies int, replayable bool) want {
 	resends := !h2 && (k.method == "GET" || k.method == "HEAD" || k.key) && replayable
 	var w want
-	for mask := range 1 << (attempts * copies) {
-		v, used := simulateOnce(s, k, attempts, copies, replayable, resends, mask)
-		if mask == 0 {
+	base := copies + 1 // resends after one failure: 0 to copies
+	runs := 1
+	for range attempts * copies {
+		runs *= base
+	}
+	for run := range runs {
+		v, used := simulateOnce(s, k, attempts, copies, replayable, resends, run, base)
+		if run == 0 {
 			w = v
-		} else if mask&(1<<used-1) == mask {
+		} else if run < pow(base, used) { // each choice of resends once
 			w = w.union(v)
 		}
 	}
 	return w
 }
 
-// simulateOnce is one run of simulate, in which net/http resends after the
-// i-th failure that it may resend if bit i of mask is set; used is how
-// many such failures there were.
-func simulateOnce(s faultScript, k reqKind, attempts, copies int, replayable, resends bool, mask int) (w want, used int) {
+func pow(b, e int) int {
+	p := 1
+	for range e {
+		p *= b
+	}
+	return p
+}
+
+// simulateOnce is one run of simulate, in which net/http resends the i-th
+// failure that it may resend as many times as digit i of run in base
+// base says; used is how many such failures there were.
+func simulateOnce(s faultScript, k reqKind, attempts, copies int, replayable, resends bool, run, base int) (w want, used int) {
 	w.reuse = true
 	step := func(i int) outcome { return s.outcomes[min(i, len(s.outcomes)-1)] }
 	n := 0
@@ -253,10 +281,11 @@ func simulateOnce(s faultScript, k reqKind, attempts, copies int, replayable, re
 			o := step(n)
 			n++
 			if o.status == 0 && resends && answered {
+				times := run / pow(base, used) % base
 				used++
-				if mask&(1<<(used-1)) != 0 {
+				for ; times > 0 && o.status == 0; times-- {
 					w.maxFailures++
-					o = step(n) // on a new connection
+					o = step(n) // on another kept-alive connection, or a new one
 					n++
 				}
 			}
