@@ -188,3 +188,394 @@ func TestHostileNilValues(t *testing.T) {
 var _ = io.Discard
 var _ = url.Parse
 var _ = context.Background
+
+// roundCounter is a HedgePolicy whose rounds (calls of Hedge) are counted
+// through its OnDone hook; its second copy never starts.
+func roundCounter(name string, n *atomic.Int32) *retry.HedgePolicy {
+	return &retry.HedgePolicy{Name: name, MaxAttempts: 2, Delay: time.Hour, Hooks: &retry.Hooks{
+		OnDone: func(context.Context, retry.CallEvent) { n.Add(1) },
+	}}
+}
+
+// Every order of WithPolicy, NoRetry, WithHedge and NoHedge (each once,
+// any subset) against a model of "the latest applied wins for what it
+// sets": the attempts made, and whether they were hedged and by which
+// policy. A server that answers 502 (retryable, no pushback) counts the
+// attempts.
+func TestHostileOverrideOrders(t *testing.T) {
+	type op struct {
+		name  string
+		apply func(ctx context.Context, h *retry.HedgePolicy) context.Context
+	}
+	ops := []op{
+		{"WithPolicy", func(ctx context.Context, _ *retry.HedgePolicy) context.Context {
+			return httpx.WithPolicy(ctx, fastPolicy(2))
+		}},
+		{"NoRetry", func(ctx context.Context, _ *retry.HedgePolicy) context.Context { return httpx.NoRetry(ctx) }},
+		{"WithHedge", func(ctx context.Context, h *retry.HedgePolicy) context.Context { return httpx.WithHedge(ctx, h) }},
+		{"NoHedge", func(ctx context.Context, _ *retry.HedgePolicy) context.Context { return httpx.NoHedge(ctx) }},
+	}
+	// model: attempts and who hedges ("", "cfg" or "req").
+	model := func(seq []int, cfgHedged bool) (int, string) {
+		attempts, once, hedge := 4, false, ""
+		if cfgHedged {
+			hedge = "cfg"
+		}
+		for _, i := range seq {
+			switch ops[i].name {
+			case "WithPolicy":
+				attempts, once = 2, false
+			case "NoRetry":
+				once, hedge = true, ""
+			case "WithHedge":
+				hedge = "req"
+			case "NoHedge":
+				hedge = ""
+			}
+		}
+		if once {
+			attempts = 1
+		}
+		return attempts, hedge
+	}
+	var seqs [][]int
+	var perm func(prefix []int, used int)
+	perm = func(prefix []int, used int) {
+		seqs = append(seqs, append([]int(nil), prefix...))
+		for i := range ops {
+			if used&(1<<i) == 0 {
+				perm(append(prefix, i), used|1<<i)
+			}
+		}
+	}
+	perm(nil, 0)
+	for _, h2 := range []bool{false, true} {
+		srv := newScript(t, h2, status(502, "bad gateway"))
+		tr := &tracker{base: srv.base(t)}
+		for _, cfgHedged := range []bool{false, true} {
+			var cfgRounds, reqRounds atomic.Int32
+			cfg := httpx.Config{Base: tr, Retry: fastPolicy(4)}
+			if cfgHedged {
+				cfg.Hedge = roundCounter("cfg", &cfgRounds)
+			}
+			client := mustNew(t, cfg)
+			for _, seq := range seqs {
+				var names []string
+				ctx := context.Background()
+				reqHedge := roundCounter("req", &reqRounds)
+				for _, i := range seq {
+					names = append(names, ops[i].name)
+					ctx = ops[i].apply(ctx, reqHedge)
+				}
+				name := fmt.Sprintf("%s/cfgHedged=%v/%s", protoName(h2), cfgHedged, strings.Join(names, ","))
+				wantAttempts, wantHedge := model(seq, cfgHedged)
+				before := srv.hits.Load()
+				cfgRounds.Store(0)
+				reqRounds.Store(0)
+				req, _ := http.NewRequestWithContext(ctx, "PUT", srv.URL, strings.NewReader("payload"))
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				if body := readAll(t, resp); resp.StatusCode != 502 || body != "bad gateway" {
+					t.Errorf("%s: %d %q", name, resp.StatusCode, body)
+				}
+				wantHits := wantAttempts
+				if wantHedge != "" {
+					wantHits *= 2 // a failed copy starts the next at once
+				}
+				if got := srv.hits.Load() - before; got != int64(wantHits) {
+					t.Errorf("%s: %d requests, want %d", name, got, wantHits)
+				}
+				gotHedge := ""
+				switch {
+				case cfgRounds.Load() > 0 && reqRounds.Load() > 0:
+					gotHedge = "both"
+				case cfgRounds.Load() > 0:
+					gotHedge = "cfg"
+				case reqRounds.Load() > 0:
+					gotHedge = "req"
+				}
+				if gotHedge != wantHedge {
+					t.Errorf("%s: hedged by %q, want %q", name, gotHedge, wantHedge)
+				} else if n := cfgRounds.Load() + reqRounds.Load(); wantHedge != "" && n != int32(wantAttempts) {
+					t.Errorf("%s: %d hedged rounds, want %d", name, n, wantAttempts)
+				}
+			}
+		}
+		for _, b := range srv.Bodies() {
+			if b != "payload" {
+				t.Fatalf("%s: a body arrived as %q", protoName(h2), b)
+			}
+		}
+		waitFor(t, func() bool { return tr.open.Load() == 0 })
+		// Hedged copies run at once, and losers are drained in the
+		// background: HTTP/1 may open a few connections, never one per
+		// request.
+		if n := srv.conns.Load(); h2 && n != 1 || n > 8 {
+			t.Errorf("%s: %d connections for %d requests", protoName(h2), n, srv.hits.Load())
+		}
+	}
+}
+
+// The events of a call under an override carry the override's policy
+// name: WithPolicy's own, NoRetry's the Config's, WithHedge's for rounds.
+func TestHostileOverrideHookNames(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(503, ""), status(200, "ok"))
+			var mu sync.Mutex
+			var seen []string
+			hooks := &retry.Hooks{OnDone: func(ctx context.Context, e retry.CallEvent) {
+				req, ok := httpx.RequestFrom(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, fmt.Sprintf("%s:%d:%v", e.Name, e.Attempts, ok && req != nil))
+			}}
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{Name: "cfg", MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: hooks}})
+			do := func(ctx context.Context) {
+				t.Helper()
+				srv.hits.Store(0)
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readAll(t, resp)
+			}
+			do(httpx.WithPolicy(context.Background(), &retry.Policy{Name: "bulk", MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: hooks}))
+			do(httpx.NoRetry(context.Background()))
+			do(httpx.WithHedge(context.Background(), &retry.HedgePolicy{Name: "hedge", MaxAttempts: 2, Delay: time.Hour, Hooks: hooks}))
+			mu.Lock()
+			defer mu.Unlock()
+			want := []string{"bulk:2:true", "cfg:1:true", "hedge:1:true", "hedge:1:true", "cfg:2:true"}
+			if fmt.Sprint(seen) != fmt.Sprint(want) {
+				t.Fatalf("events %v, want %v", seen, want)
+			}
+		})
+	}
+}
+
+// An override policy's WaitForProbe and Clock apply: the host's breaker
+// (on the same fake clock) opens after the first 503, the retry waits on
+// the override's clock for the probe instead of failing, and the probe
+// gets the answer.
+func TestHostileOverrideWaitForProbe(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(503, "busy"), status(200, "ok"))
+			clk := stepclock.New(epoch)
+			breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk, ConsecutiveFailures: 1, OpenDuration: time.Minute}, httpx.PerHostConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(1), Breaker: breakers.For})
+			p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, WaitForProbe: true, MaxAfter: time.Hour, Clock: clk}
+			req, _ := http.NewRequestWithContext(httpx.WithPolicy(context.Background(), p), "PUT", srv.URL, strings.NewReader("payload"))
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); got != "ok" {
+				t.Fatalf("body %q", got)
+			}
+			if srv.hits.Load() != 2 {
+				t.Fatalf("%d requests, want 2", srv.hits.Load())
+			}
+			if fmt.Sprint(srv.Bodies()) != "[payload payload]" {
+				t.Fatalf("bodies %q", srv.Bodies())
+			}
+			if waited := clk.Now().Sub(epoch); waited < time.Minute {
+				t.Fatalf("waited %v on the override's clock, want the open time", waited)
+			}
+		})
+	}
+}
+
+// NoRetry on a body that can be sent only once (a stream): one attempt,
+// the body whole, the response returned; a 503 comes back as the answer.
+func TestHostileNoRetryStream(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(503, "busy"))
+			var events []httpx.AttemptEvent
+			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(4), OnAttempt: func(_ context.Context, e httpx.AttemptEvent) {
+				events = append(events, e)
+			}})
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write([]byte(strings.Repeat("x", 100000)))
+				pw.Close()
+			}()
+			req, _ := http.NewRequestWithContext(httpx.NoRetry(context.Background()), "PUT", srv.URL, pr)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); resp.StatusCode != 503 || got != "busy" {
+				t.Fatalf("%d %q", resp.StatusCode, got)
+			}
+			if b := srv.Bodies(); len(b) != 1 || len(b[0]) != 100000 {
+				t.Fatalf("%d requests", len(b))
+			}
+			if len(events) != 1 || events[0].StatusCode != 503 {
+				t.Fatalf("events %+v", events)
+			}
+		})
+	}
+}
+
+// An override follows a 307: http.Client sends the redirected request with
+// the same context, so WithPolicy's attempts and NoRetry's single one apply
+// at the new location, with the whole body each time.
+func TestHostileOverrideRedirect(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			var toHits atomic.Int32
+			var mu sync.Mutex
+			var bodies []string
+			var srv *script
+			srv = newScript(t, h2, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/from" {
+					http.Redirect(w, r, "/to", http.StatusTemporaryRedirect)
+					return
+				}
+				toHits.Add(1)
+				mu.Lock()
+				bodies = append(bodies, srv.Bodies()[len(srv.Bodies())-1])
+				mu.Unlock()
+				w.WriteHeader(503)
+				io.WriteString(w, "busy")
+			})
+			tr := &tracker{base: srv.base(t)}
+			client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(4)})
+			for _, tc := range []struct {
+				name string
+				ctx  context.Context
+				want int32
+			}{
+				{"WithPolicy", httpx.WithPolicy(context.Background(), fastPolicy(2)), 2},
+				{"NoRetry", httpx.NoRetry(context.Background()), 1},
+				{"none", context.Background(), 4},
+			} {
+				toHits.Store(0)
+				req, _ := http.NewRequestWithContext(tc.ctx, "PUT", srv.URL+"/from", strings.NewReader("payload"))
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if got := readAll(t, resp); resp.StatusCode != 503 || got != "busy" {
+					t.Fatalf("%s: %d %q", tc.name, resp.StatusCode, got)
+				}
+				if toHits.Load() != tc.want {
+					t.Fatalf("%s: %d requests at /to, want %d", tc.name, toHits.Load(), tc.want)
+				}
+			}
+			for _, b := range bodies {
+				if b != "payload" {
+					t.Fatalf("a redirected body arrived as %q", b)
+				}
+			}
+			waitFor(t, func() bool { return tr.open.Load() == 0 })
+			if srv.conns.Load() != 1 {
+				t.Fatalf("%d connections, want 1", srv.conns.Load())
+			}
+		})
+	}
+}
+
+// A Config.Breaker or Config.Budget whose PerHost's newValue panics: the
+// panic reaches the caller, the request's body is closed, and no response
+// or connection goroutine leaks (goleak), plain and hedged.
+func TestHostileNewValuePanicsThroughTransport(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		for _, hedged := range []bool{false, true} {
+			for _, which := range []string{"Breaker", "Budget"} {
+				t.Run(fmt.Sprintf("%s/hedged=%v/%s", protoName(h2), hedged, which), func(t *testing.T) {
+					srv, tr := statusServer(t, h2, 200)
+					cfg := httpx.Config{Base: tr, Retry: fastPolicy(2)}
+					if hedged {
+						cfg.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}
+					}
+					switch which {
+					case "Breaker":
+						p, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) *retry.Breaker { panic("boom") })
+						cfg.Breaker = p.For
+					case "Budget":
+						p, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { panic("boom") })
+						cfg.Budget = p.For
+					}
+					rt, err := httpx.New(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body := &closeCounter{Reader: strings.NewReader("payload")}
+					req, _ := http.NewRequest("PUT", srv.URL, body)
+					mustPanic(t, rt, req)
+					if body.closed.Load() == 0 {
+						t.Error("the request's body was not closed")
+					}
+					waitFor(t, func() bool { return tr.open.Load() == 0 })
+				})
+			}
+		}
+	}
+}
+
+// Invalid override policies of every kind, on every path (plain, hedged,
+// a body sent once, a redirect): ErrInvalid of httpx, nothing sent, the
+// breaker and the budget not asked, the body closed.
+func TestHostileOverrideInvalidEverywhere(t *testing.T) {
+	bg := context.Background()
+	cases := []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"nil budget", httpx.WithPolicy(bg, &retry.Policy{Budget: (*retry.TokenBucket)(nil)})},
+		{"nil clock", httpx.WithPolicy(bg, &retry.Policy{Clock: (*stepclock.Clock)(nil)})},
+		{"nil backoff", httpx.WithPolicy(bg, &retry.Policy{Backoff: (*retry.Exponential)(nil)})},
+		{"negative MaxElapsed", httpx.WithPolicy(bg, &retry.Policy{MaxElapsed: -1})},
+		{"negative MaxAfter", httpx.WithPolicy(bg, &retry.Policy{MaxAfter: -1})},
+		{"invalid then NoRetry", httpx.NoRetry(httpx.WithPolicy(bg, &retry.Policy{MaxAttempts: -3}))},
+		{"invalid then NoHedge", httpx.NoHedge(httpx.WithPolicy(bg, nil))},
+		{"hedge nil budget", httpx.WithHedge(bg, &retry.HedgePolicy{Budget: (*retry.TokenBucket)(nil)})},
+		{"hedge nil clock", httpx.WithHedge(bg, &retry.HedgePolicy{Clock: (*stepclock.Clock)(nil)})},
+		{"hedge negative MaxAttempts", httpx.WithHedge(bg, &retry.HedgePolicy{MaxAttempts: -1})},
+		{"NoRetry then nil hedge then WithPolicy", httpx.WithPolicy(httpx.WithHedge(httpx.NoRetry(bg), nil), fastPolicy(2))},
+	}
+	for _, h2 := range []bool{false, true} {
+		srv := newScript(t, h2, status(200, "ok"))
+		var asked atomic.Int32
+		breakers, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) *retry.Breaker { asked.Add(1); return nil })
+		budgets, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { asked.Add(1); return nil })
+		for _, hedged := range []bool{false, true} {
+			cfg := httpx.Config{Base: srv.base(t), Breaker: breakers.For, Budget: budgets.For, MaxReplayBytes: 4}
+			if hedged {
+				cfg.Hedge = &retry.HedgePolicy{Delay: time.Hour}
+			}
+			client := mustNew(t, cfg)
+			for _, tc := range cases {
+				for _, body := range []string{"", "abc", "longer than four"} {
+					name := fmt.Sprintf("%s/hedged=%v/%s/body=%d", protoName(h2), hedged, tc.name, len(body))
+					rc := &closeCounter{Reader: strings.NewReader(body)}
+					req, _ := http.NewRequestWithContext(tc.ctx, "PUT", srv.URL+"/from", rc)
+					req.GetBody = nil
+					resp, err := client.Do(req)
+					if resp != nil {
+						resp.Body.Close()
+					}
+					if !errors.Is(err, httpx.ErrInvalid) {
+						t.Errorf("%s: %v, want ErrInvalid", name, err)
+					}
+					if rc.closed.Load() == 0 {
+						t.Errorf("%s: body not closed", name)
+					}
+				}
+			}
+		}
+		if srv.hits.Load() != 0 || asked.Load() != 0 {
+			t.Fatalf("%s: %d requests sent, %d breakers or budgets made", protoName(h2), srv.hits.Load(), asked.Load())
+		}
+	}
+}
