@@ -579,3 +579,84 @@ func TestHostileOverrideInvalidEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// Breakers and budgets per host, with a cap of one host, idle after a
+// nanosecond, under hedged and plain calls to two hosts at once: values
+// are dropped while calls hold them, every call still gets its answer
+// whole, one budget serves all the copies of a call, and nothing leaks.
+func TestHostileEvictionUnderLoad(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			echo := func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				w.Write(b)
+			}
+			a, b := newScript(t, h2, echo).lazy(), newScript(t, h2, echo).lazy()
+			// One base for both servers: a and b have their own certificates
+			// over TLS, so each gets its own transport.
+			bases := map[string]http.RoundTripper{mustURL(a.URL).Host: a.base(t), mustURL(b.URL).Host: b.base(t)}
+			tr := &tracker{base: roundTripFunc(func(r *http.Request) (*http.Response, error) { return bases[r.URL.Host].RoundTrip(r) })}
+			limits := httpx.PerHostConfig{MaxHosts: 1, IdleTimeout: time.Nanosecond}
+			breakers, err := httpx.Breakers(retry.BreakerConfig{}, limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var made []*countingBudget
+			budgets, err := httpx.NewPerHost(limits, func(string) retry.Budget {
+				c := &countingBudget{}
+				mu.Lock()
+				made = append(made, c)
+				mu.Unlock()
+				return c
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := mustNew(t, httpx.Config{Base: tr, Breaker: breakers.For, Budget: budgets.For})
+			hedged := mustNew(t, httpx.Config{Base: tr, Breaker: breakers.For, Budget: budgets.For, Hedge: &retry.HedgePolicy{MaxAttempts: 3, Delay: time.Nanosecond}})
+			var wg sync.WaitGroup
+			var calls atomic.Int32
+			for g := range 8 {
+				wg.Go(func() {
+					for i := range 25 {
+						srv, client := a, plain
+						if (g+i)%2 == 0 {
+							srv = b
+						}
+						if g%2 == 0 {
+							client = hedged
+						}
+						want := fmt.Sprintf("g%d-i%d", g, i)
+						req, _ := http.NewRequest("PUT", srv.URL, strings.NewReader(want))
+						resp, err := client.Do(req)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if got := readAll(t, resp); got != want {
+							t.Errorf("body %q, want %q", got, want)
+						}
+						calls.Add(1)
+						for range breakers.All() {
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if n := breakers.Len(); n > 1 {
+				t.Fatalf("%d breakers kept", n)
+			}
+			mu.Lock()
+			var firsts int32
+			for _, c := range made {
+				firsts += c.first.Load()
+			}
+			mu.Unlock()
+			if firsts != calls.Load() {
+				t.Fatalf("%d first attempts counted for %d calls", firsts, calls.Load())
+			}
+			waitFor(t, func() bool { return tr.open.Load() == 0 })
+		})
+	}
+}
