@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
@@ -658,5 +659,25 @@ func TestHostileEvictionUnderLoad(t *testing.T) {
 			}
 			waitFor(t, func() bool { return tr.open.Load() == 0 })
 		})
+	}
+}
+
+// newValue is told a host of its own, not a view of the caller's URL: a
+// breaker named after it (Breakers) must not keep the whole URL (path,
+// query and its tokens) in memory for as long as the host is kept.
+func TestHostileNewValueHostNotAView(t *testing.T) {
+	raw := "https://api.example.com/pay?token=" + strings.Repeat("s", 1<<10)
+	req := &http.Request{URL: mustURL(raw)}
+	var told string
+	p, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(host string) int { told = host; return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.For(req)
+	if told != req.URL.Host {
+		t.Fatalf("told %q", told)
+	}
+	if unsafe.StringData(told) == unsafe.StringData(req.URL.Host) {
+		t.Fatal("newValue was told a view of the request's URL")
 	}
 }

@@ -227,8 +227,9 @@ func (p *PerHost[T]) add(key string) T {
 	if p.count >= p.maxHosts {
 		p.dropOldest(now)
 	}
+	key = strings.Clone(key) // not a view of the caller's URL, which newValue may keep (a breaker's name)
 	e := &hostEntry[T]{value: p.newValue(key), seen: now}
-	p.values.Store(strings.Clone(key), e) // not a view of the caller's URL
+	p.values.Store(key, e)
 	p.count++
 	return e.value
 }
