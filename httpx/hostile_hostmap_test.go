@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -679,5 +681,139 @@ func TestHostileNewValueHostNotAView(t *testing.T) {
 	}
 	if unsafe.StringData(told) == unsafe.StringData(req.URL.Host) {
 		t.Fatal("newValue was told a view of the request's URL")
+	}
+}
+
+// An override's Budget counts its call (plain or hedged) when the Config
+// has no Budget, and Config.Budget replaces it when set; an override's
+// MaxElapsed bounds a hedged call whose server hangs.
+func TestHostileOverrideBudgetAndElapsed(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(502, "bad"), status(200, "ok"))
+			for _, hedge := range []*retry.HedgePolicy{nil, {MaxAttempts: 2, Delay: time.Hour}} {
+				for _, cfgBudget := range []bool{false, true} {
+					srv.hits.Store(0)
+					mine, theirs := &countingBudget{}, &countingBudget{}
+					cfg := httpx.Config{Base: srv.base(t), Hedge: hedge}
+					if cfgBudget {
+						cfg.Budget = func(*http.Request) retry.Budget { return theirs }
+					}
+					client := mustNew(t, cfg)
+					p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Budget: mine}
+					req, _ := http.NewRequestWithContext(httpx.WithPolicy(context.Background(), p), "GET", srv.URL, nil)
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					readAll(t, resp)
+					used, unused := mine, theirs
+					if cfgBudget {
+						used, unused = theirs, mine
+					}
+					name := fmt.Sprintf("hedged=%v cfgBudget=%v", hedge != nil, cfgBudget)
+					if used.first.Load() != 1 || used.extra.Load() != 1 || unused.first.Load()+unused.extra.Load() != 0 {
+						t.Errorf("%s: used %d first %d extra, unused %d first %d extra", name,
+							used.first.Load(), used.extra.Load(), unused.first.Load(), unused.extra.Load())
+					}
+				}
+			}
+
+			hang := newScript(t, h2, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			tr := &tracker{base: hang.base(t)}
+			client := mustNew(t, httpx.Config{Base: tr, Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond}})
+			p := &retry.Policy{MaxAttempts: 5, MaxElapsed: 30 * time.Millisecond}
+			req, _ := http.NewRequestWithContext(httpx.WithPolicy(context.Background(), p), "GET", hang.URL, nil)
+			_, err := client.Do(req)
+			if !errors.Is(err, retry.ErrElapsed) {
+				t.Fatalf("err = %v, want ErrElapsed", err)
+			}
+			waitFor(t, func() bool { return tr.open.Load() == 0 })
+		})
+	}
+}
+
+// Many goroutines asking for the same new hosts at once: one value per
+// host, every goroutine gets it.
+func TestHostileFirstUseRace(t *testing.T) {
+	var made atomic.Int32
+	p, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(host string) *string { made.Add(1); return &host })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hosts = 100
+	var wg sync.WaitGroup
+	got := make([][hosts]*string, 16)
+	for g := range got {
+		wg.Go(func() {
+			for i := range hosts {
+				got[g][i] = p.For(get(fmt.Sprintf("https://H%d.example:443/", i)))
+			}
+		})
+	}
+	wg.Wait()
+	if made.Load() != hosts || p.Len() != hosts {
+		t.Fatalf("%d values made, %d kept, for %d hosts", made.Load(), p.Len(), hosts)
+	}
+	for g := range got {
+		for i := range hosts {
+			if got[g][i] != got[0][i] || *got[g][i] != fmt.Sprintf("h%d.example", i) {
+				t.Fatalf("goroutine %d, host %d: %q", g, i, *got[g][i])
+			}
+		}
+	}
+}
+
+// A server on a unix socket, reached as http://unix/: the host is "unix",
+// its breaker works as any other, and the connection is reused.
+func TestHostileUnixSocket(t *testing.T) {
+	path := t.TempDir() + "/s.sock"
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skip(err)
+	}
+	var hits atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	var conns atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	base := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}
+	t.Cleanup(base.CloseIdleConnections)
+	breakers, err := httpx.Breakers(retry.BreakerConfig{Name: "docker"}, httpx.PerHostConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := mustNew(t, httpx.Config{Base: base, Retry: fastPolicy(3), Breaker: breakers.For})
+	for range 3 {
+		resp, err := client.Post("http://unix/v1/containers", "text/plain", strings.NewReader("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "payload" {
+			t.Fatalf("body %q", got)
+		}
+	}
+	var hosts []string
+	for h := range breakers.All() {
+		hosts = append(hosts, h)
+	}
+	if fmt.Sprint(hosts) != "[unix]" || hits.Load() != 4 || conns.Load() != 1 {
+		t.Fatalf("hosts %v, %d requests, %d connections", hosts, hits.Load(), conns.Load())
 	}
 }
