@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unsafe"
 
@@ -816,4 +817,65 @@ func TestHostileUnixSocket(t *testing.T) {
 	if fmt.Sprint(hosts) != "[unix]" || hits.Load() != 4 || conns.Load() != 1 {
 		t.Fatalf("hosts %v, %d requests, %d connections", hosts, hits.Load(), conns.Load())
 	}
+}
+
+// A hedged override (WithHedge) with WaitForProbe (WithPolicy): the first
+// copy's 503 opens the host's breaker, the copy after it is rejected, and
+// the retry loop waits for the probe on the override's clock; the probe
+// gets the answer, whole.
+func TestHostileOverrideHedgedWaitForProbe(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(503, "busy"), status(200, "ok"))
+			tr := &tracker{base: srv.base(t)}
+			clk := stepclock.New(epoch)
+			breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk, ConsecutiveFailures: 1, OpenDuration: time.Minute}, httpx.PerHostConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := mustNew(t, httpx.Config{Base: tr, Breaker: breakers.For})
+			ctx := httpx.WithPolicy(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true, MaxAfter: time.Hour, Clock: clk})
+			ctx = httpx.WithHedge(ctx, &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour, Clock: clk})
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); got != "ok" {
+				t.Fatalf("body %q", got)
+			}
+			if srv.hits.Load() != 2 {
+				t.Fatalf("%d requests, want 2", srv.hits.Load())
+			}
+			waitFor(t, func() bool { return tr.open.Load() == 0 })
+		})
+	}
+}
+
+// Real time inside a testing/synctest bubble: a PerHost with no Clock
+// drops an idle host once the bubble's time has passed its IdleTimeout,
+// never sooner, and keeps an open breaker until its open time is up.
+func TestHostileIdleInSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 5 * time.Minute}, httpx.PerHostConfig{IdleTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		breakers.For(get("https://idle.example/"))
+		sick := breakers.For(get("https://sick.example/"))
+		done, _ := sick.Allow()
+		done(errors.New("down"))
+		time.Sleep(time.Minute - time.Nanosecond)
+		if n := breakers.Len(); n != 2 {
+			t.Fatalf("%d hosts before IdleTimeout, want 2", n)
+		}
+		time.Sleep(2 * time.Minute)
+		if n := breakers.Len(); n != 1 {
+			t.Fatalf("%d hosts after IdleTimeout, want the open breaker", n)
+		}
+		time.Sleep(5 * time.Minute)
+		if n := breakers.Len(); n != 0 {
+			t.Fatalf("%d hosts after the open time, want 0", n)
+		}
+	})
 }
