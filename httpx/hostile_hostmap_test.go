@@ -361,39 +361,44 @@ func TestHostileOverrideHookNames(t *testing.T) {
 	}
 }
 
-// An override policy's WaitForProbe and Clock apply: the host's breaker
-// (on the same fake clock) opens after the first 503, the retry waits on
-// the override's clock for the probe instead of failing, and the probe
-// gets the answer.
+// An override policy's WaitForProbe and Clock apply, plain or hedged
+// (WithHedge): the host's breaker (on the same fake clock) opens after the
+// first 503, the attempt after it is rejected, and the retry loop waits on
+// the override's clock for the probe instead of failing; the probe gets
+// the answer, and the body arrives whole each time.
 func TestHostileOverrideWaitForProbe(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		t.Run(protoName(h2), func(t *testing.T) {
-			srv := newScript(t, h2, status(503, "busy"), status(200, "ok"))
-			clk := stepclock.New(epoch)
-			breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk, ConsecutiveFailures: 1, OpenDuration: time.Minute}, httpx.PerHostConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(1), Breaker: breakers.For})
-			p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, WaitForProbe: true, MaxAfter: time.Hour, Clock: clk}
-			req, _ := http.NewRequestWithContext(httpx.WithPolicy(context.Background(), p), "PUT", srv.URL, strings.NewReader("payload"))
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := readAll(t, resp); got != "ok" {
-				t.Fatalf("body %q", got)
-			}
-			if srv.hits.Load() != 2 {
-				t.Fatalf("%d requests, want 2", srv.hits.Load())
-			}
-			if fmt.Sprint(srv.Bodies()) != "[payload payload]" {
-				t.Fatalf("bodies %q", srv.Bodies())
-			}
-			if waited := clk.Now().Sub(epoch); waited < time.Minute {
-				t.Fatalf("waited %v on the override's clock, want the open time", waited)
-			}
-		})
+		for _, hedged := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/hedged=%v", protoName(h2), hedged), func(t *testing.T) {
+				srv := newScript(t, h2, status(503, "busy"), status(200, "ok"))
+				tr := &tracker{base: srv.base(t)}
+				clk := stepclock.New(epoch)
+				breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk, ConsecutiveFailures: 1, OpenDuration: time.Minute}, httpx.PerHostConfig{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(1), Breaker: breakers.For})
+				ctx := httpx.WithPolicy(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true, MaxAfter: time.Hour, Clock: clk})
+				if hedged {
+					ctx = httpx.WithHedge(ctx, &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour, Clock: clk})
+				}
+				req, _ := http.NewRequestWithContext(ctx, "PUT", srv.URL, strings.NewReader("payload"))
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := readAll(t, resp); got != "ok" {
+					t.Fatalf("body %q", got)
+				}
+				if fmt.Sprint(srv.Bodies()) != "[payload payload]" {
+					t.Fatalf("requests with bodies %q, want 2 whole", srv.Bodies())
+				}
+				if waited := clk.Now().Sub(epoch); waited < time.Minute {
+					t.Fatalf("waited %v on the override's clock, want the open time", waited)
+				}
+				waitFor(t, func() bool { return tr.open.Load() == 0 })
+			})
+		}
 	}
 }
 
@@ -816,39 +821,6 @@ func TestHostileUnixSocket(t *testing.T) {
 	}
 	if fmt.Sprint(hosts) != "[unix]" || hits.Load() != 4 || conns.Load() != 1 {
 		t.Fatalf("hosts %v, %d requests, %d connections", hosts, hits.Load(), conns.Load())
-	}
-}
-
-// A hedged override (WithHedge) with WaitForProbe (WithPolicy): the first
-// copy's 503 opens the host's breaker, the copy after it is rejected, and
-// the retry loop waits for the probe on the override's clock; the probe
-// gets the answer, whole.
-func TestHostileOverrideHedgedWaitForProbe(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		t.Run(protoName(h2), func(t *testing.T) {
-			srv := newScript(t, h2, status(503, "busy"), status(200, "ok"))
-			tr := &tracker{base: srv.base(t)}
-			clk := stepclock.New(epoch)
-			breakers, err := httpx.Breakers(retry.BreakerConfig{Clock: clk, ConsecutiveFailures: 1, OpenDuration: time.Minute}, httpx.PerHostConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := mustNew(t, httpx.Config{Base: tr, Breaker: breakers.For})
-			ctx := httpx.WithPolicy(context.Background(), &retry.Policy{MaxAttempts: 4, Backoff: retry.Constant{}, WaitForProbe: true, MaxAfter: time.Hour, Clock: clk})
-			ctx = httpx.WithHedge(ctx, &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour, Clock: clk})
-			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := readAll(t, resp); got != "ok" {
-				t.Fatalf("body %q", got)
-			}
-			if srv.hits.Load() != 2 {
-				t.Fatalf("%d requests, want 2", srv.hits.Load())
-			}
-			waitFor(t, func() bool { return tr.open.Load() == 0 })
-		})
 	}
 }
 
