@@ -851,3 +851,38 @@ func TestHostileIdleInSynctest(t *testing.T) {
 		}
 	})
 }
+
+// A URL with no host: net/http refuses it before sending, so the breaker
+// of the empty host counts nothing and never opens, and the error is not
+// retried.
+func TestHostileEmptyHost(t *testing.T) {
+	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour}, httpx.PerHostConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	base := &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	client := mustNew(t, httpx.Config{Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return base.RoundTrip(r)
+	}), Retry: fastPolicy(3), Breaker: breakers.For})
+	for _, u := range []string{"http:///x", "https:///x", "HTTP:///x"} {
+		for range 3 {
+			req, _ := http.NewRequest("GET", u, nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("%s: no error", u)
+			}
+		}
+	}
+	if int(sent.Load()) != 9 {
+		t.Errorf("%d attempts for 9 calls: an error of a URL with no host was retried", sent.Load())
+	}
+	for host, b := range breakers.All() {
+		if s := b.Snapshot(); s.State != retry.BreakerClosed {
+			t.Errorf("breaker of %q: %v", host, s.State)
+		}
+	}
+}
