@@ -886,3 +886,30 @@ func TestHostileEmptyHost(t *testing.T) {
 		}
 	}
 }
+
+// NoRetry applied after WithPolicy of an Unlimited policy, on a client
+// with SplitDeadline: the latest wins, so the request has one attempt,
+// which SplitDeadline has no trouble sharing time with: it is sent, not
+// refused as invalid. WithPolicy(Unlimited) alone, or applied after
+// NoRetry, is still refused.
+func TestHostileNoRetryAfterUnlimited(t *testing.T) {
+	srv := newScript(t, false, status(503, "busy"))
+	client := mustNew(t, httpx.Config{Base: srv.base(t), SplitDeadline: true})
+	unlimited := &retry.Policy{MaxAttempts: retry.Unlimited}
+	bg := context.Background()
+	req, _ := http.NewRequestWithContext(httpx.NoRetry(httpx.WithPolicy(bg, unlimited)), "GET", srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("NoRetry after WithPolicy(Unlimited): %v", err)
+	}
+	readAll(t, resp)
+	if srv.hits.Load() != 1 {
+		t.Fatalf("%d requests, want 1", srv.hits.Load())
+	}
+	for _, ctx := range []context.Context{httpx.WithPolicy(bg, unlimited), httpx.WithPolicy(httpx.NoRetry(bg), unlimited)} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		if _, err := client.Do(req); !errors.Is(err, httpx.ErrInvalid) {
+			t.Fatalf("WithPolicy(Unlimited) with SplitDeadline: %v, want ErrInvalid", err)
+		}
+	}
+}
