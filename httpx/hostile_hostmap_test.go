@@ -849,6 +849,29 @@ func TestHostileIdleInSynctest(t *testing.T) {
 		if n := breakers.Len(); n != 0 {
 			t.Fatalf("%d hosts after the open time, want 0", n)
 		}
+
+		// Forced open until told, then for a time: kept while forced, dropped
+		// once released and idle.
+		held := breakers.For(get("https://held.example/"))
+		timed := breakers.For(get("https://timed.example/"))
+		held.ForceOpen(0)
+		timed.ForceOpen(10 * time.Minute)
+		time.Sleep(5 * time.Minute)
+		if n := breakers.Len(); n != 2 {
+			t.Fatalf("%d hosts while forced, want 2", n)
+		}
+		time.Sleep(time.Hour)
+		var hosts []string
+		for h := range breakers.All() {
+			hosts = append(hosts, h)
+		}
+		if fmt.Sprint(hosts) != "[held.example]" {
+			t.Fatalf("after the timed force: %v, want the one forced until told", hosts)
+		}
+		held.Reset()
+		if n := breakers.Len(); n != 0 {
+			t.Fatalf("%d hosts after Reset of an idle breaker, want 0", n)
+		}
 	})
 }
 
