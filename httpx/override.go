@@ -93,7 +93,8 @@ func (t *Transport) forRequest(req *http.Request) (*Transport, error) {
 	}
 	cfg := t.cfg
 	if o.setRetry {
-		if err := checkPolicy(o.retry, cfg.SplitDeadline); err != nil {
+		// A later NoRetry makes one attempt of it: no count to share.
+		if err := checkPolicy(o.retry, cfg.SplitDeadline && !o.oneAttempt); err != nil {
 			return nil, err
 		}
 		cfg.Retry = o.retry

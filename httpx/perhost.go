@@ -227,8 +227,9 @@ func (p *PerHost[T]) add(key string) T {
 	if p.count >= p.maxHosts {
 		p.dropOldest(now)
 	}
+	key = strings.Clone(key) // not a view of the caller's URL, which newValue may keep (a breaker's name)
 	e := &hostEntry[T]{value: p.newValue(key), seen: now}
-	p.values.Store(strings.Clone(key), e) // not a view of the caller's URL
+	p.values.Store(key, e)
 	p.count++
 	return e.value
 }
@@ -355,7 +356,7 @@ func (p *PerHost[T]) wallNow() time.Time {
 // hostKey returns the key of req's host in a PerHost: its URL.Host in
 // lower case, without the port if it is the default of the URL's scheme
 // (80 for http, 443 for https) or empty. It allocates only for a host
-// with upper case letters. One pass over the host: For calls it every
+// with upper case letters or bytes past ASCII. One pass over the host: For calls it every
 // time.
 func hostKey(req *http.Request) string {
 	host := req.URL.Host
@@ -378,8 +379,25 @@ func hostKey(req *http.Request) string {
 			host = host[:colon]
 		}
 	}
-	if lower {
+	switch {
+	case lower:
 		return host
+	case !utf8.ValidString(host):
+		// strings.ToLower would make every byte that is not UTF-8 a U+FFFD:
+		// "\xff.example" and "\xfe.example" would share a key.
+		return asciiLower(host)
 	}
 	return strings.ToLower(host)
+}
+
+// asciiLower returns s with its ASCII letters in lower case, its other
+// bytes as they are.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

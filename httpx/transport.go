@@ -209,6 +209,9 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 	if t.cfg.Budget != nil {
 		perRequest := *p // on the stack: Retry keeps no reference
 		perRequest.Budget = t.cfg.Budget(c.req)
+		if err := checkBudget(perRequest.Budget); err != nil {
+			return nil, err // httpx's ErrInvalid, as the other paths say it
+		}
 		p = &perRequest
 	}
 	resp, err := c.retry(p)
