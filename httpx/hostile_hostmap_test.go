@@ -82,7 +82,7 @@ func TestHostileNewValuePanics(t *testing.T) {
 	if n := p.Len(); n > 2 {
 		t.Fatalf("Len %d past the cap", n)
 	}
-	if got := p.For(get("http://c/")); got != 1 {
+	if got := p.For(get("http://c/")); got != len("c:80") {
 		t.Fatalf("For after a panic: %d", got)
 	}
 	before := calls.Load()
@@ -819,7 +819,7 @@ func TestHostileUnixSocket(t *testing.T) {
 	for h := range breakers.All() {
 		hosts = append(hosts, h)
 	}
-	if fmt.Sprint(hosts) != "[unix]" || hits.Load() != 4 || conns.Load() != 1 {
+	if fmt.Sprint(hosts) != "[unix:80]" || hits.Load() != 4 || conns.Load() != 1 {
 		t.Fatalf("hosts %v, %d requests, %d connections", hosts, hits.Load(), conns.Load())
 	}
 }

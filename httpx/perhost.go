@@ -71,10 +71,12 @@ func (c PerHostConfig) Validate() error {
 //	})
 //	client, err := httpx.NewClient(httpx.Config{Breaker: breakers.For, Budget: budgets.For})
 //
-// The key of a request is its URL.Host in lower case, without the port
-// when it is the default of the URL's scheme (80 for http, 443 for https):
-// https://API.example.com:443/x and https://api.example.com/y share
-// "api.example.com"; http://api.example.com:8080 is "api.example.com:8080".
+// A host is a host and a port: the key of a request is its URL.Host in
+// lower case, with the port its scheme implies when it has none (80 for
+// http, 443 for https). It is named host:port, but for port 443, named
+// host alone: https://API.example.com:443/x and https://api.example.com/y
+// share "api.example.com"; http://api.example.com is
+// "api.example.com:80", another host, whose breaker is its own.
 //
 // A PerHost is bounded (see PerHostConfig): it drops hosts idle for
 // IdleTimeout, and the least recently used ones past MaxHosts. A call that
@@ -103,7 +105,7 @@ type PerHost[T any] struct {
 	// keep reports whether an idle value must stay: an open breaker.
 	keep func(v T, now time.Time) bool
 
-	values sync.Map // key → *hostEntry[T]
+	values sync.Map // hostID → *hostEntry[T]
 
 	mu        sync.Mutex // held to add or drop hosts, and for the fields below
 	count     int        // hosts in values
@@ -212,7 +214,7 @@ func (p *PerHost[T]) For(req *http.Request) T {
 
 // add makes and keeps the value of a host not seen (or dropped), making
 // room first if the PerHost is full.
-func (p *PerHost[T]) add(key string) T {
+func (p *PerHost[T]) add(key hostID) T {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if v, ok := p.values.Load(key); ok { // another call added it meanwhile
@@ -227,8 +229,8 @@ func (p *PerHost[T]) add(key string) T {
 	if p.count >= p.maxHosts {
 		p.dropOldest(now)
 	}
-	key = strings.Clone(key) // not a view of the caller's URL, which newValue may keep (a breaker's name)
-	e := &hostEntry[T]{value: p.newValue(key), seen: now}
+	key.host = strings.Clone(key.host) // not a view of the caller's URL, which the map keeps
+	e := &hostEntry[T]{value: p.newValue(key.String()), seen: now}
 	p.values.Store(key, e)
 	p.count++
 	return e.value
@@ -322,7 +324,7 @@ func (p *PerHost[T]) All() iter.Seq2[string, T] {
 		p.dropIdle(p.now())
 		list := make([]pair, 0, p.count)
 		p.values.Range(func(k, v any) bool {
-			list = append(list, pair{k.(string), v.(*hostEntry[T]).value})
+			list = append(list, pair{k.(hostID).String(), v.(*hostEntry[T]).value})
 			return true
 		})
 		p.mu.Unlock()
@@ -353,12 +355,30 @@ func (p *PerHost[T]) wallNow() time.Time {
 	return p.clock.Now()
 }
 
-// hostKey returns the key of req's host in a PerHost: its URL.Host in
-// lower case, without the port if it is the default of the URL's scheme
-// (80 for http, 443 for https) or empty. It allocates only for a host
-// with upper case letters or bytes past ASCII. One pass over the host: For calls it every
-// time.
-func hostKey(req *http.Request) string {
+// hostID is the key of a host in a PerHost: its host and port, the port
+// left out when it is 443, and told by port80 when it is 80, so that
+// neither the common https URL nor the common http one allocates to make
+// its key. http://h and https://h are two hosts (ports 80 and 443);
+// https://h and https://h:443 are one.
+type hostID struct {
+	host   string // in lower case, with its port unless that is 80 or 443
+	port80 bool
+}
+
+// String returns the host as PerHost names it: host, or host:port.
+func (k hostID) String() string {
+	if k.port80 {
+		return k.host + ":80"
+	}
+	return k.host
+}
+
+// hostKey returns the key of req's host in a PerHost (see hostID): its
+// URL.Host in lower case, the port made explicit for a URL that has none
+// (80 for http, 443 for https; an empty port reads as none, as net/http
+// reads it). It allocates only for a host with upper case letters or
+// bytes past ASCII. One pass over the host: For calls it every time.
+func hostKey(req *http.Request) hostID {
 	host := req.URL.Host
 	colon, lower := -1, true
 	for i := range len(host) {
@@ -371,23 +391,37 @@ func hostKey(req *http.Request) string {
 			lower = false
 		}
 	}
+	name, port := host, ""
 	if colon >= 0 {
-		switch port := host[colon+1:]; {
-		case port == "", // "host:" means the default port, as net/http reads it
-			port == "80" && strings.EqualFold(req.URL.Scheme, "http"),
-			port == "443" && strings.EqualFold(req.URL.Scheme, "https"):
-			host = host[:colon]
+		name, port = host[:colon], host[colon+1:]
+	}
+	if port == "" {
+		switch {
+		case strings.EqualFold(req.URL.Scheme, "http"):
+			port = "80"
+		case strings.EqualFold(req.URL.Scheme, "https"):
+			port = "443"
 		}
+	}
+	var k hostID
+	switch port {
+	case "80":
+		k = hostID{host: name, port80: true}
+	case "443", "":
+		k = hostID{host: name}
+	default:
+		k = hostID{host: host}
 	}
 	switch {
 	case lower:
-		return host
-	case !utf8.ValidString(host):
+	case !utf8.ValidString(k.host):
 		// strings.ToLower would make every byte that is not UTF-8 a U+FFFD:
 		// "\xff.example" and "\xfe.example" would share a key.
-		return asciiLower(host)
+		k.host = asciiLower(k.host)
+	default:
+		k.host = strings.ToLower(k.host)
 	}
-	return strings.ToLower(host)
+	return k
 }
 
 // asciiLower returns s with its ASCII letters in lower case, its other

@@ -13,22 +13,30 @@ func TestHostKey(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"https://api.example.com/x", "api.example.com"},
 		{"https://API.Example.COM:443/x", "api.example.com"},
-		{"http://api.example.com:80/", "api.example.com"},
-		{"http://api.example.com:443/", "api.example.com:443"}, // not http's default
+		{"http://api.example.com/", "api.example.com:80"},
+		{"http://api.example.com:80/", "api.example.com:80"},
+		{"http://api.example.com:443/", "api.example.com"}, // port 443, as https://api.example.com
 		{"https://api.example.com:80/", "api.example.com:80"},
 		{"https://api.example.com:8443/", "api.example.com:8443"},
 		{"HTTPS://api.example.com:443/", "api.example.com"},
-		{"http://api.example.com:/", "api.example.com"},
+		{"http://api.example.com:/", "api.example.com:80"},
+		{"https://api.example.com:/", "api.example.com"},
 		{"https://[::1]:443/", "[::1]"},
-		{"http://[::1]/", "[::1]"},
+		{"http://[::1]/", "[::1]:80"},
 		{"http://[fe80::1%25en0]:8080/", "[fe80::1%en0]:8080"},
 		{"http://127.0.0.1:8080/", "127.0.0.1:8080"},
-		{"http://ÄPFEL.example/", "äpfel.example"},
+		{"http://ÄPFEL.example/", "äpfel.example:80"},
+		{"https://ÄPFEL.example:8443/", "äpfel.example:8443"},
 	} {
 		req := httptest.NewRequest("GET", tc.url, nil)
-		if got := hostKey(req); got != tc.want {
+		if got := hostKey(req).String(); got != tc.want {
 			t.Errorf("hostKey(%s) = %q, want %q", tc.url, got, tc.want)
 		}
+	}
+	// http://h and https://h are two hosts: ports 80 and 443.
+	plain, secure := httptest.NewRequest("GET", "http://h/", nil), httptest.NewRequest("GET", "https://h/", nil)
+	if hostKey(plain) == hostKey(secure) {
+		t.Error("http://h and https://h share a key")
 	}
 }
 

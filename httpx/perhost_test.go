@@ -74,14 +74,14 @@ func TestPerHostKeysAndListing(t *testing.T) {
 	} {
 		p.For(get(url))
 	}
-	if got, want := p.Made(), []string{"b.example", "a.example", "a.example:8443"}; !slices.Equal(got, want) {
+	if got, want := p.Made(), []string{"b.example", "a.example:80", "a.example:8443"}; !slices.Equal(got, want) {
 		t.Fatalf("values made for %q, want %q", got, want)
 	}
 	var got []string
 	for h, v := range p.All() {
 		got = append(got, fmt.Sprint(h, "=", v))
 	}
-	if want := []string{"a.example=2", "a.example:8443=3", "b.example=1"}; !slices.Equal(got, want) {
+	if want := []string{"a.example:80=2", "a.example:8443=3", "b.example=1"}; !slices.Equal(got, want) {
 		t.Fatalf("All = %q, want %q", got, want)
 	}
 	if p.Len() != 3 {
@@ -151,17 +151,17 @@ func TestPerHostCap(t *testing.T) {
 			if len(hosts) != tc.max-tc.dropped+1 {
 				t.Fatalf("%d hosts after the add: %q", len(hosts), hosts)
 			}
-			if !slices.Contains(hosts, "new.example") {
+			if !slices.Contains(hosts, "new.example:80") {
 				t.Fatalf("the new host is missing: %q", hosts)
 			}
 			if tc.max == 1 {
 				return
 			}
-			if !slices.Contains(hosts, "h00.example") {
+			if !slices.Contains(hosts, "h00.example:80") {
 				t.Fatalf("the host used again was dropped: %q", hosts)
 			}
 			for i := 1; i <= tc.dropped; i++ {
-				if h := fmt.Sprintf("h%02d.example", i); slices.Contains(hosts, h) {
+				if h := fmt.Sprintf("h%02d.example:80", i); slices.Contains(hosts, h) {
 					t.Fatalf("%s, among the least recently used, was kept: %q", h, hosts)
 				}
 			}
@@ -250,7 +250,7 @@ func TestPerHostKeepsForcedBreaker(t *testing.T) {
 	for h := range breakers.All() {
 		hosts = append(hosts, h)
 	}
-	if want := []string{"closed.example", "open.example"}; !slices.Equal(hosts, want) {
+	if want := []string{"closed.example:80", "open.example:80"}; !slices.Equal(hosts, want) {
 		t.Fatalf("hosts kept idle: %q, want the forced ones %q", hosts, want)
 	}
 	closed.Reset()

@@ -210,7 +210,7 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 		perRequest := *p // on the stack: Retry keeps no reference
 		perRequest.Budget = t.cfg.Budget(c.req)
 		if err := checkBudget(perRequest.Budget); err != nil {
-			return nil, err // httpx's ErrInvalid, as the other paths say it
+			return nil, c.unsent(err) // httpx's ErrInvalid, as the other paths say it
 		}
 		p = &perRequest
 	}
