@@ -70,3 +70,35 @@ func ExampleBreaker_Snapshot() {
 	// Output:
 	// open 2 1
 }
+
+// A rejection says why and, for an open breaker, when the next probe
+// goes through: a caller can tell its own client when to come back.
+func ExampleBreakerError() {
+	payments, _ := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 30 * time.Second})
+	retry.Guard(context.Background(), payments, func(context.Context) (int, error) { return 0, errors.New("payments: 503") })
+
+	_, err := retry.Guard(context.Background(), payments, func(context.Context) (int, error) { return 1, nil })
+	var rejected *retry.BreakerError
+	if errors.As(err, &rejected) {
+		fmt.Println(rejected.Reason, errors.Is(err, retry.ErrBreakerOpen), rejected.Wait.Round(time.Second))
+	}
+	// Output:
+	// circuit breaker is open true 30s
+}
+
+// A server that asks for a longer wait than the policy allows ends the
+// call at once, rather than stall it: the caller sees what was asked.
+func ExamplePushbackError() {
+	policy := &retry.Policy{MaxAttempts: 3, MaxAfter: 5 * time.Second}
+	err := retry.Do(context.Background(), policy, func(context.Context) error {
+		return retry.After(errors.New("429 Too Many Requests"), 10*time.Minute)
+	})
+	var pushback *retry.PushbackError
+	if errors.As(err, &pushback) {
+		fmt.Println(pushback.Requested, pushback.Limit)
+	}
+	fmt.Println(err)
+	// Output:
+	// 10m0s 5s
+	// retry: server asked to wait 10m0s, more than the limit of 5s: 429 Too Many Requests
+}
