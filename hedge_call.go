@@ -262,6 +262,10 @@ func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 	if h.Hooks != nil && h.Hooks.OnHedge != nil {
 		h.Hooks.OnHedge(ctx, HedgeEvent{Name: h.Name, Attempt: c.started + 1, Running: c.running,
 			Elapsed: since(h.Clock, c.begin), Delay: c.delay, Err: err})
+		if ctx.Err() != nil { // the hook ended the call: no attempt on a dead context
+			c.halt(ctxReason(ctx))
+			return
+		}
 	}
 	c.launch(ctx)
 	if c.started < c.max {
