@@ -2,7 +2,8 @@
 // resilient: retries with backoff, hedged requests, circuit breakers and
 // retry budgets, and load shedding (a bulkhead, an adaptive concurrency
 // limiter), for any func(context.Context) (T, error). Package httpx
-// applies them to net/http, and the nested module grpcx to gRPC.
+// applies them to net/http, and the nested module grpcx to gRPC; the
+// nested module otel reports them to OpenTelemetry.
 //
 // Every entry point takes the context, then a policy, then the function:
 //
@@ -76,7 +77,8 @@
 // A policy's or a breaker's [Hooks] report every attempt, retry, hedge,
 // budget refusal, finished call, breaker rejection and change of state,
 // with the call's context and the policy's or breaker's Name, for metrics
-// and traces; [LogHooks] logs them through a *slog.Logger.
+// and traces; [LogHooks] logs them through a *slog.Logger, the nested
+// module otel exports them to OpenTelemetry, and [JoinHooks] does both.
 //
 // # Zero values and constructors
 //
