@@ -58,4 +58,8 @@
 // and the wait chosen after it. A request's context may carry its own
 // policies (WithPolicy, NoRetry, WithHedge, NoHedge), so one client
 // serves health checks and bulk calls alike.
+//
+// For servers, Shed is middleware that sheds load through a retry.Limiter
+// or retry.Bulkhead, answering a refused request with 503 and a
+// Retry-After that this package's clients honour.
 package httpx
