@@ -123,7 +123,7 @@ func (s *retriedStream) open(context.Context) (struct{}, error) {
 	}
 	done := func(error) {}
 	if s.breaker != nil {
-		d, err := s.breaker.Allow()
+		d, err := s.breaker.AllowContext(s.ctx)
 		if err != nil {
 			return struct{}{}, err
 		}
