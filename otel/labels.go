@@ -3,8 +3,10 @@ package otel
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/retrykit/retry/httpx"
@@ -66,9 +68,26 @@ func (l *labels) request(ctx context.Context) {
 	if h := r.URL.Hostname(); h != "" {
 		l.add(keyAddress.String(h))
 	}
-	if p, err := strconv.Atoi(r.URL.Port()); err == nil {
+	if p := serverPort(r.URL); p > 0 {
 		l.add(keyPort.Int(p))
 	}
+}
+
+// serverPort is u's port or, if it names none, the default port of its
+// scheme (80 for http, 443 for https), as OpenTelemetry's HTTP conventions
+// ask, so that http://host/ and http://host:80/ make one series; 0 if
+// neither is known.
+func serverPort(u *url.URL) int {
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return p
+	}
+	switch {
+	case strings.EqualFold(u.Scheme, "http"):
+		return 80
+	case strings.EqualFold(u.Scheme, "https"):
+		return 443
+	}
+	return 0
 }
 
 // method is m as OpenTelemetry's HTTP conventions label it: a known

@@ -45,9 +45,9 @@ import (
 // Every call, attempt, retry, hedge, budget and rejection metric also has
 // the name of its policy (retry.policy) or breaker, and, when the hook's
 // context carries an httpx request (see httpx.RequestFrom),
-// http.request.method (a known method or _OTHER), server.address and, if
-// the URL names one, server.port. Names of policies, breakers and budgets
-// become attribute values: keep them few.
+// http.request.method (a known method or _OTHER), server.address and
+// server.port (the URL's, or 80 for http and 443 for https). Names of
+// policies, breakers and budgets become attribute values: keep them few.
 //
 // Span events go on trace.SpanFromContext(ctx), when it is recording:
 // retry.attempt as each attempt ends (its exact number, duration, whether
