@@ -73,3 +73,40 @@ func TestNoSpanEvents(t *testing.T) {
 	h.collect()
 	h.wantTotal("retry.attempts", 2)
 }
+
+// A hedge that lost is counted as canceled, whatever error it returns
+// once its context is cancelled (here context.Cause, ErrHedgeLost, or an
+// error of its own), and even when it ends after the call has returned.
+func TestHedgeLoserCanceled(t *testing.T) {
+	for name, loss := range map[string]func(ctx context.Context) error{
+		"Err":   func(ctx context.Context) error { return ctx.Err() },
+		"Cause": func(ctx context.Context) error { return context.Cause(ctx) },
+		"own":   func(ctx context.Context) error { return errDown },
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t)
+				p := &retry.HedgePolicy{Name: "search", MaxAttempts: 2, Delay: time.Millisecond, Hooks: h.hooks}
+				v, err := retry.Hedge(context.Background(), p, func(ctx context.Context) (int, error) {
+					if a, _ := retry.AttemptFrom(ctx); a.Number == 1 {
+						<-ctx.Done()
+						time.Sleep(time.Second) // ends long after Hedge returned
+						return 0, loss(ctx)
+					}
+					return 2, nil
+				})
+				if v != 2 || err != nil {
+					t.Fatalf("Hedge = %d, %v", v, err)
+				}
+				h.collect()
+				h.wantTotal("retry.attempts", 1) // the loser has not ended yet
+				time.Sleep(2 * time.Second)
+				h.collect()
+				h.want("retry.attempts", 1, policy("search"), attemptN("1"), canceled, noHedge)
+				h.want("retry.attempts", 1, policy("search"), attemptN("2"), succeeded, isHedge)
+				h.wantTotal("retry.attempts", 2)
+				h.want("retry.calls", 1, policy("search"), outcome("success"))
+			})
+		})
+	}
+}

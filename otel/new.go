@@ -113,12 +113,15 @@ func (r *recorder) countTimed(ctx context.Context, c metric.Int64Counter, h metr
 	h.Record(ctx, d.Seconds(), o.record...)
 }
 
-// result is the retry.attempt.result of an attempt that ended with err.
-func result(err error) attribute.KeyValue {
+// result is the retry.attempt.result of an attempt that ended with err,
+// its context ctx: a hedge that lost is canceled whatever it returned
+// (context.Cause of its context, ErrHedgeLost, say).
+func result(ctx context.Context, err error) attribute.KeyValue {
 	switch {
 	case err == nil:
 		return resultSuccess
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, retry.ErrHedgeLost),
+		errors.Is(context.Cause(ctx), retry.ErrHedgeLost):
 		return resultCanceled
 	case errors.Is(err, retry.ErrBreakerOpen), errors.Is(err, retry.ErrTooManyProbes),
 		errors.Is(err, retry.ErrBreakerThrottled):
@@ -134,7 +137,7 @@ func (r *recorder) attempt(ctx context.Context, e retry.AttemptEvent) {
 	if e.Hedge {
 		hedge = hedgeTrue
 	}
-	l.add(attemptBucket(e.Attempt), result(e.Err), hedge)
+	l.add(attemptBucket(e.Attempt), result(ctx, e.Err), hedge)
 	l.request(ctx)
 	r.countTimed(ctx, r.in.attempts, r.in.attemptDuration, e.Duration, &l)
 	if r.spans {
