@@ -50,10 +50,12 @@ func (l *labels) add(kv ...attribute.KeyValue) {
 	l.n += copy(l.kv[l.n:], kv)
 }
 
-// name adds the attribute k with value v, if v is not empty.
+// name adds the attribute k with value v, if v is not empty. Bytes that
+// are not UTF-8 become U+FFFD: exporters refuse such a value (Prometheus
+// drops its series), and a valid v is kept as it is, without allocating.
 func (l *labels) name(k attribute.Key, v string) {
 	if v != "" {
-		l.add(k.String(v))
+		l.add(k.String(strings.ToValidUTF8(v, "\uFFFD")))
 	}
 }
 

@@ -89,3 +89,54 @@ func TestPrometheusScrape(t *testing.T) {
 		t.Logf("/metrics:\n%s", text)
 	}
 }
+
+// Names with odd characters all reach /metrics: quotes, commas, braces
+// and newlines escaped, and bytes that are not UTF-8 (which the exporter
+// would refuse, dropping the series) replaced.
+func TestPrometheusOddNames(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer mp.Shutdown(context.Background())
+	hooks, err := retryotel.New(retryotel.Config{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"caf\xe9", "a=b,c\"d\n{}", "ünï"} {
+		retry.Retry(context.Background(), &retry.Policy{Name: name, Hooks: hooks}, succeed)
+	}
+	b, err := retry.NewBreaker(retry.BreakerConfig{Name: "db\xff", ConsecutiveFailures: 1, Hooks: hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry.Guard(context.Background(), b, failingAfter(1, 0))
+
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	defer srv.Close()
+	defer srv.Client().Transport.(*http.Transport).CloseIdleConnections()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range []string{
+		`retry_outcome="success",retry_policy="caf�"} 1`,
+		`retry_outcome="success",retry_policy="a=b,c\"d\n{}"} 1`,
+		`retry_outcome="success",retry_policy="ünï"} 1`,
+		`retry_breaker="db�",retry_breaker_state="open"} 1`,
+	} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics has no %s", series)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+}
