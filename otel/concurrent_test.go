@@ -55,3 +55,40 @@ func TestManyPolicyNames(t *testing.T) {
 	h.want("retry.calls", 2, policy("p0"), outcome("success"))
 	h.want("retry.calls", 2, policy("p4999"), outcome("success"))
 }
+
+// 100 goroutines force one breaker open, closed and reset while calls go
+// through it: the state gauge ends 1 for the state the breaker is in and 0
+// for the others (the hooks see the changes in order).
+func TestForcedBreakerGauge(t *testing.T) {
+	for range 5 {
+		h := newHarness(t)
+		b, err := retry.NewBreaker(retry.BreakerConfig{Name: "db", Hooks: h.hooks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				switch i % 3 {
+				case 0:
+					b.ForceOpen(0)
+				case 1:
+					b.ForceClosed()
+				default:
+					b.Reset()
+				}
+				retry.Guard(context.Background(), b, succeed)
+			})
+		}
+		wg.Wait()
+		h.collect()
+		now := b.State().String()
+		for _, s := range []string{"closed", "open", "half-open"} {
+			v, seen := h.value("retry.breaker.state", breaker("db"), state(s))
+			if s == now && v != 1 || s != now && v != 0 {
+				t.Fatalf("breaker %s: gauge for %s = %d (seen %v); points:%s", now, s, v, seen, h.points("retry.breaker.state"))
+			}
+		}
+		h.wantTotal("retry.breaker.transitions", 100)
+	}
+}
