@@ -110,3 +110,22 @@ func TestHedgeLoserCanceled(t *testing.T) {
 		})
 	}
 }
+
+// A caller that cancels with a cause, which the attempt returns: the call
+// ends canceled, and so does its attempt, rather than failed.
+func TestRetryCanceledWithCause(t *testing.T) {
+	h := newHarness(t)
+	errShutdown := errors.New("shutting down")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	_, err := retry.Retry(ctx, &retry.Policy{Name: "orders", Hooks: h.hooks}, func(ctx context.Context) (int, error) {
+		cancel(errShutdown)
+		return 0, context.Cause(ctx)
+	})
+	if !errors.Is(err, errShutdown) {
+		t.Fatalf("Retry: %v", err)
+	}
+	h.collect()
+	h.want("retry.calls", 1, policy("orders"), outcome("canceled"))
+	h.want("retry.attempts", 1, policy("orders"), attemptN("1"), canceled, noHedge)
+	h.wantTotal("retry.attempts", 1)
+}

@@ -114,14 +114,14 @@ func (r *recorder) countTimed(ctx context.Context, c metric.Int64Counter, h metr
 }
 
 // result is the retry.attempt.result of an attempt that ended with err,
-// its context ctx: a hedge that lost is canceled whatever it returned
-// (context.Cause of its context, ErrHedgeLost, say).
+// its context ctx: an attempt that failed once ctx was cancelled (a hedge
+// that lost, or the caller's cancellation) is canceled whatever it
+// returned, context.Cause of ctx say (ErrHedgeLost, or the caller's).
 func result(ctx context.Context, err error) attribute.KeyValue {
 	switch {
 	case err == nil:
 		return resultSuccess
-	case errors.Is(err, context.Canceled), errors.Is(err, retry.ErrHedgeLost),
-		errors.Is(context.Cause(ctx), retry.ErrHedgeLost):
+	case errors.Is(err, context.Canceled), errors.Is(ctx.Err(), context.Canceled):
 		return resultCanceled
 	case errors.Is(err, retry.ErrBreakerOpen), errors.Is(err, retry.ErrTooManyProbes),
 		errors.Is(err, retry.ErrBreakerThrottled):
