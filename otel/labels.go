@@ -50,13 +50,18 @@ func (l *labels) add(kv ...attribute.KeyValue) {
 	l.n += copy(l.kv[l.n:], kv)
 }
 
-// name adds the attribute k with value v, if v is not empty. Bytes that
-// are not UTF-8 become U+FFFD: exporters refuse such a value (Prometheus
-// drops its series), and a valid v is kept as it is, without allocating.
+// name adds the attribute k with value v, if v is not empty.
 func (l *labels) name(k attribute.Key, v string) {
 	if v != "" {
-		l.add(k.String(strings.ToValidUTF8(v, "\uFFFD")))
+		l.add(k.String(utf8Text(v)))
 	}
+}
+
+// utf8Text is s with the bytes that are not UTF-8 replaced by U+FFFD:
+// exporters refuse such a value (Prometheus fails the scrape, OTLP the
+// whole batch). A valid s is returned as it is, without allocating.
+func utf8Text(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // request adds the method and server of the request that ctx carries, if

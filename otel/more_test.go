@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/retrykit/retry"
 	retryotel "github.com/retrykit/retry/otel"
@@ -128,4 +129,31 @@ func TestRetryCanceledWithCause(t *testing.T) {
 	h.want("retry.calls", 1, policy("orders"), outcome("canceled"))
 	h.want("retry.attempts", 1, policy("orders"), attemptN("1"), canceled, noHedge)
 	h.wantTotal("retry.attempts", 1)
+}
+
+// Span events carry only valid UTF-8, whatever bytes a name or an error
+// holds: OTLP refuses a batch with one invalid string in it.
+func TestSpanEventsValidUTF8(t *testing.T) {
+	h := newHarness(t)
+	ctx, span := h.tracer.Start(context.Background(), "call")
+	b, err := retry.NewBreaker(retry.BreakerConfig{Name: "db\xff", ConsecutiveFailures: 1, Hooks: h.hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &retry.Policy{Name: "caf\xe9", MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: h.hooks}
+	retry.Retry(ctx, p, func(ctx context.Context) (int, error) {
+		return retry.Guard(ctx, b, func(context.Context) (int, error) { return 0, errors.New("reply: \xc3\x28") })
+	})
+	span.End()
+	lines := h.events()
+	if len(lines) < 5 {
+		t.Fatalf("%d events, want at least 5: %q", len(lines), lines)
+	}
+	for _, e := range h.spans.Ended()[0].Events() {
+		for _, kv := range e.Attributes {
+			if v := kv.Value.Emit(); !utf8.ValidString(v) {
+				t.Errorf("%s: %s = %q is not UTF-8", e.Name, kv.Key, v)
+			}
+		}
+	}
 }
