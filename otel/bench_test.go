@@ -131,9 +131,10 @@ func BenchmarkRatio(b *testing.B) {
 }
 
 // The measurements of an httpx request (method and server in their
-// attributes) and of a breaker's changes and rejections allocate nothing
-// either once their attribute sets have been seen.
-func TestHTTPAndBreakerRecordingAllocatesNothing(t *testing.T) {
+// attributes), of a breaker's changes and rejections, and of hedges and
+// budget refusals allocate nothing either once their attribute sets have
+// been seen.
+func TestEveryHookAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
@@ -165,6 +166,12 @@ func TestHTTPAndBreakerRecordingAllocatesNothing(t *testing.T) {
 	for name, record := range map[string]func(){
 		"request": func() { hooks.OnAttempt(reqCtx, attempt); hooks.OnRetry(reqCtx, wait); hooks.OnDone(reqCtx, call) },
 		"breaker": func() { hooks.OnBreakerChange(reqCtx, change); hooks.OnBreakerReject(reqCtx, reject) },
+		"hedge": func() {
+			hooks.OnHedge(reqCtx, retry.HedgeEvent{Name: "api", Attempt: 2, Running: 1})
+			hooks.OnAttempt(reqCtx, retry.AttemptEvent{Name: "api", Attempt: 2, Hedge: true})
+			hooks.OnDone(reqCtx, retry.CallEvent{Name: "api", Attempts: 2, Hedges: 1, Winner: 2})
+			hooks.OnBudgetRefused(reqCtx, retry.BudgetEvent{Name: "api", Budget: "shared", Attempt: 3})
+		},
 	} {
 		record()
 		if n := testing.AllocsPerRun(100, record); n != 0 {
