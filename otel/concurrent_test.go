@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/retrykit/retry"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -90,5 +91,22 @@ func TestForcedBreakerGauge(t *testing.T) {
 			}
 		}
 		h.wantTotal("retry.breaker.transitions", 100)
+	}
+}
+
+// 10,000 policy names under the SDK's default limit of series: the first
+// ones keep their own, the rest are counted in the overflow series, and
+// no call is lost.
+func TestPolicyNamesPastTheLimit(t *testing.T) {
+	h := newHarness(t)
+	const n = 10000
+	for i := range n {
+		retry.Retry(context.Background(), &retry.Policy{Name: "p" + strconv.Itoa(i), Hooks: h.hooks}, succeed)
+	}
+	h.collect()
+	h.wantTotal("retry.calls", n)
+	h.want("retry.calls", 1, policy("p0"), outcome("success"))
+	if v, ok := h.value("retry.calls", attribute.Bool("otel.metric.overflow", true)); !ok || v < n/2 {
+		t.Errorf("overflow series = %d (found %v), want most of the %d calls", v, ok, n)
 	}
 }
