@@ -27,17 +27,21 @@ func BenchmarkBreakerParallel(b *testing.B) {
 					})
 					if i == 0 {
 						b.StopTimer() // and the allocation count: the ratios are not the benchmark
-						run := func(g guard) func(int) {
-							return parallel(func() { sinkInt, sinkErr = g.call(bare) })
-						}
 						peers := make([]contender, 0, len(gs)-1)
 						for _, p := range gs[1:] {
-							peers = append(peers, contender{p.name, run(p)})
+							peers = append(peers, contender{p.name, guardRun(b, p)})
 						}
-						reportRatios(b, run(g), peers...)
+						reportRatios(b, guardRun(b, g), peers...)
 					}
 				})
 			}
 		})
 	}
+}
+
+// guardRun is g's contender in the ratios: n successful calls through g,
+// shared between GOMAXPROCS goroutines; a call that does not succeed
+// fails tb.
+func guardRun(tb testing.TB, g guard) func(n int) {
+	return parallel(tb, func() (int, error) { return g.call(bare) })
 }

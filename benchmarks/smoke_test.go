@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -70,6 +71,20 @@ func TestGuards(t *testing.T) {
 					}
 				}
 				t.Fatalf("10 failures in a row did not trip it")
+			})
+		}
+	}
+}
+
+// TestGuardRuns checks the contenders of BenchmarkBreakerParallel's
+// ratios: calls from GOMAXPROCS goroutines through each closed breaker,
+// race-free (run with -race), with at least 2 goroutines.
+func TestGuardRuns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 2)))
+	for _, rule := range breakerRules() {
+		for _, g := range rule.guards() {
+			t.Run(rule.name+"/"+g.name, func(t *testing.T) {
+				guardRun(t, g)(1000)
 			})
 		}
 	}

@@ -2,10 +2,14 @@ package otel_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
 	retryotel "github.com/retrykit/retry/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -124,4 +128,54 @@ func BenchmarkRatio(b *testing.B) {
 	b.ReportMetric(float64(spent[2])/float64(spent[0]), "x-plain")
 	b.ReportMetric(float64(spent[2])/float64(spent[1]), "x-nop")
 	b.ReportMetric(float64(spent[2]-spent[1])/float64(spent[3]), "x-floor")
+}
+
+// The measurements of an httpx request (method and server in their
+// attributes), of a breaker's changes and rejections, and of hedges and
+// budget refusals allocate nothing either once their attribute sets have
+// been seen.
+func TestEveryHookAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	base := srv.Client().Transport.(*http.Transport)
+	defer base.CloseIdleConnections()
+	hooks := instrumented(t)
+	var reqCtx context.Context // the context httpx gives the hooks
+	keep := &retry.Hooks{OnDone: func(ctx context.Context, _ retry.CallEvent) { reqCtx = ctx }}
+	client, err := httpx.NewClient(httpx.Config{Base: base, Retry: &retry.Policy{Name: "api", Hooks: retry.JoinHooks(hooks, keep)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if _, ok := httpx.RequestFrom(reqCtx); !ok {
+		t.Fatal("the hooks' context carries no request")
+	}
+	attempt := retry.AttemptEvent{Name: "api", Attempt: 1, Duration: time.Millisecond, Err: errDown}
+	wait := retry.RetryEvent{Name: "api", Attempt: 1, Err: errDown}
+	call := retry.CallEvent{Name: "api", Attempts: 2}
+	change := retry.BreakerChange{Name: "db", From: retry.BreakerClosed, To: retry.BreakerOpen, Reason: retry.ReasonConsecutiveFailures}
+	reject := retry.BreakerReject{Name: "db", Err: &retry.BreakerError{Reason: retry.ErrBreakerOpen}}
+	for name, record := range map[string]func(){
+		"request": func() { hooks.OnAttempt(reqCtx, attempt); hooks.OnRetry(reqCtx, wait); hooks.OnDone(reqCtx, call) },
+		"breaker": func() { hooks.OnBreakerChange(reqCtx, change); hooks.OnBreakerReject(reqCtx, reject) },
+		"hedge": func() {
+			hooks.OnHedge(reqCtx, retry.HedgeEvent{Name: "api", Attempt: 2, Running: 1})
+			hooks.OnAttempt(reqCtx, retry.AttemptEvent{Name: "api", Attempt: 2, Hedge: true})
+			hooks.OnDone(reqCtx, retry.CallEvent{Name: "api", Attempts: 2, Hedges: 1, Winner: 2})
+			hooks.OnBudgetRefused(reqCtx, retry.BudgetEvent{Name: "api", Budget: "shared", Attempt: 3})
+		},
+	} {
+		record()
+		if n := testing.AllocsPerRun(100, record); n != 0 {
+			t.Errorf("%s: %v allocations, want 0", name, n)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/retrykit/retry"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -54,4 +55,58 @@ func TestManyPolicyNames(t *testing.T) {
 	h.wantTotal("retry.calls", 2*n)
 	h.want("retry.calls", 2, policy("p0"), outcome("success"))
 	h.want("retry.calls", 2, policy("p4999"), outcome("success"))
+}
+
+// 100 goroutines force one breaker open, closed and reset while calls go
+// through it: the state gauge ends 1 for the state the breaker is in and 0
+// for the others (the hooks see the changes in order).
+func TestForcedBreakerGauge(t *testing.T) {
+	for range 5 {
+		h := newHarness(t)
+		b, err := retry.NewBreaker(retry.BreakerConfig{Name: "db", Hooks: h.hooks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				switch i % 3 {
+				case 0:
+					b.ForceOpen(0)
+				case 1:
+					b.ForceClosed()
+				default:
+					b.Reset()
+				}
+				retry.Guard(context.Background(), b, succeed)
+			})
+		}
+		wg.Wait()
+		h.collect()
+		now := b.State().String()
+		for _, s := range []string{"closed", "open", "half-open"} {
+			v, seen := h.value("retry.breaker.state", breaker("db"), state(s))
+			if s == now && v != 1 || s != now && v != 0 {
+				t.Fatalf("breaker %s: gauge for %s = %d (seen %v); points:%s", now, s, v, seen, h.points("retry.breaker.state"))
+			}
+		}
+		h.wantTotal("retry.breaker.transitions", 100)
+	}
+}
+
+// 10,000 policy names under the SDK's default limit of series: the first
+// ones keep their own, the rest are counted in the overflow series, and
+// no call is lost.
+func TestPolicyNamesPastTheLimit(t *testing.T) {
+	h := newHarness(t)
+	const n = 10000
+	for i := range n {
+		retry.Retry(context.Background(), &retry.Policy{Name: "p" + strconv.Itoa(i), Hooks: h.hooks}, succeed)
+	}
+	h.collect()
+	h.wantTotal("retry.calls", n)
+	h.want("retry.calls", 1, policy("p0"), outcome("success"))
+	if v, ok := h.value("retry.calls", attribute.Bool("otel.metric.overflow", true)); !ok || v < n/2 {
+		t.Errorf("overflow series = %d (found %v), want most of the %d calls", v, ok, n)
+	}
 }

@@ -8,7 +8,9 @@ import (
 // Config says where New's hooks record.
 type Config struct {
 	// MeterProvider provides the meter of the metrics. Nil means the
-	// global one, otel.GetMeterProvider(), as it is when New is called.
+	// global one, otel.GetMeterProvider(): until otel.SetMeterProvider is
+	// first called, its instruments record nothing, then they record into
+	// the provider it set, so hooks may be made before the provider is.
 	MeterProvider metric.MeterProvider
 
 	// NoSpanEvents turns off the span events: by default each event is

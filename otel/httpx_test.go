@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
@@ -151,4 +152,148 @@ func TestHTTPBreakerRejection(t *testing.T) {
 func port(u *url.URL) int {
 	p, _ := strconv.Atoi(u.Port())
 	return p
+}
+
+// A URL that names no port is labelled with its scheme's default port, as
+// OpenTelemetry's HTTP conventions ask, so that https://host/ and
+// https://host:443/ make one series; over HTTP/1.1 (http) and HTTP/2
+// (https), with a real server reached whatever the URL's address.
+func TestHTTPDefaultPort(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		port int
+	}{{"http://example.com/x", 80}, {"https://example.com/x", 443}, {"https://example.com:443/x", 443}} {
+		t.Run(tc.url, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+			tls := strings.HasPrefix(tc.url, "https")
+			if tls {
+				srv.EnableHTTP2 = true
+				srv.StartTLS() // its certificate is for example.com
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			defer base.CloseIdleConnections()
+			addr := srv.Listener.Addr().String()
+			base.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}
+			h := newHarness(t)
+			client, err := httpx.NewClient(httpx.Config{Base: base, Retry: &retry.Policy{Name: "api", Hooks: h.hooks}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Get(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != "ok" || resp.ProtoMajor != map[bool]int{false: 1, true: 2}[tls] {
+				t.Fatalf("%s %q, %v", resp.Proto, body, err)
+			}
+			h.collect()
+			h.want("retry.calls", 1, policy("api"), outcome("success"), attribute.String("http.request.method", "GET"),
+				attribute.String("server.address", "example.com"), attribute.Int("server.port", tc.port))
+		})
+	}
+}
+
+// An IPv6 server: server.address is the address without brackets, and an
+// unknown method (lower-case get is not GET) is _OTHER.
+func TestHTTPIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})}}
+	srv.Start()
+	defer srv.Close()
+	base := srv.Client().Transport.(*http.Transport)
+	defer base.CloseIdleConnections()
+	h := newHarness(t)
+	client, err := httpx.NewClient(httpx.Config{Base: base, Retry: &retry.Policy{Name: "api", Hooks: h.hooks}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("get", srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	u, _ := url.Parse(srv.URL)
+	h.collect()
+	h.want("retry.calls", 1, policy("api"), outcome("success"), attribute.String("http.request.method", "_OTHER"),
+		attribute.String("server.address", "::1"), attribute.Int("server.port", port(u)))
+}
+
+// A hedged request whose first copy to reach the server hangs there: the
+// other wins, and the one that lost, cancelled, is counted as canceled
+// with the request's attributes when it ends, after the call has
+// returned; over HTTP/1.1 and HTTP/2. (Either attempt may reach the server
+// first.)
+func TestHTTPHedgeLoser(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if hits.Add(1) == 1 {
+					<-r.Context().Done() // until the client gives it up
+					return
+				}
+				io.WriteString(w, "ok")
+			}))
+			if h2 {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			base := srv.Client().Transport.(*http.Transport)
+			defer base.CloseIdleConnections()
+
+			h := newHarness(t)
+			lost := make(chan int, 1)
+			watch := &retry.Hooks{OnAttempt: func(_ context.Context, e retry.AttemptEvent) {
+				if e.Err != nil {
+					lost <- e.Attempt
+				}
+			}}
+			client, err := httpx.NewClient(httpx.Config{Base: base,
+				Hedge: &retry.HedgePolicy{Name: "search", Delay: time.Millisecond, Hooks: retry.JoinHooks(h.hooks, watch)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != "ok" {
+				t.Fatalf("%q, %v", body, err)
+			}
+			loser := <-lost
+			winner := 3 - loser
+			u, _ := url.Parse(srv.URL)
+			with := func(kv ...attribute.KeyValue) []attribute.KeyValue {
+				return append(kv, policy("search"), attribute.String("http.request.method", "GET"),
+					attribute.String("server.address", u.Hostname()), attribute.Int("server.port", port(u)))
+			}
+			h.collect()
+			h.want("retry.attempts", 1, with(attemptN(strconv.Itoa(loser)), canceled, hedge(loser == 2))...)
+			h.want("retry.attempts", 1, with(attemptN(strconv.Itoa(winner)), succeeded, hedge(winner == 2))...)
+			h.wantTotal("retry.attempts", 2)
+			h.want("retry.calls", 1, with(outcome("success"))...)
+		})
+	}
 }

@@ -3,8 +3,10 @@ package otel
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/retrykit/retry/httpx"
@@ -51,8 +53,15 @@ func (l *labels) add(kv ...attribute.KeyValue) {
 // name adds the attribute k with value v, if v is not empty.
 func (l *labels) name(k attribute.Key, v string) {
 	if v != "" {
-		l.add(k.String(v))
+		l.add(k.String(utf8Text(v)))
 	}
+}
+
+// utf8Text is s with the bytes that are not UTF-8 replaced by U+FFFD:
+// exporters refuse such a value (Prometheus fails the scrape, OTLP the
+// whole batch). A valid s is returned as it is, without allocating.
+func utf8Text(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // request adds the method and server of the request that ctx carries, if
@@ -66,9 +75,26 @@ func (l *labels) request(ctx context.Context) {
 	if h := r.URL.Hostname(); h != "" {
 		l.add(keyAddress.String(h))
 	}
-	if p, err := strconv.Atoi(r.URL.Port()); err == nil {
+	if p := serverPort(r.URL); p > 0 {
 		l.add(keyPort.Int(p))
 	}
+}
+
+// serverPort is u's port or, if it names none, the default port of its
+// scheme (80 for http, 443 for https), as OpenTelemetry's HTTP conventions
+// ask, so that http://host/ and http://host:80/ make one series; 0 if
+// neither is known.
+func serverPort(u *url.URL) int {
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return p
+	}
+	switch {
+	case strings.EqualFold(u.Scheme, "http"):
+		return 80
+	case strings.EqualFold(u.Scheme, "https"):
+		return 443
+	}
+	return 0
 }
 
 // method is m as OpenTelemetry's HTTP conventions label it: a known

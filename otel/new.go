@@ -45,9 +45,9 @@ import (
 // Every call, attempt, retry, hedge, budget and rejection metric also has
 // the name of its policy (retry.policy) or breaker, and, when the hook's
 // context carries an httpx request (see httpx.RequestFrom),
-// http.request.method (a known method or _OTHER), server.address and, if
-// the URL names one, server.port. Names of policies, breakers and budgets
-// become attribute values: keep them few.
+// http.request.method (a known method or _OTHER), server.address and
+// server.port (the URL's, or 80 for http and 443 for https). Names of
+// policies, breakers and budgets become attribute values: keep them few.
 //
 // Span events go on trace.SpanFromContext(ctx), when it is recording:
 // retry.attempt as each attempt ends (its exact number, duration, whether
@@ -113,12 +113,15 @@ func (r *recorder) countTimed(ctx context.Context, c metric.Int64Counter, h metr
 	h.Record(ctx, d.Seconds(), o.record...)
 }
 
-// result is the retry.attempt.result of an attempt that ended with err.
-func result(err error) attribute.KeyValue {
+// result is the retry.attempt.result of an attempt that ended with err,
+// its context ctx: an attempt that failed once ctx was cancelled (a hedge
+// that lost, or the caller's cancellation) is canceled whatever it
+// returned, context.Cause of ctx say (ErrHedgeLost, or the caller's).
+func result(ctx context.Context, err error) attribute.KeyValue {
 	switch {
 	case err == nil:
 		return resultSuccess
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(ctx.Err(), context.Canceled):
 		return resultCanceled
 	case errors.Is(err, retry.ErrBreakerOpen), errors.Is(err, retry.ErrTooManyProbes),
 		errors.Is(err, retry.ErrBreakerThrottled):
@@ -134,7 +137,7 @@ func (r *recorder) attempt(ctx context.Context, e retry.AttemptEvent) {
 	if e.Hedge {
 		hedge = hedgeTrue
 	}
-	l.add(attemptBucket(e.Attempt), result(e.Err), hedge)
+	l.add(attemptBucket(e.Attempt), result(ctx, e.Err), hedge)
 	l.request(ctx)
 	r.countTimed(ctx, r.in.attempts, r.in.attemptDuration, e.Duration, &l)
 	if r.spans {

@@ -20,17 +20,7 @@ import (
 // Every metric, exported with the Prometheus exporter's defaults and
 // scraped from /metrics over loopback.
 func TestPrometheusScrape(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
-	defer mp.Shutdown(context.Background())
-	hooks, err := retryotel.New(retryotel.Config{MeterProvider: mp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hooks, scrape := promHooks(t)
 	ctx := context.Background()
 
 	// A retry, then a refusal by the budget.
@@ -52,18 +42,7 @@ func TestPrometheusScrape(t *testing.T) {
 	retry.Guard(ctx, b, failingAfter(1, 0))
 	retry.Guard(ctx, b, failingAfter(0, 0))
 
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
-	}
-	text := string(body)
+	text := scrape()
 	for _, series := range []string{
 		`retry_calls_total{otel_scope_name="github.com/retrykit/retry/otel",otel_scope_schema_url="",otel_scope_version="",retry_outcome="success",retry_policy="orders"} 1`,
 		`retry_calls_total{otel_scope_name="github.com/retrykit/retry/otel",otel_scope_schema_url="",otel_scope_version="",retry_outcome="budget",retry_policy="orders"} 1`,
@@ -87,5 +66,67 @@ func TestPrometheusScrape(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+// Names with odd characters all reach /metrics: quotes, commas, braces
+// and newlines escaped, and bytes that are not UTF-8 (which the exporter
+// would refuse, dropping the series) replaced.
+func TestPrometheusOddNames(t *testing.T) {
+	hooks, scrape := promHooks(t)
+	for _, name := range []string{"caf\xe9", "a=b,c\"d\n{}", "ünï"} {
+		retry.Retry(context.Background(), &retry.Policy{Name: name, Hooks: hooks}, succeed)
+	}
+	b, err := retry.NewBreaker(retry.BreakerConfig{Name: "db\xff", ConsecutiveFailures: 1, Hooks: hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry.Guard(context.Background(), b, failingAfter(1, 0))
+
+	text := scrape()
+	for _, series := range []string{
+		`retry_outcome="success",retry_policy="caf�"} 1`,
+		`retry_outcome="success",retry_policy="a=b,c\"d\n{}"} 1`,
+		`retry_outcome="success",retry_policy="ünï"} 1`,
+		`retry_breaker="db�",retry_breaker_state="open"} 1`,
+	} {
+		if !strings.Contains(text, series) {
+			t.Errorf("/metrics has no %s", series)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+// promHooks returns New's hooks over the Prometheus exporter's defaults,
+// and scrape, which reads /metrics from a server on loopback.
+func promHooks(t *testing.T) (hooks *retry.Hooks, scrape func() string) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	hooks, err = retryotel.New(retryotel.Config{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hooks, func() string {
+		t.Helper()
+		srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
+		}
+		return string(body)
 	}
 }

@@ -34,20 +34,21 @@ func event(ctx context.Context, name string, attrs func([]attribute.KeyValue) []
 	span.AddEvent(name, trace.WithAttributes(attrs(make([]attribute.KeyValue, 0, 8))...))
 }
 
-// named appends k with value v, if v is not empty.
+// named appends k with value v, if v is not empty (see utf8Text).
 func named(a []attribute.KeyValue, k attribute.Key, v string) []attribute.KeyValue {
 	if v == "" {
 		return a
 	}
-	return append(a, k.String(v))
+	return append(a, k.String(utf8Text(v)))
 }
 
-// withErr appends error.message, if there is an error.
+// withErr appends error.message, if there is an error: its text may hold
+// any bytes (a server's reply, say), which utf8Text makes valid.
 func withErr(a []attribute.KeyValue, err error) []attribute.KeyValue {
 	if err == nil {
 		return a
 	}
-	return append(a, keyError.String(err.Error()))
+	return append(a, keyError.String(utf8Text(err.Error())))
 }
 
 func attemptEvent(ctx context.Context, e retry.AttemptEvent) {
