@@ -352,6 +352,19 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
 		run(b, func() (int, error) { return bare(benchCtx) })
 	})
+	// time-now is one clock read per call: the unit of the clock reads a
+	// rule needs (one for a time window or adaptive throttling, two for a
+	// duration rule).
+	b.Run("time-now", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var t time.Time
+			for pb.Next() {
+				t = time.Now()
+			}
+			sinkDur = time.Duration(t.Nanosecond())
+		})
+	})
 	b.Run("mutex", func(b *testing.B) {
 		m := new(mutexBreaker)
 		run(b, func() (int, error) { return m.call(benchCtx, bare) })
@@ -368,7 +381,10 @@ func BenchmarkBreakerParallel(b *testing.B) {
 		{"ratio-time", retry.BreakerConfig{FailureRatio: 0.5}},
 		{"ratio-calls", retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 100}},
 		{"slow", retry.BreakerConfig{SlowCallThreshold: time.Second}},
+		{"average", retry.BreakerConfig{MaxAverageDuration: time.Second}},
+		{"slow-calls", retry.BreakerConfig{SlowCallThreshold: time.Second, WindowCalls: 100}},
 		{"adaptive", retry.BreakerConfig{Adaptive: true}},
+		{"adaptive-calls", retry.BreakerConfig{Adaptive: true, WindowCalls: 100}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			br := mustBreaker(b, c.cfg)
@@ -387,4 +403,35 @@ func BenchmarkBreakerParallel(b *testing.B) {
 			return v, err
 		})
 	})
+}
+
+// BenchmarkBudgetParallel runs successful calls of Do from every processor
+// with each kind of budget, against Do with none.
+func BenchmarkBudgetParallel(b *testing.B) {
+	ratio, err := retry.NewRatioBudget(retry.RatioBudgetConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		budget retry.Budget
+	}{
+		{"none", nil},
+		{"token-bucket", new(retry.TokenBucket)},
+		{"ratio", ratio},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Budget: c.budget}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var err error
+				for pb.Next() {
+					err = retry.Do(benchCtx, p, okCall)
+				}
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		})
+	}
 }
