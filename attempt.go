@@ -50,18 +50,26 @@ var boxedAttempts = func() (t [17][2]any) {
 }()
 
 // attempt makes attempt n of a call that started at start (read if
-// MaxElapsed is set): marked, within its time limit, and counted by the
-// Budget as a success if it is one (failures are counted by next, which
+// MaxElapsed is set): marked, within its time limit, reported to
+// Hooks.OnAttempt, and counted by the Budget as a success if it is one (failures are counted by next, which
 // knows whether they were retryable). cut reports that it failed because
 // MaxElapsed ended it.
 func attempt[T any](ctx context.Context, p *Policy, n int, start time.Time, fn func(context.Context) (T, error)) (v T, err error, cut bool) {
 	if p.MarkAttempts {
 		ctx = withAttempt(ctx, Attempt{Number: n})
 	}
+	var began time.Time
+	watch := p.Hooks != nil && p.Hooks.OnAttempt != nil
+	if watch {
+		began = now(p.Clock)
+	}
 	if p.AttemptTimeout > 0 || p.SplitDeadline || p.MaxElapsed > 0 {
 		v, err, cut = limited(ctx, p, n, start, fn)
 	} else {
 		v, err = fn(ctx)
+	}
+	if watch {
+		p.Hooks.OnAttempt(ctx, AttemptEvent{Name: p.Name, Attempt: n, Duration: since(p.Clock, began), Err: err})
 	}
 	if err == nil && p.Budget != nil {
 		p.Budget.Result(true)

@@ -107,28 +107,8 @@ func reportRatio(b *testing.B, name string, op, base func(n int)) {
 // BenchmarkRetrySuccess is a call that succeeds on its first attempt. The
 // target is at most 3 times a bare call (x-bare).
 func BenchmarkRetrySuccess(b *testing.B) {
-	b.Run("policy", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
-		}
-		reportRatio(b, "bare", func(n int) {
-			for range n {
-				sinkInt, sinkErr = retry.Retry(benchCtx, benchPol, okValCall)
-			}
-		}, bareCalls)
-	})
-	b.Run("adhoc", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
-		}
-		reportRatio(b, "bare", func(n int) {
-			for range n {
-				sinkInt, sinkErr = retry.Retry(benchCtx, nil, okValCall)
-			}
-		}, bareCalls)
-	})
+	b.Run("policy", func(b *testing.B) { benchRetrySuccess(b, benchPol) })
+	b.Run("adhoc", func(b *testing.B) { benchRetrySuccess(b, nil) })
 	b.Run("do", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -140,20 +120,52 @@ func BenchmarkRetrySuccess(b *testing.B) {
 			}
 		}, bareCalls)
 	})
-	// MaxElapsed bounds every attempt, the first included: a clock read
-	// and a context with a timer. No target; the cost is documented.
-	b.Run("max-elapsed", func(b *testing.B) {
-		p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxElapsed: time.Minute}
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
-		}
-		reportRatio(b, "bare", func(n int) {
+	// Hooks with OnDone only, as a metrics export sets them: two clock
+	// reads and the hook. No target; the cost is documented. x-timed is
+	// its ratio to a bare call timed with two clock reads, the least a
+	// duration costs.
+	b.Run("on-done", func(b *testing.B) {
+		p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: &retry.Hooks{
+			OnDone: func(_ context.Context, e retry.CallEvent) { sinkDur += e.Duration },
+		}}
+		benchRetrySuccess(b, p)
+		reportRatio(b, "timed", func(n int) {
 			for range n {
 				sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
 			}
-		}, bareCalls)
+		}, func(n int) {
+			for range n {
+				t := time.Now()
+				sinkInt, sinkErr = bare(benchCtx)
+				sinkDur += time.Since(t)
+			}
+		})
 	})
+	// Hooks that watch only failures (OnRetry) keep the fast path.
+	b.Run("on-retry", func(b *testing.B) {
+		benchRetrySuccess(b, &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Hooks: &retry.Hooks{
+			OnRetry: func(_ context.Context, e retry.RetryEvent) { sinkInt += e.Attempt },
+		}})
+	})
+	// MaxElapsed bounds every attempt, the first included: a clock read
+	// and a context with a timer. No target; the cost is documented.
+	b.Run("max-elapsed", func(b *testing.B) {
+		benchRetrySuccess(b, &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, MaxElapsed: time.Minute})
+	})
+}
+
+// benchRetrySuccess measures Retry with p over a call that succeeds, and
+// its ratio to a bare call.
+func benchRetrySuccess(b *testing.B, p *retry.Policy) {
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+	}
+	reportRatio(b, "bare", func(n int) {
+		for range n {
+			sinkInt, sinkErr = retry.Retry(benchCtx, p, okValCall)
+		}
+	}, bareCalls)
 }
 
 // BenchmarkRetryFail3 fails twice, then succeeds, with no wait between.

@@ -56,7 +56,7 @@ func (tr *trip) Result(ok bool) {
 // it gets: each successful value is returned or closed exactly once, no
 // attempt's context outlives the call, no goroutine is left.
 func TestHedgeHookPanicsNeverLeak(t *testing.T) {
-	hooks := []string{"First", "Extra", "Result true", "Result false", "OnHedge", "Retryable", "OnDiscard"}
+	hooks := []string{"First", "Extra", "Result true", "Result false", "OnHedge", "Retryable", "OnDiscard", "OnAttempt", "OnDone"}
 	for _, hook := range hooks {
 		for k := 1; k <= 3; k++ {
 			for _, goexit := range []bool{false, true} {
@@ -96,7 +96,11 @@ func TestHedgeHookPanicsNeverLeak(t *testing.T) {
 							return r, nil
 						}
 						h := &retry.HedgePolicy{MaxAttempts: 4, Delay: ms, Budget: tr,
-							OnHedge:   func(retry.HedgeEvent) { tr.at("OnHedge") },
+							Hooks: &retry.Hooks{
+								OnHedge:   func(context.Context, retry.HedgeEvent) { tr.at("OnHedge") },
+								OnAttempt: func(context.Context, retry.AttemptEvent) { tr.at("OnAttempt") },
+								OnDone:    func(context.Context, retry.CallEvent) { tr.at("OnDone") },
+							},
 							Retryable: func(error) bool { tr.at("Retryable"); return true },
 							OnDiscard: func(v any) {
 								if c, ok := v.(*cellRes); ok {

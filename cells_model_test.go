@@ -129,7 +129,7 @@ func modelCoreCase(t *testing.T, seed uint64, k int) {
 		br, _ = retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1 + rng.IntN(2), OpenDuration: time.Duration(2+rng.IntN(10)) * time.Millisecond})
 	}
 	var retries atomic.Int32
-	p.OnRetry = func(retry.RetryEvent) { retries.Add(1) }
+	p.Hooks = &retry.Hooks{OnRetry: func(context.Context, retry.RetryEvent) { retries.Add(1) }}
 	script := make([]int, 1+rng.IntN(10))
 	for i := range script {
 		script[i] = rng.IntN(numOutcomes)

@@ -52,6 +52,15 @@ func until(c Clock, dl, t time.Time) time.Duration {
 	return time.Until(dl)
 }
 
+// since is the time from start, read on c, to now. On real time it reads
+// only the monotonic clock, which costs less than a full reading.
+func since(c Clock, start time.Time) time.Duration {
+	if c == nil {
+		return time.Since(start)
+	}
+	return c.Now().Sub(start)
+}
+
 func now(c Clock) time.Time {
 	if c == nil {
 		return time.Now()

@@ -172,7 +172,7 @@ func TestCancelDuringWaitMockClock(t *testing.T) {
 	p := &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Minute},
 		Clock:   mock,
-		OnRetry: func(retry.RetryEvent) { cancel(stop) },
+		Hooks:   &retry.Hooks{OnRetry: func(context.Context, retry.RetryEvent) { cancel(stop) }},
 	}
 	err := retry.Do(ctx, p, func(context.Context) error { return errTransient })
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, stop) || !errors.Is(err, errTransient) {
@@ -186,7 +186,7 @@ func TestMockClockWaitsItsTime(t *testing.T) {
 	p := &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Minute},
 		Clock:   mock,
-		OnRetry: func(retry.RetryEvent) { retryAt = mock.Now() },
+		Hooks:   &retry.Hooks{OnRetry: func(context.Context, retry.RetryEvent) { retryAt = mock.Now() }},
 	}
 	fn, calls := failing(1, errTransient)
 	done := make(chan error)

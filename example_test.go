@@ -72,7 +72,7 @@ func ExamplePermanent() {
 func ExampleAfter() {
 	attempts := 0
 	err := retry.Do(context.Background(), &retry.Policy{
-		OnRetry: func(e retry.RetryEvent) { fmt.Println("server asked for", e.Delay) },
+		Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { fmt.Println("server asked for", e.Delay) }},
 	}, func(context.Context) error {
 		attempts++
 		if attempts == 1 {
@@ -155,10 +155,10 @@ func ExampleErrAttemptTimeout() {
 	policy := &retry.Policy{
 		AttemptTimeout: time.Millisecond,
 		Backoff:        retry.Constant{},
-		OnRetry: func(e retry.RetryEvent) {
+		Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) {
 			fmt.Println(e.Err)
 			fmt.Println(errors.Is(e.Err, retry.ErrAttemptTimeout), errors.Is(e.Err, context.DeadlineExceeded))
-		},
+		}},
 	}
 	attempts := 0
 	err := retry.Do(context.Background(), policy, func(ctx context.Context) error {

@@ -108,10 +108,6 @@ type HedgePolicy struct {
 	// negative is invalid.
 	MaxAfter time.Duration
 
-	// OnHedge, if set, is called on the caller's goroutine before each
-	// attempt after the first. Use it for metrics and logs.
-	OnHedge func(HedgeEvent)
-
 	// OnDiscard, if set, receives each successful result that lost the race
 	// (it finished after the winner was chosen), exactly once, so that it
 	// can release what it holds: a body, rows, a connection. It also
@@ -138,6 +134,7 @@ type HedgePolicy struct {
 // HedgeEvent describes an attempt that Hedge is about to start, other than
 // the first.
 type HedgeEvent struct {
+	Name    string        // the policy's name
 	Attempt int           // number of the attempt, from 2
 	Running int           // attempts still running, which it joins
 	Elapsed time.Duration // time since the call started
@@ -238,6 +235,12 @@ func (h *HedgePolicy) delay() time.Duration {
 // caller that recovers it reads Value for the original. runtime.Goexit in fn
 // is passed on as it is. Hedge uses one goroutine per attempt, and none
 // outlives the call by more than fn takes to honour its cancellation.
+//
+// h.Hooks, if set, sees the call (see Hooks): OnHedge before each attempt
+// after the first, OnAttempt as each attempt ends, OnBudgetRefused, and
+// OnDone once as the call ends, bad input included. A hook that panics
+// ends the call as a panic in fn does: no attempt is left running and no
+// value undisposed.
 func Hedge[T any](ctx context.Context, h *HedgePolicy, fn func(context.Context) (T, error)) (T, error) {
 	v, cancel, err := hedge(ctx, fn, h)
 	if cancel != nil {
@@ -270,18 +273,24 @@ func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *H
 		h.MaxAttempts > MaxHedgeAttempts || h.Delay > 0 && h.Latency != nil ||
 		h.Budget != nil && validateBudget("HedgePolicy", h.Budget) != nil ||
 		h.Clock != nil && validateClock("HedgePolicy", h.Clock) != nil) {
+		var err error
 		switch {
 		case fn == nil:
-			return zero, nil, invalid("nil function")
+			err = invalid("nil function")
 		case ctx == nil:
-			return zero, nil, invalid("nil Context")
+			err = invalid("nil Context")
+		default:
+			err = h.Validate()
 		}
-		return zero, nil, h.Validate()
+		if h != nil && h.Hooks != nil && h.Hooks.OnDone != nil {
+			h.Hooks.OnDone(orBackground(ctx), CallEvent{Name: h.Name, Err: err})
+		}
+		return zero, nil, err
 	}
 	if h == nil {
 		h = &zeroHedgePolicy
 	}
-	c := &hedgeCall[T]{h: h, fn: fn, max: h.maxAttempts()}
+	c := &hedgeCall[T]{h: h, fn: fn, max: h.maxAttempts(), ctx: ctx}
 	c.results = make(chan result[T], c.max) // one result per attempt: a send never blocks
 	return c.run(ctx)
 }

@@ -15,7 +15,9 @@ import (
 // attempt of an undecided call is raised again in the caller's goroutine
 // as a *PanicError; one in an attempt that ended after the call was
 // decided, which could not reach the caller, goes to
-// HedgePolicy.OnDiscard.
+// HedgePolicy.OnDiscard. Hooks.OnDone also receives one as the error of a
+// call that panicked: for Retry and Do, with no Stack (the panic goes on
+// with its own) and Attempt the attempt that was running, if any.
 //
 // Its message, unlike any other error of this package, spans several
 // lines: it ends with the attempt's stack, so that the crash report of an
@@ -25,10 +27,15 @@ type PanicError struct {
 	Attempt int    // number of the attempt that panicked
 	Value   any    // the value passed to panic
 	Stack   []byte // the attempt goroutine's stack when it panicked
+
+	inRetry bool // from Retry or Do: no stack, and no hedged attempt
 }
 
 // Error returns the attempt, the panic value and the attempt's stack.
 func (p *PanicError) Error() string {
+	if p.inRetry {
+		return fmt.Sprintf("retry: call panicked in attempt %d: %v", p.Attempt, p.Value)
+	}
 	return fmt.Sprintf("retry: hedged attempt %d panicked: %v\n\n%s", p.Attempt, p.Value, p.Stack)
 }
 
@@ -56,6 +63,7 @@ type result[T any] struct {
 // else: only the coordinator picks the winner.
 type hedgeCall[T any] struct {
 	h       *HedgePolicy
+	ctx     context.Context // the caller's, for the hooks
 	fn      func(context.Context) (T, error)
 	max     int
 	results chan result[T] // capacity max: a send never blocks
@@ -68,13 +76,15 @@ type hedgeCall[T any] struct {
 	cancels  [MaxHedgeAttempts]context.CancelCauseFunc
 	started  int
 	running  int
+	hedges   int // attempts started while another ran
 	errs     []error
-	begin    time.Time // when the call started, if OnHedge or Latency needs it
+	begin    time.Time // when the call started, if Latency or a hook needs it
 	delay    time.Duration
 	timer    *time.Timer
 	tick     <-chan time.Time // the next timed hedge; nil when none is due
 	stop     error            // why no more attempts start, if known
 	returned bool             // win or fail returned normally
+	reported bool             // Hooks.OnDone was called
 }
 
 // run is the coordinator: it starts attempts and waits for a result, the
@@ -83,12 +93,16 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 	h := c.h
 	if ctx.Err() != nil { // no attempt for a caller who is gone
 		var zero T
-		return zero, nil, &Error{Reason: ctxReason(ctx)}
+		err := &Error{Reason: ctxReason(ctx)}
+		if h.Hooks != nil && h.Hooks.OnDone != nil {
+			h.Hooks.OnDone(ctx, CallEvent{Name: h.Name, Err: err})
+		}
+		return zero, nil, err
 	}
 	if h.Budget != nil {
 		h.Budget.First()
 	}
-	if h.OnHedge != nil || h.Latency != nil {
+	if h.Latency != nil || h.Hooks != nil && (h.Hooks.OnHedge != nil || h.Hooks.OnDone != nil) {
 		c.begin = now(h.Clock)
 	}
 	c.launch(ctx)
@@ -139,6 +153,9 @@ func (c *hedgeCall[T]) launch(ctx context.Context) {
 	actx = withAttempt(actx, Attempt{Number: n, Hedge: c.running > 0})
 	c.cancels[n-1] = cancel
 	c.started = n
+	if c.running > 0 {
+		c.hedges++
+	}
 	c.running++
 	go c.attempt(actx, n)
 }
@@ -163,11 +180,44 @@ func (c *hedgeCall[T]) attempt(ctx context.Context, n int) {
 		}
 		c.deliver(r)
 	}()
+	var began time.Time
+	watch := c.h.Hooks != nil && c.h.Hooks.OnAttempt != nil
+	if watch {
+		began = now(c.h.Clock)
+	}
 	r.v, r.err = c.fn(ctx)
+	if watch {
+		c.report(ctx, &r, began)
+	}
 	returned = true
 	if n == 1 && c.h.Latency != nil {
 		r.took = now(c.h.Clock).Sub(c.begin)
 	}
+}
+
+// report calls Hooks.OnAttempt for the attempt that returned r, which
+// began at began. If the hook panics, the panic is the attempt's (see
+// attempt), and a value that r held is discarded: it never reaches the
+// coordinator.
+func (c *hedgeCall[T]) report(ctx context.Context, r *result[T], began time.Time) {
+	reported := false
+	defer func() {
+		if !reported && r.err == nil {
+			v := r.v
+			var zero T
+			r.v = zero
+			c.discardValue(v)
+		}
+	}()
+	c.h.Hooks.OnAttempt(ctx, AttemptEvent{Name: c.h.Name, Attempt: r.n, Hedge: c.isHedge(ctx),
+		Duration: since(c.h.Clock, began), Err: r.err})
+	reported = true
+}
+
+// isHedge reports whether the attempt of ctx started while another ran.
+func (c *hedgeCall[T]) isHedge(ctx context.Context) bool {
+	a, _ := AttemptFrom(ctx)
+	return a.Hedge
 }
 
 // deliver hands r to the coordinator, or discards it if the call is
@@ -206,10 +256,12 @@ func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 		return
 	case h.Budget != nil && !h.Budget.Extra():
 		c.halt(ErrBudgetExhausted)
+		h.Hooks.refused(ctx, h.Name, h.Budget, c.started+1)
 		return
 	}
-	if h.OnHedge != nil {
-		h.OnHedge(HedgeEvent{Attempt: c.started + 1, Running: c.running, Elapsed: now(h.Clock).Sub(c.begin), Delay: c.delay, Err: err})
+	if h.Hooks != nil && h.Hooks.OnHedge != nil {
+		h.Hooks.OnHedge(ctx, HedgeEvent{Name: h.Name, Attempt: c.started + 1, Running: c.running,
+			Elapsed: since(h.Clock, c.begin), Delay: c.delay, Err: err})
 	}
 	c.launch(ctx)
 	if c.started < c.max {
@@ -309,6 +361,7 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	if p := c.drain(); p != nil {
 		panic(p)
 	}
+	c.done(r.n, nil)
 	kept = true
 	c.returned = true
 	return r.v, c.cancels[r.n-1], nil
@@ -329,9 +382,22 @@ func (c *hedgeCall[T]) fail(reason error) (T, context.CancelCauseFunc, error) {
 	if p := c.drain(); p != nil {
 		panic(p)
 	}
+	c.done(0, err)
 	c.returned = true
 	var zero T
 	return zero, nil, err
+}
+
+// done reports the call's end to Hooks.OnDone, if set, once: won by
+// attempt winner, or failed with err.
+func (c *hedgeCall[T]) done(winner int, err error) {
+	h := c.h
+	if h.Hooks == nil || h.Hooks.OnDone == nil || c.reported {
+		return
+	}
+	c.reported = true
+	h.Hooks.OnDone(c.ctx, CallEvent{Name: h.Name, Attempts: c.started, Hedges: c.hedges, Winner: winner,
+		Duration: since(h.Clock, c.begin), Err: err})
 }
 
 // reraise ends the call with the panic, or runtime.Goexit, of attempt r,
@@ -342,10 +408,13 @@ func (c *hedgeCall[T]) reraise(r result[T]) {
 	c.cancelAll(0, errCallEnded)
 	c.markDecided()
 	c.drain()
+	p := &PanicError{Attempt: r.n, Value: r.pv, Stack: r.stack}
 	if r.goexit {
+		c.done(0, &PanicError{Attempt: r.n, Value: errGoexit})
 		runtime.Goexit()
 	}
-	panic(&PanicError{Attempt: r.n, Value: r.pv, Stack: r.stack})
+	c.done(0, p)
+	panic(p)
 }
 
 // cancelAll cancels the context of every attempt but the winner (0 for
@@ -453,13 +522,33 @@ func (c *hedgeCall[T]) disarm() {
 // panicked, or a callback did: OnHedge, Retryable, the Budget, OnDiscard),
 // ends it so that no attempt is left running uncancelled, the winner's
 // included, and no result undisposed.
+//
+// A panic not yet reported (a callback's, as a *PanicError of attempt 0,
+// or a loser's found as the call was decided) is reported to
+// Hooks.OnDone, if set, and goes on with the same value.
 func (c *hedgeCall[T]) cleanup() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	if !c.returned {
-		c.cancelAll(0, errCallEnded)
-		c.markDecided()
-		c.drain()
+	if c.returned {
+		return
+	}
+	c.cancelAll(0, errCallEnded)
+	c.markDecided()
+	c.drain()
+	if h := c.h.Hooks; h == nil || h.OnDone == nil || c.reported {
+		return
+	}
+	r := recover()
+	p, ok := r.(*PanicError) // a loser's, found as the call was decided
+	switch {
+	case r == nil:
+		p = &PanicError{Value: errGoexit}
+	case !ok:
+		p = &PanicError{Value: r}
+	}
+	c.done(0, p)
+	if r != nil {
+		panic(r)
 	}
 }

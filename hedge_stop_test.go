@@ -57,7 +57,7 @@ func TestHedgeRejectedCopyKeepsProbe(t *testing.T) {
 			}
 			var events []retry.HedgeEvent
 			p := &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, Retryable: retryable,
-				OnHedge: func(e retry.HedgeEvent) { events = append(events, e) }}
+				Hooks: &retry.Hooks{OnHedge: func(_ context.Context, e retry.HedgeEvent) { events = append(events, e) }}}
 			start := time.Now()
 			v, err := retry.Hedge(context.Background(), p, fn)
 			if err != nil || v != "probe" {

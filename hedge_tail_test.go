@@ -67,11 +67,11 @@ func TestHedgeTailLatency(t *testing.T) {
 	var mu sync.Mutex
 	hedgedAfter := map[time.Duration]int{} // hedged calls by their delay
 	onFallback := 0                        // calls that started before the tracker had enough samples
-	adaptivePolicy := &retry.HedgePolicy{MaxAttempts: 2, Latency: tracker, OnHedge: func(e retry.HedgeEvent) {
+	adaptivePolicy := &retry.HedgePolicy{MaxAttempts: 2, Latency: tracker, Hooks: &retry.Hooks{OnHedge: func(_ context.Context, e retry.HedgeEvent) {
 		mu.Lock()
 		hedgedAfter[e.Delay]++
 		mu.Unlock()
-	}}
+	}}}
 	adaptive := measure(t, draws, concurrency, func(ctx context.Context, _ int, fn func(context.Context) (int, error)) error {
 		if tracker.Delay() == 100*time.Millisecond { // the fallback, until 40 samples (MinSamples) are in
 			mu.Lock()

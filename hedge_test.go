@@ -556,7 +556,7 @@ func TestHedgeBudgetAllowsThenRefuses(t *testing.T) {
 func TestHedgeOnHedgeEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var events []retry.HedgeEvent // OnHedge runs on the caller's goroutine
-		p := &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, OnHedge: func(e retry.HedgeEvent) { events = append(events, e) }}
+		p := &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * ms, Hooks: &retry.Hooks{OnHedge: func(_ context.Context, e retry.HedgeEvent) { events = append(events, e) }}}
 		s := newScript(step{after: time.Hour}, step{after: 1 * ms, err: errTransient}, step{after: ms, val: "third"})
 		if _, err := retry.Hedge(context.Background(), p, s.fn); err != nil {
 			t.Fatal(err)

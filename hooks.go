@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -18,7 +19,12 @@ import (
 // log/slog.
 type Hooks struct {
 	// OnAttempt is called as each attempt ends, on the goroutine that ran
-	// it, with its number, duration and error.
+	// it, with its number, duration and error. Its ctx is the attempt's:
+	// for Retry and Do the caller's, marked with the Attempt if
+	// MarkAttempts is set (an attempt's time limit has ended with it); for
+	// Hedge the attempt's own child of the caller's, marked with its
+	// Attempt, which is cancelled if the attempt lost. A panic in it is a
+	// panic of the attempt.
 	OnAttempt func(ctx context.Context, e AttemptEvent)
 
 	// OnRetry is called by Retry and Do before each wait, on the caller's
@@ -29,12 +35,19 @@ type Hooks struct {
 	// the caller's goroutine.
 	OnHedge func(ctx context.Context, e HedgeEvent)
 
-	// OnDone is called once as a call of Retry, Do or Hedge ends, on the
-	// caller's goroutine, with what the call did and how it ended.
+	// OnDone is called exactly once for every call of Retry, Do, Hedge or
+	// HedgeWithRelease, on the caller's goroutine, as the call ends, with
+	// what it did and how it ended (see CallEvent.Outcome). That includes
+	// calls that make no attempt: bad input (then ctx is
+	// context.Background() if the call's is nil) and a context already
+	// done. A call that panics (fn, or another hook) reports it before the
+	// panic goes on.
 	OnDone func(ctx context.Context, e CallEvent)
 
 	// OnBudgetRefused is called when a Budget refuses an extra attempt (a
-	// retry or a hedge), on the caller's goroutine.
+	// retry or a hedge), on the caller's goroutine. The budget's name is
+	// read from its Name method, if it has one (TokenBucket and
+	// RatioBudget do).
 	OnBudgetRefused func(ctx context.Context, e BudgetEvent)
 
 	// OnBreakerChange is called after every change of a breaker's state, in
@@ -61,14 +74,103 @@ type CallEvent struct {
 	Hedges   int           // attempts started by Hedge while another ran
 	Winner   int           // number of the attempt whose result was returned; 0 if the call failed
 	Duration time.Duration // from the call's start to its end
-	Err      error         // the call's error (a *Error when it gave up); nil on success
+	Err      error         // the call's error (a *Error when it gave up, a *PanicError if it panicked); nil on success
+}
+
+// Outcomes of a call, as CallEvent.Outcome returns them: a small fixed set,
+// fit for a metric label.
+const (
+	OutcomeSuccess      = "success"       // an attempt succeeded
+	OutcomeExhausted    = "exhausted"     // ErrExhausted: every allowed attempt failed
+	OutcomeNotRetryable = "not_retryable" // ErrNotRetryable: Permanent, Retryable said no, or After(err, negative)
+	OutcomeBudget       = "budget"        // ErrBudgetExhausted: the Budget refused a retry or hedge
+	OutcomeElapsed      = "elapsed"       // ErrElapsed: Policy.MaxElapsed ran out
+	OutcomeDeadline     = "deadline"      // the context's deadline passed, or the next wait would pass it (ErrDeadline)
+	OutcomeCanceled     = "canceled"      // the context was cancelled
+	OutcomePushback     = "pushback"      // a *PushbackError: the server asked for too long a wait
+	OutcomeBreaker      = "breaker"       // a *BreakerError: a circuit breaker refused an attempt
+	OutcomePanic        = "panic"         // fn or a hook panicked (or called runtime.Goexit)
+	OutcomeInvalid      = "invalid"       // bad input (ErrInvalid): no attempt was made, or a Backoff returned a negative delay
+	OutcomeOther        = "other"         // any other error
+)
+
+// Outcome returns how the call ended, as one of the Outcome constants.
+func (e CallEvent) Outcome() string {
+	if e.Err == nil {
+		return OutcomeSuccess
+	}
+	ce, ok := e.Err.(*Error)
+	if !ok {
+		switch {
+		case isPanic(e.Err):
+			return OutcomePanic
+		case errors.Is(e.Err, ErrInvalid):
+			return OutcomeInvalid
+		}
+		return OutcomeOther
+	}
+	switch r := ce.Reason; r {
+	case ErrExhausted:
+		return OutcomeExhausted
+	case ErrNotRetryable:
+		return OutcomeNotRetryable
+	case ErrBudgetExhausted:
+		return OutcomeBudget
+	case ErrElapsed:
+		return OutcomeElapsed
+	case ErrDeadline:
+		return OutcomeDeadline
+	default:
+		switch r.(type) {
+		case *PushbackError:
+			return OutcomePushback
+		case *BreakerError:
+			return OutcomeBreaker
+		}
+		switch {
+		case errors.Is(r, context.Canceled):
+			return OutcomeCanceled
+		case errors.Is(r, context.DeadlineExceeded):
+			return OutcomeDeadline
+		case errors.Is(r, ErrInvalid):
+			return OutcomeInvalid
+		}
+	}
+	return OutcomeOther
+}
+
+func isPanic(err error) bool {
+	_, ok := err.(*PanicError)
+	return ok
 }
 
 // BudgetEvent describes an extra attempt that a Budget refused.
 type BudgetEvent struct {
 	Name    string // the policy's name
-	Budget  string // the budget's name, if it has one
+	Budget  string // the budget's name: its Name method's, if it has one
 	Attempt int    // number of the attempt refused, from 2
+}
+
+// budgetName is b's name, if it has a Name method.
+func budgetName(b Budget) string {
+	if n, ok := b.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
+}
+
+// refused reports to h, if it has OnBudgetRefused, that budget b refused
+// attempt n of a call of the policy called name.
+func (h *Hooks) refused(ctx context.Context, name string, b Budget, n int) {
+	if h != nil && h.OnBudgetRefused != nil {
+		h.OnBudgetRefused(ctx, BudgetEvent{Name: name, Budget: budgetName(b), Attempt: n})
+	}
+}
+
+// watchesCall reports whether h wants a call's start and end, or each of
+// its attempts: such a call leaves the fast path.
+func (h *Hooks) watchesCall() bool {
+	return h.OnDone != nil || h.OnAttempt != nil
 }
 
 // BreakerChange describes a change of a breaker's state: from what to

@@ -162,11 +162,11 @@ func TestHostileUnlimitedCancelCause(t *testing.T) {
 		shutdown := errors.New("shutdown")
 		calls := 0
 		p := &retry.Policy{MaxAttempts: retry.Unlimited, Backoff: retry.Constant{Interval: time.Millisecond},
-			OnRetry: func(e retry.RetryEvent) {
+			Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) {
 				if e.Attempt == 1000 {
 					cancel(shutdown)
 				}
-			}}
+			}}}
 		err := retry.Do(ctx, p, func(context.Context) error { calls++; return errTransient })
 		re, ok := errors.AsType[*retry.Error](err)
 		if !ok || re.Attempts != 1000 || calls != 1000 || !errors.Is(err, shutdown) || !errors.Is(err, context.Canceled) || !errors.Is(err, errTransient) {
@@ -234,7 +234,7 @@ func TestHostileBackwardsClock(t *testing.T) {
 	var delays []time.Duration
 	dead := 0
 	p := &retry.Policy{MaxAttempts: 6, MaxElapsed: time.Second, AttemptTimeout: 500 * time.Millisecond, Clock: clk,
-		Backoff: retry.Constant{Interval: 100 * time.Millisecond}, OnRetry: func(e retry.RetryEvent) { delays = append(delays, e.Delay) }}
+		Backoff: retry.Constant{Interval: 100 * time.Millisecond}, Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { delays = append(delays, e.Delay) }}}
 	err := retry.Do(context.Background(), p, func(ctx context.Context) error {
 		if ctx.Err() != nil {
 			dead++

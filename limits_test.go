@@ -69,7 +69,7 @@ func TestMaxElapsedWithAttemptTimeout(t *testing.T) {
 		start := time.Now()
 		var timedOut []error
 		p := &retry.Policy{MaxAttempts: 10, MaxElapsed: 5 * time.Second, AttemptTimeout: 2 * time.Second, Backoff: retry.Constant{},
-			OnRetry: func(e retry.RetryEvent) { timedOut = append(timedOut, e.Err) }}
+			Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { timedOut = append(timedOut, e.Err) }}}
 		err := retry.Do(context.Background(), p, hang)
 		var re *retry.Error
 		if !errors.As(err, &re) || re.Reason != retry.ErrElapsed || re.Attempts != 3 || time.Since(start) != 5*time.Second {
@@ -142,11 +142,11 @@ func TestUnlimited(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		fn, calls := failing(1<<30, errTransient)
 		p := &retry.Policy{MaxAttempts: retry.Unlimited, Backoff: retry.Constant{},
-			OnRetry: func(e retry.RetryEvent) {
+			Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) {
 				if e.Attempt == 100 {
 					cancel()
 				}
-			}}
+			}}}
 		err := retry.Do(ctx, p, fn)
 		if re, ok := errors.AsType[*retry.Error](err); !ok || !errors.Is(re.Reason, context.Canceled) || re.Attempts != 100 || *calls != 100 {
 			t.Fatalf("err = %v after %d calls", err, *calls)
@@ -173,7 +173,7 @@ func TestAttemptTimeoutVersusCallerDeadline(t *testing.T) {
 		defer cancel()
 		p = &retry.Policy{MaxAttempts: 5, AttemptTimeout: time.Second, Backoff: retry.Constant{}}
 		var retried []error
-		p.OnRetry = func(e retry.RetryEvent) { retried = append(retried, e.Err) }
+		p.Hooks = &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { retried = append(retried, e.Err) }}
 		err = retry.Do(ctx, p, hang)
 		re, _ = errors.AsType[*retry.Error](err)
 		if re == nil || re.Reason != context.DeadlineExceeded || re.Attempts != 2 || errors.Is(re.Last, retry.ErrAttemptTimeout) {
@@ -255,7 +255,7 @@ func TestAttemptTimeoutAnyClock(t *testing.T) {
 			}
 			var retried error
 			p := &retry.Policy{MaxAttempts: 2, AttemptTimeout: time.Second, Backoff: retry.Constant{}, Clock: clk,
-				OnRetry: func(e retry.RetryEvent) { retried = e.Err }}
+				Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { retried = e.Err }}}
 			before := time.Now()
 			done := make(chan error)
 			go func() { done <- retry.Do(context.Background(), p, fn) }()

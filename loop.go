@@ -28,7 +28,7 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 	c.deadline, c.hasDeadline = ctx.Deadline()
 	bare := p.plain() // each attempt is a call of fn, and nothing else
 	// Callbacks that run after the loop reads the context.
-	hooks := p.OnRetry != nil || p.Retryable != nil || p.Budget != nil
+	hooks := p.Hooks != nil || p.Retryable != nil || p.Budget != nil
 	// Nothing but the Backoff and MaxAttempts decides after an error
 	// without marks: no callback to ask, and no end to fit a wait in.
 	simple := p.Retryable == nil && p.Budget == nil && p.MaxElapsed <= 0 && !c.hasDeadline
@@ -59,11 +59,14 @@ func run[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, err
 			delay, reason = c.next(n, err, m)
 		}
 		if reason != nil {
+			if reason == ErrBudgetExhausted {
+				p.Hooks.refused(ctx, p.Name, p.Budget, n+1)
+			}
 			return v, &Error{Attempts: n, Reason: reason, Last: err}
 		}
 		c.prev = delay
-		if p.OnRetry != nil {
-			p.OnRetry(RetryEvent{Attempt: n, Err: err, Delay: delay})
+		if h := p.Hooks; h != nil && h.OnRetry != nil {
+			h.OnRetry(ctx, RetryEvent{Name: p.Name, Attempt: n, Err: err, Delay: delay})
 		}
 		// A zero wait still sees a context that a callback ended.
 		if delay > 0 && sleep(ctx, p.Clock, delay) != nil || delay == 0 && hooks && ctx.Err() != nil {

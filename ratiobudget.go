@@ -112,6 +112,10 @@ func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
 	return &RatioBudget{cfg: cfg}, nil
 }
 
+// Name returns the budget's RatioBudgetConfig.Name, for the events of
+// Hooks.OnBudgetRefused.
+func (b *RatioBudget) Name() string { return b.cfg.Name }
+
 // setting returns a Ratio or MinPerSecond as the budget uses it.
 func setting(v, def float64) float64 {
 	switch v {

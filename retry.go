@@ -58,17 +58,20 @@ type Policy struct {
 	// ErrElapsed, or your own ctx.Err(), to tell which limit ended the
 	// call.
 	//
-	// With MaxElapsed set, as with AttemptTimeout, each attempt's context
-	// is cancelled when fn returns: return values that do not depend on it
-	// (read a response body within fn). It costs a clock read and a timer
-	// per attempt, the first included.
+	// With MaxElapsed set, as with AttemptTimeout, each attempt whose
+	// limit comes before the caller's deadline runs on a context of its
+	// own, cancelled when fn returns: return values that do not depend on
+	// it (read a response body within fn). It costs a clock read and a
+	// timer per attempt, the first included.
 	MaxElapsed time.Duration
 
 	// AttemptTimeout, if positive, gives each attempt a context that
 	// expires after that long, read on Clock. An attempt that runs out of
 	// its own time is retried, and its error matches ErrAttemptTimeout
 	// (and context.DeadlineExceeded); the caller's own deadline is not
-	// retried. The attempt's context is cancelled when fn returns.
+	// retried. The attempt's context is cancelled when fn returns, unless
+	// the caller's deadline comes first: then the attempt runs on the
+	// caller's context.
 	AttemptTimeout time.Duration
 
 	// SplitDeadline, if set, gives each attempt at most an equal share of
@@ -103,11 +106,6 @@ type Policy struct {
 	// is done, are never retried, whatever it says. Nil means retry every
 	// other error.
 	Retryable func(error) bool
-
-	// OnRetry, if set, is called before each wait, on the caller's
-	// goroutine, with the failed attempt and the wait chosen. Use it for
-	// logging and metrics.
-	OnRetry func(RetryEvent)
 
 	// Budget, if set, is asked before every retry, and a refusal stops the
 	// call at once with ErrBudgetExhausted. Share one Budget between the
@@ -145,6 +143,7 @@ type Policy struct {
 
 // RetryEvent describes a failed attempt that is about to be retried.
 type RetryEvent struct {
+	Name    string        // the policy's name
 	Attempt int           // number of the failed attempt, from 1
 	Err     error         // its error
 	Delay   time.Duration // the wait before the next attempt
@@ -172,7 +171,12 @@ type RetryEvent struct {
 // fn receives ctx, or a child of it when an attempt has a time limit
 // (AttemptTimeout, SplitDeadline, MaxElapsed) or a mark (MarkAttempts). A
 // panic in fn is not recovered: it reaches the caller unchanged, and
-// nothing retries it.
+// nothing retries it. (With Hooks.OnDone set, it is recovered and raised
+// again, with the same value, once OnDone has seen it.)
+//
+// p.Hooks, if set, sees the call (see Hooks); OnDone and OnAttempt cost a
+// clock read each, and take the call off the path that checks nothing
+// more than it must.
 func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	if p == nil {
 		p = &zeroPolicy
@@ -184,6 +188,9 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 		return retrySlow(ctx, p, fn)
 	}
 	if p.Backoff != nil && !knownValid(p.Backoff) {
+		return retrySlow(ctx, p, fn)
+	}
+	if p.Hooks != nil && p.Hooks.watchesCall() {
 		return retrySlow(ctx, p, fn)
 	}
 	if ctx.Err() != nil {
@@ -202,6 +209,9 @@ func Retry[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, e
 // with no register spills before its checks.
 func retrySlow[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
+	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
+		return observed(ctx, p, fn)
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return zero, err
 	}
@@ -221,6 +231,9 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if p.Backoff != nil && !knownValid(p.Backoff) {
 		return doSlow(ctx, p, fn)
 	}
+	if p.Hooks != nil && p.Hooks.watchesCall() {
+		return doSlow(ctx, p, fn)
+	}
 	if ctx.Err() != nil {
 		return doSlow(ctx, p, fn)
 	}
@@ -233,6 +246,14 @@ func Do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 
 // doSlow is retrySlow for Do.
 func doSlow(ctx context.Context, p *Policy, fn func(context.Context) error) error {
+	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
+		var f func(context.Context) (struct{}, error) // nil for a nil fn, which observed reports
+		if fn != nil {
+			f = func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
+		}
+		_, err := observed(ctx, p, f)
+		return err
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return err
 	}
@@ -258,9 +279,10 @@ func (p *Policy) fast() bool {
 }
 
 // plain reports whether p's attempts are bare calls of fn, with no time
-// limit, mark or Budget.
+// limit, mark, Budget or OnAttempt.
 func (p *Policy) plain() bool {
-	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline
+	return p.AttemptTimeout <= 0 && p.MaxElapsed <= 0 && p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline &&
+		(p.Hooks == nil || p.Hooks.OnAttempt == nil)
 }
 
 func (p *Policy) maxAfter() time.Duration {

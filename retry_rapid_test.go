@@ -76,8 +76,8 @@ func TestRetryProperties(t *testing.T) {
 			return calls, err
 		}
 		p := &retry.Policy{MaxAttempts: maxAttempts, Backoff: b, Clock: clk,
-			Rand:    func() float64 { return u },
-			OnRetry: func(e retry.RetryEvent) { events = append(events, e) }}
+			Rand:  func() float64 { return u },
+			Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { events = append(events, e) }}}
 		v, err := retry.Retry(ctx, p, fn)
 
 		if calls < 1 || calls > maxAttempts {

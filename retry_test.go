@@ -108,11 +108,11 @@ func TestOnRetry(t *testing.T) {
 	var events []retry.RetryEvent
 	fn, _ := failing(2, errTransient)
 	p := &retry.Policy{Backoff: retry.Constant{Interval: time.Second}, Clock: newStepClock(),
-		OnRetry: func(e retry.RetryEvent) { events = append(events, e) }}
+		Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) { events = append(events, e) }}}
 	if err := retry.Do(context.Background(), p, fn); err != nil {
 		t.Fatal(err)
 	}
-	want := []retry.RetryEvent{{1, errTransient, time.Second}, {2, errTransient, time.Second}}
+	want := []retry.RetryEvent{{Attempt: 1, Err: errTransient, Delay: time.Second}, {Attempt: 2, Err: errTransient, Delay: time.Second}}
 	if len(events) != 2 || events[0] != want[0] || events[1] != want[1] {
 		t.Errorf("events = %v, want %v", events, want)
 	}

@@ -87,14 +87,14 @@ func (h hookLogger) attempt(ctx context.Context, e AttemptEvent) {
 
 func (h hookLogger) retry(ctx context.Context, e RetryEvent) {
 	h.log(ctx, slog.LevelInfo, "retrying", func(a []slog.Attr) []slog.Attr {
-		a = append(a, slog.Int("attempt", e.Attempt), slog.Duration("delay", e.Delay))
+		a = append(named(a, e.Name), slog.Int("attempt", e.Attempt), slog.Duration("delay", e.Delay))
 		return withErr(a, e.Err)
 	})
 }
 
 func (h hookLogger) hedge(ctx context.Context, e HedgeEvent) {
 	h.log(ctx, slog.LevelDebug, "hedging", func(a []slog.Attr) []slog.Attr {
-		a = append(a, slog.Int("attempt", e.Attempt), slog.Int("running", e.Running),
+		a = append(named(a, e.Name), slog.Int("attempt", e.Attempt), slog.Int("running", e.Running),
 			slog.Duration("elapsed", e.Elapsed), slog.Duration("delay", e.Delay))
 		return withErr(a, e.Err)
 	})

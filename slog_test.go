@@ -88,11 +88,11 @@ func TestLogHooksRecords(t *testing.T) {
 			h.OnAttempt(ctx, retry.AttemptEvent{Attempt: 1, Duration: time.Millisecond})
 		}, `{"attempt":1,"duration":1000000,"level":"DEBUG","msg":"attempt ended","trace":"t-1"}`},
 		{func() {
-			h.OnRetry(ctx, retry.RetryEvent{Attempt: 1, Err: errBoom, Delay: 100 * time.Millisecond})
-		}, `{"attempt":1,"delay":100000000,"err":"boom","level":"INFO","msg":"retrying","trace":"t-1"}`},
+			h.OnRetry(ctx, retry.RetryEvent{Name: "get", Attempt: 1, Err: errBoom, Delay: 100 * time.Millisecond})
+		}, `{"attempt":1,"delay":100000000,"err":"boom","level":"INFO","msg":"retrying","name":"get","trace":"t-1"}`},
 		{func() {
-			h.OnHedge(ctx, retry.HedgeEvent{Attempt: 2, Running: 1, Elapsed: time.Second, Delay: time.Second})
-		}, `{"attempt":2,"delay":1000000000,"elapsed":1000000000,"level":"DEBUG","msg":"hedging","running":1,"trace":"t-1"}`},
+			h.OnHedge(ctx, retry.HedgeEvent{Name: "search", Attempt: 2, Running: 1, Elapsed: time.Second, Delay: time.Second})
+		}, `{"attempt":2,"delay":1000000000,"elapsed":1000000000,"level":"DEBUG","msg":"hedging","name":"search","running":1,"trace":"t-1"}`},
 		{func() {
 			h.OnDone(ctx, retry.CallEvent{Name: "get", Attempts: 3, Hedges: 1, Winner: 3, Duration: 2 * time.Second})
 		}, `{"attempts":3,"duration":2000000000,"hedges":1,"level":"DEBUG","msg":"call succeeded","name":"get","trace":"t-1","winner":3}`},

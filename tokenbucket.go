@@ -78,6 +78,7 @@ type TokenBucket struct {
 	maxMilli   int64        // MaxTokens in thousandths; zero means the default
 	ratioMilli int64        // TokenRatio in thousandths; zero means the default
 	deficit    atomic.Int64 // thousandths of a token taken from a full bucket
+	name       string
 }
 
 var _ Budget = (*TokenBucket)(nil)
@@ -91,8 +92,13 @@ func NewTokenBucket(cfg TokenBucketConfig) (*TokenBucket, error) {
 	return &TokenBucket{
 		maxMilli:   int64(math.Round(cfg.MaxTokens * 1000)),
 		ratioMilli: int64(math.Round(cfg.TokenRatio * 1000)),
+		name:       cfg.Name,
 	}, nil
 }
+
+// Name returns the bucket's TokenBucketConfig.Name, for the events of
+// Hooks.OnBudgetRefused.
+func (b *TokenBucket) Name() string { return b.name }
 
 func (b *TokenBucket) limits() (maxMilli, ratioMilli int64) {
 	maxMilli, ratioMilli = b.maxMilli, b.ratioMilli

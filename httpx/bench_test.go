@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/retrykit/retry"
 	"github.com/retrykit/retry/httpx"
 )
 
@@ -112,11 +114,18 @@ func BenchmarkOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// With hooks set: the context that carries the request, and a clock
+	// read per call.
+	hooked, err := httpx.New(httpx.Config{Base: cannedBase{}, Retry: &retry.Policy{
+		Hooks: &retry.Hooks{OnDone: func(context.Context, retry.CallEvent) {}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
 	for _, bc := range []struct {
 		name string
 		rt   http.RoundTripper
-	}{{"base", cannedBase{}}, {"httpx", rt}} {
+	}{{"base", cannedBase{}}, {"httpx", rt}, {"httpx-on-done", hooked}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 	"reflect"
 	"time"
@@ -26,6 +27,9 @@ type Config struct {
 
 	// Retry says how many attempts and how long between them. Nil means
 	// retry's zero Policy: 3 attempts, exponential backoff with full jitter.
+	// Its Hooks see each request as a call, with a context that carries
+	// the request (see RequestFrom); a request whose body can be sent only
+	// once makes no call of the retry loop, and only OnAttempt sees it.
 	// Its Retryable, AttemptTimeout and SplitDeadline must be unset: here
 	// Config.Retryable classifies and Config.AttemptTimeout bounds an
 	// attempt, since a response's body is read after the attempt returns. A
@@ -104,7 +108,9 @@ type Config struct {
 	// retried one attempt at a time, not hedged. Hedge's Retryable and
 	// OnDiscard must be unset: the Transport classifies and discards. A
 	// hedged call has one budget, counted once per attempt: Config.Budget's,
-	// or else Retry.Budget, or else Hedge.Budget.
+	// or else Retry.Budget, or else Hedge.Budget. Hedge.Hooks see each round
+	// as a call of retry.Hedge, its attempts numbered from 1, and
+	// Retry.Hooks see each round as one attempt.
 	Hedge *retry.HedgePolicy
 
 	// Budget, if set, returns the retry budget for a request (nil for none),
@@ -144,8 +150,9 @@ type Config struct {
 	// they end, from their own goroutines: OnAttempt must then be safe for
 	// concurrent use, and must not panic (a hedged attempt that ends after
 	// its call has none to raise the panic in, and it crashes the program,
-	// as Hedge's late panics do).
-	OnAttempt func(AttemptEvent)
+	// as Hedge's late panics do). Its ctx is the request's (see
+	// RequestFrom), or a child of it for an attempt of its own.
+	OnAttempt func(ctx context.Context, e AttemptEvent)
 }
 
 // Validate reports the first invalid field of c, wrapped around ErrInvalid

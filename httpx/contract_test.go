@@ -208,7 +208,7 @@ func TestEveryAttemptReportedAndMarked(t *testing.T) {
 			const limit = 20 * time.Millisecond
 			tr, err := httpx.New(httpx.Config{Base: srv.base(t), Retry: fastPolicy(2), AttemptTimeout: limit,
 				AttemptHeader: "X-Attempt",
-				OnAttempt: func(e httpx.AttemptEvent) {
+				OnAttempt: func(_ context.Context, e httpx.AttemptEvent) {
 					mu.Lock()
 					events = append(events, e)
 					mu.Unlock()

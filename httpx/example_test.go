@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func ExampleTransport() {
 
 	rt, err := httpx.New(httpx.Config{
 		Retry: &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{}},
-		OnAttempt: func(e httpx.AttemptEvent) {
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) {
 			fmt.Println("attempt", e.Attempt, e.StatusCode)
 		},
 	})
@@ -220,4 +221,32 @@ func ExampleNewPerHost() {
 	client, err := httpx.NewClient(httpx.Config{Budget: budgets.For})
 	fmt.Println(client != nil, err)
 	// Output: true <nil>
+}
+
+// Hooks of the retry policy label their metrics with the request's method
+// and path, read from the hook's context.
+func ExampleRequestFrom() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+
+	hooks := &retry.Hooks{OnDone: func(ctx context.Context, e retry.CallEvent) {
+		if req, ok := httpx.RequestFrom(ctx); ok {
+			fmt.Println(e.Name, req.Method, req.URL.Path, e.Outcome(), e.Attempts)
+		}
+	}}
+	client, err := httpx.NewClient(httpx.Config{
+		Retry: &retry.Policy{Name: "catalog", Hooks: hooks},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL + "/items")
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	// Output: catalog GET /items success 1
 }

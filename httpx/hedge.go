@@ -28,7 +28,7 @@ func (c *call) hedgeAttempt(ctx context.Context) (*http.Response, error) {
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt or Retryable may panic
 	if ev != nil {
-		c.t.cfg.OnAttempt(*ev)
+		c.t.cfg.OnAttempt(ctx, *ev)
 	}
 	resp, err = c.classify(resp, err)
 	if pushedBack(err) {

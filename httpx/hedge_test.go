@@ -37,7 +37,7 @@ func TestHedgedGet(t *testing.T) {
 		var events []httpx.AttemptEvent
 		client := mustNew(t, httpx.Config{Base: tr,
 			Hedge:     &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
-			OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+			OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 		resp, err := client.Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)

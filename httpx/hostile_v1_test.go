@@ -177,11 +177,11 @@ func TestHostileUnlimitedAlways503(t *testing.T) {
 		defer cancel()
 		rt, err := httpx.New(httpx.Config{Base: srv.base(t), Retry: &retry.Policy{
 			MaxAttempts: retry.Unlimited, Backoff: retry.Constant{Interval: 10 * time.Millisecond}, Clock: clk,
-			OnRetry: func(e retry.RetryEvent) {
+			Hooks: &retry.Hooks{OnRetry: func(_ context.Context, e retry.RetryEvent) {
 				if e.Attempt == 49 {
 					cancel() // the caller gives up during the 49th wait
 				}
-			}}})
+			}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

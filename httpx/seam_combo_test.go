@@ -45,7 +45,7 @@ func TestComboFileBody(t *testing.T) {
 			Hedge:          &retry.HedgePolicy{MaxAttempts: 3, Delay: time.Millisecond},
 			AttemptTimeout: 5 * time.Second, SplitDeadline: true, AttemptHeader: "X-Attempt",
 			Breaker:   func(*http.Request) *retry.Breaker { return br },
-			OnAttempt: func(httpx.AttemptEvent) { events.Add(1) }})
+			OnAttempt: func(context.Context, httpx.AttemptEvent) { events.Add(1) }})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		req := u.request(t, srv.URL, int64(len(u.data))).WithContext(ctx)

@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -163,7 +164,7 @@ func TestHedgePushbackKeepsPrimaryLoopback(t *testing.T) {
 		tr := &tracker{base: srv.base(t)}
 		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(3),
 			Hedge: &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
-			OnAttempt: func(e httpx.AttemptEvent) {
+			OnAttempt: func(_ context.Context, e httpx.AttemptEvent) {
 				if e.StatusCode == 503 {
 					once.Do(func() { close(sawPushback) })
 				}

@@ -383,7 +383,7 @@ func (m *modelRun) one(t *testing.T, seed uint64, k int, sh *sharedState) {
 	}
 	var onAttemptCalls atomic.Int32
 	if onAttempt {
-		cfg.OnAttempt = func(e httpx.AttemptEvent) {
+		cfg.OnAttempt = func(_ context.Context, e httpx.AttemptEvent) {
 			evMu.Lock()
 			events = append(events, e)
 			evMu.Unlock()

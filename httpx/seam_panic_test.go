@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,11 +24,11 @@ func TestPanickingCallbackLeaksResponse(t *testing.T) {
 	boom := func() { panic("boom") }
 	variants := []variant{
 		{"OnAttempt/plain/200", []int{200}, func(c *httpx.Config) {
-			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+			c.OnAttempt = func(context.Context, httpx.AttemptEvent) { boom() }
 		}},
 		{"OnAttempt/plain/last503", []int{503}, func(c *httpx.Config) {
 			n := 0
-			c.OnAttempt = func(httpx.AttemptEvent) {
+			c.OnAttempt = func(context.Context, httpx.AttemptEvent) {
 				if n++; n == 2 {
 					boom()
 				}
@@ -35,11 +36,11 @@ func TestPanickingCallbackLeaksResponse(t *testing.T) {
 		}},
 		{"OnAttempt/hedged/200", []int{200}, func(c *httpx.Config) {
 			c.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}
-			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+			c.OnAttempt = func(context.Context, httpx.AttemptEvent) { boom() }
 		}},
 		{"OnAttempt/once", []int{200}, func(c *httpx.Config) {
 			c.MaxReplayBytes = 1
-			c.OnAttempt = func(httpx.AttemptEvent) { boom() }
+			c.OnAttempt = func(context.Context, httpx.AttemptEvent) { boom() }
 		}},
 		{"Retryable/plain", []int{200}, func(c *httpx.Config) {
 			c.Retryable = func(*http.Response, error) bool { boom(); return false }

@@ -75,7 +75,7 @@ func TestStressShared(t *testing.T) {
 			Hedge:          &retry.HedgePolicy{MaxAttempts: 3, Delay: 3 * time.Millisecond},
 			AttemptTimeout: 15 * time.Millisecond, SplitDeadline: true, MaxReplayBytes: 2048,
 			Breaker:       func(*http.Request) *retry.Breaker { return br },
-			OnAttempt:     func(httpx.AttemptEvent) { events.Add(1) },
+			OnAttempt:     func(context.Context, httpx.AttemptEvent) { events.Add(1) },
 			AttemptHeader: "X-Attempt"})
 		var wg sync.WaitGroup
 		var oks, errs atomic.Int64

@@ -326,7 +326,7 @@ func TestBreakerIgnoresClientSideOutcomes(t *testing.T) {
 			var events atomic.Int32
 			client := mustNew(t, httpx.Config{Base: srv.base(t), Breaker: func(*http.Request) *retry.Breaker { return br },
 				Hedge:     &retry.HedgePolicy{Delay: time.Millisecond},
-				OnAttempt: func(httpx.AttemptEvent) { events.Add(1) }})
+				OnAttempt: func(context.Context, httpx.AttemptEvent) { events.Add(1) }})
 			resp, err := client.Get(srv.URL)
 			if err != nil {
 				t.Fatal(err)
@@ -471,7 +471,7 @@ func TestHedgedAttemptsEndTogether(t *testing.T) {
 		tr := &tracker{base: srv.base(t)}
 		client := mustNew(t, httpx.Config{Base: tr, Retry: fastPolicy(2),
 			Hedge:     &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Millisecond},
-			OnAttempt: func(httpx.AttemptEvent) { events.Add(1) }})
+			OnAttempt: func(context.Context, httpx.AttemptEvent) { events.Add(1) }})
 		resp, err := client.Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)

@@ -165,7 +165,7 @@ func TestSlowBodyAfterAttemptTimeouts(t *testing.T) {
 		var events []httpx.AttemptEvent
 		start := time.Now()
 		resp, took := fakeGet(t, httpx.Config{Base: base, AttemptTimeout: timeout, Retry: fastPolicy(10),
-			OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+			OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 		if took != 2*timeout || len(events) != 3 {
 			t.Fatalf("headers after %v and %d attempts, want 6ms (two timeouts) and 3", took, len(events))
 		}

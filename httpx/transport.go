@@ -57,10 +57,11 @@ type AttemptEvent struct {
 // a kept-alive connection fails before the response (see the
 // http.Transport doc), so a server may see more requests than attempts.
 type Transport struct {
-	once   sync.Once // sets the fields below: in New, or on a zero Transport's first use
-	cfg    Config
-	policy retry.Policy      // cfg.Retry, with OnRetry draining discarded responses
-	hedge  retry.HedgePolicy // cfg.Hedge, with our Retryable and OnDiscard
+	once    sync.Once // sets the fields below: in New, or on a zero Transport's first use
+	cfg     Config
+	policy  retry.Policy      // cfg.Retry, with a Hooks.OnRetry that drains discarded responses
+	hedge   retry.HedgePolicy // cfg.Hedge, with our Retryable and OnDiscard
+	watched bool              // a hook reads the request from its context (see RequestFrom)
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -138,17 +139,8 @@ func (t *Transport) setup(cfg Config) {
 			}
 		}
 	}
-	onRetry := t.policy.OnRetry
-	t.policy.OnRetry = func(e retry.RetryEvent) {
-		// Let the connections go back to the pool before the wait.
-		discardAll(e.Err, nil)
-		if h, ok := errors.AsType[*heldEvent](e.Err); ok {
-			h.report(t.cfg.OnAttempt, e.Delay)
-		}
-		if onRetry != nil {
-			onRetry(e)
-		}
-	}
+	t.policy.Hooks = t.retryHooks(t.policy.Hooks)
+	t.watched = cfg.watches()
 }
 
 func (t *Transport) now() time.Time {
@@ -188,9 +180,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	idempotent := Idempotent(req)
 	if t.cfg.Hedge != nil && idempotent {
-		return t.hedgedTrip(&call{t: t, req: req, idempotent: true})
+		c := &call{t: t, req: req, idempotent: true}
+		c.ctx = c.context()
+		return t.hedgedTrip(c)
 	}
-	return t.plainTrip(&call{t: t, req: req, idempotent: idempotent || t.cfg.RetryNonIdempotent})
+	c := &call{t: t, req: req, idempotent: idempotent || t.cfg.RetryNonIdempotent}
+	c.ctx = c.context()
+	return t.plainTrip(c)
 }
 
 // plainTrip and hedgedTrip differ only in the attempt they retry. They are
@@ -225,7 +221,7 @@ func (c *call) retry(p *retry.Policy) (*http.Response, error) {
 			c.latest.Body.Close()
 		}
 	}()
-	resp, err := retry.Retry(c.req.Context(), p, c.attempt)
+	resp, err := retry.Retry(c.ctx, p, c.attempt)
 	returned = true
 	return resp, err
 }
@@ -270,7 +266,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		c.policy.Budget = roundGate{b}
 		c.hedge.Budget = &callBudget{Budget: b}
 	}
-	resp, err := retry.Retry(c.req.Context(), &c.policy, c.hedged)
+	resp, err := retry.Retry(c.ctx, &c.policy, c.hedged)
 	return c.result(resp, err)
 }
 
@@ -301,7 +297,7 @@ func (c *call) result(resp *http.Response, err error) (*http.Response, error) {
 				discardAll(err, nil)
 			}
 		}()
-		h.report(c.t.cfg.OnAttempt, 0) // the last attempt: no wait follows
+		h.report(c.ctx, c.t.cfg.OnAttempt, 0) // the last attempt: no wait follows
 		reported = true
 	}
 	var kept *statusError
@@ -372,6 +368,7 @@ func (t *Transport) checkRequest(req *http.Request) error {
 type call struct {
 	t          *Transport
 	req        *http.Request
+	ctx        context.Context // of the retry loop and the hooks (see context)
 	body       replay
 	idempotent bool
 	attempts   atomic.Int32 // attempts started; hedged ones run at once
@@ -411,7 +408,7 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	resp, err = c.classify(resp, err)
 	if ev != nil {
 		if err == nil {
-			c.t.cfg.OnAttempt(*ev)
+			c.t.cfg.OnAttempt(ctx, *ev)
 		} else {
 			err = &heldEvent{err: err, ev: ev}
 		}
@@ -484,7 +481,9 @@ func (c *call) retryable(resp *http.Response, err error) bool {
 func (c *call) send(ctx context.Context, n int, hedge bool, body io.ReadCloser, getBody func() (io.ReadCloser, error)) (*http.Response, error, *AttemptEvent) {
 	r := c.req
 	timeout := c.timeout(ctx, n)
-	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() {
+	// ctx may be c.ctx, the request's own with the request in it for the
+	// hooks: the request as it is will do.
+	if n > 1 || body != c.req.Body || timeout > 0 || c.hedging || c.t.cfg.AttemptHeader != "" || ctx != c.req.Context() && ctx != c.ctx {
 		if timeout > 0 || c.hedging || c.endsFirst(ctx) {
 			return c.sendWatched(ctx, n, hedge, timeout, body, getBody)
 		}
@@ -669,11 +668,11 @@ func (h *heldEvent) Error() string { return h.err.Error() }
 func (h *heldEvent) Unwrap() error { return h.err }
 
 // report calls OnAttempt with the held event, once.
-func (h *heldEvent) report(onAttempt func(AttemptEvent), delay time.Duration) {
+func (h *heldEvent) report(ctx context.Context, onAttempt func(context.Context, AttemptEvent), delay time.Duration) {
 	if !h.reported {
 		h.reported = true
 		h.ev.Delay = delay
-		onAttempt(*h.ev)
+		onAttempt(ctx, *h.ev)
 	}
 }
 
@@ -708,7 +707,7 @@ func (c *call) once() (*http.Response, error) {
 		})
 		if errors.Is(err, retry.ErrElapsed) {
 			if ev != nil {
-				c.t.cfg.OnAttempt(*ev)
+				c.t.cfg.OnAttempt(c.ctx, *ev)
 			}
 			if b != nil {
 				b.Result(false) // a timeout, as any attempt's
@@ -725,7 +724,7 @@ func (c *call) once() (*http.Response, error) {
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic
 	if ev != nil {
-		c.t.cfg.OnAttempt(*ev)
+		c.t.cfg.OnAttempt(c.ctx, *ev)
 	}
 	_, rejected := errors.AsType[*retry.BreakerError](err)
 	retryable := !rejected && c.req.Context().Err() == nil && c.retryable(resp, err)

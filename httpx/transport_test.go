@@ -70,7 +70,7 @@ func TestOverLimitBodySentOnce(t *testing.T) {
 	srv := newScript(t, false, status(503, "busy"), status(200, "done"))
 	var events []httpx.AttemptEvent
 	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: fastPolicy(4), MaxReplayBytes: 100,
-		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 	payload := strings.Repeat("x", 1000)
 	req, _ := http.NewRequest(http.MethodPut, srv.URL, io.MultiReader(strings.NewReader(payload)))
 	resp, err := client.Do(req)
@@ -240,7 +240,7 @@ func TestDialErrorRetriedForPost(t *testing.T) {
 	ln.Close() // nothing listens there now
 	attempts := 0
 	client := mustNew(t, httpx.Config{Retry: fastPolicy(3), Base: &http.Transport{},
-		OnAttempt: func(httpx.AttemptEvent) { attempts++ }})
+		OnAttempt: func(context.Context, httpx.AttemptEvent) { attempts++ }})
 	_, err = client.Post("http://"+addr, "text/plain", strings.NewReader("x"))
 	if err == nil || attempts != 3 || !errors.Is(err, retry.ErrExhausted) {
 		t.Fatalf("err = %v after %d attempts, want exhaustion after 3", err, attempts)
@@ -253,7 +253,7 @@ func TestUntrustedCertificateNotRetried(t *testing.T) {
 	base := &http.Transport{} // does not trust the test certificate
 	defer base.CloseIdleConnections()
 	client := mustNew(t, httpx.Config{Base: base, Retry: fastPolicy(3),
-		OnAttempt: func(httpx.AttemptEvent) { attempts++ }})
+		OnAttempt: func(context.Context, httpx.AttemptEvent) { attempts++ }})
 	_, err := client.Get(srv.URL)
 	var certErr *tls.CertificateVerificationError
 	if !errors.As(err, &certErr) || !errors.Is(err, retry.ErrNotRetryable) {
@@ -337,7 +337,7 @@ func TestRetryAfterPastDeadline(t *testing.T) {
 	srv := newScript(t, false, withHeader(status(503, "later"), "Retry-After", "30"), status(200, "ok"))
 	var waits atomic.Int32 // OnRetry runs before every wait
 	client := mustNew(t, httpx.Config{Base: srv.base(t), Retry: &retry.Policy{
-		OnRetry: func(retry.RetryEvent) { waits.Add(1) },
+		Hooks: &retry.Hooks{OnRetry: func(context.Context, retry.RetryEvent) { waits.Add(1) }},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -360,7 +360,7 @@ func TestCancelDuringWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	client := mustNew(t, httpx.Config{Base: tr, Retry: &retry.Policy{
 		Backoff: retry.Constant{Interval: time.Hour},
-		OnRetry: func(retry.RetryEvent) { cancel() },
+		Hooks:   &retry.Hooks{OnRetry: func(context.Context, retry.RetryEvent) { cancel() }},
 	}})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -501,7 +501,7 @@ func TestOnAttemptEvents(t *testing.T) {
 	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	client := mustNew(t, httpx.Config{Base: srv.base(t),
 		Retry:     &retry.Policy{Backoff: retry.Linear{Step: time.Second}, Clock: clk},
-		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func TestOnAttemptEvents(t *testing.T) {
 	events = nil
 	srv2 := newScript(t, false, status(502, ""))
 	client = mustNew(t, httpx.Config{Base: srv2.base(t), Retry: fastPolicy(2),
-		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 	resp, err = client.Get(srv2.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -550,7 +550,7 @@ func TestOnAttemptTransportError(t *testing.T) {
 	clk := stepclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	client := mustNew(t, httpx.Config{Base: &http.Transport{},
 		Retry:     &retry.Policy{MaxAttempts: 2, Backoff: retry.Constant{Interval: time.Second}, Clock: clk},
-		OnAttempt: func(e httpx.AttemptEvent) { events = append(events, e) }})
+		OnAttempt: func(_ context.Context, e httpx.AttemptEvent) { events = append(events, e) }})
 	_, err = client.Get("http://" + addr)
 	if err == nil || len(events) != 2 {
 		t.Fatalf("err %v, %d events", err, len(events))

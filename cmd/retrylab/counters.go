@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type tally struct {
 }
 
 // onAttempt is httpx.Config.OnAttempt: it runs once per attempt sent.
-func (t *tally) onAttempt(e httpx.AttemptEvent) {
+func (t *tally) onAttempt(_ context.Context, e httpx.AttemptEvent) {
 	t.unreported.Add(-1)
 	switch {
 	case e.Hedge:

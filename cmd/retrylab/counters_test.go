@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -16,13 +17,13 @@ func TestTally(t *testing.T) {
 	for range 4 {
 		send.RoundTrip(nil)
 	}
-	tl.onAttempt(httpx.AttemptEvent{Attempt: 1})
-	tl.onAttempt(httpx.AttemptEvent{Attempt: 2})
-	tl.onAttempt(httpx.AttemptEvent{Attempt: 3, Hedge: true})
+	tl.onAttempt(context.Background(), httpx.AttemptEvent{Attempt: 1})
+	tl.onAttempt(context.Background(), httpx.AttemptEvent{Attempt: 2})
+	tl.onAttempt(context.Background(), httpx.AttemptEvent{Attempt: 3, Hedge: true})
 	if tl.sent.Load() != 4 || tl.retries.Load() != 1 || tl.hedges.Load() != 1 || tl.unreported.Load() != 1 {
 		t.Errorf("sent %d retries %d hedges %d unreported %d; want 4 1 1 1", tl.sent.Load(), tl.retries.Load(), tl.hedges.Load(), tl.unreported.Load())
 	}
-	tl.onAttempt(httpx.AttemptEvent{Attempt: 4})
+	tl.onAttempt(context.Background(), httpx.AttemptEvent{Attempt: 4})
 	tl.settle(time.Hour) // all reported: returns at once
 
 	rejection := &url.Error{Op: "Get", URL: "http://x", Err: &retry.BreakerError{Reason: retry.ErrBreakerOpen}}
