@@ -2,6 +2,7 @@ package retry
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -37,6 +38,17 @@ type cell struct {
 }
 
 const recycling = -1
+
+// stripes returns the stripes of a time window: two per processor, so
+// that parallel calls rarely share a cache line; a power of two, at most
+// 32.
+func stripes() int {
+	n := 1
+	for n < 2*runtime.GOMAXPROCS(0) && n < 32 {
+		n *= 2
+	}
+	return n
+}
 
 func newTimeWindow(period time.Duration, buckets, stripes int) *timeWindow {
 	return &timeWindow{
