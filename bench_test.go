@@ -202,9 +202,8 @@ var (
 // least any hedging design pays (fn on its own goroutine, its result back
 // over a channel, a timer armed and stopped).
 func BenchmarkHedgeNoHedge(b *testing.B) {
-	b.Run("goroutine", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	goroutines := func(n int) {
+		for range n {
 			ch := make(chan int, 1)
 			t := time.NewTimer(time.Hour)
 			go func() {
@@ -217,12 +216,25 @@ func BenchmarkHedgeNoHedge(b *testing.B) {
 			}
 			t.Stop()
 		}
+	}
+	b.Run("goroutine", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			goroutines(1)
+		}
 	})
+	// x-goroutine is the median ratio of Hedge's time to the goroutine
+	// baseline's, taking turns (target at most 1.3).
 	b.Run("hedge", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkInt, sinkErr = retry.Hedge(benchCtx, hedgeNever, okValCall)
 		}
+		reportRatio(b, "goroutine", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Hedge(benchCtx, hedgeNever, okValCall)
+			}
+		}, goroutines)
 	})
 	b.Run("release", func(b *testing.B) {
 		b.ReportAllocs()
