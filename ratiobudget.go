@@ -179,8 +179,8 @@ func (b *RatioBudget) epoch(t time.Time) int64 {
 
 // First counts a first attempt, without a lock. A first attempt whose
 // goroutine stalls for a whole window between reading the clock and
-// counting (or that races with the reuse of its slice by another) is not
-// counted, which can only make the budget stricter by that attempt.
+// counting is not counted, which can only make the budget stricter by
+// that attempt.
 func (b *RatioBudget) First() {
 	w := b.window()
 	w.add(b.epoch(now(b.cfg.Clock)), false, false, 0)
