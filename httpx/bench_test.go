@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +55,38 @@ func BenchmarkGet(b *testing.B) {
 		for b.Loop() {
 			doGet(b, retrying, srv.URL)
 		}
+	})
+	// interleaved has the plain client and httpx take turns, in 21
+	// rounds of b.N/21 GETs each on the same keep-alive connection pool,
+	// so that both run under the same load: it reports the median of the
+	// rounds' ratios of httpx's time to the plain client's as x-plain,
+	// the cost of httpx on a real connection (target at most 1.01).
+	b.Run("interleaved", func(b *testing.B) {
+		const rounds = 21
+		n := max(b.N/rounds, 1)
+		ratios := make([]float64, rounds)
+		b.ReportAllocs()
+		b.ResetTimer()
+		timeGets := func(c *http.Client) time.Duration {
+			t0 := time.Now()
+			for range n {
+				doGet(b, c, srv.URL)
+			}
+			return time.Since(t0)
+		}
+		for i := range ratios {
+			// Each goes first in every other round: the first of a pair
+			// meets a different heap and scheduler than the second.
+			var h, p time.Duration
+			if i%2 == 0 {
+				h, p = timeGets(retrying), timeGets(plain)
+			} else {
+				p, h = timeGets(plain), timeGets(retrying)
+			}
+			ratios[i] = float64(h) / float64(p)
+		}
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[rounds/2], "x-plain")
 	})
 }
 
@@ -137,60 +168,4 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 	}
-}
-
-// BenchmarkGetInterleaved is BenchmarkGet with the plain client and httpx
-// taking turns, in 21 rounds of b.N/21 GETs each on the same keep-alive
-// connection pool, so that both run under the same load: it reports the
-// median of the rounds' ratios of httpx's time to the plain client's as
-// x-plain, the cost of httpx on a real connection (target at most 1.01),
-// and the same ratio of the process's CPU time (client and server) as
-// x-plain-cpu, which other processes on a shared machine disturb less.
-func BenchmarkGetInterleaved(b *testing.B) {
-	srv, tr := benchServer(b)
-	plain := &http.Client{Transport: tr}
-	retrying, err := httpx.NewClient(httpx.Config{Base: tr})
-	if err != nil {
-		b.Fatal(err)
-	}
-	const rounds = 21
-	n := max(b.N/rounds, 1)
-	ratios := make([]float64, rounds)
-	cpuRatios := make([]float64, rounds)
-	b.ReportAllocs()
-	b.ResetTimer()
-	timeGets := func(c *http.Client) (wall, cpu time.Duration) {
-		t0, c0 := time.Now(), cpuTime()
-		for range n {
-			doGet(b, c, srv.URL)
-		}
-		return time.Since(t0), cpuTime() - c0
-	}
-	for i := range ratios {
-		// Each goes first in every other round: the first of a pair
-		// meets a different heap and scheduler than the second.
-		var h, p, hc, pc time.Duration
-		if i%2 == 0 {
-			h, hc = timeGets(retrying)
-			p, pc = timeGets(plain)
-		} else {
-			p, pc = timeGets(plain)
-			h, hc = timeGets(retrying)
-		}
-		ratios[i] = float64(h) / float64(p)
-		cpuRatios[i] = float64(hc) / float64(pc)
-	}
-	slices.Sort(ratios)
-	slices.Sort(cpuRatios)
-	b.ReportMetric(ratios[rounds/2], "x-plain")
-	b.ReportMetric(cpuRatios[rounds/2], "x-plain-cpu")
-}
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
