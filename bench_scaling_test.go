@@ -34,6 +34,7 @@ func parallelTime(n int, f func()) float64 {
 // time to the default breaker's as "x-consecutive". Taking turns keeps
 // the three under the same load on a shared machine.
 func reportTarget(b *testing.B, clocks int, op func()) {
+	b.StopTimer() // ns/op is the RunParallel before
 	const rounds = 21
 	n := max(b.N/rounds/runtime.GOMAXPROCS(0), 1)
 	def := mustBreaker(b, retry.BreakerConfig{})
