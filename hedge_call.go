@@ -59,8 +59,9 @@ type result[T any] struct {
 
 // hedgeCall is the state of one call of Hedge. The caller's goroutine runs
 // the call (the coordinator); attempts run in their own goroutines and
-// share only results, mu and decided with it. No attempt writes anything
-// else: only the coordinator picks the winner.
+// share only results, mu and decided with it, and each writes its own
+// result's slot, under mu, before sending its number. No attempt writes
+// anything else: only the coordinator picks the winner.
 type hedgeCall[T any] struct {
 	h   *HedgePolicy
 	ctx context.Context // the caller's, for the hooks
