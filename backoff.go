@@ -43,8 +43,8 @@ const maxDuration = time.Duration(math.MaxInt64)
 // at once. With Spread jitter the wait varies around Interval, up to
 // Interval·(1+spread).
 type Constant struct {
-	Interval time.Duration
-	Jitter   Jitter
+	Interval time.Duration // the wait; zero retries at once
+	Jitter   Jitter        // zero means NoJitter
 }
 
 // Delay returns the jittered c.Interval.
@@ -86,7 +86,7 @@ func jitterError(typ string, j Jitter) error {
 type Linear struct {
 	Step   time.Duration // zero means 100ms, or Max if that is smaller
 	Max    time.Duration // zero means 10s, or Step if that is larger; never below Step
-	Jitter Jitter
+	Jitter Jitter        // zero means NoJitter
 }
 
 // Delay returns min(attempt·Step, Max), jittered.
@@ -113,7 +113,7 @@ type Exponential struct {
 	Base       time.Duration // zero means 100ms, or Max if that is smaller
 	Max        time.Duration // zero means 10s, or Base if that is larger; never below Base
 	Multiplier float64       // zero means 2; otherwise at least 1
-	Jitter     Jitter
+	Jitter     Jitter        // zero means NoJitter
 }
 
 // Delay returns min(Base·Multiplier^(attempt-1), Max), jittered.

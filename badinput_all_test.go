@@ -225,3 +225,11 @@ func (b *badValidator) Validate() error {
 	}
 	return nil
 }
+
+// Steering a nil *Breaker is bad input, not a panic.
+func TestSteerNilBreaker(t *testing.T) {
+	var b *retry.Breaker
+	mustRejectNoPanic(t, "ForceOpen", func() error { return b.ForceOpen(time.Second) })
+	mustRejectNoPanic(t, "ForceClosed", b.ForceClosed)
+	mustRejectNoPanic(t, "Reset", b.Reset)
+}

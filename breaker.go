@@ -132,8 +132,8 @@ func (b *Breaker) State() BreakerState { return BreakerState(b.word.Load() & sta
 
 // BreakerSnapshot is a read-only view of a Breaker for metrics and tests.
 type BreakerSnapshot struct {
-	State      BreakerState
-	Generation uint64 // 1 plus the changes of state since NewBreaker
+	State      BreakerState // as State reports it
+	Generation uint64       // 1 plus the changes of state since NewBreaker
 
 	// Calls, Failures and Slow count the successes and failures, the
 	// failures, and the slow calls in the rolling window of the closed

@@ -41,22 +41,30 @@ func (b *Breaker) ForceOpen(d time.Duration) error {
 //
 // It starts a new closed period with an empty window, and is reported to
 // OnBreakerChange as a manual change (ReasonForceClosed).
-func (b *Breaker) ForceClosed() {
+func (b *Breaker) ForceClosed() error {
+	if b == nil {
+		return invalid("nil *Breaker")
+	}
 	b.steer(func(time.Time) (BreakerState, BreakerReason) {
 		b.forced = forcedClosed
 		return BreakerClosed, ReasonForceClosed
 	})
+	return nil
 }
 
 // Reset releases any force (see ForceOpen and ForceClosed) and closes the
 // breaker with an empty window, as NewBreaker left it: traffic decides
 // again. It is reported to OnBreakerChange as a manual change
-// (ReasonReset).
-func (b *Breaker) Reset() {
+// (ReasonReset). A nil *Breaker returns an error wrapping ErrInvalid.
+func (b *Breaker) Reset() error {
+	if b == nil {
+		return invalid("nil *Breaker")
+	}
 	b.steer(func(time.Time) (BreakerState, BreakerReason) {
 		b.forced = notForced
 		return BreakerClosed, ReasonReset
 	})
+	return nil
 }
 
 // steer makes an operator's change: set, called under b.mu with the

@@ -18,8 +18,8 @@ import (
 // attempt, stopped when the attempt returns. A Clock that holds a nil
 // pointer (a *clock.Mock declared and not made) is invalid, not real time.
 type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
+	Now() time.Time                         // the current time
+	After(d time.Duration) <-chan time.Time // sends the time once d has passed, as time.After
 }
 
 // nilValue reports whether v, an interface value that is not nil, holds a

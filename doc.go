@@ -1,7 +1,9 @@
 // Package retry makes calls to a dependency that may fail or stall
 // resilient: retries with backoff, hedged requests, circuit breakers and
-// retry budgets, for any func(context.Context) (T, error). Package httpx
-// applies them to net/http.
+// retry budgets, and load shedding (a bulkhead, an adaptive concurrency
+// limiter), for any func(context.Context) (T, error). Package httpx
+// applies them to net/http, and the nested module grpcx to gRPC; the
+// nested module otel reports them to OpenTelemetry.
 //
 // Every entry point takes the context, then a policy, then the function:
 //
@@ -41,6 +43,12 @@
 // multiply the load when it is weakest, and a budget caps the extra
 // attempts of all of them together.
 //
+// Shed load, with [Admit] and a [Limiter] (a limit found from latency and
+// errors) or a [Bulkhead] (a fixed one), when a dependency slows down
+// under load or a server must not take more than it can serve: calls past
+// the limit are refused at once, or after a bounded wait, with a
+// [ShedError] that retry loops treat as pushback.
+//
 // Nest them with the retry loop outside. Give the budget to the retry
 // policy, shared by every call to the dependency. Put the breaker inside
 // the loop, so that every attempt (and every hedged copy) asks it, and the
@@ -54,14 +62,30 @@
 //
 // A rejection by the breaker ends the loop at once: failing fast is what a
 // breaker is for. Set [Policy.WaitForProbe] to wait for the breaker's next
-// probe instead. For HTTP, package httpx nests them this way.
+// probe instead. For HTTP, package httpx nests them this way. A limiter
+// goes inside the retry loop and outside the breaker, so that the
+// breaker's fast rejections are no samples for it:
+//
+//	v, err := retry.Retry(ctx, policy, func(ctx context.Context) (T, error) {
+//		return retry.Admit(ctx, limiter, func(ctx context.Context) (T, error) {
+//			return retry.Guard(ctx, breaker, fn)
+//		})
+//	})
+//
+// # Observing calls
+//
+// A policy's or a breaker's [Hooks] report every attempt, retry, hedge,
+// budget refusal, finished call, breaker rejection and change of state,
+// with the call's context and the policy's or breaker's Name, for metrics
+// and traces; [LogHooks] logs them through a *slog.Logger, the nested
+// module otel exports them to OpenTelemetry, and [JoinHooks] does both.
 //
 // # Zero values and constructors
 //
 // Every zero value is ready to use with its documented defaults; a nil
 // policy means the zero one. Every shared stateful type ([Breaker],
-// [TokenBucket], [RatioBudget], [LatencyTracker]) has NewX(XConfig) (*X,
-// error), and its zero value behaves as NewX(XConfig{}); it must not be
+// [TokenBucket], [RatioBudget], [LatencyTracker], [Limiter], [Bulkhead])
+// has NewX(XConfig) (*X, error), and its zero value behaves as NewX(XConfig{}); it must not be
 // copied after first use. Every config and policy has Validate, which names
 // the first bad field in an error wrapping [ErrInvalid]; a constructor
 // returns exactly that error, and [Must] turns an invalid package-level

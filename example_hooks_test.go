@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -92,4 +94,33 @@ func ExampleHooks() {
 	// hedges_won{policy="search"} 1
 	// hedges{policy="search"} 1
 	// retries{policy="db"} 1
+}
+
+// Logs and metrics on one policy: JoinHooks calls both, in order.
+func ExampleJoinHooks() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level:       slog.LevelWarn,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr { return dropVarying(a) },
+	}))
+	failed := 0
+	metrics := &retry.Hooks{OnDone: func(_ context.Context, e retry.CallEvent) {
+		if e.Err != nil {
+			failed++
+		}
+	}}
+	p := &retry.Policy{Name: "inventory", MaxAttempts: 2, Backoff: retry.Constant{},
+		Hooks: retry.JoinHooks(retry.LogHooks(logger), metrics)}
+	retry.Do(context.Background(), p, func(context.Context) error { return errors.New("unavailable") })
+	fmt.Println("failed calls:", failed)
+	// Output:
+	// level=WARN msg="call failed" name=inventory attempts=2 err="retry: gave up after 2 attempts (attempts exhausted): unavailable"
+	// failed calls: 1
+}
+
+// dropVarying leaves out the attributes that change from run to run.
+func dropVarying(a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey || a.Key == "duration" {
+		return slog.Attr{}
+	}
+	return a
 }

@@ -8,3 +8,5 @@ require (
 )
 
 require pgregory.net/rapid v1.3.0
+
+require golang.org/x/sync v0.21.0

@@ -89,8 +89,8 @@ type HedgePolicy struct {
 	// outcome as Retry's would: Result(true) for the winner, Result(false)
 	// once for every failure that is neither Permanent nor refused by
 	// Retryable (a StopHedging one and a pushback included), nothing for a
-	// breaker's rejection (nothing was sent). Results that come after the
-	// call was decided are not counted.
+	// breaker's rejection or a load shedder's (nothing was sent). Results
+	// that come after the call was decided are not counted.
 	//
 	// Each Hedge call counts as a call (First). For a Hedge inside a Retry,
 	// give the budget to one of the two policies, not both: each round

@@ -298,6 +298,10 @@ func (c *hedgeCall[T]) extra(ctx context.Context, err error) {
 	if h.Hooks != nil && h.Hooks.OnHedge != nil {
 		h.Hooks.OnHedge(ctx, HedgeEvent{Name: h.Name, Attempt: c.started + 1, Running: c.running,
 			Elapsed: since(h.Clock, c.begin), Delay: c.delay, Err: err})
+		if ctx.Err() != nil { // the hook ended the call: no attempt on a dead context
+			c.halt(ctxReason(ctx))
+			return
+		}
 	}
 	c.launch(ctx)
 	if c.started < c.max {
@@ -337,7 +341,7 @@ func (c *hedgeCall[T]) failed(ctx context.Context, err error) error {
 		return nil
 	}
 	retryable := h.Retryable == nil || h.Retryable(err)
-	if retryable && h.Budget != nil {
+	if retryable && h.Budget != nil && !isShed(err) { // a load shedder's refusal: nothing was sent
 		h.Budget.Result(false)
 	}
 	if stopsHedging(err) {

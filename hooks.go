@@ -89,6 +89,7 @@ const (
 	OutcomeCanceled     = "canceled"      // the context was cancelled
 	OutcomePushback     = "pushback"      // a *PushbackError: the server asked for too long a wait
 	OutcomeBreaker      = "breaker"       // a *BreakerError: a circuit breaker refused an attempt
+	OutcomeShed         = "shed"          // a *ShedError: a Bulkhead or Limiter refused the last attempt
 	OutcomePanic        = "panic"         // fn or a hook panicked (or called runtime.Goexit)
 	OutcomeInvalid      = "invalid"       // bad input (ErrInvalid): no attempt was made, or a Backoff returned a negative delay
 	OutcomeOther        = "other"         // any other error
@@ -101,13 +102,28 @@ func (e CallEvent) Outcome() string {
 	}
 	ce, ok := e.Err.(*Error)
 	if !ok {
+		// Not from a retry loop that gave up: a panic, bad input, or an
+		// error that a layer above reports as is (httpx's request sent
+		// once), which may be the caller's context or a breaker's
+		// refusal.
 		switch {
 		case isPanic(e.Err):
 			return OutcomePanic
 		case errors.Is(e.Err, ErrInvalid):
 			return OutcomeInvalid
+		case isShed(e.Err):
+			return OutcomeShed
+		case errors.Is(e.Err, context.Canceled):
+			return OutcomeCanceled
+		case errors.Is(e.Err, ErrBreakerOpen), errors.Is(e.Err, ErrTooManyProbes), errors.Is(e.Err, ErrBreakerThrottled):
+			return OutcomeBreaker
+		case errors.Is(e.Err, context.DeadlineExceeded):
+			return OutcomeDeadline
 		}
 		return OutcomeOther
+	}
+	if _, pushback := ce.Reason.(*PushbackError); (ce.Reason == ErrExhausted || pushback) && isShed(ce.Last) {
+		return OutcomeShed // refused by a load shedder to the end
 	}
 	switch r := ce.Reason; r {
 	case ErrExhausted:

@@ -566,6 +566,10 @@ func TestCallEventOutcome(t *testing.T) {
 		&retry.PanicError{Value: 1}:                                                retry.OutcomePanic,
 		fmt.Errorf("%w: nil function", retry.ErrInvalid):                           retry.OutcomeInvalid,
 		errTransient: retry.OutcomeOther,
+		&retry.Error{Reason: retry.ErrExhausted, Last: retry.After(&retry.ShedError{Reason: retry.ErrLimitReached}, 1)}:       retry.OutcomeShed,
+		&retry.Error{Reason: &retry.PushbackError{}, Last: retry.After(&retry.ShedError{Reason: retry.ErrLimitReached}, 1)}:   retry.OutcomeShed,
+		&retry.Error{Reason: retry.ErrBudgetExhausted, Last: retry.After(&retry.ShedError{Reason: retry.ErrLimitReached}, 1)}: retry.OutcomeBudget,
+		&retry.ShedError{Reason: retry.ErrWaitTimeout}:                                                                        retry.OutcomeShed,
 	} {
 		if got := (retry.CallEvent{Err: err}).Outcome(); got != want {
 			t.Errorf("Outcome of %v = %q, want %q", err, got, want)

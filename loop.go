@@ -106,7 +106,7 @@ func (c *call) next(n int, err error, m marks) (time.Duration, error) {
 	if p.Retryable != nil && !p.Retryable(err) {
 		return 0, ErrNotRetryable
 	}
-	if p.Budget != nil {
+	if p.Budget != nil && !m.unsent { // a load shedder's refusal: nothing was sent
 		p.Budget.Result(false)
 	}
 	if n >= c.maxAttempts {

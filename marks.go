@@ -6,12 +6,15 @@ import "errors"
 // rejection) say about a failed attempt's error.
 type marks struct {
 	permanent bool
+	unsent    bool          // a *ShedError: refused before anything was sent
 	after     *afterError   // the first in errors.As order
 	rejection *BreakerError // see rejection
 }
 
 // none reports that the error has none of the marks.
-func (m marks) none() bool { return !m.permanent && m.after == nil && m.rejection == nil }
+func (m marks) none() bool {
+	return !m.permanent && !m.unsent && m.after == nil && m.rejection == nil
+}
 
 // marksOf returns the marks of err, as readMarks does, cheaply: nothing to
 // read in an error that is not of this package and wraps nothing (the
@@ -40,6 +43,7 @@ func walkMarks(err error) marks {
 func readMarks(err error) marks {
 	var m marks
 	_, m.permanent = errors.AsType[*permanentError](err)
+	_, m.unsent = errors.AsType[*ShedError](err)
 	m.after, _ = errors.AsType[*afterError](err)
 	m.rejection, _ = rejection(err)
 	return m
@@ -81,6 +85,7 @@ func (w *markWalk) walk(err error) bool {
 // add records m, keeping the first of each kind, as errors.As finds it.
 func (w *markWalk) add(m found) {
 	w.permanent = w.permanent || m.permanent
+	w.unsent = w.unsent || m.unsent
 	if w.after == nil {
 		w.after = m.after
 	}
@@ -115,6 +120,12 @@ func (e *BreakerError) mark() (error, found) {
 	return e.Reason, found{marks: marks{rejection: e}}
 }
 func (e *Error) mark() (error, found) { return nil, found{nested: e} }
+func (e *ShedError) mark() (error, found) {
+	if e == nil { // a typed nil returned by fn: an error like any other
+		return nil, found{}
+	}
+	return e.Reason, found{marks: marks{unsent: true}}
+}
 
 // rejection returns the breaker's rejection that ended an attempt. For a
 // nested call's *Error (a hedged round, say), that is its Reason alone: a

@@ -118,9 +118,11 @@ type Policy struct {
 	// the wait, still counts against the budget although it never ran.
 	// Result(false) counts every failure that is neither Permanent nor
 	// refused by Retryable, nor ended by the caller's context or
-	// MaxElapsed; a breaker's rejection counts nothing, as
-	// nothing was sent, and the attempt after it (see WaitForProbe) asks
-	// no Extra: it takes the rejected one's place.
+	// MaxElapsed; a breaker's rejection counts nothing, as nothing was
+	// sent, and the attempt after it (see WaitForProbe) asks no Extra: it
+	// takes the rejected one's place. A load shedder's refusal (a
+	// *ShedError) counts nothing either, but the retry after its wait is
+	// an extra attempt like any other.
 	Budget Budget
 
 	// MarkAttempts makes each attempt's context carry its Attempt, which

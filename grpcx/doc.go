@@ -18,6 +18,10 @@
 // was sent fits the replay buffer (see Method.MaxReplayBytes), as grpc-go's
 // own retries do; streams are never hedged.
 //
+// For servers, ShedUnary is a unary server interceptor that sheds load
+// through a retry.Limiter or retry.Bulkhead, answering a refused call with
+// RESOURCE_EXHAUSTED and a pushback that these clients honour.
+//
 // # grpc-go's own retries
 //
 // grpc-go retries a method itself when the connection's service config gives

@@ -150,3 +150,25 @@ func ExampleInterceptor_Stream() {
 	fmt.Println(reply.GetAggregatedPayloadSize(), err)
 	// Output: 3 <nil>
 }
+
+// A server that sheds load past what its handlers sustain: the limiter
+// learns the limit from their latency, and a refused call ends with
+// RESOURCE_EXHAUSTED and a pushback that retrying clients honour.
+func ExampleShedUnary() {
+	limiter, err := retry.NewLimiter(retry.LimiterConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	shed, err := grpcx.ShedUnary(limiter)
+	if err != nil {
+		log.Fatal(err)
+	}
+	server := grpc.NewServer(grpc.UnaryInterceptor(shed))
+	defer server.Stop()
+	// Register services on server, then server.Serve(listener).
+
+	// Clients retry RESOURCE_EXHAUSTED only if told to.
+	client := grpcx.Config{Default: grpcx.Method{Codes: []codes.Code{codes.Unavailable, codes.ResourceExhausted}}}
+	fmt.Println(client.Validate())
+	// Output: <nil>
+}

@@ -2,6 +2,7 @@ package grpcx
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/retrykit/retry"
@@ -91,8 +92,17 @@ func (hc *hedgedCall) deliver(r *hedgeReply) {
 	}
 }
 
+// errBuiltinRetries is the failure of a hedged copy not made because
+// grpc-go retries the method itself: it would retry each copy.
+var errBuiltinRetries = errors.New("grpcx: no hedged copy: grpc-go retries this method itself")
+
 func (hc *hedgedCall) attempt(ctx context.Context) (*hedgeReply, error) {
 	if a, ok := retry.AttemptFrom(ctx); ok && a.Number > 1 {
+		// The call was hedged before the connection knew its service
+		// config (its first call); once a copy has gone out, it does.
+		if hc.ic.builtin(hc.cc, hc.name) {
+			return nil, retry.StopHedging(errBuiltinRetries)
+		}
 		ctx = withPreviousAttempts(ctx, a.Number-1)
 	}
 	r := &hedgeReply{msg: hc.replyType.New().Interface()}
@@ -107,7 +117,7 @@ func (hc *hedgedCall) attempt(ctx context.Context) (*hedgeReply, error) {
 			hc.lastFailed = r
 			hc.mu.Unlock()
 		}
-		return nil, hc.ic.failed(ctx, err, r.trailer, hc.cc, hc.name)
+		return nil, hc.ic.failed(ctx, err, r.header, r.trailer, hc.cc, hc.name)
 	}
 	if hc.breaker != nil {
 		return retry.Guard(ctx, hc.breaker, invoke)

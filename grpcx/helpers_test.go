@@ -161,7 +161,7 @@ func (s *server) previousAttempts() []string {
 
 // serve starts srv on a loopback TCP port and returns its address; it
 // stops with the test.
-func serve(t testing.TB, srv *server) string {
+func serve(t testing.TB, srv testgrpc.TestServiceServer) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -139,8 +139,52 @@ func target(cc *grpc.ClientConn) string {
 
 // Unary is the unary client interceptor (grpc.UnaryClientInterceptor): it
 // retries or hedges the call as its Method says, asking the breaker before
-// every attempt. See the package documentation.
+// every attempt. An attempt whose server sent its headers before failing
+// is not retried: the call is committed (gRFC A6), as in grpc-go. The
+// caller's grpc.OnFinish options run once, when the call ends. See the
+// package documentation.
 func (ic *Interceptor) Unary(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if slices.IndexFunc(opts, isOnFinish) >= 0 {
+		return ic.unaryOnFinish(ctx, name, req, reply, cc, invoker, opts)
+	}
+	return ic.unary(ctx, name, req, reply, cc, invoker, opts)
+}
+
+func isOnFinish(o grpc.CallOption) bool {
+	_, ok := o.(grpc.OnFinishCallOption)
+	return ok
+}
+
+// unaryOnFinish makes a call with grpc.OnFinish options: grpc-go calls
+// them once per call, so they are taken off the attempts and called once,
+// with the call's error, when it ends.
+func (ic *Interceptor) unaryOnFinish(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	rest, finish := takeOnFinish(opts)
+	err := ic.unary(ctx, name, req, reply, cc, invoker, rest)
+	for _, f := range finish {
+		f(err)
+	}
+	return err
+}
+
+// takeOnFinish splits the grpc.OnFinish options off opts; finish is nil
+// if there are none, and opts is then returned as it is.
+func takeOnFinish(opts []grpc.CallOption) (rest []grpc.CallOption, finish []func(error)) {
+	if slices.IndexFunc(opts, isOnFinish) < 0 {
+		return opts, nil
+	}
+	rest = make([]grpc.CallOption, 0, len(opts))
+	for _, o := range opts {
+		if f, ok := o.(grpc.OnFinishCallOption); ok {
+			finish = append(finish, f.OnFinish)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return rest, finish
+}
+
+func (ic *Interceptor) unary(ctx context.Context, name string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	ic.init()
 	m := ic.lookup(name)
 	tgt := target(cc)

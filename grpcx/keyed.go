@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/retrykit/retry"
@@ -47,7 +48,7 @@ func PerMethod[T any](newValue func() T) (*Keyed[T], error) {
 }
 
 // BreakersPerTarget returns a Keyed of circuit breakers made from cfg, one
-// per target, or the error of cfg.Validate. A nil cfg.Classify is set to
+// per target, or the error of cfg.Validate, wrapped around ErrInvalid. A nil cfg.Classify is set to
 // BreakerOutcome, so that answers such as NOT_FOUND do not trip them.
 func BreakersPerTarget(cfg retry.BreakerConfig) (*Keyed[*retry.Breaker], error) {
 	return breakers(cfg, false)
@@ -64,7 +65,7 @@ func breakers(cfg retry.BreakerConfig, byMethod bool) (*Keyed[*retry.Breaker], e
 		cfg.Classify = BreakerOutcome
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return &Keyed[*retry.Breaker]{byMethod: byMethod, newValue: func() *retry.Breaker {
 		b, _ := retry.NewBreaker(cfg) // cannot fail: Validate passed

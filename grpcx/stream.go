@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -20,11 +21,14 @@ import (
 // messages sent so far fit in Method.MaxReplayBytes, kept to be sent again
 // to the next attempt. Streams are never hedged: a stream of a method
 // configured for hedging is made once. The retry policy's AttemptTimeout
-// and SplitDeadline do not apply to streams.
+// and SplitDeadline do not apply to streams. As in grpc-go, taking the
+// stream's Context commits it, and the caller's grpc.OnFinish options run
+// once, when the stream ends.
 func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, name string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ic.init()
 	m := ic.lookup(name)
 	tgt := target(cc)
+	opts, finish := takeOnFinish(opts) // grpc-go calls them once per stream
 	s := &retriedStream{
 		ic: ic, ctx: ctx, desc: desc, cc: cc, name: name, streamer: streamer, opts: opts,
 		breaker: ic.breaker(tgt, name), codes: m.codes, maxReplay: m.maxReplay,
@@ -42,10 +46,36 @@ func (ic *Interceptor) Stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 		s.policy.MaxAttempts = 1
 		s.committed.Store(true)
 	}
+	if finish != nil {
+		s.onFinish = finish
+		s.stopFinish = context.AfterFunc(ctx, func() { s.finished(status.FromContextError(ctx.Err()).Err()) })
+	}
 	if _, err := retry.Retry(ctx, &s.policy, s.open); err != nil {
-		return nil, statusOf(err)
+		err = statusOf(err)
+		s.streamDone(err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// streamDone calls the caller's OnFinish options, once, when the stream
+// has ended for good.
+func (s *retriedStream) streamDone(err error) {
+	if s.onFinish == nil {
+		return
+	}
+	s.stopFinish()
+	s.finished(err)
+}
+
+// finished calls the OnFinish options once; the caller's cancellation may
+// call it too, from its own goroutine.
+func (s *retriedStream) finished(err error) {
+	s.finishOnce.Do(func() {
+		for _, f := range s.onFinish {
+			f(err)
+		}
+	})
 }
 
 // retriedStream is a client stream that may be replaced by a new attempt
@@ -67,6 +97,11 @@ type retriedStream struct {
 	committed atomic.Bool
 	attempts  int   // attempts opened; only RecvMsg's goroutine reopens
 	pending   error // a failure already seen, which the reopening loop starts from
+
+	// The caller's grpc.OnFinish options, taken off the attempts.
+	onFinish   []func(error)
+	stopFinish func() bool
+	finishOnce sync.Once
 
 	mu         sync.Mutex // guards what SendMsg and CloseSend share with a reopening
 	cs         grpc.ClientStream
@@ -117,7 +152,7 @@ func (s *retriedStream) open(context.Context) (struct{}, error) {
 	cs, err := s.streamer(ctx, s.desc, s.cc, s.name, s.opts...)
 	if err != nil {
 		end(err)
-		return struct{}{}, s.ic.failed(ctx, err, nil, s.cc, s.name)
+		return struct{}{}, s.ic.failed(ctx, err, nil, nil, s.cc, s.name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -204,13 +239,21 @@ func (s *retriedStream) CloseSend() error {
 // a failure with a retryable code starts a new attempt, which is sent
 // every message kept, and receives from it instead.
 func (s *retriedStream) RecvMsg(m any) error {
+	err := s.recvMsg(m)
+	if s.onFinish != nil && (err != nil || !s.desc.ServerStreams) {
+		s.streamDone(endError(err))
+	}
+	return err
+}
+
+func (s *retriedStream) recvMsg(m any) error {
 	cs := s.current()
 	err := cs.RecvMsg(m)
 	if err == nil || err == io.EOF {
 		s.budget.success()
 	}
 	if s.committed.Load() {
-		if err != nil {
+		if err != nil || !s.desc.ServerStreams {
 			s.finish(endError(err))
 		}
 		return err
@@ -218,6 +261,7 @@ func (s *retriedStream) RecvMsg(m any) error {
 	switch {
 	case err == nil:
 		s.commit()
+		s.finishSingleReply()
 		return nil
 	case err == io.EOF:
 		s.commit()
@@ -226,10 +270,27 @@ func (s *retriedStream) RecvMsg(m any) error {
 	}
 	err = WithPushback(err, cs.Trailer())
 	s.finish(err)
-	if !retryableError(err, s.codes) || s.ctx.Err() != nil || s.ic.builtin(s.cc, s.name) {
+	if !retryableError(err, s.codes) || s.ctx.Err() != nil || s.ic.builtin(s.cc, s.name) || headersReceived(cs) {
 		return err
 	}
 	return s.reopen(m, err)
+}
+
+// finishSingleReply ends the attempt of a stream whose server sends one
+// message (a client stream): grpc-go finishes such a stream once it has
+// received it, and the caller reads no further.
+func (s *retriedStream) finishSingleReply() {
+	if !s.desc.ServerStreams {
+		s.finish(nil)
+	}
+}
+
+// headersReceived reports whether the server of a failed attempt sent its
+// headers before its status: the stream was then committed (gRFC A6), and
+// grpc-go retries only trailers-only answers.
+func headersReceived(cs grpc.ClientStream) bool {
+	md, _ := cs.Header() // the attempt has ended: no wait
+	return md != nil
 }
 
 // endError is what an attempt that ended with err tells the breaker.
@@ -257,10 +318,14 @@ func (s *retriedStream) reopen(m any, err error) error {
 	s.pending = err
 	eof := false
 	attempt := func(ctx context.Context) (struct{}, error) {
+		if s.committed.Load() { // sent more than the buffer holds meanwhile
+			return struct{}{}, retry.Permanent(err)
+		}
 		if _, err := s.open(ctx); err != nil {
 			return struct{}{}, err
 		}
-		if s.committed.Load() { // sent more than the buffer holds meanwhile
+		if s.committed.Load() { // the same, while it opened: end it
+			s.finish(context.Canceled)
 			return struct{}{}, retry.Permanent(err)
 		}
 		cs := s.current()
@@ -271,6 +336,7 @@ func (s *retriedStream) reopen(m any, err error) error {
 		switch {
 		case err == nil:
 			s.commit()
+			s.finishSingleReply()
 		case err == io.EOF:
 			s.commit()
 			s.finish(nil)
@@ -278,6 +344,9 @@ func (s *retriedStream) reopen(m any, err error) error {
 		default:
 			err = WithPushback(err, cs.Trailer())
 			s.finish(err)
+			if headersReceived(cs) {
+				err = retry.Permanent(err)
+			}
 		}
 		return struct{}{}, err
 	}
@@ -321,10 +390,11 @@ func (b *streamBudget) success() {
 }
 
 // Header returns the current attempt's header; receiving it commits the
-// stream, as grpc-go's own retries do.
+// stream, as grpc-go's own retries do. An attempt that ended without one
+// (nil: a trailers-only answer) received nothing, and may still be retried.
 func (s *retriedStream) Header() (metadata.MD, error) {
 	md, err := s.current().Header()
-	if err == nil {
+	if err == nil && md != nil {
 		s.commit()
 	}
 	return md, err
@@ -333,5 +403,10 @@ func (s *retriedStream) Header() (metadata.MD, error) {
 // Trailer returns the current attempt's trailer.
 func (s *retriedStream) Trailer() metadata.MD { return s.current().Trailer() }
 
-// Context returns the current attempt's context.
-func (s *retriedStream) Context() context.Context { return s.current().Context() }
+// Context returns the current attempt's context, and commits the stream,
+// as grpc-go's own retries do: a retry would cancel the context the
+// caller holds while the stream goes on.
+func (s *retriedStream) Context() context.Context {
+	s.commit()
+	return s.current().Context()
+}

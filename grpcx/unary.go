@@ -25,9 +25,9 @@ type unaryCall struct {
 
 	// Of retried, not hedged, calls: the options of every attempt (the
 	// caller's and ours) and the attempts made.
-	opts    []grpc.CallOption
-	trailer metadata.MD
-	n       int
+	opts            []grpc.CallOption
+	header, trailer metadata.MD
+	n               int
 
 	// Bound once per pooled value, so that a call allocates neither.
 	attemptFn, invokeFn func(context.Context) (struct{}, error)
@@ -56,7 +56,7 @@ func (c *unaryCall) recycle() {
 // attempt unmarshals into the caller's reply and sets the caller's
 // Header and Trailer options: the last attempt's stay.
 func (c *unaryCall) retried(ctx context.Context, p *retry.Policy, opts []grpc.CallOption) error {
-	c.opts = append(append(c.opts[:0], opts...), grpc.Trailer(&c.trailer))
+	c.opts = append(append(c.opts[:0], opts...), grpc.Header(&c.header), grpc.Trailer(&c.trailer))
 	_, err := retry.Retry(ctx, p, c.attemptFn)
 	c.recycle()
 	return statusOf(err)
@@ -67,7 +67,7 @@ func (c *unaryCall) attempt(ctx context.Context) (struct{}, error) {
 	if c.n > 1 {
 		ctx = withPreviousAttempts(ctx, c.n-1)
 	}
-	c.trailer = nil
+	c.header, c.trailer = nil, nil
 	if c.breaker != nil {
 		return retry.Guard(ctx, c.breaker, c.invokeFn)
 	}
@@ -78,7 +78,7 @@ func (c *unaryCall) attempt(ctx context.Context) (struct{}, error) {
 // which the breaker also reads (for how long to stay open).
 func (c *unaryCall) invoke(ctx context.Context) (struct{}, error) {
 	err := c.invoker(ctx, c.name, c.req, c.reply, c.cc, c.opts...)
-	return struct{}{}, c.ic.failed(ctx, err, c.trailer, c.cc, c.name)
+	return struct{}{}, c.ic.failed(ctx, err, c.header, c.trailer, c.cc, c.name)
 }
 
 // deadlineGrace is how close to the attempt's deadline a server's
@@ -88,12 +88,14 @@ func (c *unaryCall) invoke(ctx context.Context) (struct{}, error) {
 const deadlineGrace = 10 * time.Millisecond
 
 // failed marks the error of an attempt: with the server's pushback, and as
-// Permanent if grpc-go has retried the call itself already.
+// Permanent if grpc-go has retried the call itself already, or if the
+// server sent its headers (header is not nil) before it failed: the call
+// is then committed (gRFC A6; grpc-go retries only trailers-only answers).
 //
 // A DEADLINE_EXCEEDED that comes within deadlineGrace of ctx's deadline
 // waits for it, so that the retry loop tells the attempt's own time limit
 // (retried) from the caller's deadline (not retried) by which one ended.
-func (ic *Interceptor) failed(ctx context.Context, err error, trailer metadata.MD, cc *grpc.ClientConn, name string) error {
+func (ic *Interceptor) failed(ctx context.Context, err error, header, trailer metadata.MD, cc *grpc.ClientConn, name string) error {
 	if err == nil {
 		return nil
 	}
@@ -101,7 +103,7 @@ func (ic *Interceptor) failed(ctx context.Context, err error, trailer metadata.M
 		<-ctx.Done()
 	}
 	err = WithPushback(err, trailer)
-	if ic.builtin(cc, name) {
+	if header != nil || ic.builtin(cc, name) {
 		return retry.Permanent(err)
 	}
 	return err
@@ -123,9 +125,9 @@ func statusOf(err error) error {
 	if err == nil {
 		return nil
 	}
-	var reason error = err
+	var reason, last error = err, nil
 	if re, ok := errors.AsType[*retry.Error](err); ok {
-		reason = re.Reason
+		reason, last = re.Reason, re.Last
 	}
 	var code codes.Code
 	switch {
@@ -138,19 +140,34 @@ func statusOf(err error) error {
 	case errors.Is(err, retry.ErrInvalid):
 		code = codes.Internal // the client's setup, not the request, is wrong
 	default:
+		// A hedged call's Last joins the errors of its attempts in the
+		// order they failed: the status is the last one's.
+		if joined, ok := last.(interface{ Unwrap() []error }); ok {
+			errs := joined.Unwrap()
+			for i := len(errs) - 1; i >= 0; i-- {
+				if st, ok := status.FromError(errs[i]); ok && errs[i] != nil {
+					return &statusError{err: err, code: st.Code(), status: st}
+				}
+			}
+		}
 		var s interface{ GRPCStatus() *status.Status }
 		if errors.As(err, &s) {
 			return err
 		}
 		code = codes.Unknown
+		if errors.As(err, new(*retry.BreakerError)) {
+			code = codes.Unavailable // no attempt answered: a breaker refused them
+		}
 	}
 	return &statusError{err: err, code: code}
 }
 
-// statusError gives err the gRPC code that says how the call ended.
+// statusError gives err the gRPC code that says how the call ended, and
+// the status of the attempt it comes from, if any (for its details).
 type statusError struct {
-	err  error
-	code codes.Code
+	err    error
+	code   codes.Code
+	status *status.Status
 }
 
 func (e *statusError) Error() string { return e.err.Error() }
@@ -158,4 +175,11 @@ func (e *statusError) Unwrap() error { return e.err }
 
 // GRPCStatus returns the call's status, for status.FromError and
 // status.Code.
-func (e *statusError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }
+func (e *statusError) GRPCStatus() *status.Status {
+	if e.status == nil {
+		return status.New(e.code, e.err.Error())
+	}
+	p := e.status.Proto()
+	p.Message = e.err.Error()
+	return status.FromProto(p)
+}

@@ -51,7 +51,8 @@ type sharedBodies struct {
 }
 
 // init prepares the body of req for as many attempts as needed:
-//   - nil and http.NoBody need nothing;
+//   - nil and http.NoBody need nothing (NoBody with a ContentLength above
+//     zero is an error: it has no bytes);
 //   - the caller's GetBody is used as it is, unless attempts are to run at
 //     once (concurrent) and the declared length is within limit: then the
 //     body is read into memory, as below, so that each copy has its own;
@@ -67,6 +68,8 @@ func (r *replay) init(req *http.Request, limit int64, concurrent bool) error {
 	r.req = req
 	r.length = -1
 	switch {
+	case req.Body == http.NoBody && req.ContentLength > 0:
+		return lengthError(req.ContentLength, 0) // NoBody has no bytes
 	case req.Body == nil || req.Body == http.NoBody:
 		return nil
 	case req.GetBody != nil && !(concurrent && req.ContentLength > 0 && req.ContentLength <= limit):

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/retrykit/retry"
@@ -22,7 +21,7 @@ func (c *call) guarded(ctx context.Context, n int, hedge bool) (*http.Response, 
 	var done func(error)
 	if c.t.cfg.Breaker != nil {
 		if br := c.t.cfg.Breaker(c.req); br != nil {
-			d, err := br.Allow()
+			d, err := br.AllowContext(ctx)
 			if err != nil {
 				return nil, err, nil // a *retry.BreakerError: nothing sent
 			}
@@ -92,55 +91,4 @@ func statusCause(resp *http.Response, now time.Time) error {
 		return retry.After(err, d)
 	}
 	return err
-}
-
-// PerHost keeps one value per host (URL.Host), made on first use: a
-// circuit breaker for Config.Breaker, a budget for Config.Budget.
-//
-//	breakers, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 0.5})
-//	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
-//	client, err := httpx.NewClient(httpx.Config{Breaker: breakers.For, Budget: budgets.For})
-//
-// A PerHost is safe for concurrent use. It keeps a value for every host it
-// has seen, so give it to clients that call a known set of hosts. Make one
-// with NewPerHost or Breakers. The zero PerHost (and a nil one) is ready to
-// use and makes no values: For returns T's zero value for every host, which
-// Config.Breaker and Config.Budget read as none.
-type PerHost[T any] struct {
-	newValue func() T
-	values   sync.Map // host → T
-}
-
-// NewPerHost returns a PerHost that makes each host's value with
-// newValue. A nil newValue is an error wrapping ErrInvalid.
-func NewPerHost[T any](newValue func() T) (*PerHost[T], error) {
-	if newValue == nil {
-		return nil, invalid("NewPerHost: nil function")
-	}
-	return &PerHost[T]{newValue: newValue}, nil
-}
-
-// Breakers returns a PerHost of circuit breakers made from cfg, or the
-// error of cfg.Validate.
-func Breakers(cfg retry.BreakerConfig) (*PerHost[*retry.Breaker], error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &PerHost[*retry.Breaker]{newValue: func() *retry.Breaker {
-		b, _ := retry.NewBreaker(cfg) // cannot fail: Validate passed
-		return b
-	}}, nil
-}
-
-// For returns the value of req's host, making it on first use.
-func (p *PerHost[T]) For(req *http.Request) T {
-	if p == nil || p.newValue == nil {
-		var zero T
-		return zero
-	}
-	if v, ok := p.values.Load(req.URL.Host); ok {
-		return v.(T)
-	}
-	v, _ := p.values.LoadOrStore(req.URL.Host, p.newValue())
-	return v.(T)
 }

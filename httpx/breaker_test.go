@@ -89,7 +89,7 @@ func TestBreakerOpenTimeFromRetryAfter(t *testing.T) {
 func TestPerHost(t *testing.T) {
 	bad := newScript(t, false, status(502, ""))
 	good := newScript(t, false, status(200, "ok"))
-	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Hour}, httpx.PerHostConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestPerHost(t *testing.T) {
 	if readAll(t, resp); resp.StatusCode != 200 {
 		t.Fatalf("good host: %d", resp.StatusCode)
 	}
-	if _, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 2}); !errors.Is(err, retry.ErrInvalid) {
+	if _, err := httpx.Breakers(retry.BreakerConfig{FailureRatio: 2}, httpx.PerHostConfig{}); !errors.Is(err, retry.ErrInvalid) {
 		t.Fatalf("bad config: %v", err)
 	}
 }
@@ -116,7 +116,7 @@ func TestPerHost(t *testing.T) {
 func TestBudgetPerHost(t *testing.T) {
 	bad := newScript(t, false, status(503, ""))
 	good := newScript(t, false, status(503, ""), status(200, "ok"))
-	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+	budgets, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { return &retry.TokenBucket{} })
 	if err != nil {
 		t.Fatal(err)
 	}

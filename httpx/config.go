@@ -28,8 +28,10 @@ type Config struct {
 	// Retry says how many attempts and how long between them. Nil means
 	// retry's zero Policy: 3 attempts, exponential backoff with full jitter.
 	// Its Hooks see each request as a call, with a context that carries
-	// the request (see RequestFrom); a request whose body can be sent only
-	// once makes no call of the retry loop, and only OnAttempt sees it.
+	// the request (see RequestFrom). A request whose body can be sent only
+	// once is a call of one attempt for OnAttempt and OnDone, whose error
+	// is the one RoundTrip returns (a response is a success, whatever its
+	// status); the other hooks do not see it, nor do Hedge's.
 	// Its Retryable, AttemptTimeout and SplitDeadline must be unset: here
 	// Config.Retryable classifies and Config.AttemptTimeout bounds an
 	// attempt, since a response's body is read after the attempt returns. A

@@ -231,10 +231,17 @@ func TestEveryAttemptReportedAndMarked(t *testing.T) {
 					t.Errorf("event %d: %+v; want attempt %d, ErrAttemptTimeout, Duration at least %v", i, e, i+1, limit)
 				}
 			}
-			for i, h := range srv.Headers() {
-				if got := h.Get("X-Attempt"); got != string(rune('1'+i)) {
-					t.Errorf("request %d: X-Attempt %q, want %d", i+1, got, i+1)
+			// The handlers may run in either order (the first attempt's can
+			// start after its client gave up), and a request cut before the
+			// server read it is not recorded: each recorded header is one
+			// of the attempts', once.
+			seen := map[string]bool{}
+			for _, h := range srv.Headers() {
+				got := h.Get("X-Attempt")
+				if (got != "1" && got != "2") || seen[got] {
+					t.Errorf("X-Attempt %q among %v, want 1 and 2 once each", got, srv.Headers())
 				}
+				seen[got] = true
 			}
 		})
 	}

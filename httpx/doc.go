@@ -52,7 +52,14 @@
 // the server counts (not the caller's cancellation, a lost hedge, or a
 // request net/http refuses), and a rejection ends the call unless the
 // policy's WaitForProbe is set. Config.Budget caps the extra attempts per
-// host (see PerHost), and a hedged call charges it as a sequential one
+// host (see PerHost, a map bounded by PerHostConfig that keeps a sick
+// host's open breaker), and a hedged call charges it as a sequential one
 // would. Config.OnAttempt reports every attempt with its status or error
-// and the wait chosen after it.
+// and the wait chosen after it. A request's context may carry its own
+// policies (WithPolicy, NoRetry, WithHedge, NoHedge), so one client
+// serves health checks and bulk calls alike.
+//
+// For servers, Shed is middleware that sheds load through a retry.Limiter
+// or retry.Bulkhead, answering a refused request with 503 and a
+// Retry-After that this package's clients honour.
 package httpx

@@ -194,7 +194,7 @@ func ExampleBreakers() {
 	}))
 	defer srv.Close()
 
-	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Minute})
+	breakers, err := httpx.Breakers(retry.BreakerConfig{ConsecutiveFailures: 2, OpenDuration: time.Minute}, httpx.PerHostConfig{})
 	if err != nil {
 		panic(err)
 	}
@@ -209,18 +209,6 @@ func ExampleBreakers() {
 	_, err = client.Get(srv.URL)
 	fmt.Println(errors.Is(err, retry.ErrBreakerOpen))
 	// Output: true
-}
-
-// One retry budget per host: a failing host uses up its own retries, not
-// those of the healthy ones.
-func ExampleNewPerHost() {
-	budgets, err := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
-	if err != nil {
-		panic(err)
-	}
-	client, err := httpx.NewClient(httpx.Config{Budget: budgets.For})
-	fmt.Println(client != nil, err)
-	// Output: true <nil>
 }
 
 // Hooks of the retry policy label their metrics with the request's method

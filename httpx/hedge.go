@@ -97,6 +97,9 @@ func (roundGate) First()        {}
 func (g roundGate) Extra() bool { return g.b.Extra() }
 func (roundGate) Result(bool)   {}
 
+// Name is the call's budget's, for Hooks.OnBudgetRefused.
+func (g roundGate) Name() string { return budgetName(g.b) }
+
 // callBudget is the budget of the hedged rounds of one call: only the
 // first round's first attempt is a first attempt; the retry loop has
 // already asked Extra for the first attempt of each later round.
@@ -109,4 +112,16 @@ func (b *callBudget) First() {
 	if !b.first.Swap(true) {
 		b.Budget.First()
 	}
+}
+
+// Name is the call's budget's, for Hooks.OnBudgetRefused.
+func (b *callBudget) Name() string { return budgetName(b.Budget) }
+
+// budgetName is b's name, if it has a Name method (see
+// retry.BudgetEvent).
+func budgetName(b retry.Budget) string {
+	if n, ok := b.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
 }

@@ -14,8 +14,9 @@ type requestKey struct{}
 // Transport gives every hook it runs for a request (Config.OnAttempt, and
 // the Hooks of Config.Retry and Config.Hedge) a context that carries the
 // caller's request, so that a metric can be labelled with its method and
-// host: read it, do not change it. It returns false for any other
-// context.
+// host: read it, do not change it. The Hooks of the request's breaker
+// (Config.Breaker) get the request's context too, which carries it when
+// one of those hooks is set. It returns false for any other context.
 //
 // Only a Transport with hooks pays for it: one small allocation per
 // request.

@@ -79,7 +79,7 @@ func TestHedgedBudgetSeesEveryFailure(t *testing.T) {
 		for _, hedged := range []bool{false, true} {
 			synctest.Test(t, func(t *testing.T) {
 				base := &hedgeBase{delays: []time.Duration{0}, codes: []int{code}}
-				budgets, _ := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+				budgets, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { return &retry.TokenBucket{} })
 				cfg := httpx.Config{Base: base, Retry: fastPolicy(3), Budget: budgets.For}
 				if hedged {
 					cfg.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: 10 * time.Millisecond}
@@ -212,7 +212,7 @@ func TestHedgedBudgetSeesEveryFailureLoopback(t *testing.T) {
 	protocols(t, func(t *testing.T, h2 bool) {
 		for _, hedged := range []bool{false, true} {
 			srv := newScript(t, h2, status(503, "busy"))
-			budgets, _ := httpx.NewPerHost(func() retry.Budget { return &retry.TokenBucket{} })
+			budgets, _ := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget { return &retry.TokenBucket{} })
 			cfg := httpx.Config{Base: srv.base(t), Retry: fastPolicy(3), Budget: budgets.For}
 			if hedged {
 				cfg.Hedge = &retry.HedgePolicy{MaxAttempts: 2, Delay: time.Hour}

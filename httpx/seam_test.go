@@ -546,7 +546,7 @@ func TestCancelCauseDuringSnapshot(t *testing.T) {
 
 // Item 17: NewPerHost(nil) is an error; the zero PerHost gives none.
 func TestPerHostBadInput(t *testing.T) {
-	if p, err := httpx.NewPerHost[*retry.Breaker](nil); p != nil || !errors.Is(err, httpx.ErrInvalid) {
+	if p, err := httpx.NewPerHost[*retry.Breaker](httpx.PerHostConfig{}, nil); p != nil || !errors.Is(err, httpx.ErrInvalid) {
 		t.Fatalf("NewPerHost(nil) = %v, %v", p, err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)

@@ -172,7 +172,11 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req, retrying as the Config says. See Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	if err := t.checkRequest(req); err != nil {
+	err := t.checkRequest(req)
+	if err == nil {
+		t, err = t.forRequest(req) // the request's own policies, if any: see WithPolicy
+	}
+	if err != nil {
 		if req != nil && req.Body != nil {
 			req.Body.Close()
 		}
@@ -195,7 +199,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // every call to the heap if one function did both.
 func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, false); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
@@ -205,6 +209,9 @@ func (t *Transport) plainTrip(c *call) (*http.Response, error) {
 	if t.cfg.Budget != nil {
 		perRequest := *p // on the stack: Retry keeps no reference
 		perRequest.Budget = t.cfg.Budget(c.req)
+		if err := checkBudget(perRequest.Budget); err != nil {
+			return nil, c.unsent(err) // httpx's ErrInvalid, as the other paths say it
+		}
 		p = &perRequest
 	}
 	resp, err := c.retry(p)
@@ -228,7 +235,7 @@ func (c *call) retry(p *retry.Policy) (*http.Response, error) {
 
 func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	if err := c.body.init(c.req, t.cfg.MaxReplayBytes, true); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	defer c.body.release()
 	if !c.body.replayable() {
@@ -244,7 +251,7 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 		b = t.hedge.Budget
 	}
 	if err := checkBudget(b); err != nil {
-		return nil, err
+		return nil, c.unsent(err)
 	}
 	if !c.body.independent() {
 		// The caller's GetBody may share one reader between its bodies:
@@ -268,6 +275,17 @@ func (t *Transport) hedgedTrip(c *call) (*http.Response, error) {
 	}
 	resp, err := retry.Retry(c.ctx, &c.policy, c.hedged)
 	return c.result(resp, err)
+}
+
+// unsent reports to the Retry hooks' OnDone, if set, a request that ends
+// before its first attempt (its body could not be read, its budget is
+// invalid), as the retry loop reports a context already done or bad
+// input: a call with no attempt. It returns err.
+func (c *call) unsent(err error) error {
+	if h := c.t.policy.Hooks; h.OnDone != nil {
+		h.OnDone(c.ctx, retry.CallEvent{Name: c.t.policy.Name, Err: err})
+	}
+	return err
 }
 
 // checkBudget reports a budget that the retry loop would refuse (a nil
@@ -679,8 +697,68 @@ func (h *heldEvent) report(ctx context.Context, onAttempt func(context.Context, 
 // once sends a request whose body cannot be replayed: one attempt, no
 // retries. It still asks the breaker, and its budget counts it as the
 // retry loop would: an answer as a success, a retryable failure as a
-// failure.
+// failure. The hooks of Config.Retry see it as a call of one attempt
+// (see onceObserved).
 func (c *call) once() (*http.Response, error) {
+	if h := c.t.policy.Hooks; h.OnAttempt != nil || h.OnDone != nil {
+		return c.onceObserved()
+	}
+	return c.sendOnce()
+}
+
+// onceObserved is once for a Transport whose Retry hooks watch calls or
+// attempts: the attempt runs as the one attempt of a retry loop with
+// those hooks, so that OnAttempt and OnDone see it, on the context that
+// carries the request, exactly once however it ends (a panic included).
+// They receive the error that RoundTrip returns. The hooks change
+// nothing of what is sent or returned: their context carries the
+// request's values but not its end, so the attempt is made even if the
+// request's context is done, as it is without hooks.
+func (c *call) onceObserved() (*http.Response, error) {
+	user := c.t.policy.Hooks
+	var resp *http.Response
+	var sent error
+	ran := false
+	hooks := &retry.Hooks{OnAttempt: user.OnAttempt}
+	if user.OnDone != nil {
+		hooks.OnDone = func(ctx context.Context, e retry.CallEvent) {
+			if _, panicked := e.Err.(*retry.PanicError); ran && !panicked {
+				e.Err = sent // the error RoundTrip returns, not the loop's
+				if sent == nil && resp != nil && c.retryable(resp, nil) {
+					// A status worth a retry that could not have one: the
+					// call failed, as one whose retries ran out does.
+					se := &statusError{resp: resp, cfg: &c.t.cfg}
+					se.state.Store(2) // kept: the caller reads it
+					e.Err = &retry.Error{Attempts: e.Attempts, Reason: retry.ErrExhausted, Last: se}
+					e.Winner = 0
+				}
+			}
+			user.OnDone(ctx, e)
+		}
+	}
+	p := &retry.Policy{Name: c.t.policy.Name, MaxAttempts: 1, Hooks: hooks, Clock: c.t.policy.Clock,
+		MarkAttempts: c.t.policy.MarkAttempts} // OnAttempt's context as in the retry loop
+	returned := false
+	defer func() {
+		if !returned && resp != nil { // OnAttempt panicked
+			resp.Body.Close()
+		}
+	}()
+	_, err := retry.Retry(context.WithoutCancel(c.ctx), p, func(context.Context) (*http.Response, error) {
+		ran = true
+		resp, sent = c.sendOnce()
+		return resp, sent
+	})
+	returned = true
+	if !ran { // an invalid Clock, which Config.Validate refuses
+		c.body.seal(nil)
+		return nil, err
+	}
+	return resp, sent
+}
+
+// sendOnce sends the one attempt of once.
+func (c *call) sendOnce() (*http.Response, error) {
 	b := c.t.policy.Budget
 	if c.t.cfg.Budget != nil {
 		b = c.t.cfg.Budget(c.req)
@@ -700,7 +778,7 @@ func (c *call) once() (*http.Response, error) {
 		// Retry.Clock: until the response headers, as for an attempt of
 		// the retry loop, which makes the limit.
 		limit := &retry.Policy{MaxAttempts: 1, MaxElapsed: d, Clock: c.t.policy.Clock}
-		resp, err = retry.Retry(c.req.Context(), limit, func(ctx context.Context) (*http.Response, error) {
+		resp, err = retry.Retry(c.ctx, limit, func(ctx context.Context) (*http.Response, error) {
 			var err error
 			resp, err, ev = c.guarded(ctx, n, false)
 			return resp, err
@@ -719,7 +797,7 @@ func (c *call) once() (*http.Response, error) {
 			err = e.Last // the attempt's own error, as without the limit
 		}
 	} else {
-		resp, err, ev = c.guarded(c.req.Context(), n, false)
+		resp, err, ev = c.guarded(c.ctx, n, false) // c.ctx: the request's, for the breaker's hooks
 	}
 	handed := false
 	defer closeUnhanded(resp, &handed) // OnAttempt, Retryable or the Budget may panic

@@ -33,15 +33,21 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	}
 	c := &client{name: name, tally: &tally{reports: name != "plain"}, base: base}
 	sender := c.tally.countSent(base)
+	if o.url != "" { // the limits hold for requests, retries and hedges included
+		limited := newGentle(c.tally.countRequests(base), o.rate, o.concurrency)
+		sender = c.tally.countAttempts(limited)
+	}
 	if name == "plain" {
-		c.http = &http.Client{Transport: sender}
+		c.http = &http.Client{Transport: sender, CheckRedirect: stayPut(o)}
 		return c, nil
 	}
 	cfg := httpx.Config{
 		Base: sender,
 		Retry: &retry.Policy{
+			Name:        name,
 			MaxAttempts: o.attempts,
-			Backoff:     retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter},
+			Backoff:     backoff(o),
+			Hooks:       c.tally.hooks(),
 		},
 		OnAttempt: c.tally.onAttempt,
 	}
@@ -50,6 +56,7 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		if err != nil {
 			return nil, err
 		}
+		h.Name, h.Hooks = name, cfg.Retry.Hooks
 		cfg.Hedge, c.latency = h, h.Latency
 	}
 	if name == "guarded" {
@@ -58,7 +65,8 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 			MinCalls:     20,
 			Window:       time.Second,
 			OpenDuration: o.breakerOpen,
-		})
+			Hooks:        cfg.Retry.Hooks,
+		}, httpx.PerHostConfig{})
 		if err != nil {
 			return nil, err
 		}
@@ -66,9 +74,9 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 		if err := budget.Validate(); err != nil {
 			return nil, err
 		}
-		budgets, err := httpx.NewPerHost(func() retry.Budget {
+		budgets, err := httpx.NewPerHost(httpx.PerHostConfig{}, func(string) retry.Budget {
 			b, _ := retry.NewRatioBudget(budget) // validated above
-			return c.tally.countRefusals(b)
+			return b
 		})
 		if err != nil {
 			return nil, err
@@ -79,8 +87,18 @@ func newClient(name string, o *options, tlsConfig *tls.Config) (*client, error) 
 	if err != nil {
 		return nil, err
 	}
+	hc.CheckRedirect = stayPut(o)
 	c.http = hc
 	return c, nil
+}
+
+// stayPut keeps -url traffic on the URL given: a redirect could point it
+// at a service that is not the user's. A redirect is then the answer.
+func stayPut(o *options) func(*http.Request, []*http.Request) error {
+	if o.url == "" {
+		return nil
+	}
+	return func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 }
 
 // hedgePolicy hedges after -hedge-delay, or else after the -hedge-quantile
@@ -98,4 +116,13 @@ func hedgePolicy(o *options) (*retry.HedgePolicy, error) {
 		return nil, err
 	}
 	return &retry.HedgePolicy{MaxAttempts: 2, Latency: lt}, nil
+}
+
+// backoff is exponential from -backoff up to -backoff-max, with full jitter;
+// -backoff 0 retries at once (a zero Exponential.Base would mean 100ms).
+func backoff(o *options) retry.Backoff {
+	if o.backoffBase == 0 {
+		return retry.Constant{}
+	}
+	return retry.Exponential{Base: o.backoffBase, Max: o.backoffMax, Jitter: retry.FullJitter}
 }

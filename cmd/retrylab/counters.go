@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -18,7 +17,7 @@ type tally struct {
 	sent     atomic.Int64 // requests the base transport was asked to send
 	retries  atomic.Int64 // attempts after the first that were not hedges
 	hedges   atomic.Int64 // hedged copies
-	rejected atomic.Int64 // calls that a breaker failed fast
+	rejected atomic.Int64 // attempts that a breaker failed fast
 	refused  atomic.Int64 // extra attempts a budget refused
 
 	// unreported counts attempts sent whose OnAttempt has not run yet: a
@@ -39,22 +38,38 @@ func (t *tally) onAttempt(_ context.Context, e httpx.AttemptEvent) {
 	}
 }
 
-// onCallError counts how a failed call ended. A breaker's rejection sends
-// nothing, so httpx reports no attempt for it: the call's error tells.
-func (t *tally) onCallError(err error) {
-	if _, ok := errors.AsType[*retry.BreakerError](err); ok {
-		t.rejected.Add(1)
+// hooks counts the breaker's rejections (a rejected attempt sends
+// nothing, so OnAttempt never sees it: hedged copies included) and the
+// budget's refusals.
+func (t *tally) hooks() *retry.Hooks {
+	return &retry.Hooks{
+		OnBreakerReject: func(context.Context, retry.BreakerReject) { t.rejected.Add(1) },
+		OnBudgetRefused: func(context.Context, retry.BudgetEvent) { t.refused.Add(1) },
 	}
 }
 
 // countSent wraps a base transport to count the requests it sends.
 func (t *tally) countSent(base http.RoundTripper) http.RoundTripper {
+	return t.countAttempts(t.countRequests(base))
+}
+
+// countRequests counts the requests that reach base.
+func (t *tally) countRequests(base http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		t.sent.Add(1)
-		if t.reports {
-			t.unreported.Add(1)
-		}
 		return base.RoundTrip(r)
+	})
+}
+
+// countAttempts counts the attempts that httpx will report (see settle),
+// sent or not: with -url, one may end waiting for its turn.
+func (t *tally) countAttempts(rt http.RoundTripper) http.RoundTripper {
+	if !t.reports {
+		return rt
+	}
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.unreported.Add(1)
+		return rt.RoundTrip(r)
 	})
 }
 
@@ -64,24 +79,6 @@ func (t *tally) settle(limit time.Duration) {
 	for deadline := time.Now().Add(limit); t.unreported.Load() > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// countRefusals wraps a budget to count the extra attempts it refuses.
-func (t *tally) countRefusals(b retry.Budget) retry.Budget {
-	return &countingBudget{Budget: b, refused: &t.refused}
-}
-
-type countingBudget struct {
-	retry.Budget
-	refused *atomic.Int64
-}
-
-func (b *countingBudget) Extra() bool {
-	ok := b.Budget.Extra()
-	if !ok {
-		b.refused.Add(1)
-	}
-	return ok
 }
 
 var _ http.RoundTripper = roundTripFunc(nil)

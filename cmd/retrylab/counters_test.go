@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -26,20 +26,23 @@ func TestTally(t *testing.T) {
 	tl.onAttempt(context.Background(), httpx.AttemptEvent{Attempt: 4})
 	tl.settle(time.Hour) // all reported: returns at once
 
-	rejection := &url.Error{Op: "Get", URL: "http://x", Err: &retry.BreakerError{Reason: retry.ErrBreakerOpen}}
-	tl.onCallError(rejection)
-	tl.onCallError(&url.Error{Op: "Get", URL: "http://x", Err: retry.ErrExhausted})
+	// Rejections and refusals come from the hooks given to the breaker and
+	// the policies, from a real breaker and budget.
+	br, err := retry.NewBreaker(retry.BreakerConfig{ConsecutiveFailures: 1, Hooks: tl.hooks()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry.Guard(context.Background(), br, func(context.Context) (int, error) { return 0, retry.ErrExhausted })
+	retry.Guard(context.Background(), br, func(context.Context) (int, error) { return 1, nil })
 	if tl.rejected.Load() != 1 {
 		t.Errorf("rejected %d, want 1", tl.rejected.Load())
 	}
-
 	allowed := refuseAfter(2)
-	b := tl.countRefusals(&allowed)
-	for range 5 {
-		b.Extra()
-	}
-	if tl.refused.Load() != 3 {
-		t.Errorf("refused %d, want 3", tl.refused.Load())
+	p := &retry.Policy{MaxAttempts: 6, Budget: &allowed, Backoff: retry.Constant{}, Hooks: tl.hooks()}
+	retry.Do(context.Background(), p, func(context.Context) error { return errors.New("down") })
+	retry.Do(context.Background(), p, func(context.Context) error { return errors.New("down") })
+	if tl.refused.Load() != 2 {
+		t.Errorf("refused %d, want 2", tl.refused.Load())
 	}
 }
 

@@ -19,6 +19,13 @@ const (
 	urlMaxDuration    = time.Minute
 )
 
+// Limits of every run: the workload is drawn up front, one entry per call,
+// and the timelines have one bucket per bucketWidth.
+const (
+	maxDuration = time.Hour
+	maxCalls    = 2_000_000
+)
+
 // serviceFlags shape the embedded service, so -url excludes them.
 var serviceFlags = []string{"latency", "errors", "retry-after", "resets", "outage-at", "outage-for", "posts", "body", "h2"}
 
@@ -94,7 +101,7 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	fs.BoolVar(&o.h2, "h2", false, "serve HTTP/2 over TLS instead of HTTP/1.1")
 
 	fs.IntVar(&o.attempts, "attempts", 4, "attempts per call, the first included")
-	fs.DurationVar(&o.backoffBase, "backoff", 5*time.Millisecond, "base of the exponential backoff (full jitter)")
+	fs.DurationVar(&o.backoffBase, "backoff", 5*time.Millisecond, "base of the exponential backoff (full jitter; 0: retry at once)")
 	fs.DurationVar(&o.backoffMax, "backoff-max", 200*time.Millisecond, "cap of the backoff")
 	fs.DurationVar(&o.hedgeDelay, "hedge-delay", 0, "fixed hedge delay (0: adaptive, see -hedge-quantile)")
 	fs.Float64Var(&o.hedgeQuantile, "hedge-quantile", 0.95, "quantile of recent latencies after which to hedge")
@@ -103,7 +110,7 @@ func parseFlags(args []string, w io.Writer) (*options, error) {
 	fs.DurationVar(&o.breakerOpen, "breaker-open", 300*time.Millisecond, "how long the breaker stays open before a probe")
 
 	clients := fs.String("clients", strings.Join(clientNames, ","), "clients to run, of "+strings.Join(clientNames, ","))
-	fs.StringVar(&o.url, "url", "", "aim GET traffic at your own service instead (at most "+strconv.Itoa(urlMaxRate)+"/s, "+strconv.Itoa(urlMaxConcurrency)+" in flight, "+urlMaxDuration.String()+")")
+	fs.StringVar(&o.url, "url", "", "aim GET traffic at your own service instead, no redirect followed (at most "+strconv.Itoa(urlMaxRate)+"/s, "+strconv.Itoa(urlMaxConcurrency)+" in flight, "+urlMaxDuration.String()+")")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.StringVar(&o.report, "report", "", "write an HTML report with charts to `FILE`")
 
@@ -145,8 +152,12 @@ func (o *options) check() error {
 	switch {
 	case o.duration <= 0:
 		return errors.New("-duration must be positive")
-	case o.rate <= 0 || o.rate > 1e5:
+	case o.duration > maxDuration:
+		return fmt.Errorf("-duration must be at most %v", maxDuration)
+	case !(o.rate > 0 && o.rate <= 1e5): // written so that NaN fails
 		return errors.New("-rate must be in (0, 100000]")
+	case o.rate*o.duration.Seconds() > maxCalls:
+		return fmt.Errorf("-rate × -duration must be at most %d calls per client", maxCalls)
 	case o.concurrency < 1 || o.concurrency > 10000:
 		return errors.New("-concurrency must be in [1, 10000]")
 	case !isShare(o.errorRate), !isShare(o.retryAfter), !isShare(o.resetRate), !isShare(o.postShare):
@@ -155,6 +166,8 @@ func (o *options) check() error {
 		return errors.New("-errors plus -resets must be at most 1")
 	case o.outageAt < 0 || o.outageFor < 0:
 		return errors.New("-outage-at and -outage-for must not be negative")
+	case o.outageFor > 0 && o.outageAt >= o.duration:
+		return errors.New("-outage-at must be within -duration (or -outage-for 0 for no outage)")
 	case o.bodyBytes < 1 || o.bodyBytes > 1<<20:
 		return errors.New("-body must be in [1, 1048576]")
 	case o.timeout <= 0:
@@ -165,11 +178,11 @@ func (o *options) check() error {
 		return errors.New("need 0 ≤ -backoff ≤ -backoff-max")
 	case o.hedgeDelay < 0:
 		return errors.New("-hedge-delay must not be negative")
-	case o.hedgeQuantile <= 0 || o.hedgeQuantile >= 1:
+	case !(o.hedgeQuantile > 0 && o.hedgeQuantile < 1):
 		return errors.New("-hedge-quantile must be in (0, 1)")
-	case o.budgetRatio <= 0 || o.budgetRatio > 1:
+	case !(o.budgetRatio > 0 && o.budgetRatio <= 1):
 		return errors.New("-budget must be in (0, 1]")
-	case o.breakerRatio <= 0 || o.breakerRatio > 1:
+	case !(o.breakerRatio > 0 && o.breakerRatio <= 1):
 		return errors.New("-breaker-ratio must be in (0, 1]")
 	case o.breakerOpen <= 0:
 		return errors.New("-breaker-open must be positive")
@@ -214,6 +227,15 @@ func (o *options) checkURL() error {
 	return nil
 }
 
+// shownURL is -url as printed: without its password, if it has one.
+func (o *options) shownURL() string {
+	u, err := url.Parse(o.url)
+	if err != nil {
+		return o.url // not reached: checkURL parsed it
+	}
+	return u.Redacted()
+}
+
 func isShare(f float64) bool { return f >= 0 && f <= 1 }
 
 // parseLatency reads "2ms:0.95,20ms:0.04,100ms:0.01".
@@ -230,7 +252,7 @@ func parseLatency(s string) ([]tier, error) {
 			return nil, fmt.Errorf("%q: need a duration in [0, 1m]", d)
 		}
 		f, err := strconv.ParseFloat(share, 64)
-		if err != nil || f <= 0 || f > 1 {
+		if err != nil || !(f > 0 && f <= 1) { // NaN fails
 			return nil, fmt.Errorf("%q: need a share in (0, 1]", share)
 		}
 		sum += f

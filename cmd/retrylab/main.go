@@ -16,8 +16,8 @@
 //	go run ./cmd/retrylab -url http://localhost:8080/health -duration 10s
 //
 // With -url, it sends GET requests to your own service instead, gently (at
-// most 50 a second, 8 at once, for a minute per client). Run
-// retrylab -h for every flag.
+// most 50 a second and 8 at once, retries and hedges included, for a minute
+// per client). Run retrylab -h for every flag.
 package main
 
 import (
@@ -32,16 +32,23 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := notifyStop(context.Background())
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// notifyStop returns a context that ends at Ctrl-C or SIGTERM (timeout(1),
+// docker stop), so that either still prints what was measured.
+func notifyStop(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
 // run is the whole program: it returns the exit code, 2 for bad flags and
@@ -73,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.json {
 		err = writeJSON(stdout, o, results)
 	} else {
-		err = writeTable(stdout, o, lab.target, results)
+		err = writeTable(stdout, o, results)
 	}
 	if err == nil && page != nil {
 		if err = writeReport(page, o, results); err == nil {

@@ -52,7 +52,7 @@ func writeReport(w io.Writer, o *options, results []result) error {
 		return err
 	}
 	return reportTemplate.Execute(w, map[string]any{
-		"Scenario": scenarioLine(o, o.url),
+		"Scenario": scenarioLine(o),
 		"URL":      o.url,
 		"Results":  results,
 		"Doc":      clientDoc,
@@ -66,7 +66,10 @@ func writeReport(w io.Writer, o *options, results []result) error {
 
 // charts computes the series of the page.
 func charts(o *options, results []result) chartData {
-	d := chartData{}
+	d := chartData{ // lists, never null, even with nothing to plot: the page's script needs them
+		Clients: []string{}, Grid: []float64{}, CDF: [][]float64{},
+		Time: []float64{}, Success: [][]*float64{}, Load: [][]float64{},
+	}
 	if o.url == "" && o.outageFor > 0 {
 		d.OutageS = [2]float64{o.outageAt.Seconds(), (o.outageAt + o.outageFor).Seconds()}
 	}

@@ -39,8 +39,14 @@ func (r *runner) run(ctx context.Context, start time.Time) []record {
 }
 
 // dispatch hands each call to a worker at its time; a call waits for a
-// free worker if all are busy.
+// free worker if all are busy. With -url, calls not handed out by the end
+// of -duration are left out: paced requests must not stretch the run.
 func (r *runner) dispatch(ctx context.Context, start time.Time, next chan<- int) {
+	if r.o.url != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, start.Add(r.o.duration))
+		defer cancel()
+	}
 	for i, c := range r.calls {
 		if d := time.Until(start.Add(c.at)); d > 0 && !wait(ctx, d) {
 			return
@@ -73,9 +79,6 @@ func (r *runner) do(ctx context.Context, start time.Time, c call) record {
 	}
 	rec.latency, rec.ended = time.Since(began), true
 	rec.ok = err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300
-	if err != nil {
-		r.c.tally.onCallError(err)
-	}
 	r.done.Add(1)
 	if rec.ok {
 		r.ok.Add(1)

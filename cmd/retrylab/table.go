@@ -17,8 +17,8 @@ var clientDoc = map[string]string{
 }
 
 // writeTable prints one row per client and what the columns mean.
-func writeTable(w io.Writer, o *options, target string, results []result) error {
-	fmt.Fprintf(w, "%s\n\n", scenarioLine(o, target))
+func writeTable(w io.Writer, o *options, results []result) error {
+	fmt.Fprintf(w, "%s\n\n", scenarioLine(o))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "client\t\tcalls\tok %\tp50\tp90\tp99\tp99.9\tmax\tload\tretries\thedges\trejected\trefused\tPOSTs intact\t")
 	for _, r := range results {
@@ -40,13 +40,13 @@ func writeTable(w io.Writer, o *options, target string, results []result) error 
 	}
 	for _, r := range results {
 		if r.Interrupted {
-			fmt.Fprintln(w, "* interrupted: the counts cover the calls that ended.")
+			fmt.Fprintln(w, "* interrupted: calls, success and latency cover the calls that ended; requests\n  (so load), retries, hedges, refusals and POSTs include the calls cut short.")
 			break
 		}
 	}
 	load := "requests the server saw ÷ calls; net/http itself resends a GET whose\n      kept-alive connection failed, so even plain may pass 1.00×"
 	if o.url != "" {
-		load = "requests sent ÷ calls"
+		load = "requests sent ÷ calls. Retries and hedges included, requests go at most\n      -rate a second and -concurrency at once; calls not started by the end of\n      -duration are left out"
 	}
 	_, err := fmt.Fprintf(w, `
 latency: of the successful calls, from start to the last byte of the body.
@@ -77,10 +77,10 @@ func hedgeLine(o *options, results []result) string {
 }
 
 // scenarioLine says what ran, so that a pasted table can be reproduced.
-func scenarioLine(o *options, target string) string {
+func scenarioLine(o *options) string {
 	var b strings.Builder
 	if o.url != "" {
-		fmt.Fprintf(&b, "GET %s", target)
+		fmt.Fprintf(&b, "GET %s", o.shownURL())
 	} else {
 		proto := "HTTP/1.1"
 		if o.h2 {
