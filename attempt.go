@@ -29,14 +29,35 @@ func AttemptFrom(ctx context.Context) (Attempt, bool) {
 func WithAttempt(ctx context.Context, a Attempt) context.Context { return withAttempt(ctx, a) }
 
 func withAttempt(ctx context.Context, a Attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, boxAttempt(a))
+}
+
+// boxAttempt returns a in an interface, without allocating for the common
+// attempts.
+func boxAttempt(a Attempt) any {
 	if a.Number >= 1 && a.Number < len(boxedAttempts) {
 		h := 0
 		if a.Hedge {
 			h = 1
 		}
-		return context.WithValue(ctx, attemptKey{}, boxedAttempts[a.Number][h])
+		return boxedAttempts[a.Number][h]
 	}
-	return context.WithValue(ctx, attemptKey{}, a)
+	return a
+}
+
+// attemptCtx is a context marked with an Attempt, as withAttempt makes
+// one, for a caller that keeps it inside a value it allocates anyway (a
+// hedged call keeps one per attempt), saving the allocation of its own.
+type attemptCtx struct {
+	context.Context
+	a any // the Attempt, boxed
+}
+
+func (c *attemptCtx) Value(key any) any {
+	if key == (attemptKey{}) {
+		return c.a
+	}
+	return c.Context.Value(key)
 }
 
 // boxedAttempts holds the common Attempts already in interfaces, so that

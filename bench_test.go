@@ -202,9 +202,8 @@ var (
 // least any hedging design pays (fn on its own goroutine, its result back
 // over a channel, a timer armed and stopped).
 func BenchmarkHedgeNoHedge(b *testing.B) {
-	b.Run("goroutine", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	goroutines := func(n int) {
+		for range n {
 			ch := make(chan int, 1)
 			t := time.NewTimer(time.Hour)
 			go func() {
@@ -217,12 +216,25 @@ func BenchmarkHedgeNoHedge(b *testing.B) {
 			}
 			t.Stop()
 		}
+	}
+	b.Run("goroutine", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			goroutines(1)
+		}
 	})
+	// x-goroutine is the median ratio of Hedge's time to the goroutine
+	// baseline's, taking turns (target at most 1.3).
 	b.Run("hedge", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkInt, sinkErr = retry.Hedge(benchCtx, hedgeNever, okValCall)
 		}
+		reportRatio(b, "goroutine", func(n int) {
+			for range n {
+				sinkInt, sinkErr = retry.Hedge(benchCtx, hedgeNever, okValCall)
+			}
+		}, goroutines)
 	})
 	b.Run("release", func(b *testing.B) {
 		b.ReportAllocs()
@@ -364,6 +376,19 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
 		run(b, func() (int, error) { return bare(benchCtx) })
 	})
+	// time-now is one clock read per call: the unit of the clock reads a
+	// rule needs (one for a time window or adaptive throttling, two for a
+	// duration rule).
+	b.Run("time-now", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var t time.Time
+			for pb.Next() {
+				t = time.Now()
+			}
+			sinkDur = time.Duration(t.Nanosecond())
+		})
+	})
 	b.Run("mutex", func(b *testing.B) {
 		m := new(mutexBreaker)
 		run(b, func() (int, error) { return m.call(benchCtx, bare) })
@@ -380,7 +405,10 @@ func BenchmarkBreakerParallel(b *testing.B) {
 		{"ratio-time", retry.BreakerConfig{FailureRatio: 0.5}},
 		{"ratio-calls", retry.BreakerConfig{FailureRatio: 0.5, WindowCalls: 100}},
 		{"slow", retry.BreakerConfig{SlowCallThreshold: time.Second}},
+		{"average", retry.BreakerConfig{MaxAverageDuration: time.Second}},
+		{"slow-calls", retry.BreakerConfig{SlowCallThreshold: time.Second, WindowCalls: 100}},
 		{"adaptive", retry.BreakerConfig{Adaptive: true}},
+		{"adaptive-calls", retry.BreakerConfig{Adaptive: true, WindowCalls: 100}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			br := mustBreaker(b, c.cfg)
@@ -399,4 +427,35 @@ func BenchmarkBreakerParallel(b *testing.B) {
 			return v, err
 		})
 	})
+}
+
+// BenchmarkBudgetParallel runs successful calls of Do from every processor
+// with each kind of budget, against Do with none.
+func BenchmarkBudgetParallel(b *testing.B) {
+	ratio, err := retry.NewRatioBudget(retry.RatioBudgetConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		budget retry.Budget
+	}{
+		{"none", nil},
+		{"token-bucket", new(retry.TokenBucket)},
+		{"ratio", ratio},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := &retry.Policy{MaxAttempts: 3, Backoff: retry.Constant{}, Budget: c.budget}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var err error
+				for pb.Next() {
+					err = retry.Do(benchCtx, p, okCall)
+				}
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		})
+	}
 }

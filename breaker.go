@@ -117,7 +117,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		return nil, err
 	}
 	b := &Breaker{s: s, fastMask: stateMask}
-	if s.timed() || s.adaptive {
+	if s.timed() {
 		b.fastMask = ^uint64(0)
 	}
 	b.base = now(s.clock)
@@ -212,7 +212,9 @@ type ticket struct {
 }
 
 // admit lets a call through or rejects it. A closed breaker that needs no
-// clock takes this path: two atomic loads, no lock, no write.
+// clock takes this path: two atomic loads, no lock, no write; three with
+// adaptive throttling, which sheds nothing while no call of the period has
+// failed.
 //
 // The stats of a closed period are published before its word (see
 // setState), so a call that loads the word of a closed period then
@@ -223,14 +225,34 @@ type ticket struct {
 func (b *Breaker) admit(ctx context.Context) (ticket, error) {
 	w := b.word.Load()
 	st := b.stats.Load()
-	if w&b.fastMask != 0 || st == nil || st.word != w {
+	if w&b.fastMask != 0 || st == nil || st.word != w || st.throttles && st.failed() {
 		return b.admitSlow(ctx)
 	}
 	return ticket{word: w, stats: st}, nil
 }
 
 func (b *Breaker) admitSlow(ctx context.Context) (ticket, error) {
-	return b.admitAt(ctx, b.loadWord(), b.now())
+	w := b.loadWord()
+	if w&stateMask == uint64(BreakerClosed) && !b.s.timed() {
+		// Closed, and the call's start does not matter: the clock is read
+		// only if adaptive throttling needs it.
+		if st := b.stats.Load(); st.word == w {
+			if st.throttles && st.failed() && st.throttle(&b.s, b.throttleTime(st)) {
+				return ticket{}, b.reject(ctx, rejectThrottled())
+			}
+			return ticket{word: w, stats: st}, nil
+		}
+	}
+	return b.admitAt(ctx, w, b.now())
+}
+
+// throttleTime returns the time since the base that adaptive throttling
+// over st needs: the time now for a time window, none for a count window.
+func (b *Breaker) throttleTime(st *closedStats) time.Duration {
+	if st.times == nil {
+		return 0
+	}
+	return b.now().Sub(b.base)
 }
 
 // loadWord returns the breaker's word, making a zero Breaker ready first.
@@ -274,7 +296,7 @@ func (b *Breaker) admitAt(ctx context.Context, w uint64, now time.Time) (ticket,
 		if t.stats.word != w { // the breaker left that closed period
 			return b.admitAt(ctx, b.word.Load(), now)
 		}
-		if b.s.adaptive && !t.stats.forced && t.stats.throttle(&b.s, elapsed) {
+		if t.stats.throttles && t.stats.throttle(&b.s, elapsed) {
 			return ticket{}, b.reject(ctx, rejectThrottled())
 		}
 		return t, nil

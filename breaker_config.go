@@ -3,7 +3,6 @@ package retry
 import (
 	"context"
 	"math"
-	"runtime"
 	"strconv"
 	"time"
 )
@@ -395,11 +394,6 @@ func (s *breakerSettings) window(c *BreakerConfig) error {
 		return invalid("BreakerConfig.Window (%v) has %d buckets of %v, more than %d", w, w/p, p, maxBuckets)
 	}
 	s.period, s.buckets = p, int(w/p)
-	// Two stripes per processor, so that parallel calls rarely share a
-	// cache line; a power of two, at most 32.
-	s.stripes = 1
-	for s.stripes < 2*runtime.GOMAXPROCS(0) && s.stripes < 32 {
-		s.stripes *= 2
-	}
+	s.stripes = stripes()
 	return nil
 }

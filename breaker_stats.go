@@ -24,7 +24,9 @@ type closedStats struct {
 	// forced: an operator holds the breaker closed (see
 	// Breaker.ForceClosed); the calls are counted, and trip nothing.
 	forced bool
-	_      [40]byte // failures write consecutive; keep it off other fields
+	// throttles: adaptive throttling is on, and the breaker not forced.
+	throttles bool
+	_         [40]byte // failures write consecutive; keep it off other fields
 	// lastFailure is the latest period of a time window in which a call
 	// failed, plus one, so that the throttle skips the window when no
 	// failure is in it.
@@ -39,7 +41,7 @@ type closedStats struct {
 }
 
 func newClosedStats(s *breakerSettings, word uint64, forced bool) *closedStats {
-	st := &closedStats{word: word, plain: !s.windowed && !s.timed(), forced: forced}
+	st := &closedStats{word: word, plain: !s.windowed && !s.timed(), forced: forced, throttles: s.adaptive && !forced}
 	switch {
 	case !s.windowed:
 	case s.calls > 0:
@@ -138,13 +140,23 @@ func (st *closedStats) totals(elapsed time.Duration) windowTotals {
 	return windowTotals{}
 }
 
+// failed reports whether a call of the period may have failed in the
+// window, as far as one atomic load, and no clock, can tell: while it is
+// false, adaptive throttling sheds nothing (accepts = requests).
+func (st *closedStats) failed() bool {
+	if st.times != nil {
+		return st.lastFailure.Load() != 0
+	}
+	return st.calls != nil && st.calls.failures.Load() != 0
+}
+
 // throttle decides whether adaptive throttling sheds a call at elapsed:
 // with probability max(0, (requests − K·accepts) / (requests + 1)).
 func (st *closedStats) throttle(s *breakerSettings, elapsed time.Duration) bool {
 	var t windowTotals
 	if st.times != nil {
 		p := st.times.periodOf(elapsed)
-		if st.lastFailure.Load() < p+1-(st.times.buckets-1) {
+		if last := st.lastFailure.Load(); last == 0 || last < p+1-(st.times.buckets-1) {
 			return false // no failure in the window, so accepts = requests
 		}
 		t = st.times.totals(p)

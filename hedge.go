@@ -291,7 +291,7 @@ func hedge[T any](ctx context.Context, fn func(context.Context) (T, error), h *H
 		h = &zeroHedgePolicy
 	}
 	c := &hedgeCall[T]{h: h, fn: fn, max: h.maxAttempts(), ctx: ctx}
-	c.results = make(chan result[T], c.max) // one result per attempt: a send never blocks
+	c.results = make(chan int, c.max) // one result per attempt: a send never blocks
 	return c.run(ctx)
 }
 

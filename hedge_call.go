@@ -59,21 +59,26 @@ type result[T any] struct {
 
 // hedgeCall is the state of one call of Hedge. The caller's goroutine runs
 // the call (the coordinator); attempts run in their own goroutines and
-// share only results, mu and decided with it. No attempt writes anything
-// else: only the coordinator picks the winner.
+// share only results, mu and decided with it, and each writes its own
+// result's slot, under mu, before sending its number. No attempt writes
+// anything else: only the coordinator picks the winner.
 type hedgeCall[T any] struct {
-	h       *HedgePolicy
-	ctx     context.Context // the caller's, for the hooks
-	fn      func(context.Context) (T, error)
-	max     int
-	results chan result[T] // capacity max: a send never blocks
+	h   *HedgePolicy
+	ctx context.Context // the caller's, for the hooks
+	fn  func(context.Context) (T, error)
+	max int
+	// results carries the numbers of the attempts whose result is in
+	// its slot (see slot): capacity max, so a send never blocks. A
+	// channel of ints is one allocation, one of results two.
+	results chan int
+	first   hedgeAttempt[T]   // attempt 1
+	rest    []hedgeAttempt[T] // the others, made as attempt 2 starts
 
 	mu      sync.Mutex
 	decided bool // the call has its outcome; later results are their attempts' own to discard, and none is sent
 	won     bool // an attempt won; written before decided, so whoever sees decided sees it
 
 	// Owned by the coordinator.
-	cancels  [MaxHedgeAttempts]context.CancelCauseFunc
 	started  int
 	running  int
 	hedges   int // attempts started while another ran
@@ -113,7 +118,8 @@ func (c *hedgeCall[T]) run(ctx context.Context) (T, context.CancelCauseFunc, err
 	defer c.cleanup()
 	for {
 		select {
-		case r := <-c.results:
+		case n := <-c.results:
+			r := *c.slot(n)
 			c.running--
 			if r.panicked {
 				c.reraise(r)
@@ -149,9 +155,16 @@ func (c *hedgeCall[T]) stopReason() error {
 // launch starts the next attempt in its own goroutine.
 func (c *hedgeCall[T]) launch(ctx context.Context) {
 	n := c.started + 1
-	actx, cancel := context.WithCancelCause(ctx)
-	actx = withAttempt(actx, Attempt{Number: n, Hedge: c.running > 0})
-	c.cancels[n-1] = cancel
+	cctx, cancel := context.WithCancelCause(ctx)
+	if n == 2 {
+		c.rest = make([]hedgeAttempt[T], c.max-1)
+	}
+	a := c.at(n)
+	// The attempt's context is marked inside c, which is allocated
+	// anyway: one allocation fewer than withAttempt.
+	actx := &a.ctx
+	actx.Context, actx.a = cctx, boxAttempt(Attempt{Number: n, Hedge: c.running > 0})
+	a.cancel = cancel
 	c.started = n
 	if c.running > 0 {
 		c.hedges++
@@ -220,12 +233,35 @@ func (c *hedgeCall[T]) isHedge(ctx context.Context) bool {
 	return a.Hedge
 }
 
+// hedgeAttempt is what a hedged call keeps of one of its attempts.
+type hedgeAttempt[T any] struct {
+	ctx    attemptCtx // the attempt's context, marked with its Attempt
+	cancel context.CancelCauseFunc
+	// res is where the attempt's result waits for the coordinator: the
+	// attempt writes it before sending its number on results, and the
+	// coordinator reads it after receiving the number.
+	res result[T]
+}
+
+// at returns attempt n's, which the coordinator sets before the attempt
+// starts.
+func (c *hedgeCall[T]) at(n int) *hedgeAttempt[T] {
+	if n == 1 {
+		return &c.first
+	}
+	return &c.rest[n-2]
+}
+
+// slot is where the result of attempt n waits for the coordinator.
+func (c *hedgeCall[T]) slot(n int) *result[T] { return &c.at(n).res }
+
 // deliver hands r to the coordinator, or discards it if the call is
 // already decided.
 func (c *hedgeCall[T]) deliver(r result[T]) {
 	c.mu.Lock()
 	if !c.decided {
-		c.results <- r
+		*c.slot(r.n) = r
+		c.results <- r.n
 		c.mu.Unlock()
 		return
 	}
@@ -352,7 +388,7 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	kept := false
 	defer func() {
 		if !kept { // a hook panicked, or a loser did before the decision
-			c.cancels[r.n-1](errCallEnded)
+			c.at(r.n).cancel(errCallEnded)
 			c.discardValue(r.v)
 		}
 	}()
@@ -368,7 +404,7 @@ func (c *hedgeCall[T]) win(r result[T]) (T, context.CancelCauseFunc, error) {
 	c.done(r.n, nil)
 	kept = true
 	c.returned = true
-	return r.v, c.cancels[r.n-1], nil
+	return r.v, c.at(r.n).cancel, nil
 }
 
 // fail ends the call with no winner. A breaker's refusal is its reason
@@ -426,7 +462,7 @@ func (c *hedgeCall[T]) reraise(r result[T]) {
 func (c *hedgeCall[T]) cancelAll(winner int, cause error) {
 	for i := range c.started {
 		if i+1 != winner {
-			c.cancels[i](cause)
+			c.at(i + 1).cancel(cause)
 		}
 	}
 }
@@ -446,8 +482,8 @@ func (c *hedgeCall[T]) drain() *PanicError {
 	var first *PanicError
 	for {
 		select {
-		case r := <-c.results:
-			if p := c.discard(r); p != nil && first == nil {
+		case n := <-c.results:
+			if p := c.discard(*c.slot(n)); p != nil && first == nil {
 				first = p
 			}
 		default:

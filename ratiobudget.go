@@ -2,6 +2,7 @@ package retry
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,24 +82,30 @@ func (c RatioBudgetConfig) Validate() error {
 // time stands still for the budget.
 //
 // Create one per dependency with NewRatioBudget and share it between any
-// number of policies and goroutines: it is safe for concurrent use. The
-// zero value is ready to use and behaves as
-// NewRatioBudget(RatioBudgetConfig{}): a Ratio of 0.2 and a floor of 10
+// number of policies and goroutines: it is safe for concurrent use. A
+// first attempt takes no lock (the call that succeeds at once costs one
+// clock read); Extra takes one. The zero value is ready to use and behaves
+// as NewRatioBudget(RatioBudgetConfig{}): a Ratio of 0.2 and a floor of 10
 // extra attempts a second, over a 10s window. A RatioBudget must not be
 // copied after first use.
 type RatioBudget struct {
 	cfg RatioBudgetConfig // read-only after NewRatioBudget; zero fields mean the defaults
 
-	mu      sync.Mutex
-	started bool      // origin is set
-	origin  time.Time // the time of the first use; epochs count from it
-	latest  int64     // the latest epoch seen
-	buckets [ratioBuckets]ratioBucket
+	// firsts counts the first attempts, a slice of the window per bucket,
+	// striped so that parallel first attempts seldom write one cache
+	// line: a first attempt takes no lock. It is set on first use, after
+	// origin.
+	firsts atomic.Pointer[timeWindow]
+	origin time.Time    // the time of the first use; epochs count from it
+	latest atomic.Int64 // the latest epoch seen
+
+	mu     sync.Mutex // guards the first use and extras
+	extras [ratioBuckets]ratioBucket
 }
 
+// ratioBucket counts the extra attempts of one slice of the window.
 type ratioBucket struct {
-	epoch         int64 // which slice of time the counts belong to
-	first, extras int64
+	epoch, extras int64
 }
 
 var _ Budget = (*RatioBudget)(nil)
@@ -135,54 +142,69 @@ func (b *RatioBudget) sliceLen() time.Duration {
 	return b.cfg.Window / ratioBuckets
 }
 
-// current returns the bucket of now, cleared if it held another slice.
-// It also reports the epoch, for sums. b.mu must be held.
-func (b *RatioBudget) current() (*ratioBucket, int64) {
-	t := now(b.cfg.Clock)
-	if !b.started {
-		b.started, b.origin = true, t
+// window returns the counts of first attempts, making them and the origin
+// on first use.
+func (b *RatioBudget) window() *timeWindow {
+	if w := b.firsts.Load(); w != nil {
+		return w
 	}
-	// Sub uses the monotonic readings when both times have one. A clock
-	// that goes backwards cannot move the epoch back: time stands still
-	// for the budget until the clock passes the latest epoch again, so
-	// epochs never decrease and never go below 0.
-	epoch := max(int64(max(t.Sub(b.origin), 0)/b.sliceLen()), b.latest)
-	b.latest = epoch
-	i := epoch % ratioBuckets
-	bk := &b.buckets[i]
-	if bk.epoch != epoch {
-		*bk = ratioBucket{epoch: epoch}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w := b.firsts.Load(); w != nil {
+		return w
 	}
-	return bk, epoch
+	b.origin = now(b.cfg.Clock)
+	w := newTimeWindow(b.sliceLen(), ratioBuckets, stripes())
+	b.firsts.Store(w)
+	return w
 }
 
-// sums adds up the buckets still inside the window ending at epoch, so
-// that stale buckets count nothing after an idle gap. b.mu must be held.
-func (b *RatioBudget) sums(epoch int64) (first, extras int64) {
-	for i := range b.buckets {
-		if bk := &b.buckets[i]; epoch-bk.epoch < ratioBuckets && bk.epoch <= epoch {
-			first += bk.first
-			extras += bk.extras
+// epoch returns the slice of the window that time t falls in. Sub uses
+// the monotonic readings when both times have one. A clock that goes
+// backwards cannot move the epoch back: time stands still for the budget
+// until the clock passes the latest epoch again, so epochs never decrease
+// and never go below 0. Only the first call of a slice writes latest.
+func (b *RatioBudget) epoch(t time.Time) int64 {
+	e := int64(max(t.Sub(b.origin), 0) / b.sliceLen())
+	for {
+		l := b.latest.Load()
+		if e <= l {
+			return l
+		}
+		if b.latest.CompareAndSwap(l, e) {
+			return e
 		}
 	}
-	return first, extras
 }
 
-// First counts a first attempt.
+// First counts a first attempt, without a lock. A first attempt whose
+// goroutine stalls for a whole window between reading the clock and
+// counting is not counted, which can only make the budget stricter by
+// that attempt.
 func (b *RatioBudget) First() {
-	b.mu.Lock()
-	bk, _ := b.current()
-	bk.first++
-	b.mu.Unlock()
+	w := b.window()
+	w.add(b.epoch(now(b.cfg.Clock)), false, false, 0)
 }
 
 // Extra reports whether one more extra attempt fits in the budget, and
 // counts it if so.
 func (b *RatioBudget) Extra() bool {
+	w := b.window()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk, epoch := b.current()
-	first, extras := b.sums(epoch)
+	epoch := b.epoch(now(b.cfg.Clock))
+	bk := &b.extras[epoch%ratioBuckets]
+	if bk.epoch != epoch {
+		*bk = ratioBucket{epoch: epoch}
+	}
+	var extras int64
+	for i := range b.extras {
+		// Stale buckets count nothing after an idle gap.
+		if x := &b.extras[i]; epoch-x.epoch < ratioBuckets && x.epoch <= epoch {
+			extras += x.extras
+		}
+	}
+	first := w.totals(epoch).calls
 	window := (b.sliceLen() * ratioBuckets).Seconds()
 	ratio := setting(b.cfg.Ratio, defaultBudgetRatio)
 	floor := setting(b.cfg.MinPerSecond, defaultBudgetMinPerSecond)

@@ -214,6 +214,15 @@ func retrySlow[T any](ctx context.Context, p *Policy, fn func(context.Context) (
 	if p != nil && p.Hooks != nil && p.Hooks.watchesCall() {
 		return observed(ctx, p, fn)
 	}
+	if fn != nil && ctx != nil && p.fastBudgeted() && ctx.Err() == nil {
+		p.Budget.First()
+		v, err := fn(ctx)
+		if err == nil {
+			p.Budget.Result(true)
+			return v, nil
+		}
+		return run(ctx, p, fn, v, err)
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return zero, err
 	}
@@ -256,6 +265,15 @@ func doSlow(ctx context.Context, p *Policy, fn func(context.Context) error) erro
 		_, err := observed(ctx, p, f)
 		return err
 	}
+	if fn != nil && ctx != nil && p.fastBudgeted() && ctx.Err() == nil {
+		p.Budget.First()
+		err := fn(ctx)
+		if err == nil {
+			p.Budget.Result(true)
+			return nil
+		}
+		return runDo(ctx, p, fn, err)
+	}
 	if err := p.check(ctx, fn == nil); err != nil {
 		return err
 	}
@@ -276,8 +294,34 @@ var zeroPolicy Policy
 // vouches for the Backoff. False sends a call to check, which validates p
 // in full (a Clock included), and to run for its first attempt.
 func (p *Policy) fast() bool {
+	return p.Budget == nil && p.fastSettings()
+}
+
+// fastSettings is fast but for the Budget.
+func (p *Policy) fastSettings() bool {
 	return p.MaxAttempts >= Unlimited && p.MaxElapsed == 0 && p.AttemptTimeout == 0 && p.MaxAfter >= 0 &&
-		p.Budget == nil && !p.MarkAttempts && !p.SplitDeadline && p.Clock == nil
+		!p.MarkAttempts && !p.SplitDeadline && p.Clock == nil
+}
+
+// fastBudgeted reports, cheaply, whether p is valid and its attempts are
+// bare calls of fn on real time, with a Budget of this package (so the
+// budget's First and Result are the only additions): the first attempt
+// of such a call, if it succeeds, needs no other check. The caller has
+// set aside Hooks that watch the call.
+func (p *Policy) fastBudgeted() bool {
+	switch b := p.Budget.(type) {
+	case *TokenBucket:
+		if b == nil {
+			return false
+		}
+	case *RatioBudget:
+		if b == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	return p.fastSettings() && (p.Backoff == nil || knownValid(p.Backoff))
 }
 
 // plain reports whether p's attempts are bare calls of fn, with no time

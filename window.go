@@ -2,6 +2,7 @@ package retry
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -38,6 +39,17 @@ type cell struct {
 
 const recycling = -1
 
+// stripes returns the stripes of a time window: two per processor, so
+// that parallel calls rarely share a cache line; a power of two, at most
+// 32.
+func stripes() int {
+	n := 1
+	for n < 2*runtime.GOMAXPROCS(0) && n < 32 {
+		n *= 2
+	}
+	return n
+}
+
 func newTimeWindow(period time.Duration, buckets, stripes int) *timeWindow {
 	return &timeWindow{
 		period:  int64(period),
@@ -55,10 +67,11 @@ func (w *timeWindow) periodOf(elapsed time.Duration) int64 {
 	return int64(elapsed) / w.period
 }
 
-// add counts a call that ended in period p. A call that races with the
-// recycling of its bucket by another goroutine (a window of a few
-// instructions at a bucket edge), or that ends in a period already
-// recycled, is dropped.
+// add counts a call that ended in period p. A call that ends in a period
+// whose bucket a later period has already taken is dropped. One that
+// finds its bucket being recycled by another goroutine (a few
+// instructions, at a bucket edge) waits for it, so that no call of the
+// current period is lost.
 func (w *timeWindow) add(p int64, failed, slow bool, d time.Duration) {
 	stripe := int64(rand.Uint32() & w.mask)
 	c := &w.cells[stripe*w.buckets+p%w.buckets]
@@ -68,7 +81,11 @@ func (w *timeWindow) add(p int64, failed, slow bool, d time.Duration) {
 		if got == e {
 			break
 		}
-		if got > e || got == recycling {
+		if got == recycling {
+			runtime.Gosched()
+			continue
+		}
+		if got > e {
 			return
 		}
 		if c.epoch.CompareAndSwap(got, recycling) {
