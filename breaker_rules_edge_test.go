@@ -163,3 +163,30 @@ func TestRuleFiresWhenWindowFills(t *testing.T) {
 		})
 	}
 }
+
+// A window of the last N calls forgets the calls that leave it: failures,
+// slow calls and their durations are taken out as newer calls take their
+// slots.
+func TestCountWindowForgetsReplacedCalls(t *testing.T) {
+	clk := newStepClock()
+	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 1, SlowCallThreshold: time.Second, SlowCallRatio: 1,
+		WindowCalls: 4, MinCalls: 4, Clock: clk})
+	for range 3 {
+		callFor(t, b, clk, 2*time.Second, errBoom) // slow failures: 3 of 4, no rule met
+	}
+	if s := b.Snapshot(); s.Calls != 3 || s.Failures != 3 || s.Slow != 3 || s.AverageDuration != 2*time.Second {
+		t.Fatalf("after 3 slow failures: %+v", s)
+	}
+	for range 5 {
+		callFor(t, b, clk, 10*time.Millisecond, nil)
+	}
+	s := b.Snapshot()
+	if s.State != retry.BreakerClosed || s.Calls != 4 || s.Failures != 0 || s.Slow != 0 || s.AverageDuration != 10*time.Millisecond {
+		t.Fatalf("after 5 fast successes the window of 4 still holds the old calls: %+v", s)
+	}
+	// And counts them again as new ones come.
+	callFor(t, b, clk, 2*time.Second, errBoom)
+	if s := b.Snapshot(); s.Failures != 1 || s.Slow != 1 {
+		t.Fatalf("one new slow failure: %+v", s)
+	}
+}
