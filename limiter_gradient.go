@@ -135,4 +135,9 @@ func (g *gradient) next(s windowSample, t int64) int {
 	return g.current()
 }
 
-func (g *gradient) current() int { return max(g.cfg.MinLimit, int(g.limit)) }
+func (g *gradient) current() int {
+	if g.limit >= float64(g.cfg.MaxLimit) { // MaxInt is 2⁶³ as a float64: not an int
+		return g.cfg.MaxLimit
+	}
+	return max(g.cfg.MinLimit, int(g.limit))
+}
