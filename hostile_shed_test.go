@@ -230,3 +230,26 @@ func TestHostileShedLimiterRefusalInRetryCostsBudgetNothing(t *testing.T) {
 		}
 	})
 }
+// TestHostileShedFastErrorsDoNotPoisonNoLoad: a dependency that fails
+// fast for a while (connection refused in microseconds) and then comes
+// back as it was must not leave the limiter believing its no-load
+// latency is the errors' and refusing calls until the next probe.
+func TestHostileShedFastErrorsDoNotPoisonNoLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 20, Window: time.Millisecond, MaxWaiters: 1000}))
+		for range 5 {
+			wave(l, context.Background(), 20, 20*time.Millisecond, nil)
+		}
+		before := l.Limit()
+		for range 5 { // the dependency flaps: fast errors
+			wave(l, context.Background(), 20, 50*time.Microsecond, errTransient)
+		}
+		start := time.Now()
+		for time.Since(start) < 2*time.Second { // back as it was, and busy
+			wave(l, context.Background(), max(20, l.Limit()), 20*time.Millisecond, nil)
+		}
+		if got := l.Limit(); got < before/2 {
+			t.Errorf("limit %d two seconds after the dependency came back (it was %d before it flapped): fast errors taught a no-load latency the dependency never had", got, before)
+		}
+	})
+}

@@ -262,7 +262,7 @@ func (l *Limiter) release(p Permit, err error) {
 		return
 	}
 	t := l.now()
-	l.win.add(t-p.start, drop)
+	l.win.add(t-p.start, drop, err != nil && !drop)
 	l.free()
 	if l.win.due(t) && l.mu.TryLock() {
 		if l.win.due(t) {

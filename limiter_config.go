@@ -41,7 +41,9 @@ type LimiterConfig struct {
 	// overloaded, as a timeout or a server's pushback does: such calls
 	// shrink the limit by Backoff. Nil means errors that match
 	// context.DeadlineExceeded or carry a server's pushback (After). Other
-	// errors are ordinary latency samples.
+	// errors are latency samples, but a window in which most calls failed
+	// so is taken for the errors' latency, not the service's: it neither
+	// sets the no-load latency nor grows the limit.
 	Drop func(err error) bool
 
 	// Window is the shortest span of calls whose latencies make one
