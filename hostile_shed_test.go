@@ -230,6 +230,7 @@ func TestHostileShedLimiterRefusalInRetryCostsBudgetNothing(t *testing.T) {
 		}
 	})
 }
+
 // TestHostileShedFastErrorsDoNotPoisonNoLoad: a dependency that fails
 // fast for a while (connection refused in microseconds) and then comes
 // back as it was must not leave the limiter believing its no-load
