@@ -115,8 +115,11 @@ func refuse(w http.ResponseWriter, wait string) {
 // retryAfterSeconds is d as a Retry-After value: whole seconds, rounded
 // up, at least 1.
 func retryAfterSeconds(d time.Duration) string {
-	secs := max(int64((d+time.Second-1)/time.Second), 1)
-	return strconv.FormatInt(secs, 10)
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 { // not d+time.Second-1, which overflows
+		secs++
+	}
+	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 // handlerStatusError is the outcome of a request that next answered with
