@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,6 +40,76 @@ func TestHostileShedHugeRetryAfter(t *testing.T) {
 			t.Errorf("%d, Retry-After %q; want 503 and 9223372037 (MaxInt64 ns in seconds, rounded up)", resp.StatusCode, got)
 		}
 	})
+}
+
+// TestHostileShedHijack: a handler behind Shed that takes over the
+// connection the usual way, w.(http.Hijacker) as websocket libraries do,
+// can, over HTTP/1.1; its slot is freed when it returns.
+func TestHostileShedHijack(t *testing.T) {
+	l, err := retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newShedServer(t, false, l, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/plain" {
+			io.WriteString(w, "ok")
+			return
+		}
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no Hijacker", http.StatusInternalServerError)
+			return
+		}
+		conn, rw, err := hj.Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("upgrade: %d %q, want 101", resp.StatusCode, body)
+	}
+	io.WriteString(conn, "hello\n")
+	if line, _ := br.ReadString('\n'); line != "echo hello\n" {
+		t.Errorf("after the hijack: %q", line)
+	}
+	conn.Close()
+	// The handler returned: its slot is free for the next request.
+	c := srv.client(t)
+	for range 100 {
+		if l.InFlight() == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	resp, err = c.Get(srv.URL + "/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); got != "ok" {
+		t.Errorf("after the hijack: %d %q", resp.StatusCode, got)
+	}
+	if l.InFlight() != 0 {
+		t.Errorf("%d in flight after the hijacked handler returned", l.InFlight())
+	}
 }
 
 // TestHostileShedStreaming: a handler that streams through Shed flushes
