@@ -254,3 +254,25 @@ func TestHostileShedFastErrorsDoNotPoisonNoLoad(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileShedPanickingDropFreesSlot: a Drop that panics lets the
+// panic through but frees the call's slot, as a breaker's panicking
+// Classify frees its probe; a leaked slot per panic would leave the
+// limiter refusing everything.
+func TestHostileShedPanickingDropFreesSlot(t *testing.T) {
+	l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1, Drop: func(error) bool { panic("bad Drop") }}))
+	func() {
+		defer func() {
+			if r := recover(); r != "bad Drop" {
+				t.Errorf("recovered %v, want the Drop's panic", r)
+			}
+		}()
+		retry.Admit(context.Background(), l, func(context.Context) (int, error) { return 0, errTransient })
+	}()
+	if l.InFlight() != 0 {
+		t.Errorf("%d in flight after the call", l.InFlight())
+	}
+	if _, err := retry.Admit(context.Background(), l, func(context.Context) (int, error) { return 0, nil }); err != nil {
+		t.Errorf("next call: %v, want it let through", err)
+	}
+}

@@ -43,7 +43,8 @@ type LimiterConfig struct {
 	// context.DeadlineExceeded or carry a server's pushback (After). Other
 	// errors are latency samples, but a window in which most calls failed
 	// so is taken for the errors' latency, not the service's: it neither
-	// sets the no-load latency nor grows the limit.
+	// sets the no-load latency nor grows the limit. If Drop panics, the
+	// call's slot is freed and the panic goes on.
 	Drop func(err error) bool
 
 	// Window is the shortest span of calls whose latencies make one
