@@ -276,3 +276,32 @@ func TestHostileShedPanickingDropFreesSlot(t *testing.T) {
 		t.Errorf("next call: %v, want it let through", err)
 	}
 }
+
+// TestHostileShedBadLimiterConfigs: every bad setting is ErrInvalid from
+// Validate and NewLimiter, never a panic nor a limiter that breaks its
+// own bounds: an InitialLimit above the default MaxLimit (1000) is as
+// bad as a MinLimit above it.
+func TestHostileShedBadLimiterConfigs(t *testing.T) {
+	for name, cfg := range map[string]retry.LimiterConfig{
+		"Initial>default Max": {InitialLimit: 5000},
+		"Tolerance NaN":       {Tolerance: math.NaN()},
+		"Tolerance +Inf":      {Tolerance: math.Inf(1)},
+		"Tolerance -1":        {Tolerance: -1},
+		"Backoff NaN":         {Backoff: math.NaN()},
+		"Backoff -0.5":        {Backoff: -0.5},
+		"negative Initial":    {InitialLimit: -1},
+		"negative Min":        {MinLimit: -1},
+		"negative Max":        {MaxLimit: -1},
+		"negative Window":     {Window: -1},
+		"negative Probe":      {ProbeInterval: -1},
+		"negative RetryAfter": {RetryAfter: -1},
+		"Min>Max huge":        {MinLimit: math.MaxInt, MaxLimit: math.MaxInt - 1},
+	} {
+		if err := cfg.Validate(); !errors.Is(err, retry.ErrInvalid) {
+			t.Errorf("%s: Validate = %v, want ErrInvalid", name, err)
+		}
+		if l, err := retry.NewLimiter(cfg); l != nil || !errors.Is(err, retry.ErrInvalid) {
+			t.Errorf("%s: NewLimiter = %p, %v, want ErrInvalid", name, l, err)
+		}
+	}
+}

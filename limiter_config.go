@@ -93,6 +93,8 @@ func (c LimiterConfig) Validate() error {
 		return invalid("LimiterConfig.InitialLimit (%d) is outside MinLimit and MaxLimit", c.InitialLimit)
 	case c.MaxLimit == 0 && c.MinLimit > defaultMaxLimit:
 		return invalid("LimiterConfig.MinLimit (%d) is above the default MaxLimit (%d)", c.MinLimit, defaultMaxLimit)
+	case c.MaxLimit == 0 && c.InitialLimit > defaultMaxLimit:
+		return invalid("LimiterConfig.InitialLimit (%d) is above the default MaxLimit (%d)", c.InitialLimit, defaultMaxLimit)
 	case c.Tolerance != 0 && !(c.Tolerance >= 1 && !math.IsInf(c.Tolerance, 1)):
 		return invalid("LimiterConfig.Tolerance is %v, not a finite number of at least 1", c.Tolerance)
 	case c.Backoff != 0 && !(c.Backoff > 0 && c.Backoff < 1):
