@@ -305,3 +305,50 @@ func TestHostileShedBadLimiterConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileShedLimitMovesUnderStorm: the limit shrinks (drops) and
+// grows (fast successes) every millisecond while 300 goroutines queue,
+// time out and are cancelled, under -race: at the end nothing is in
+// flight, nothing waits, and exactly Limit() calls fit.
+func TestHostileShedLimitMovesUnderStorm(t *testing.T) {
+	l := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 8, MaxLimit: 16, Window: time.Millisecond, MaxWaiters: 32, MaxWait: 2 * time.Millisecond}))
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if i%5 == 0 {
+				go cancel()
+			}
+			retry.Admit(ctx, l, func(ctx context.Context) (int, error) {
+				time.Sleep(time.Duration(i%4) * 100 * time.Microsecond)
+				switch i % 7 {
+				case 0:
+					return 0, context.DeadlineExceeded
+				case 1:
+					return 0, errTransient
+				}
+				return 0, nil
+			})
+		})
+	}
+	wg.Wait()
+	if l.InFlight() != 0 {
+		t.Fatalf("%d in flight after every call ended", l.InFlight())
+	}
+	n := l.Limit()
+	var ps []retry.Permit
+	for range n {
+		p, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatalf("limit %d, but call %d was refused: %v", n, len(ps)+1, err)
+		}
+		ps = append(ps, p)
+	}
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, retry.ErrWaitTimeout) {
+		t.Errorf("call %d with a limit of %d: %v, want ErrWaitTimeout", n+1, n, err)
+	}
+	for i := range ps {
+		ps[i].Done(context.Canceled)
+	}
+}
