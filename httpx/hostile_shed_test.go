@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,12 +96,7 @@ func TestHostileShedHijack(t *testing.T) {
 	conn.Close()
 	// The handler returned: its slot is free for the next request.
 	c := srv.client(t)
-	for range 100 {
-		if l.InFlight() == 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitIdle(t, l)
 	resp, err = c.Get(srv.URL + "/plain")
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +141,66 @@ func TestHostileShedStreaming(t *testing.T) {
 			t.Errorf("proto %s", resp.Proto)
 		}
 	})
+}
+
+// TestHostileShedLimiterQueueClientsLeave: clients that give up while
+// queued in a Limiter leave nothing taken; the request queued behind
+// them is served once the slot frees.
+func TestHostileShedLimiterQueueClientsLeave(t *testing.T) {
+	protocols(t, func(t *testing.T, h2 bool) {
+		l, _ := retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1, MaxWaiters: 8})
+		var served atomic.Int64
+		srv := newShedServer(t, h2, l, func(w http.ResponseWriter, r *http.Request) {
+			served.Add(1)
+			io.WriteString(w, "ok")
+		})
+		held, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := srv.client(t)
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+				if resp, err := c.Do(req); err == nil {
+					resp.Body.Close()
+					t.Errorf("a queued request was answered %d", resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		got := make(chan string, 1)
+		go func() {
+			resp, err := c.Get(srv.URL) // queues until the slot frees
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- readAll(t, resp)
+		}()
+		held.Done(nil)
+		if body := <-got; body != "ok" {
+			t.Errorf("queued request: %q", body)
+		}
+		// A request that left may still be served if the slot reached it
+		// before the server saw its client go (see
+		// TestShedClientGoneWhileQueued); none holds a slot after.
+		waitIdle(t, l)
+		if served.Load() < 1 {
+			t.Errorf("%d served", served.Load())
+		}
+	})
+}
+
+// waitIdle waits until l has no call in flight, failing the test after 10s.
+func waitIdle(t *testing.T, l *retry.Limiter) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); l.InFlight() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls still in flight", l.InFlight())
+		}
+	}
 }
