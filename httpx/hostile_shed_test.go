@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,58 +137,6 @@ func TestHostileShedStreaming(t *testing.T) {
 		}
 		if !strings.HasPrefix(resp.Proto, map[bool]string{false: "HTTP/1", true: "HTTP/2"}[h2]) {
 			t.Errorf("proto %s", resp.Proto)
-		}
-	})
-}
-
-// TestHostileShedLimiterQueueClientsLeave: clients that give up while
-// queued in a Limiter leave nothing taken; the request queued behind
-// them is served once the slot frees.
-func TestHostileShedLimiterQueueClientsLeave(t *testing.T) {
-	protocols(t, func(t *testing.T, h2 bool) {
-		l, _ := retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1, MaxWaiters: 8})
-		var served atomic.Int64
-		srv := newShedServer(t, h2, l, func(w http.ResponseWriter, r *http.Request) {
-			served.Add(1)
-			io.WriteString(w, "ok")
-		})
-		held, err := l.Acquire(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := srv.client(t)
-		var wg sync.WaitGroup
-		for range 6 {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-				defer cancel()
-				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-				if resp, err := c.Do(req); err == nil {
-					resp.Body.Close()
-					t.Errorf("a queued request was answered %d", resp.StatusCode)
-				}
-			})
-		}
-		wg.Wait()
-		got := make(chan string, 1)
-		go func() {
-			resp, err := c.Get(srv.URL) // queues until the slot frees
-			if err != nil {
-				got <- err.Error()
-				return
-			}
-			got <- readAll(t, resp)
-		}()
-		held.Done(nil)
-		if body := <-got; body != "ok" {
-			t.Errorf("queued request: %q", body)
-		}
-		// A request that left may still be served if the slot reached it
-		// before the server saw its client go (see
-		// TestShedClientGoneWhileQueued); none holds a slot after.
-		waitIdle(t, l)
-		if served.Load() < 1 {
-			t.Errorf("%d served", served.Load())
 		}
 	})
 }
