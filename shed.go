@@ -78,8 +78,11 @@ type permitOwner interface {
 
 // Permit is a slot taken from an Admitter by Acquire for one call. Call
 // Done exactly once when the call has ended, whatever happened (defer
-// it). It is a value so that taking a slot allocates nothing; do not
-// copy it to call Done twice. The zero Permit's Done does nothing.
+// it): a Permit never ended holds its slot for good. Done twice on one
+// Permit frees it once, but it is a value, so that taking a slot
+// allocates nothing, and copies cannot tell: Done on two copies frees the
+// slot twice (then one call too many gets through, or a Bulkhead with no
+// other slot taken panics). The zero Permit's Done does nothing.
 type Permit struct {
 	owner permitOwner
 	ctx   context.Context
