@@ -352,3 +352,30 @@ func TestHostileShedLimitMovesUnderStorm(t *testing.T) {
 		ps[i].Done(context.Canceled)
 	}
 }
+
+// TestHostileShedQueuedAttemptTimeoutCostsBudgetNothing: attempts of a
+// Retry whose AttemptTimeout runs out while they wait in a Limiter's
+// queue sent nothing: the budget counts no failure for them (it counted
+// one per attempt), and the error still matches the attempt's timeout.
+func TestHostileShedQueuedAttemptTimeoutCostsBudgetNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for name, a := range admitters(t, 1, 4, 0) {
+			held, err := a.Acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &countingBudget{}
+			p := &retry.Policy{MaxAttempts: 3, Budget: b, AttemptTimeout: 10 * time.Millisecond, Backoff: retry.Constant{}}
+			_, err = retry.Retry(context.Background(), p, func(ctx context.Context) (int, error) {
+				return retry.Admit(ctx, a, func(context.Context) (int, error) { return 0, nil })
+			})
+			if !errors.Is(err, retry.ErrAttemptTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s: Retry = %v, want the attempt's timeout", name, err)
+			}
+			if b.ko != 0 {
+				t.Errorf("%s: budget counted %d failures for attempts that waited in the queue, want 0", name, b.ko)
+			}
+			held.Done(nil)
+		}
+	})
+}

@@ -126,7 +126,9 @@ func (p *Permit) ignored(err error) bool {
 // *ShedError marked with After (see ShedError): a retry loop around Admit
 // waits ShedError.Wait before the next attempt, within Policy.MaxAfter.
 // If ctx ends while the call waits for a slot, or is done already, fn is
-// not called and the error is ctx's. A panic in fn frees the slot, without
+// not called and the error is ctx's (errors.Is finds it; a deadline's is
+// marked as a refusal, so that a Retry whose AttemptTimeout ran out while
+// the call waited charges its Budget no failure: nothing was sent). A panic in fn frees the slot, without
 // a sample, and goes on.
 //
 // With a retry loop and a circuit breaker, put the loop outside, the
@@ -149,6 +151,9 @@ func Admit[T any](ctx context.Context, a Admitter, fn func(context.Context) (T, 
 	}
 	p, err := a.Acquire(ctx)
 	if err != nil {
+		if err == context.DeadlineExceeded {
+			err = &unsentError{err}
+		}
 		return zero, err
 	}
 	finished := false
@@ -180,9 +185,21 @@ func invalidAcquire(nilCtx bool, admitter string) error {
 	return invalid("nil %s", admitter)
 }
 
-// isShed reports whether err is a load shedder's refusal: nothing was
-// sent, so it costs a Budget nothing.
+// isShed reports whether err is a load shedder's refusal, or a call whose
+// deadline came while it waited for a slot: nothing was sent, so it costs
+// a Budget nothing.
 func isShed(err error) bool {
-	_, ok := errors.AsType[*ShedError](err)
+	if _, ok := errors.AsType[*ShedError](err); ok {
+		return true
+	}
+	_, ok := errors.AsType[*unsentError](err)
 	return ok
 }
+
+// unsentError is the error of a call that Admit never made because its
+// context's deadline came while it waited for a slot: that error, which
+// errors.Is still finds, marked as sending nothing.
+type unsentError struct{ err error }
+
+func (e *unsentError) Error() string { return e.err.Error() }
+func (e *unsentError) Unwrap() error { return e.err }
