@@ -379,3 +379,37 @@ func TestHostileShedQueuedAttemptTimeoutCostsBudgetNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileShedInnerQueueTimeoutIsNoSample: calls whose deadline came
+// while they waited in an inner admitter's queue never reached the
+// dependency: for the outer Limiter they are no sample, not drops.
+func TestHostileShedInnerQueueTimeoutIsNoSample(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		outer := mustNew(retry.NewLimiter(retry.LimiterConfig{InitialLimit: 30, Window: time.Millisecond}))
+		inner := mustNew(retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 1, MaxWaiters: 100}))
+		wave(outer, context.Background(), 10, 10*time.Millisecond, nil)
+		held, err := inner.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+				defer cancel()
+				_, err := retry.Admit(ctx, outer, func(ctx context.Context) (int, error) {
+					return retry.Admit(ctx, inner, func(context.Context) (int, error) { return 0, nil })
+				})
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("queued call: %v, want its deadline", err)
+				}
+			})
+		}
+		wg.Wait()
+		held.Done(nil)
+		wave(outer, context.Background(), 10, 10*time.Millisecond, nil) // ends the window
+		if got := outer.Limit(); got != 30 {
+			t.Errorf("outer limit %d, want 30: waits in the inner queue are no drops", got)
+		}
+	})
+}

@@ -94,7 +94,9 @@ type Permit struct {
 // health, except when they say nothing about it: an error that matches
 // context.Canceled, any error once the context given to Acquire was
 // cancelled (the caller gave up), and another admitter's or a breaker's
-// refusal (a *ShedError, a *BreakerError) free the slot without a sample.
+// refusal (a *ShedError, a *BreakerError, or Admit's error for a deadline
+// that came while its call waited for a slot) free the slot without a
+// sample.
 // Done(context.Canceled) is the way to free a slot without a sample.
 func (p *Permit) Done(err error) {
 	if p.owner != nil {
@@ -114,7 +116,7 @@ func (p *Permit) ignored(err error) bool {
 	if errors.Is(err, context.Canceled) || (p.ctx != nil && p.ctx.Err() == context.Canceled) {
 		return true
 	}
-	if _, ok := errors.AsType[*ShedError](err); ok {
+	if isShed(err) {
 		return true
 	}
 	_, ok := errors.AsType[*BreakerError](err)
