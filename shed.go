@@ -203,5 +203,5 @@ func isShed(err error) bool {
 // errors.Is still finds, marked as sending nothing.
 type unsentError struct{ err error }
 
-func (e *unsentError) Error() string { return e.err.Error() }
+func (e *unsentError) Error() string { return "retry: deadline reached while waiting for a slot" }
 func (e *unsentError) Unwrap() error { return e.err }
