@@ -3,6 +3,7 @@ package grpcx_test
 import (
 	"context"
 	"math"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -93,5 +95,51 @@ func TestHostileShedUnaryHugePushback(t *testing.T) {
 	}
 	if w := clk.all(); len(w) != 0 || srv.calls.Load() != 0 {
 		t.Errorf("client waited %v, handler saw %d calls; want no wait and none", w, srv.calls.Load())
+	}
+}
+
+// panicking is a TestService whose unary handler panics.
+type panicking struct{ server }
+
+func (p *panicking) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	panic("handler bug")
+}
+
+// TestHostileShedUnaryHandlerPanics: behind a recovering interceptor, a
+// handler that panics frees its slot and is no sample.
+func TestHostileShedUnaryHandlerPanics(t *testing.T) {
+	l, err := retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shed, err := grpcx.ShedUnary(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recoverer := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = status.Errorf(codes.Internal, "panic: %v", r)
+			}
+		}()
+		return h(ctx, req)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.ChainUnaryInterceptor(recoverer, shed))
+	testgrpc.RegisterTestServiceServer(g, &panicking{})
+	done := make(chan struct{})
+	go func() { defer close(done); g.Serve(lis) }()
+	t.Cleanup(func() { g.Stop(); <-done })
+	c := dial(t, lis.Addr().String(), nil)
+	for range 3 { // a leaked slot refuses the second
+		if _, err := unary(context.Background(), c); status.Code(err) != codes.Internal {
+			t.Fatalf("call: %v, want INTERNAL from the recovered panic", err)
+		}
+	}
+	if l.InFlight() != 0 {
+		t.Errorf("%d in flight", l.InFlight())
 	}
 }
