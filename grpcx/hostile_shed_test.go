@@ -3,7 +3,6 @@ package grpcx_test
 import (
 	"context"
 	"math"
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -112,10 +111,6 @@ func TestHostileShedUnaryHandlerPanics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shed, err := grpcx.ShedUnary(l)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recoverer := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -124,16 +119,7 @@ func TestHostileShedUnaryHandlerPanics(t *testing.T) {
 		}()
 		return h(ctx, req)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.ChainUnaryInterceptor(recoverer, shed))
-	testgrpc.RegisterTestServiceServer(g, &panicking{})
-	done := make(chan struct{})
-	go func() { defer close(done); g.Serve(lis) }()
-	t.Cleanup(func() { g.Stop(); <-done })
-	c := dial(t, lis.Addr().String(), nil)
+	c := serveShed(t, &panicking{}, l, nil, recoverer)
 	for range 3 { // a leaked slot refuses the second
 		if _, err := unary(context.Background(), c); status.Code(err) != codes.Internal {
 			t.Fatalf("call: %v, want INTERNAL from the recovered panic", err)
