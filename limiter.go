@@ -262,7 +262,7 @@ func (l *Limiter) release(p Permit, err error) {
 		return
 	}
 	t := l.now()
-	l.win.add(t-p.start, drop)
+	l.win.add(t-p.start, drop, err != nil && !drop)
 	l.free()
 	if l.win.due(t) && l.mu.TryLock() {
 		if l.win.due(t) {
@@ -272,10 +272,19 @@ func (l *Limiter) release(p Permit, err error) {
 	}
 }
 
-// dropped reports whether err, a call's error, is a sign of overload.
+// dropped reports whether err, a call's error, is a sign of overload. If
+// Drop panics, the call's slot is freed before the panic goes on.
 func (l *Limiter) dropped(err error) bool {
 	if l.cfg.Drop != nil {
-		return l.cfg.Drop(err)
+		done := false
+		defer func() {
+			if !done {
+				l.free()
+			}
+		}()
+		drop := l.cfg.Drop(err)
+		done = true
+		return drop
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true

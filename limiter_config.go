@@ -41,7 +41,10 @@ type LimiterConfig struct {
 	// overloaded, as a timeout or a server's pushback does: such calls
 	// shrink the limit by Backoff. Nil means errors that match
 	// context.DeadlineExceeded or carry a server's pushback (After). Other
-	// errors are ordinary latency samples.
+	// errors are latency samples, but a window in which most calls failed
+	// so is taken for the errors' latency, not the service's: it neither
+	// sets the no-load latency nor grows the limit. If Drop panics, the
+	// call's slot is freed and the panic goes on.
 	Drop func(err error) bool
 
 	// Window is the shortest span of calls whose latencies make one
@@ -90,6 +93,8 @@ func (c LimiterConfig) Validate() error {
 		return invalid("LimiterConfig.InitialLimit (%d) is outside MinLimit and MaxLimit", c.InitialLimit)
 	case c.MaxLimit == 0 && c.MinLimit > defaultMaxLimit:
 		return invalid("LimiterConfig.MinLimit (%d) is above the default MaxLimit (%d)", c.MinLimit, defaultMaxLimit)
+	case c.MaxLimit == 0 && c.InitialLimit > defaultMaxLimit:
+		return invalid("LimiterConfig.InitialLimit (%d) is above the default MaxLimit (%d)", c.InitialLimit, defaultMaxLimit)
 	case c.Tolerance != 0 && !(c.Tolerance >= 1 && !math.IsInf(c.Tolerance, 1)):
 		return invalid("LimiterConfig.Tolerance is %v, not a finite number of at least 1", c.Tolerance)
 	case c.Backoff != 0 && !(c.Backoff > 0 && c.Backoff < 1):

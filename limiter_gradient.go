@@ -17,6 +17,7 @@ type window struct {
 	count   atomic.Int64 // samples
 	sum     atomic.Int64 // of their latencies
 	drops   atomic.Int64 // samples that were dropped calls
+	errs    atomic.Int64 // samples that failed otherwise
 	least   atomic.Int64 // the least latency
 	peak    atomic.Int64 // most calls in flight at once
 	lastAvg atomic.Int64 // average latency of the last window, for RetryAfter
@@ -24,7 +25,7 @@ type window struct {
 
 // windowSample is what a window gathered.
 type windowSample struct {
-	count, sum, drops, least, peak int64
+	count, sum, drops, errs, least, peak int64
 }
 
 func (w *window) reset(t int64, span time.Duration) {
@@ -43,13 +44,17 @@ func (w *window) inflight(n int64) {
 	}
 }
 
-// add records a call that took rtt; dropped if its error was overload.
-func (w *window) add(rtt int64, dropped bool) {
+// add records a call that took rtt; dropped if its error was overload,
+// failed if it was another error.
+func (w *window) add(rtt int64, dropped, failed bool) {
 	rtt = max(rtt, 1)
 	w.sum.Add(rtt)
 	w.count.Add(1)
-	if dropped {
+	switch {
+	case dropped:
 		w.drops.Add(1)
+	case failed:
+		w.errs.Add(1)
 	}
 	for {
 		m := w.least.Load()
@@ -71,6 +76,7 @@ func (w *window) take(t, inflight int64) windowSample {
 		count: w.count.Swap(0),
 		sum:   w.sum.Swap(0),
 		drops: w.drops.Swap(0),
+		errs:  w.errs.Swap(0),
 		least: w.least.Swap(math.MaxInt64),
 		peak:  w.peak.Swap(inflight),
 	}
@@ -104,7 +110,11 @@ func (g *gradient) next(s windowSample, t int64) int {
 		return g.current()
 	}
 	avg := float64(s.sum) / float64(s.count)
-	if g.probing {
+	// Most calls failed: their latency is the errors' (a refused
+	// connection takes microseconds), not the service's. It may show
+	// queueing, but not the no-load latency nor room to grow.
+	failing := 2*s.errs >= s.count
+	if g.probing && !failing {
 		// The window ran at half the limit: its average is the
 		// dependency's no-load latency now, slower or faster.
 		g.probing = false
@@ -115,15 +125,16 @@ func (g *gradient) next(s windowSample, t int64) int {
 	}
 	// A window's average, not its fastest call: a dependency whose
 	// latency varies even unloaded must not look overloaded.
-	if g.noLoad == 0 || int64(avg) < g.noLoad {
+	if !failing && (g.noLoad == 0 || int64(avg) < g.noLoad) {
 		g.noLoad = int64(avg)
 	}
 	switch ratio := cfg.Tolerance * float64(g.noLoad) / avg; {
 	case s.drops > 0:
 		g.limit *= cfg.Backoff
+	case g.noLoad == 0: // nothing to compare with yet
 	case ratio < 1: // calls queue: shrink to what keeps them within Tolerance
 		g.limit *= max(ratio, 0.5)
-	case float64(2*s.peak) >= g.limit: // headroom, and the limit was near
+	case !failing && float64(2*s.peak) >= g.limit: // headroom, and the limit was near
 		g.limit += max(1, g.limit*(ratio-1)/2)
 	}
 	g.limit = min(max(g.limit, float64(cfg.MinLimit)), float64(cfg.MaxLimit))
@@ -135,4 +146,9 @@ func (g *gradient) next(s windowSample, t int64) int {
 	return g.current()
 }
 
-func (g *gradient) current() int { return max(g.cfg.MinLimit, int(g.limit)) }
+func (g *gradient) current() int {
+	if g.limit >= float64(g.cfg.MaxLimit) { // MaxInt is 2⁶³ as a float64: not an int
+		return g.cfg.MaxLimit
+	}
+	return max(g.cfg.MinLimit, int(g.limit))
+}

@@ -43,7 +43,7 @@ func walkMarks(err error) marks {
 func readMarks(err error) marks {
 	var m marks
 	_, m.permanent = errors.AsType[*permanentError](err)
-	_, m.unsent = errors.AsType[*ShedError](err)
+	m.unsent = isShed(err)
 	m.after, _ = errors.AsType[*afterError](err)
 	m.rejection, _ = rejection(err)
 	return m
@@ -119,7 +119,8 @@ func (e *BreakerError) mark() (error, found) {
 	}
 	return e.Reason, found{marks: marks{rejection: e}}
 }
-func (e *Error) mark() (error, found) { return nil, found{nested: e} }
+func (e *Error) mark() (error, found)       { return nil, found{nested: e} }
+func (e *unsentError) mark() (error, found) { return e.err, found{marks: marks{unsent: true}} }
 func (e *ShedError) mark() (error, found) {
 	if e == nil { // a typed nil returned by fn: an error like any other
 		return nil, found{}

@@ -78,8 +78,11 @@ type permitOwner interface {
 
 // Permit is a slot taken from an Admitter by Acquire for one call. Call
 // Done exactly once when the call has ended, whatever happened (defer
-// it). It is a value so that taking a slot allocates nothing; do not
-// copy it to call Done twice. The zero Permit's Done does nothing.
+// it): a Permit never ended holds its slot for good. Done twice on one
+// Permit frees it once, but it is a value, so that taking a slot
+// allocates nothing, and copies cannot tell: Done on two copies frees the
+// slot twice (then one call too many gets through, or a Bulkhead with no
+// other slot taken panics). The zero Permit's Done does nothing.
 type Permit struct {
 	owner permitOwner
 	ctx   context.Context
@@ -91,7 +94,9 @@ type Permit struct {
 // health, except when they say nothing about it: an error that matches
 // context.Canceled, any error once the context given to Acquire was
 // cancelled (the caller gave up), and another admitter's or a breaker's
-// refusal (a *ShedError, a *BreakerError) free the slot without a sample.
+// refusal (a *ShedError, a *BreakerError, or Admit's error for a deadline
+// that came while its call waited for a slot) free the slot without a
+// sample.
 // Done(context.Canceled) is the way to free a slot without a sample.
 func (p *Permit) Done(err error) {
 	if p.owner != nil {
@@ -111,7 +116,7 @@ func (p *Permit) ignored(err error) bool {
 	if errors.Is(err, context.Canceled) || (p.ctx != nil && p.ctx.Err() == context.Canceled) {
 		return true
 	}
-	if _, ok := errors.AsType[*ShedError](err); ok {
+	if isShed(err) {
 		return true
 	}
 	_, ok := errors.AsType[*BreakerError](err)
@@ -123,7 +128,9 @@ func (p *Permit) ignored(err error) bool {
 // *ShedError marked with After (see ShedError): a retry loop around Admit
 // waits ShedError.Wait before the next attempt, within Policy.MaxAfter.
 // If ctx ends while the call waits for a slot, or is done already, fn is
-// not called and the error is ctx's. A panic in fn frees the slot, without
+// not called and the error is ctx's (errors.Is finds it; a deadline's is
+// marked as a refusal, so that a Retry whose AttemptTimeout ran out while
+// the call waited charges its Budget no failure: nothing was sent). A panic in fn frees the slot, without
 // a sample, and goes on.
 //
 // With a retry loop and a circuit breaker, put the loop outside, the
@@ -146,6 +153,9 @@ func Admit[T any](ctx context.Context, a Admitter, fn func(context.Context) (T, 
 	}
 	p, err := a.Acquire(ctx)
 	if err != nil {
+		if err == context.DeadlineExceeded {
+			err = &unsentError{err}
+		}
 		return zero, err
 	}
 	finished := false
@@ -177,9 +187,21 @@ func invalidAcquire(nilCtx bool, admitter string) error {
 	return invalid("nil %s", admitter)
 }
 
-// isShed reports whether err is a load shedder's refusal: nothing was
-// sent, so it costs a Budget nothing.
+// isShed reports whether err is a load shedder's refusal, or a call whose
+// deadline came while it waited for a slot: nothing was sent, so it costs
+// a Budget nothing.
 func isShed(err error) bool {
-	_, ok := errors.AsType[*ShedError](err)
+	if _, ok := errors.AsType[*ShedError](err); ok {
+		return true
+	}
+	_, ok := errors.AsType[*unsentError](err)
 	return ok
 }
+
+// unsentError is the error of a call that Admit never made because its
+// context's deadline came while it waited for a slot: that error, which
+// errors.Is still finds, marked as sending nothing.
+type unsentError struct{ err error }
+
+func (e *unsentError) Error() string { return "retry: deadline reached while waiting for a slot" }
+func (e *unsentError) Unwrap() error { return e.err }

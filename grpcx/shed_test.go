@@ -18,9 +18,9 @@ import (
 	"github.com/retrykit/retry/grpcx"
 )
 
-// serveShed serves srv on loopback behind ShedUnary(a), and returns a
-// client through ic.
-func serveShed(t *testing.T, srv *server, a retry.Admitter, ic *grpcx.Interceptor) testgrpc.TestServiceClient {
+// serveShed serves srv on loopback behind ShedUnary(a), itself behind
+// the interceptors outer if any, and returns a client through ic.
+func serveShed(t *testing.T, srv testgrpc.TestServiceServer, a retry.Admitter, ic *grpcx.Interceptor, outer ...grpc.UnaryServerInterceptor) testgrpc.TestServiceClient {
 	t.Helper()
 	shed, err := grpcx.ShedUnary(a)
 	if err != nil {
@@ -30,7 +30,7 @@ func serveShed(t *testing.T, srv *server, a retry.Admitter, ic *grpcx.Intercepto
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(grpc.UnaryInterceptor(shed))
+	g := grpc.NewServer(grpc.ChainUnaryInterceptor(append(outer, shed)...))
 	testgrpc.RegisterTestServiceServer(g, srv)
 	done := make(chan struct{})
 	go func() { defer close(done); g.Serve(lis) }()

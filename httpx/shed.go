@@ -1,10 +1,12 @@
 package httpx
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -53,9 +55,10 @@ func (c ShedConfig) Validate() error {
 // request context past its deadline, count as drops (see
 // retry.LimiterConfig.Drop); other 5xx answers are failures timed as any
 // other call; a request whose client went away, or whose handler panicked
-// (http.ErrAbortHandler included), is no sample. The time includes
-// writing the response, so a handler that streams a long body teaches
-// the limiter that it is slow: protect such handlers with a Bulkhead.
+// (http.ErrAbortHandler included), or that hijacked the connection, is no
+// sample. The time includes writing the response, so a handler that
+// streams a long body teaches the limiter that it is slow: protect such
+// handlers with a Bulkhead.
 //
 // The handler is safe for concurrent use. A bad cfg returns an error
 // wrapping ErrInvalid.
@@ -115,8 +118,11 @@ func refuse(w http.ResponseWriter, wait string) {
 // retryAfterSeconds is d as a Retry-After value: whole seconds, rounded
 // up, at least 1.
 func retryAfterSeconds(d time.Duration) string {
-	secs := max(int64((d+time.Second-1)/time.Second), 1)
-	return strconv.FormatInt(secs, 10)
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 { // not d+time.Second-1, which overflows
+		secs++
+	}
+	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 // handlerStatusError is the outcome of a request that next answered with
@@ -130,7 +136,8 @@ func (e *handlerStatusError) Error() string {
 // statusRecorder notes the status that a handler writes.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code     int
+	hijacked bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -155,6 +162,15 @@ func (s *statusRecorder) Flush() {
 	http.NewResponseController(s.ResponseWriter).Flush()
 }
 
+// Hijack passes on to the ResponseWriter, for handlers that take over the
+// connection with a type assertion (websockets); over HTTP/2 it fails, as
+// http.ResponseController's does.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	s.hijacked = s.hijacked || err == nil
+	return conn, rw, err
+}
+
 // Unwrap gives http.ResponseController the ResponseWriter.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
@@ -162,6 +178,9 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func (s *statusRecorder) outcome(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.hijacked { // its time is the connection's life, not the handler's
+		return context.Canceled
 	}
 	switch code := s.code; {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
@@ -174,4 +193,7 @@ func (s *statusRecorder) outcome(ctx context.Context) error {
 	return nil
 }
 
-var _ http.Flusher = (*statusRecorder)(nil)
+var (
+	_ http.Flusher  = (*statusRecorder)(nil)
+	_ http.Hijacker = (*statusRecorder)(nil)
+)

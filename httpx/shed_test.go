@@ -174,49 +174,57 @@ func TestShedLimiterLearnsFromHandler(t *testing.T) {
 // waits for a slot gives its place back, and leaves no goroutine behind.
 func TestShedClientGoneWhileQueued(t *testing.T) {
 	protocols(t, func(t *testing.T, h2 bool) {
-		b, _ := retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 1, MaxWaiters: 1})
-		var served atomic.Int64
-		srv := newShedServer(t, h2, b, func(w http.ResponseWriter, r *http.Request) {
-			served.Add(1)
-			io.WriteString(w, "ok")
-		})
-		held, err := b.Acquire(context.Background())
+		bh, _ := retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 1, MaxWaiters: 1})
+		l, _ := retry.NewLimiter(retry.LimiterConfig{InitialLimit: 1, MaxLimit: 1, MaxWaiters: 1})
+		for _, b := range []retry.Admitter{bh, l} {
+			clientGoneWhileQueued(t, h2, b)
+		}
+	})
+}
+
+// clientGoneWhileQueued is TestShedClientGoneWhileQueued with b.
+func clientGoneWhileQueued(t *testing.T, h2 bool, b retry.Admitter) {
+	var served atomic.Int64
+	srv := newShedServer(t, h2, b, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		io.WriteString(w, "ok")
+	})
+	held, err := b.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if resp, err := c.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("queued request: %v, want the client's deadline", err)
+	}
+	held.Done(nil)
+	// The slot and the place in the queue come back once the server
+	// sees the client gone; then requests are served again.
+	ok := false
+	for range 200 {
+		resp, err := c.Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := srv.client(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-		if resp, err := c.Do(req); !errors.Is(err, context.DeadlineExceeded) {
-			if err == nil {
-				resp.Body.Close()
-			}
-			t.Fatalf("queued request: %v, want the client's deadline", err)
+		body := readAll(t, resp)
+		if resp.StatusCode == 200 && body == "ok" {
+			ok = true
+			break
 		}
-		held.Done(nil)
-		// The slot and the place in the queue come back once the server
-		// sees the client gone; then requests are served again.
-		ok := false
-		for range 200 {
-			resp, err := c.Get(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := readAll(t, resp)
-			if resp.StatusCode == 200 && body == "ok" {
-				ok = true
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-		// The request that gave up may still have been served, if the
-		// slot came before the server saw the client go: no check of
-		// served here (see TestShedGoneClientNotServed).
-		if !ok {
-			t.Errorf("no request served after the slot came free")
-		}
-	})
+		time.Sleep(time.Millisecond)
+	}
+	// The request that gave up may still have been served, if the
+	// slot came before the server saw the client go: no check of
+	// served here (see TestShedGoneClientNotServed).
+	if !ok {
+		t.Errorf("no request served after the slot came free")
+	}
 }
 
 func TestShedHandlerPanicFreesSlot(t *testing.T) {
