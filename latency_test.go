@@ -286,3 +286,25 @@ func TestLatencyTrackerRotationCannotStall(t *testing.T) {
 		}
 	}
 }
+
+// Below 64ns every nanosecond has its own bucket, so the quantiles are
+// exact there: the q-quantile of 1..50ns is the sample of rank ⌈50q⌉,
+// reported as the bucket's upper edge (one more nanosecond). (q is taken
+// mid-rank, (k-½)/50, so that float rounding cannot move ⌈50q⌉.)
+func TestLatencyTrackerExactQuantiles(t *testing.T) {
+	tr, err := retry.NewLatencyTracker(retry.LatencyTrackerConfig{Window: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 50; v >= 1; v-- { // in any order
+		tr.Record(time.Duration(v))
+	}
+	for k := 1; k <= 50; k++ {
+		if d, ok := tr.Quantile((float64(k) - 0.5) / 50); !ok || d != time.Duration(k+1) {
+			t.Errorf("Quantile((%d-½)/50) = %v, %v; want %v", k, d, ok, time.Duration(k+1))
+		}
+	}
+	if d, _ := tr.Quantile(0); d != 2 {
+		t.Errorf("Quantile(0) = %v, want 2ns (the smallest sample's bucket)", d)
+	}
+}
