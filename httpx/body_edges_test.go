@@ -68,3 +68,34 @@ func TestCancelledRequestError(t *testing.T) {
 		}
 	}
 }
+
+// A GetBody body longer than its declared length is cut before its last
+// Read goes out, and the error says it is longer, in net/http's words:
+// over HTTP/1.1 and HTTP/2 alike.
+func TestGetBodyLongerThanDeclared(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(proto(h2), func(t *testing.T) {
+			srv := newScript(t, h2, status(200, "ok"))
+			tr, err := httpx.New(httpx.Config{Base: srv.base(t), Retry: fastPolicy(2)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const body = "abcdefgh"
+			req, _ := http.NewRequest("PUT", srv.URL, strings.NewReader(body))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+			req.ContentLength = 5
+			resp, err := tr.RoundTrip(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "http: ContentLength=5 with a longer Body") {
+				t.Fatalf("RoundTrip = %v, %v; want the longer-body error", resp, err)
+			}
+			for _, b := range srv.Bodies() {
+				if len(b) == 5 {
+					t.Fatalf("the server got a body that looks whole: %q", b)
+				}
+			}
+		})
+	}
+}
