@@ -52,7 +52,8 @@ func writeTable(w io.Writer, o *options, results []result) error {
 latency: of the successful calls, from start to the last byte of the body.
 load: %s.
 %s
-rejected: calls a breaker failed fast. refused: retries and hedges a budget refused.
+rejected: attempts a breaker failed fast, hedged copies included. refused: retries
+and hedges a budget refused.
 POSTs intact: bodies the server received whole, of those it received.
 `, load, hedgeLine(o, results))
 	return err
