@@ -587,3 +587,26 @@ func TestHostilePerfHedgeReleaseLate(t *testing.T) {
 	})
 }
 
+// A time window that falls below MinCalls as its calls age out, with no
+// call checking it meanwhile, is short again: the success that fills it
+// back to MinCalls checks the rules, as one that fills a new window does.
+func TestHostilePerfWindowShortAgainAfterAging(t *testing.T) {
+	clk := newHPClock()
+	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 10, Window: 10 * time.Second,
+		BucketPeriod: time.Second, Clock: clk})
+	for range 19 {
+		guardErr(b, nil)
+	}
+	guardErr(b, errBoom) // checks: 20 calls, 1 failure; the window is full
+	clk.Add(5 * time.Second)
+	for range 5 {
+		guardErr(b, errBoom) // checks: 25 calls, 6 failures
+	}
+	clk.Add(5 * time.Second) // the first 20 calls leave: 5 failures, no check
+	for range 5 {
+		guardErr(b, nil) // the fifth makes 10 calls, 5 failures: 50%
+	}
+	if s := b.Snapshot(); s.State != retry.BreakerOpen {
+		t.Fatalf("%v with %d failures in %d calls (ratio 0.5, MinCalls 10)", s.State, s.Failures, s.Calls)
+	}
+}
