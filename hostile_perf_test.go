@@ -203,30 +203,42 @@ func ratioExtras(b *retry.RatioBudget) int {
 	return n
 }
 
-// 64 goroutines' first attempts are all counted, exactly, the first use of
-// the window included, and leave it a slice at a time, at the slice's
-// edge, with the extras granted in that slice.
-func TestHostilePerfRatioFirstsExact(t *testing.T) {
-	clk := newHPClock()
+// ratioAtOne returns a budget of one extra per first attempt and no floor,
+// over 10s of clk.
+func ratioAtOne(t *testing.T, clk retry.Clock) *retry.RatioBudget {
+	t.Helper()
 	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 1, MinPerSecond: retry.None,
 		Window: 10 * time.Second, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const G, N = 64, 50
-	var start sync.WaitGroup
+	return b
+}
+
+// firstsFrom makes n first attempts on b from each of g goroutines at once.
+func firstsFrom(b *retry.RatioBudget, g, n int) {
+	var start, wg sync.WaitGroup
 	start.Add(1)
-	var wg sync.WaitGroup
-	for range G {
+	for range g {
 		wg.Go(func() {
 			start.Wait()
-			for range N {
+			for range n {
 				b.First()
 			}
 		})
 	}
 	start.Done()
 	wg.Wait()
+}
+
+// 64 goroutines' first attempts are all counted, exactly, the first use of
+// the window included, and leave it a slice at a time, at the slice's
+// edge, with the extras granted in that slice.
+func TestHostilePerfRatioFirstsExact(t *testing.T) {
+	clk := newHPClock()
+	b := ratioAtOne(t, clk)
+	const G, N = 64, 50
+	firstsFrom(b, G, N)
 	clk.Add(time.Second - 1) // the last instant of slice 0
 	for range N {
 		b.First()
@@ -254,11 +266,7 @@ func TestHostilePerfRatioFirstsExact(t *testing.T) {
 // the window, and firsts made meanwhile count in the latest slice.
 func TestHostilePerfRatioClockBackwards(t *testing.T) {
 	clk := newHPClock()
-	b, err := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 1, MinPerSecond: retry.None,
-		Window: 10 * time.Second, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := ratioAtOne(t, clk)
 	b.First() // the origin
 	clk.Add(5 * time.Second)
 	for range 10 {
@@ -324,15 +332,7 @@ func TestHostilePerfRatioExtraWithConcurrentFirsts(t *testing.T) {
 // The zero RatioBudget counts 64 goroutines' firsts exactly on real time.
 func TestHostilePerfRatioZeroValue(t *testing.T) {
 	var b retry.RatioBudget
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Go(func() {
-			for range 100 {
-				b.First()
-			}
-		})
-	}
-	wg.Wait()
+	firstsFrom(&b, 64, 100)
 	// 0.2·6400 + 10/s·10s, unless the test ran past the window.
 	if got := ratioExtras(&b); got != 1380 {
 		t.Fatalf("%d extras, want 1380", got)
