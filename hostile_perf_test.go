@@ -610,3 +610,24 @@ func TestHostilePerfWindowShortAgainAfterAging(t *testing.T) {
 		t.Fatalf("%v with %d failures in %d calls (ratio 0.5, MinCalls 10)", s.State, s.Failures, s.Calls)
 	}
 }
+
+// Calls that age out of a time window can raise its failure ratio past
+// the rule without it falling short: the first call of the later period,
+// a success, checks and trips.
+func TestHostilePerfWindowRatioRisesAsSuccessesAge(t *testing.T) {
+	clk := newHPClock()
+	b := newBreaker(t, retry.BreakerConfig{FailureRatio: 0.5, MinCalls: 10, Window: 10 * time.Second,
+		BucketPeriod: time.Second, Clock: clk})
+	for range 20 {
+		guardErr(b, nil)
+	}
+	clk.Add(5 * time.Second)
+	for range 10 {
+		guardErr(b, errBoom) // 10 failures in 30 calls
+	}
+	clk.Add(5 * time.Second) // the 20 successes leave
+	guardErr(b, nil)         // 10 failures in 11 calls
+	if s := b.Snapshot(); s.State != retry.BreakerOpen {
+		t.Fatalf("%v with %d failures in %d calls (ratio 0.5)", s.State, s.Failures, s.Calls)
+	}
+}
