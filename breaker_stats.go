@@ -93,7 +93,11 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 			t = st.times.totals(p)
 		}
 	} else {
-		st.calls.add(failed, slow, d)
+		// A call replaces the oldest: one no longer than the allowed
+		// average raises the average past it if it replaces a shorter one.
+		if nanos, calls := st.calls.add(failed, slow, d); calls > 0 && s.maxAverage > 0 && nanos/calls > int64(s.maxAverage) {
+			check = check || trip == 0
+		}
 		if check {
 			t = st.calls.totals()
 		}

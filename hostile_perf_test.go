@@ -631,3 +631,26 @@ func TestHostilePerfWindowRatioRisesAsSuccessesAge(t *testing.T) {
 		t.Fatalf("%v with %d failures in %d calls (ratio 0.5)", s.State, s.Failures, s.Calls)
 	}
 }
+
+// In a count window a call replaces the oldest, so one no longer than
+// MaxAverageDuration can still raise the average past it, by replacing a
+// shorter call: it checks the rule and trips.
+func TestHostilePerfCountWindowAverageRisesByReplacement(t *testing.T) {
+	clk := newHPClock()
+	b := newBreaker(t, retry.BreakerConfig{MaxAverageDuration: 100 * time.Millisecond, WindowCalls: 10,
+		MinCalls: 10, Clock: clk})
+	took := func(d time.Duration) {
+		retry.Guard(context.Background(), b, func(context.Context) (int, error) { clk.Add(d); return 0, nil })
+	}
+	took(0)
+	for range 9 {
+		took(110 * time.Millisecond) // the tenth call: 990ms in 10 calls
+	}
+	if s := b.Snapshot(); s.State != retry.BreakerClosed {
+		t.Fatalf("%v at an average of %v", s.State, s.AverageDuration)
+	}
+	took(100 * time.Millisecond) // replaces the 0ms call: 1090ms in 10 calls
+	if s := b.Snapshot(); s.State != retry.BreakerOpen {
+		t.Fatalf("%v at an average of %v over 10 calls (MaxAverageDuration 100ms)", s.State, s.AverageDuration)
+	}
+}
