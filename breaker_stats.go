@@ -35,7 +35,12 @@ type closedStats struct {
 	// calls in it, so the call that fills it, a success included, must
 	// check again.
 	short atomic.Bool
-	_     [48]byte
+	// full is the period of a time window, plus one, in which the latest
+	// check found at least MinCalls calls in it. Calls leave a time window
+	// as it moves, with no call to see it fall short, so the first call of
+	// a later period, a success included, checks again.
+	full  atomic.Int64
+	_     [40]byte
 	times *timeWindow // nil unless the window counts time
 	calls *countWindow
 }
@@ -73,10 +78,13 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 	// Only a failure, a slow call or one longer than the allowed average
 	// can make a rule fire, so only those read the whole window; and any
 	// call while the window is short of MinCalls, since filling it can
-	// make the ratios of the calls already in it count.
+	// make the ratios of the calls already in it count, and the first of
+	// a time window's period (see full), which may find it short again.
 	check := trip == 0 && (failed || slow || s.maxAverage > 0 && d > s.maxAverage || st.short.Load())
+	var p int64
 	if st.times != nil {
-		p := st.times.periodOf(elapsed)
+		p = st.times.periodOf(elapsed)
+		check = check || trip == 0 && st.full.Load() != p+1
 		st.times.add(p, failed, slow, d)
 		if failed {
 			st.noteFailure(p)
@@ -85,15 +93,23 @@ func (st *closedStats) record(s *breakerSettings, failed bool, elapsed, d time.D
 			t = st.times.totals(p)
 		}
 	} else {
-		st.calls.add(failed, slow, d)
+		// A call replaces the oldest: one no longer than the allowed
+		// average raises the average past it if it replaces a shorter one.
+		if nanos, calls := st.calls.add(failed, slow, d); calls > 0 && s.maxAverage > 0 && nanos/calls > int64(s.maxAverage) {
+			check = check || trip == 0
+		}
 		if check {
 			t = st.calls.totals()
 		}
 	}
 	if check {
 		trip = s.trips(t)
-		if short := t.calls < s.minCalls; short != st.short.Load() {
+		short := t.calls < s.minCalls
+		if short != st.short.Load() {
 			st.short.Store(short)
+		}
+		if st.times != nil && !short && st.full.Load() != p+1 {
+			st.full.Store(p + 1)
 		}
 	}
 	return trip

@@ -149,7 +149,11 @@ func newCountWindow(n int) *countWindow {
 	return &countWindow{slots: make([]atomic.Uint64, n)}
 }
 
-func (w *countWindow) add(failed, slow bool, d time.Duration) {
+// add counts a call, replacing the oldest. If the call took longer than
+// the one it replaced, which is the only way the average can rise, it
+// returns the total duration and the count of the calls in the window with
+// it (as far as concurrent writers let it tell); else zeros.
+func (w *countWindow) add(failed, slow bool, d time.Duration) (nanos, calls int64) {
 	v := uint64(slotUsed)
 	if failed {
 		v |= slotFailed
@@ -170,8 +174,12 @@ func (w *countWindow) add(failed, slow bool, d time.Duration) {
 		w.slow.Add(s / slotSlow)
 	}
 	if n := int64(v>>slotShift) - int64(old>>slotShift); n != 0 {
-		w.nanos.Add(n)
+		total := w.nanos.Add(n)
+		if n > 0 {
+			return total, int64(min(i+1, uint64(len(w.slots))))
+		}
 	}
+	return 0, 0
 }
 
 // totals reads the running totals. Concurrent writers apply their
