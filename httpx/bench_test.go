@@ -61,33 +61,52 @@ func BenchmarkGet(b *testing.B) {
 	// so that both run under the same load: it reports the median of the
 	// rounds' ratios of httpx's time to the plain client's as x-plain,
 	// the cost of httpx on a real connection (target at most 1.01).
-	b.Run("interleaved", func(b *testing.B) {
-		const rounds = 21
-		n := max(b.N/rounds, 1)
-		ratios := make([]float64, rounds)
-		b.ReportAllocs()
-		b.ResetTimer()
-		timeGets := func(c *http.Client) time.Duration {
-			t0 := time.Now()
-			for range n {
-				doGet(b, c, srv.URL)
-			}
-			return time.Since(t0)
-		}
-		for i := range ratios {
-			// Each goes first in every other round: the first of a pair
-			// meets a different heap and scheduler than the second.
-			var h, p time.Duration
-			if i%2 == 0 {
-				h, p = timeGets(retrying), timeGets(plain)
-			} else {
-				p, h = timeGets(plain), timeGets(retrying)
-			}
-			ratios[i] = float64(h) / float64(p)
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[rounds/2], "x-plain")
+	b.Run("interleaved", func(b *testing.B) { interleaved(b, srv.URL, retrying, plain) })
+	// The controls, in the same harness: a second plain client (what the
+	// harness reads when nothing differs), and a plain client behind a
+	// RoundTripper that only passes the request on (what any RoundTripper
+	// that is not the *http.Transport itself costs).
+	b.Run("interleaved-plain", func(b *testing.B) {
+		interleaved(b, srv.URL, &http.Client{Transport: tr}, plain)
 	})
+	b.Run("interleaved-passthrough", func(b *testing.B) {
+		interleaved(b, srv.URL, &http.Client{Transport: passthrough{tr}}, plain)
+	})
+}
+
+// passthrough is a RoundTripper that only hands the request to its base.
+type passthrough struct{ base http.RoundTripper }
+
+func (p passthrough) RoundTrip(r *http.Request) (*http.Response, error) { return p.base.RoundTrip(r) }
+
+// interleaved times c against base on GETs of url, taking turns, and
+// reports the median ratio of c's time to base's as x-plain.
+func interleaved(b *testing.B, url string, c, base *http.Client) {
+	const rounds = 21
+	n := max(b.N/rounds, 1)
+	ratios := make([]float64, rounds)
+	b.ReportAllocs()
+	b.ResetTimer()
+	timeGets := func(c *http.Client) time.Duration {
+		t0 := time.Now()
+		for range n {
+			doGet(b, c, url)
+		}
+		return time.Since(t0)
+	}
+	for i := range ratios {
+		// Each goes first in every other round: the first of a pair
+		// meets a different heap and scheduler than the second.
+		var h, p time.Duration
+		if i%2 == 0 {
+			h, p = timeGets(c), timeGets(base)
+		} else {
+			p, h = timeGets(base), timeGets(c)
+		}
+		ratios[i] = float64(h) / float64(p)
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[rounds/2], "x-plain")
 }
 
 // BenchmarkPost4K is a POST with a 4 KiB body: with GetBody (as

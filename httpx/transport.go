@@ -480,10 +480,16 @@ func (c *call) statusError(resp *http.Response) error {
 }
 
 func (c *call) retryable(resp *http.Response, err error) bool {
-	if !c.t.cfg.Retryable(resp, err) {
+	return c.t.retryable(c.idempotent, resp, err)
+}
+
+// retryable is call.retryable for the closures that must not capture the
+// call: one that did would move every call to the heap (see plainTrip).
+func (t *Transport) retryable(idempotent bool, resp *http.Response, err error) bool {
+	if !t.cfg.Retryable(resp, err) {
 		return false
 	}
-	return c.idempotent || notProcessed(resp, err)
+	return idempotent || notProcessed(resp, err)
 }
 
 // send makes attempt n of the request with body, through the base
@@ -716,6 +722,9 @@ func (c *call) once() (*http.Response, error) {
 // request's context is done, as it is without hooks.
 func (c *call) onceObserved() (*http.Response, error) {
 	user := c.t.policy.Hooks
+	// OnDone escapes to the heap with what it captures: the Transport,
+	// not the call, which would move every call there too.
+	t, idempotent := c.t, c.idempotent
 	var resp *http.Response
 	var sent error
 	ran := false
@@ -724,10 +733,10 @@ func (c *call) onceObserved() (*http.Response, error) {
 		hooks.OnDone = func(ctx context.Context, e retry.CallEvent) {
 			if _, panicked := e.Err.(*retry.PanicError); ran && !panicked {
 				e.Err = sent // the error RoundTrip returns, not the loop's
-				if sent == nil && resp != nil && c.retryable(resp, nil) {
+				if sent == nil && resp != nil && t.retryable(idempotent, resp, nil) {
 					// A status worth a retry that could not have one: the
 					// call failed, as one whose retries ran out does.
-					se := &statusError{resp: resp, cfg: &c.t.cfg}
+					se := &statusError{resp: resp, cfg: &t.cfg}
 					se.state.Store(2) // kept: the caller reads it
 					e.Err = &retry.Error{Attempts: e.Attempts, Reason: retry.ErrExhausted, Last: se}
 					e.Winner = 0
