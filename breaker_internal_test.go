@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,5 +100,16 @@ func TestBreakerLastFailureMonotonic(t *testing.T) {
 	wg.Wait()
 	if got, want := st.lastFailure.Load(), int64(6+49*8+7+1); got != want {
 		t.Fatalf("lastFailure = %d after racing failures, want %d", got, want)
+	}
+}
+
+// A time window has two stripes per processor, a power of two, at most 32.
+func TestStripes(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs, want := range map[int]int{1: 2, 2: 4, 3: 8, 8: 16, 16: 32, 64: 32} {
+		runtime.GOMAXPROCS(procs)
+		if got := stripes(); got != want {
+			t.Errorf("GOMAXPROCS %d: %d stripes, want %d", procs, got, want)
+		}
 	}
 }
