@@ -98,6 +98,14 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 		}
 		w.uncounted = true
 		return w
+	case k.stall:
+		// The caller gives up as httpx reads the body to replay it.
+		w.errs, w.uncounted = []errCheck{isCaller}, true
+		return w
+	case m.forced:
+		// Every attempt is rejected: nothing is sent, nothing counted.
+		w.errs, w.uncounted = []errCheck{isRejected}, true
+		return w
 	case s.special == untrusted:
 		w.errs, w.extraCalls, w.maxFailures = []errCheck{isCert}, 1, 1
 		return m.proxied(w)
