@@ -38,10 +38,12 @@ type clientMode struct {
 	// trips: a breaker that opens at the first failure, and a retry loop
 	// that waits for its probe (plain scripts only).
 	trips bool
-	// forced: a breaker forced open (until told) before the call, with
-	// WaitForProbe and a budget: every attempt is rejected, nothing is
-	// sent or counted.
-	forced bool
+	// forced: a breaker forced open before the call, with WaitForProbe
+	// and a budget: until told, every attempt is rejected, nothing is
+	// sent or counted; for forcedFor, the retry loop waits for the end
+	// of it and sends its probe (a body sent once is rejected).
+	forced    bool
+	forcedFor time.Duration
 	// override: the client is made for another mode, and the request's
 	// context brings this one's policies (httpx.NoRetry, WithPolicy,
 	// WithHedge or NoHedge): the cell must behave as the mode it is.
@@ -74,6 +76,8 @@ var matrixModes = func() []clientMode {
 		clientMode{name: "WithPolicy ctx on hedge+hooks+MarkAttempts", attempts: matrixAttempts, hedge: true, override: "WithPolicy", hooks: true},
 		clientMode{name: "WithHedge ctx on retry+AttemptTimeout+hooks", attempts: matrixAttempts, hedge: true, timeout: true, override: "WithHedge", hooks: true},
 		clientMode{name: "forced-open breaker+WaitForProbe+budget", attempts: matrixAttempts, hedge: true, forced: true},
+		clientMode{name: "forced-open for 1s breaker+WaitForProbe+budget", attempts: matrixAttempts, hedge: true, forced: true, forcedFor: time.Second, hooks: true},
+		clientMode{name: "forced-open for 1s breaker+WaitForProbe+budget no hedge", attempts: matrixAttempts, forced: true, forcedFor: time.Second, hooks: true},
 	)
 }()
 
@@ -170,7 +174,7 @@ func newCellClient(m clientMode, base http.RoundTripper, s faultScript, srvURL s
 	}
 	if m.forced {
 		r, _ := http.NewRequest(http.MethodGet, srvURL, nil)
-		if err := cc.breakers.For(r).ForceOpen(0); err != nil {
+		if err := cc.breakers.For(r).ForceOpen(m.forcedFor); err != nil {
 			return nil, err
 		}
 	}
