@@ -224,7 +224,8 @@ func Through(name string, wrap func(http.Handler) http.Handler, inner Step) Step
 	}}
 }
 
-// statusWriter notes the status a middleware writes.
+// statusWriter notes the status a middleware writes with WriteHeader (as
+// httpx.Shed does when it refuses).
 type statusWriter struct {
 	http.ResponseWriter
 	code int
@@ -235,13 +236,6 @@ func (s *statusWriter) WriteHeader(code int) {
 		s.code = code
 	}
 	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 // Unwrap gives http.ResponseController the ResponseWriter.
