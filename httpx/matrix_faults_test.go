@@ -1,9 +1,12 @@
 package httpx_test
 
 import (
+	"context"
 	"net/http"
 	"time"
 
+	"github.com/retrykit/retry"
+	"github.com/retrykit/retry/httpx"
 	fs "github.com/retrykit/retry/internal/faultserver"
 )
 
@@ -21,6 +24,17 @@ type faultScript struct {
 	// fewKinds: the script varies what is independent of the body, so
 	// its cells use a few request kinds, not all.
 	fewKinds bool
+	// shed: a status 503 is httpx.Shed's, with its own body.
+	shed bool
+}
+
+// responseBody is the body of a complete response of status to a cell of
+// the script.
+func (s faultScript) responseBody(status int) []byte {
+	if s.shed && status == http.StatusServiceUnavailable {
+		return []byte("load shed: try again later\n")
+	}
+	return fs.ResponseBody(status)
 }
 
 // fewKinds are the kinds of a fewKinds script: idempotent without a body,
@@ -116,6 +130,15 @@ var matrixScripts = func() []faultScript {
 			ss = append(ss, s)
 		}
 	}
+	shed := faultScript{
+		name:     "shed by a full Limiter (503, Retry-After 1), then let through by a Bulkhead",
+		steps:    []fs.Step{fs.Through("shed", shedding, fs.OK()), fs.Through("admitted", admitting, fs.OK())},
+		outcomes: []outcome{{status: 503, after: true}, {status: 200}},
+		shed:     true,
+	}
+	shedAlways := always(shed).named("shed by a full Limiter always")
+	shedAlways.fewKinds = true
+	ss = append(ss, shed, shedAlways)
 	return append(ss,
 		faultScript{name: "redirect 307 with body", steps: []fs.Step{fs.Redirect(307)}, special: redirect},
 		faultScript{name: "redirect 308 with body", steps: []fs.Step{fs.Redirect(308)}, special: redirect},
@@ -139,3 +162,29 @@ func (s faultScript) shortTimeout() bool { return s.special == hang || s.special
 
 // hangs reports whether a client needs short limits for the script.
 func (s faultScript) hangs() bool { return s.special == hang || s.special == headersHang }
+
+// shedding is httpx.Shed in front of a handler, with a Limiter whose one
+// slot is taken for good: it refuses every request with 503 and a
+// Retry-After of 1 second, before reading the body. admitting is
+// httpx.Shed with a Bulkhead that has room for every cell.
+var shedding, admitting = func() (func(http.Handler) http.Handler, func(http.Handler) http.Handler) {
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	lim, err := retry.NewLimiter(retry.LimiterConfig{MinLimit: 1, MaxLimit: 1, InitialLimit: 1})
+	must(err)
+	_, err = lim.Acquire(context.Background())
+	must(err)
+	bh, err := retry.NewBulkhead(retry.BulkheadConfig{MaxConcurrent: 1 << 20})
+	must(err)
+	wrap := func(a retry.Admitter) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			h, err := httpx.Shed(httpx.ShedConfig{Admitter: a}, next)
+			must(err)
+			return h
+		}
+	}
+	return wrap(lim), wrap(bh)
+}()

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -29,6 +30,11 @@ type reqKind struct {
 	// unknown; key: an Idempotency-Key; badLength: the reader is not of
 	// the declared length.
 	getBody, shared, stream, key, badLength bool
+	// stall: the body stops after half its bytes, and the caller gives
+	// up then (with a cause): httpx, which reads such a body into memory
+	// before the first attempt, must end with the caller's cancel and
+	// its cause, having sent nothing.
+	stall bool
 }
 
 var matrixKinds = []reqKind{
@@ -43,6 +49,7 @@ var matrixKinds = []reqKind{
 	{name: "PUT stream", method: http.MethodPut, size: smallBody, length: -1, stream: true},
 	{name: "PUT NoBody", method: http.MethodPut},
 	{name: "PUT bad length", method: http.MethodPut, size: smallBody, length: smallBody + 200, badLength: true},
+	{name: "PUT snapshot that stalls, the caller gives up", method: http.MethodPut, size: smallBody, length: smallBody, stall: true},
 }
 
 // idempotent: httpx may send it again after the server may have acted.
@@ -76,6 +83,34 @@ func (k reqKind) followable() bool { return k.size == 0 || k.getBody }
 type bodies struct {
 	handed atomic.Int64
 	closed atomic.Int64
+	// onStall is called when a stalling body stalls.
+	onStall func()
+}
+
+// stallingBody sends its first part, then blocks until it is closed.
+type stallingBody struct {
+	first  io.Reader
+	b      *bodies
+	closed chan struct{}
+	stall  sync.Once
+	once   sync.Once
+}
+
+func (s *stallingBody) Read(p []byte) (int, error) {
+	if n, err := s.first.Read(p); n > 0 || err != io.EOF {
+		return n, err
+	}
+	s.stall.Do(s.b.onStall)
+	<-s.closed
+	return 0, errors.New("matrix: the body was closed while it stalled")
+}
+
+func (s *stallingBody) Close() error {
+	s.once.Do(func() {
+		close(s.closed)
+		s.b.closed.Add(1)
+	})
+	return nil
 }
 
 type trackedReqBody struct {
@@ -119,6 +154,9 @@ func (k reqKind) build(url, id string, proxied bool) (*http.Request, *bodies, er
 	case k.method == http.MethodPut && k.size == 0:
 		req.Body = http.NoBody
 	case k.size == 0:
+	case k.stall:
+		bs.handed.Add(1)
+		req.Body = &stallingBody{first: bytes.NewReader(p[:len(p)/2]), b: bs, closed: make(chan struct{})}
 	case k.shared && !proxied:
 		file := bytes.NewReader(p) // one reader, seeked back: not safe for concurrent reads, as a file
 		req.Body = bs.track(file)

@@ -98,6 +98,23 @@ func oracle(s faultScript, k reqKind, m clientMode, h2 bool) want {
 		}
 		w.uncounted = true
 		return w
+	case k.stall:
+		// The caller gives up as httpx reads the body to replay it.
+		w.errs, w.uncounted = []errCheck{isCaller}, true
+		return w
+	case m.forcedFor > 0 && s.name == "200":
+		// The retry loop waits out the forced open time and sends its
+		// probe; a body sent once has no loop to wait in.
+		w.statuses, w.min, w.max = []int{200}, 1, 1
+		if !k.replayable(false) {
+			w.statuses, w.errs, w.min, w.max = nil, []errCheck{isRejected}, 0, 0
+		}
+		w.maxFailures, w.extraCalls = 1, 1
+		return w
+	case m.forced:
+		// Every attempt is rejected: nothing is sent, nothing counted.
+		w.errs, w.uncounted = []errCheck{isRejected}, true
+		return w
 	case s.special == untrusted:
 		w.errs, w.extraCalls, w.maxFailures = []errCheck{isCert}, 1, 1
 		return m.proxied(w)

@@ -59,9 +59,15 @@ func TestMatrix(t *testing.T) {
 						if m.trips && s.special != plain {
 							continue // its oracle knows answers and plain faults only
 						}
+						if m.forced && !forcedScripts[s.name] || m.forcedFor > 0 && s.name != "200" {
+							continue // nothing is sent, or the probe's answer: a few scripts will do
+						}
 						for _, k := range matrixKinds {
 							if s.fewKinds && !fewKinds[k.name] {
 								continue
+							}
+							if k.stall && (s.name != "200" || m.proxy) {
+								continue // nothing is sent; the proxy's client reads the body itself
 							}
 							run(m.name+"/"+k.name, func(t *testing.T) {
 								c := cell{srv: servers[h2], tlsSrv: servers[true], h2: h2, script: s, kind: k, mode: m, sum: sum}
@@ -75,6 +81,9 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 }
+
+// forcedScripts are the scripts of the forced-open mode's cells.
+var forcedScripts = map[string]bool{"200": true, "reset": true, "hang": true}
 
 // runGroup runs the subtests that body names, several at a time: each
 // cell waits mostly on loopback I/O, and t.Parallel alone runs only
@@ -119,7 +128,7 @@ func (c cell) run(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cc, err := newCellClient(c.mode, base, c.script)
+	cc, err := newCellClient(c.mode, base, c.script, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +153,12 @@ func (c cell) run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bodies.onStall = func() { cancel(cause) }
 	if c.mode.proxy {
 		req.Header.Set("X-Matrix-Target", srv.URL())
+	}
+	if cc.ctx != nil {
+		ctx = cc.ctx(ctx)
 	}
 	req = req.WithContext(ctx)
 
@@ -166,7 +179,7 @@ func (c cell) run(t *testing.T) {
 	if resp != nil && err == nil {
 		got, rerr := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		wantBody := faultserver.ResponseBody(resp.StatusCode)
+		wantBody := c.script.responseBody(resp.StatusCode)
 		if req.Method == http.MethodHead {
 			wantBody = nil
 		}
@@ -192,8 +205,21 @@ func (c cell) run(t *testing.T) {
 		eventually(t, "every request body closed", func() bool { return bodies.closed.Load() == bodies.handed.Load() })
 	}
 	c.checkServer(t, w, sc.Records(), id)
-	if c.mode.guarded {
+	if cc.clock != nil {
+		c.checkWaits(t, cc.clock.Waits(), max(int(cc.base.sent.Load())-int(cc.trips.Load()), 0))
+	}
+	if cc.budget != nil {
 		c.checkCounters(t, w, cc, srv, len(sc.Records()))
+	}
+	if c.mode.hooks {
+		if d, n := cc.dones.Load(), cc.trips.Load(); d != n {
+			t.Errorf("OnDone called %d times for %d RoundTrips; want one each", d, n)
+		}
+		if len(sc.Records()) > 0 {
+			// A hedged attempt that the caller's cancel cut may end, and
+			// be reported, after RoundTrip returned.
+			eventually(t, "OnAttempt called for the requests the server saw", func() bool { return cc.attempts.Load() > 0 })
+		}
 	}
 	if c.mode.trips && err == nil && resp.StatusCode < 500 && resp.StatusCode != 429 {
 		// The call ended on an answer: the breaker saw it (a hedge did
@@ -255,6 +281,39 @@ func (c cell) checkServer(t *testing.T, w want, recs []faultserver.Record, id st
 		if c.sum != nil {
 			c.sum.reused(len(conns) == 1)
 		}
+	}
+}
+
+// checkWaits checks the waits of the retry loop: the backoff after a
+// failure that asked for no wait (or one that is ignored: negative,
+// garbage, duplicated), and what the server asked for (at most a few
+// seconds) after one that did. When attempts go one at a time, retries
+// is how many followed another (a request refused before sending made
+// none): each waited, but after a Retry-After of zero, which the clock
+// does not see.
+func (c cell) checkWaits(t *testing.T, waits []time.Duration, retries int) {
+	t.Helper()
+	backoff, pushback := c.script.special != plain, false
+	for _, o := range c.script.outcomes {
+		switch {
+		case o.after:
+			pushback = true
+		case o.status != http.StatusOK:
+			backoff = true
+		}
+	}
+	for i, d := range waits {
+		if d == matrixBackoff && backoff || d <= 4*time.Second && pushback {
+			continue
+		}
+		t.Errorf("wait %d of %v: want the backoff (%v) after an outcome without a Retry-After honoured (%v), or the server's (%v)",
+			i, d, matrixBackoff, backoff, pushback)
+	}
+	if !c.mode.sequential(c.kind) || c.mode.proxy {
+		return
+	}
+	if n := len(waits); n > retries || n < retries && !pushback {
+		t.Errorf("%d waits for %d retries", n, retries)
 	}
 }
 

@@ -200,3 +200,43 @@ func SlowBody(delay time.Duration) Step {
 		x.sc.mu.Unlock()
 	}}
 }
+
+// Through runs inner behind middleware made by wrap (a load shedder, say):
+// a request that the middleware answers itself is recorded with the status
+// it wrote and as refused, its body unread; one it lets through runs
+// inner.
+func Through(name string, wrap func(http.Handler) http.Handler, inner Step) Step {
+	return Step{Name: name + ", then " + inner.Name, run: func(x *exchange) {
+		passed := false
+		sw := &statusWriter{ResponseWriter: x.w}
+		wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			passed = true
+			y := *x
+			y.w, y.r = w, r
+			inner.run(&y)
+		})).ServeHTTP(sw, x.r)
+		if !passed {
+			x.sc.mu.Lock()
+			x.rec.Status = sw.code
+			x.sc.mu.Unlock()
+			x.end(EndRefused)
+		}
+	}}
+}
+
+// statusWriter notes the status a middleware writes with WriteHeader (as
+// httpx.Shed does when it refuses).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap gives http.ResponseController the ResponseWriter.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
