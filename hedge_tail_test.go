@@ -97,20 +97,25 @@ func TestHedgeTailLatency(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.3f |\n", r.name,
 			msString(pct(l, 0.5)), msString(pct(l, 0.9)), msString(pct(l, 0.99)), msString(pct(l, 0.999)), r.run.load())
 	}
-	fmt.Fprintf(&b, "\nadaptive: final delay %s; %d calls started on the 100 ms fallback; hedged calls by delay:",
-		msString(tracker.Delay()), onFallback)
+	fmt.Fprintf(&b, "\nadaptive: final delay %s; hedged calls by delay:", msString(tracker.Delay()))
 	for _, d := range slices.Sorted(maps.Keys(hedgedAfter)) {
 		fmt.Fprintf(&b, " %s ×%d", msString(d), hedgedAfter[d])
 	}
 	got := b.String()
-	t.Log("\n" + got)
+	t.Logf("\n%s\n%d calls started on the 100 ms fallback", got, onFallback)
+	// Which calls start before the 40th sample is in depends on the order
+	// in which goroutines woken at one instant run: at least the 40 whose
+	// samples fill the tracker, at most those and the ones then in flight.
+	if onFallback < 40 || onFallback > 40+concurrency {
+		t.Errorf("%d calls started on the fallback, want 40 to %d", onFallback, 40+concurrency)
+	}
 	const want = "| run | p50 | p90 | p99 | p99.9 | load (attempts/calls) |\n" +
 		"|---|---|---|---|---|---|\n" +
 		"| no hedge | 2 ms | 2 ms | 20 ms | 100 ms | 1.000 |\n" +
 		"| ideal `min(d0, 3ms + d1)` from the same draws | 2 ms | 2 ms | 5 ms | 20 ms | 1.046 |\n" +
 		"| `Hedge`, delay 3 ms | 2 ms | 2 ms | 5 ms | 20 ms | 1.046 |\n" +
 		"| `Hedge`, adaptive p95 (`LatencyTracker`, defaults) | 2 ms | 2 ms | 7.11 ms | 22 ms | 1.046 |\n" +
-		"\nadaptive: final delay 2.03 ms; 47 calls started on the 100 ms fallback; hedged calls by delay: 2.03 ms ×41 5.11 ms ×48 100 ms ×2"
+		"\nadaptive: final delay 2.03 ms; hedged calls by delay: 2.03 ms ×41 5.11 ms ×48 100 ms ×2"
 	if got != want {
 		t.Errorf("tail-latency figures changed; got\n%s\nwant\n%s", got, want)
 	}
