@@ -99,3 +99,43 @@ func TestGetBodyLongerThanDeclared(t *testing.T) {
 		})
 	}
 }
+
+// stall is a request body that gives nothing until its request's context
+// is done.
+type stall struct{ ctx context.Context }
+
+func (s stall) Read([]byte) (int, error) { <-s.ctx.Done(); return 0, s.ctx.Err() }
+func (s stall) Close() error             { return nil }
+
+// A caller that gives up while httpx reads its body into memory gets its
+// context's error, with the cause if it gave one, each named once.
+func TestCancelWhileBodyIsRead(t *testing.T) {
+	srv := newScript(t, false, status(200, "ok"))
+	tr, err := httpx.New(httpx.Config{Base: srv.base(t), Retry: fastPolicy(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("shutting down")
+	for _, withCause := range []bool{false, true} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "PUT", srv.URL, stall{ctx})
+		req.ContentLength = 10
+		go func() {
+			if withCause {
+				cancel(cause)
+			} else {
+				cancel(nil)
+			}
+		}()
+		_, err := tr.RoundTrip(req)
+		if !errors.Is(err, context.Canceled) || withCause != errors.Is(err, cause) {
+			t.Fatalf("cause %v: %v, want context.Canceled and the cause", withCause, err)
+		}
+		if n := strings.Count(err.Error(), "context canceled"); n != 1 {
+			t.Errorf("cause %v: %q names the cancel %d times, want once", withCause, err, n)
+		}
+	}
+	if n := srv.hits.Load(); n != 0 {
+		t.Fatalf("%d requests reached the server, want none", n)
+	}
+}
